@@ -1,0 +1,81 @@
+/**
+ * @file kafka.h
+ * @brief librdkafka helpers shared by the binaries.
+ *
+ * Configuration, logging and error callbacks routed into WW_LOG, fatal-error
+ * detection, clean shutdown with a flush deadline, and partition-EOF tracking
+ * for --mode batch.
+ */
+#ifndef WW_KAFKA_H
+#define WW_KAFKA_H
+
+#include <stddef.h>
+#include <librdkafka/rdkafka.h>
+
+#include "windwatch/config.h"
+
+/**
+ * @brief A new rd_kafka_conf_t with bootstrap.servers (--brokers), client.id,
+ *        the YAML `kafka.properties` and -X pairs applied in that order,
+ *        and log/error callbacks routed into WW_LOG.
+ * @returns a conf the caller owns (rd_kafka_conf_destroy, or pass it to
+ *          ww_kafka_new which takes it), or NULL with \p errstr naming the
+ *          key, the value and librdkafka's reason.
+ */
+rd_kafka_conf_t *ww_kafka_conf_new(const ww_config_t *cfg, const char *client_id,
+                                   char *errstr, size_t errstr_size);
+
+/** rd_kafka_conf_set with an error message that names key and value. @returns 0 or -1. */
+int ww_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
+                      char *errstr, size_t errstr_size);
+
+/**
+ * @brief Create a producer or consumer handle.
+ * @remark takes ownership of \p conf on success; on failure the caller keeps it.
+ */
+rd_kafka_t *ww_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr,
+                         size_t errstr_size);
+
+/**
+ * @brief Flush for at most \p timeout_ms and destroy the producer.
+ * @returns the number of messages that were still undelivered (0 = all delivered).
+ */
+int ww_kafka_producer_close(rd_kafka_t *rk, int timeout_ms);
+
+/** Close the consumer (leaves the group cleanly) and destroy it. NULL is a no-op. */
+void ww_kafka_consumer_close(rd_kafka_t *rk);
+
+/**
+ * @brief Subscribe \p rk to the \p n topics in \p topics.
+ * @returns 0 or -1 with \p errstr set.
+ */
+int ww_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, int n, char *errstr,
+                       size_t errstr_size);
+
+/**
+ * @brief Wait until the cluster answers a metadata request, for at most \p timeout_ms.
+ * @returns 0 or -1 with \p errstr set ("no broker answered at 127.0.0.1:9092 within 10 s").
+ */
+int ww_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
+
+/** @returns non-zero if a fatal error was raised on \p rk (reason in \p errstr). */
+int ww_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errstr_size);
+
+/**
+ * Partition-EOF tracking for --mode batch: done once every assigned partition
+ * has reported EOF with nothing consumed after it. Not thread-safe.
+ */
+typedef struct ww_eof_s ww_eof_t;
+ww_eof_t *ww_eof_new(void);
+void ww_eof_destroy(ww_eof_t *eof);
+/** Record an assignment (adds partitions) or a revocation (removes them). */
+void ww_eof_assign(ww_eof_t *eof, const rd_kafka_topic_partition_list_t *parts);
+void ww_eof_revoke(ww_eof_t *eof, const rd_kafka_topic_partition_list_t *parts);
+/** A message arrived on topic/partition: that partition is no longer at EOF. */
+void ww_eof_message(ww_eof_t *eof, const char *topic, int32_t partition);
+/** RD_KAFKA_RESP_ERR__PARTITION_EOF arrived for topic/partition. */
+void ww_eof_reached(ww_eof_t *eof, const char *topic, int32_t partition);
+/** @returns non-zero when at least one partition is assigned and all are at EOF. */
+int ww_eof_all(const ww_eof_t *eof);
+
+#endif /* WW_KAFKA_H */

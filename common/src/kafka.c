@@ -1,0 +1,260 @@
+/* kafka.c: librdkafka set-up, callbacks into WW_LOG, shutdown, EOF tracking. */
+#include "windwatch/kafka.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "windwatch/log.h"
+#include "windwatch/timeutil.h"
+
+/* librdkafka syslog levels → ours. */
+static ww_log_level_t map_level(int level) {
+  if (level <= 3)
+    return WW_LOG_ERROR;
+  if (level == 4)
+    return WW_LOG_WARN;
+  if (level == 5)
+    return WW_LOG_NOTICE;
+  if (level == 6)
+    return WW_LOG_INFO;
+  return WW_LOG_DEBUG;
+}
+
+static void log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
+  (void)rk;
+  WW_LOG(map_level(level), "KAFKA", "%s: %s", fac, buf);
+}
+
+/*
+ * Most errors librdkafka reports here are transient (a broker went away and
+ * the client reconnects by itself), so they are warnings; fatal errors (an
+ * idempotent or transactional producer that was fenced, say) are errors and
+ * the owner of the handle checks ww_kafka_fatal() in its loop.
+ */
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+  (void)opaque;
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    char fatal[512];
+    rd_kafka_resp_err_t ferr = rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+    WW_LOG(WW_LOG_ERROR, "KAFKA", "fatal error %s: %s", rd_kafka_err2name(ferr), fatal);
+    return;
+  }
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+    WW_LOG(WW_LOG_WARN, "KAFKA", "all brokers are down (%s); retrying. Check --brokers and that "
+           "the broker runs (deploy/kafka/kafka.sh status)", reason);
+  else
+    WW_LOG(WW_LOG_WARN, "KAFKA", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+int ww_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val, char *errstr,
+                      size_t errstr_size) {
+  char why[256];
+  if (rd_kafka_conf_set(conf, key, val, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
+    snprintf(errstr, errstr_size, "kafka property %s=%s rejected: %s (see librdkafka's "
+             "CONFIGURATION.md)", key, val, why);
+    return -1;
+  }
+  return 0;
+}
+
+rd_kafka_conf_t *ww_kafka_conf_new(const ww_config_t *cfg, const char *client_id, char *errstr,
+                                   size_t errstr_size) {
+  rd_kafka_conf_t *conf = rd_kafka_conf_new();
+  const char *brokers = ww_config_str(cfg, "brokers");
+  if (!conf) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return NULL;
+  }
+  if (!brokers || !*brokers) {
+    snprintf(errstr, errstr_size, "--brokers is empty: give the Kafka bootstrap servers, e.g. "
+             "--brokers 127.0.0.1:9092");
+    goto err;
+  }
+  if (ww_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) != 0 ||
+      ww_kafka_conf_set(conf, "client.id", client_id, errstr, errstr_size) != 0 ||
+      /* Surface problems through error_cb/log_cb instead of stderr. */
+      ww_kafka_conf_set(conf, "log.connection.close", "false", errstr, errstr_size) != 0)
+    goto err;
+  for (size_t i = 0; i < ww_config_kafka_prop_count(cfg); i++) {
+    const char *k, *v;
+    ww_config_kafka_prop(cfg, i, &k, &v);
+    if (ww_kafka_conf_set(conf, k, v, errstr, errstr_size) != 0)
+      goto err;
+  }
+  rd_kafka_conf_set_log_cb(conf, log_cb);
+  rd_kafka_conf_set_error_cb(conf, error_cb);
+  return conf;
+err:
+  rd_kafka_conf_destroy(conf);
+  return NULL;
+}
+
+rd_kafka_t *ww_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr,
+                         size_t errstr_size) {
+  char why[512];
+  rd_kafka_t *rk = rd_kafka_new(type, conf, why, sizeof(why));
+  if (!rk) {
+    snprintf(errstr, errstr_size, "cannot create Kafka %s: %s",
+             type == RD_KAFKA_PRODUCER ? "producer" : "consumer", why);
+    return NULL;
+  }
+  if (type == RD_KAFKA_CONSUMER)
+    rd_kafka_poll_set_consumer(rk);
+  return rk;
+}
+
+int ww_kafka_producer_close(rd_kafka_t *rk, int timeout_ms) {
+  int left;
+  if (!rk)
+    return 0;
+  rd_kafka_flush(rk, timeout_ms);
+  left = rd_kafka_outq_len(rk);
+  if (left > 0) {
+    /* Purge so that their delivery reports (as failures) reach the callback
+     * and are counted by the caller, then serve them. */
+    rd_kafka_purge(rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    rd_kafka_poll(rk, 0);
+    rd_kafka_flush(rk, 1000);
+  }
+  rd_kafka_destroy(rk);
+  return left;
+}
+
+void ww_kafka_consumer_close(rd_kafka_t *rk) {
+  rd_kafka_resp_err_t err;
+  if (!rk)
+    return;
+  err = rd_kafka_consumer_close(rk);
+  if (err)
+    WW_LOG(WW_LOG_WARN, "KAFKA", "consumer close: %s", rd_kafka_err2str(err));
+  rd_kafka_destroy(rk);
+}
+
+int ww_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, int n, char *errstr,
+                       size_t errstr_size) {
+  rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(n);
+  rd_kafka_resp_err_t err;
+  if (!list) {
+    snprintf(errstr, errstr_size, "out of memory");
+    return -1;
+  }
+  for (int i = 0; i < n; i++)
+    rd_kafka_topic_partition_list_add(list, topics[i], RD_KAFKA_PARTITION_UA);
+  err = rd_kafka_subscribe(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err) {
+    snprintf(errstr, errstr_size, "cannot subscribe to %s%s: %s", topics[0],
+             n > 1 ? " and others" : "", rd_kafka_err2str(err));
+    return -1;
+  }
+  return 0;
+}
+
+int ww_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size) {
+  int64_t deadline = ww_mono_ms() + timeout_ms;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+  while (ww_mono_ms() < deadline) {
+    const struct rd_kafka_metadata *md = NULL;
+    int64_t left = deadline - ww_mono_ms();
+    err = rd_kafka_metadata(rk, 0, NULL, &md, (int)(left < 1000 ? (left > 0 ? left : 1) : 1000));
+    if (!err) {
+      int brokers = md->broker_cnt;
+      rd_kafka_metadata_destroy(md);
+      if (brokers > 0)
+        return 0;
+    }
+  }
+  snprintf(errstr, errstr_size, "no Kafka broker answered within %d ms (%s); check --brokers "
+           "and that the broker runs (deploy/kafka/kafka.sh status)", timeout_ms,
+           rd_kafka_err2str(err));
+  return -1;
+}
+
+int ww_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errstr_size) {
+  return rd_kafka_fatal_error(rk, errstr, errstr_size) != RD_KAFKA_RESP_ERR_NO_ERROR;
+}
+
+/* ---- EOF tracking -------------------------------------------------------- */
+
+typedef struct eof_part_s {
+  char *topic;
+  int32_t partition;
+  int at_eof; /* EOF seen and nothing consumed since */
+} eof_part_t;
+
+struct ww_eof_s {
+  eof_part_t *parts;
+  size_t n, cap;
+};
+
+ww_eof_t *ww_eof_new(void) { return calloc(1, sizeof(ww_eof_t)); }
+
+void ww_eof_destroy(ww_eof_t *eof) {
+  if (!eof)
+    return;
+  for (size_t i = 0; i < eof->n; i++)
+    free(eof->parts[i].topic);
+  free(eof->parts);
+  free(eof);
+}
+
+static eof_part_t *eof_find(const ww_eof_t *eof, const char *topic, int32_t partition) {
+  for (size_t i = 0; i < eof->n; i++)
+    if (eof->parts[i].partition == partition && strcmp(eof->parts[i].topic, topic) == 0)
+      return &eof->parts[i];
+  return NULL;
+}
+
+void ww_eof_assign(ww_eof_t *eof, const rd_kafka_topic_partition_list_t *parts) {
+  for (int i = 0; i < parts->cnt; i++) {
+    const rd_kafka_topic_partition_t *tp = &parts->elems[i];
+    if (eof_find(eof, tp->topic, tp->partition))
+      continue;
+    if (eof->n == eof->cap) {
+      size_t cap = eof->cap ? eof->cap * 2 : 16;
+      eof_part_t *np = realloc(eof->parts, cap * sizeof(*np));
+      if (!np)
+        return; /* tracking a partition less only delays the end of a batch run */
+      eof->parts = np;
+      eof->cap = cap;
+    }
+    eof->parts[eof->n].topic = strdup(tp->topic);
+    if (!eof->parts[eof->n].topic)
+      return;
+    eof->parts[eof->n].partition = tp->partition;
+    eof->parts[eof->n].at_eof = 0;
+    eof->n++;
+  }
+}
+
+void ww_eof_revoke(ww_eof_t *eof, const rd_kafka_topic_partition_list_t *parts) {
+  for (int i = 0; i < parts->cnt; i++) {
+    eof_part_t *p = eof_find(eof, parts->elems[i].topic, parts->elems[i].partition);
+    if (!p)
+      continue;
+    free(p->topic);
+    *p = eof->parts[--eof->n];
+  }
+}
+
+void ww_eof_message(ww_eof_t *eof, const char *topic, int32_t partition) {
+  eof_part_t *p = eof_find(eof, topic, partition);
+  if (p)
+    p->at_eof = 0;
+}
+
+void ww_eof_reached(ww_eof_t *eof, const char *topic, int32_t partition) {
+  eof_part_t *p = eof_find(eof, topic, partition);
+  if (p)
+    p->at_eof = 1;
+}
+
+int ww_eof_all(const ww_eof_t *eof) {
+  if (eof->n == 0)
+    return 0;
+  for (size_t i = 0; i < eof->n; i++)
+    if (!eof->parts[i].at_eof)
+      return 0;
+  return 1;
+}

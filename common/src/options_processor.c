@@ -1,0 +1,45 @@
+/* options_processor.c: windwatch-processor's option table. */
+#include "options.h"
+
+const ww_opt_t ww__opts_processor[] = {
+  {"group", 'g', NULL, "processor.group", WW_OPT_STR, "windwatch-processor", NULL, WW_NO_BOUNDS,
+   "ID", "Kafka consumer group", WW_ROLE_PROCESSOR},
+  {"mode", 'm', NULL, "processor.mode", WW_OPT_ENUM, "real_time", "real_time|batch",
+   WW_NO_BOUNDS, "MODE", "real_time follows forever; batch stops at the end of every partition",
+   WW_ROLE_PROCESSOR},
+  {"from-beginning", 0, NULL, NULL, WW_OPT_BOOL, "false", NULL, WW_NO_BOUNDS, NULL,
+   "ignore committed offsets and start every assigned partition at its beginning",
+   WW_ROLE_PROCESSOR},
+  {"guarantee", 0, NULL, "processor.guarantee", WW_OPT_ENUM, "exactly-once",
+   "exactly-once|at-least-once", WW_NO_BOUNDS, "MODE",
+   "exactly-once: outputs and offsets in one Kafka transaction; at-least-once: for brokers "
+   "without transactions", WW_ROLE_PROCESSOR},
+  {"commit-interval", 0, NULL, "processor.commit_interval", WW_OPT_DURATION, "100ms", NULL, 1,
+   3.6e6, "TIME", "commit outputs and offsets this often (a transaction per interval)",
+   WW_ROLE_PROCESSOR},
+  {"transactional-id", 0, NULL, "processor.transactional_id", WW_OPT_STR, NULL, NULL,
+   WW_NO_BOUNDS, "ID", "transactional.id (default: <group>-<host>-<pid>)", WW_ROLE_PROCESSOR},
+  {"window-type", 0, NULL, "window.type", WW_OPT_ENUM, "time", "time|count", WW_NO_BOUNDS,
+   "TYPE", "time windows (event time, seconds) or count windows (readings)", WW_ROLE_PROCESSOR},
+  {"window-size", 0, NULL, "window.size", WW_OPT_INT, "60", NULL, 1, 1e9, "N",
+   "window length in seconds (time) or readings (count)", WW_ROLE_PROCESSOR},
+  {"window-slide", 0, NULL, "window.slide", WW_OPT_INT, "0", NULL, 0, 1e9, "N",
+   "hop between window starts, same unit as --window-size (0 = size: tumbling)",
+   WW_ROLE_PROCESSOR},
+  {"allowed-lateness", 0, NULL, "window.allowed_lateness", WW_OPT_DURATION, "5s", NULL, 0, 8.64e7,
+   "TIME", "time windows: how far behind the newest reading of a line a reading may arrive; "
+   "later ones go to the dead-letter topic with reason late", WW_ROLE_PROCESSOR},
+  {"trend-threshold", 0, NULL, "window.trend_threshold", WW_OPT_DOUBLE, "0.1", NULL, 0, 1e9,
+   "UNITS/MIN", "|slope| per minute above which a window's trend is increasing/decreasing",
+   WW_ROLE_PROCESSOR},
+  {"zscore-threshold", 0, NULL, "processor.zscore_threshold", WW_OPT_DOUBLE, "3", NULL, 0.1, 1e6,
+   "Z", "|z| against the previous window at or above which a reading is anomalous "
+   "(twice it: critical)", WW_ROLE_PROCESSOR},
+  {"alert-min-count", 0, NULL, "alerts.min_count", WW_OPT_INT, "2", NULL, 1, 1e6, "N",
+   "consecutive anomalous readings that open an alert", WW_ROLE_PROCESSOR},
+  {"alert-clear-count", 0, NULL, "alerts.clear_count", WW_OPT_INT, "5", NULL, 1, 1e6, "N",
+   "consecutive normal readings that resolve an open alert", WW_ROLE_PROCESSOR},
+  {"stats-interval", 0, NULL, "processor.stats_interval", WW_OPT_DURATION, "10s", NULL, 0, 1e12,
+   "TIME", "one stats line on stderr this often (0 = never)", WW_ROLE_PROCESSOR},
+  WW_OPT_END,
+};

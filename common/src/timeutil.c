@@ -1,0 +1,134 @@
+/* timeutil.c: clocks and RFC 3339 formatting/parsing without locale or TZ. */
+#include "windwatch/timeutil.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <time.h>
+
+int64_t ww_now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ww_mono_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ww_mono_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void ww_sleep_ms(int64_t ms) {
+  struct timespec ts;
+  if (ms <= 0)
+    return;
+  ts.tv_sec = ms / 1000;
+  ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+  nanosleep(&ts, NULL); /* EINTR: return early so the caller sees the signal */
+}
+
+/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm). */
+static int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = (unsigned)(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + (int64_t)doe - 719468;
+}
+
+static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
+  z += 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = (unsigned)(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  *d = doy - (153 * mp + 2) / 5 + 1;
+  *m = mp < 10 ? mp + 3 : mp - 9;
+  *y = (int64_t)yoe + era * 400 + (*m <= 2);
+}
+
+size_t ww_ts_format(int64_t ms, char *buf, size_t size) {
+  int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+  int msec = (int)(ms - secs * 1000);
+  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  int sod = (int)(secs - days * 86400);
+  int64_t y;
+  unsigned mo, d;
+  civil_from_days(days, &y, &mo, &d);
+  int n = snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, mo, d, sod / 3600,
+                   (sod / 60) % 60, sod % 60, msec);
+  return n < 0 ? 0 : (size_t)n;
+}
+
+static int digits(const char *s, size_t len, size_t *i, int n, int *out) {
+  int v = 0;
+  for (int k = 0; k < n; k++, (*i)++) {
+    if (*i >= len || s[*i] < '0' || s[*i] > '9')
+      return -1;
+    v = v * 10 + (s[*i] - '0');
+  }
+  *out = v;
+  return 0;
+}
+
+int ww_ts_parse(const char *s, size_t len, int64_t *ms) {
+  size_t i = 0;
+  int y, mo, d, h, mi, se, frac_ms = 0, off_min = 0;
+  static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  if (digits(s, len, &i, 4, &y) || i >= len || s[i++] != '-' || digits(s, len, &i, 2, &mo) ||
+      i >= len || s[i++] != '-' || digits(s, len, &i, 2, &d))
+    return -1;
+  if (i >= len || (s[i] != 'T' && s[i] != 't' && s[i] != ' '))
+    return -1;
+  i++;
+  if (digits(s, len, &i, 2, &h) || i >= len || s[i++] != ':' || digits(s, len, &i, 2, &mi) ||
+      i >= len || s[i++] != ':' || digits(s, len, &i, 2, &se))
+    return -1;
+  if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h > 23 || mi > 59 || se > 60)
+    return -1;
+  if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
+    return -1;
+  if (i < len && (s[i] == '.' || s[i] == ',')) {
+    int scale = 100, nd = 0;
+    i++;
+    while (i < len && s[i] >= '0' && s[i] <= '9') {
+      frac_ms += (s[i] - '0') * scale;
+      scale /= 10;
+      i++;
+      nd++;
+    }
+    if (nd == 0)
+      return -1;
+  }
+  if (i < len) {
+    if (s[i] == 'Z' || s[i] == 'z') {
+      i++;
+    } else if (s[i] == '+' || s[i] == '-') {
+      int sign = s[i] == '-' ? -1 : 1, oh, om;
+      i++;
+      if (digits(s, len, &i, 2, &oh))
+        return -1;
+      if (i < len && s[i] == ':')
+        i++;
+      if (digits(s, len, &i, 2, &om) || oh > 23 || om > 59)
+        return -1;
+      off_min = sign * (oh * 60 + om);
+    } else {
+      return -1;
+    }
+  }
+  if (i != len)
+    return -1;
+  if (se == 60)
+    se = 59; /* leap second: clamp, as most systems do */
+  *ms = (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
+         (int64_t)off_min * 60) * 1000 + frac_ms;
+  return 0;
+}

@@ -1,0 +1,108 @@
+# tests/integration/lib.sh: helpers for integration tests (bash).
+# Each test gets its own temporary directory, topic names and ports.
+# Nothing here sleeps for readiness: every wait polls with a deadline.
+set -euo pipefail
+
+: "${WW_SOURCE_DIR:?run through ctest}"
+: "${WW_BIN_DIR:?run through ctest}"
+: "${WW_BROKERS:?run through ctest}"
+WW_TEST_NAME=${WW_TEST_NAME:-$(basename "$0" .sh)}
+
+WW_TMP=$(mktemp -d "${TMPDIR:-/tmp}/ww-${WW_TEST_NAME}.XXXXXX")
+WW_PIDS=()
+WW_FAILS=0
+WW_CHECKS=0
+
+ww_cleanup() {
+  local pid
+  for pid in "${WW_PIDS[@]}"; do
+    kill -TERM "$pid" 2>/dev/null || true
+  done
+  for pid in "${WW_PIDS[@]}"; do
+    wait "$pid" 2>/dev/null || true
+  done
+  if [ "$WW_FAILS" -eq 0 ] && [ -z "${WW_KEEP_TMP:-}" ]; then rm -rf "$WW_TMP"; else
+    echo "test files kept in $WW_TMP" >&2; fi
+}
+trap ww_cleanup EXIT
+
+fail() { echo "FAIL: $*" >&2; WW_FAILS=$((WW_FAILS + 1)); }
+die() { echo "FATAL: $*" >&2; WW_FAILS=$((WW_FAILS + 1)); exit 1; }
+
+# check_eq WHAT GOT WANT
+check_eq() {
+  WW_CHECKS=$((WW_CHECKS + 1))
+  if [ "$2" != "$3" ]; then fail "$1: got '$2', want '$3'"; else echo "ok   $1 = $2" >&2; fi
+}
+# check_ge WHAT GOT MIN
+check_ge() {
+  WW_CHECKS=$((WW_CHECKS + 1))
+  if ! [ "$2" -ge "$3" ] 2>/dev/null; then fail "$1: got '$2', want >= $3"; else
+    echo "ok   $1 = $2 (>= $3)" >&2; fi
+}
+# check_contains WHAT HAYSTACK NEEDLE
+check_contains() {
+  WW_CHECKS=$((WW_CHECKS + 1))
+  case "$2" in *"$3"*) echo "ok   $1 contains '$3'" >&2 ;; *) fail "$1: '$2' lacks '$3'" ;; esac
+}
+
+# Finish: non-zero if any check failed or none ran.
+ww_done() {
+  if [ "$WW_CHECKS" -eq 0 ]; then die "no check ran"; fi
+  echo "$WW_TEST_NAME: $WW_CHECKS checks, $WW_FAILS failed" >&2
+  [ "$WW_FAILS" -eq 0 ]
+}
+
+# wait_until SECONDS DESCRIPTION COMMAND...: poll COMMAND until it succeeds.
+wait_until() {
+  local secs=$1 what=$2; shift 2
+  local deadline=$((SECONDS + secs))
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then die "timed out after ${secs}s waiting for $what"; fi
+    sleep 0.1
+  done
+}
+
+require_tools() {
+  local t
+  for t in "$@"; do
+    command -v "$t" >/dev/null 2>&1 || die "required tool '$t' is missing (run scripts/bootstrap)"
+  done
+}
+
+require_broker() {
+  require_tools kcat
+  kcat -b "$WW_BROKERS" -L -m 10 >/dev/null 2>&1 ||
+    die "no Kafka broker answers at $WW_BROKERS (the kafka_start fixture should have started it)"
+}
+
+# ww_topics PREFIX: set WW_T_* topic names unique to this test and create them.
+# Exports WW_TOPIC_FLAGS for the binaries.
+ww_topics() {
+  local p="$1-$$-$RANDOM"
+  WW_T_DATA="$p.sensor-data"; WW_T_SCORED="$p.sensor-scored"; WW_T_STATS="$p.window-stats"
+  WW_T_ALERTS="$p.alerts"; WW_T_DLQ="$p.sensor-data-dlq"; WW_T_MODELS="$p.models"
+  WW_TOPIC_FLAGS=(--topic-sensor-data "$WW_T_DATA" --topic-sensor-scored "$WW_T_SCORED"
+    --topic-window-stats "$WW_T_STATS" --topic-alerts "$WW_T_ALERTS" --topic-dlq "$WW_T_DLQ"
+    --topic-models "$WW_T_MODELS")
+  WINDWATCH_TOPICS="$WW_T_DATA:${WW_PARTITIONS:-3} $WW_T_SCORED:${WW_PARTITIONS:-3} $WW_T_STATS:1 $WW_T_ALERTS:1 $WW_T_DLQ:1 $WW_T_MODELS:1:compact" \
+    "$WW_SOURCE_DIR/deploy/kafka/kafka.sh" topics >/dev/null || die "cannot create topics"
+}
+
+# free_port: a TCP port nobody listens on right now.
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# start_bg NAME CMD...: run CMD in the background, logs in $WW_TMP/NAME.log.
+start_bg() {
+  local name=$1; shift
+  "$@" >"$WW_TMP/$name.out" 2>"$WW_TMP/$name.log" &
+  WW_PIDS+=($!)
+  eval "PID_$name=$!"
+}
+
+# kcat_count TOPIC: number of messages in TOPIC (read_committed), reading to the end.
+kcat_count() {
+  kcat -b "$WW_BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l
+}

@@ -1,0 +1,117 @@
+/*
+ * test_kafka.c: configuration errors, EOF tracking, and a produce/consume
+ * round trip through the helpers against librdkafka's in-process mock
+ * cluster (fine for a unit test; integration tests use the real broker).
+ */
+#include <string.h>
+
+#include "windwatch/config.h"
+#include "windwatch/kafka.h"
+#include "windwatch/timeutil.h"
+#include "ww_test.h"
+
+static void test_bad_property_is_named(void) {
+  char err[512];
+  char *argv[] = {"x", "-X", "no.such.property=1", NULL};
+  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PRODUCER, NULL, 0, NULL, 3, argv, err,
+                                         sizeof(err));
+  CHECK(cfg != NULL);
+  if (!cfg)
+    return;
+  CHECK(ww_kafka_conf_new(cfg, "t", err, sizeof(err)) == NULL);
+  CHECK_STR_CONTAINS(err, "no.such.property=1");
+  ww_config_destroy(cfg);
+}
+
+static void test_eof_tracker(void) {
+  ww_eof_t *eof = ww_eof_new();
+  rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(2);
+  rd_kafka_topic_partition_list_add(l, "t", 0);
+  rd_kafka_topic_partition_list_add(l, "t", 1);
+  CHECK(!ww_eof_all(eof)); /* nothing assigned yet: never "done" */
+  ww_eof_assign(eof, l);
+  CHECK(!ww_eof_all(eof));
+  ww_eof_reached(eof, "t", 0);
+  CHECK(!ww_eof_all(eof));
+  ww_eof_reached(eof, "t", 1);
+  CHECK(ww_eof_all(eof));
+  ww_eof_message(eof, "t", 1);
+  CHECK(!ww_eof_all(eof));
+  ww_eof_reached(eof, "t", 1);
+  CHECK(ww_eof_all(eof));
+  rd_kafka_topic_partition_list_destroy(l);
+  l = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(l, "t", 0);
+  ww_eof_revoke(eof, l);
+  CHECK(ww_eof_all(eof));
+  rd_kafka_topic_partition_list_destroy(l);
+  ww_eof_destroy(eof);
+  ww_eof_destroy(NULL);
+}
+
+static void test_mock_round_trip(void) {
+  char err[512];
+  char *argv[] = {"x", "-X", "test.mock.num.brokers=1", NULL};
+  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 3, argv, err,
+                                         sizeof(err));
+  rd_kafka_conf_t *conf;
+  rd_kafka_t *prod, *cons;
+  int got = 0;
+  int64_t deadline;
+  CHECK(cfg != NULL);
+  if (!cfg)
+    return;
+  conf = ww_kafka_conf_new(cfg, "t-prod", err, sizeof(err));
+  CHECK(conf != NULL);
+  prod = conf ? ww_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)) : NULL;
+  CHECK(prod != NULL);
+  if (!prod)
+    goto out;
+  CHECK_INT_EQ(ww_kafka_wait_ready(prod, 5000, err, sizeof(err)), 0);
+  for (int i = 0; i < 10; i++)
+    CHECK_INT_EQ(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_VALUE("m", 1),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END), 0);
+  /* The mock cluster lives inside the producer; consume from the same
+   * bootstrap address before closing it. */
+  {
+    const char *k, *v;
+    char bootstraps[256] = "";
+    size_t sz = sizeof(bootstraps);
+    rd_kafka_conf_res_t res = rd_kafka_conf_get(rd_kafka_conf(prod), "bootstrap.servers",
+                                                bootstraps, &sz);
+    CHECK_INT_EQ(res, RD_KAFKA_CONF_OK);
+    (void)k;
+    (void)v;
+    rd_kafka_flush(prod, 5000);
+    conf = rd_kafka_conf_new();
+    CHECK_INT_EQ(ww_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)), 0);
+    CHECK_INT_EQ(ww_kafka_conf_set(conf, "group.id", "g", err, sizeof(err)), 0);
+    CHECK_INT_EQ(ww_kafka_conf_set(conf, "auto.offset.reset", "earliest", err, sizeof(err)), 0);
+    cons = ww_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+    CHECK(cons != NULL);
+    if (cons) {
+      const char *topics[] = {"t"};
+      CHECK_INT_EQ(ww_kafka_subscribe(cons, topics, 1, err, sizeof(err)), 0);
+      deadline = ww_mono_ms() + 20000;
+      while (got < 10 && ww_mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(cons, 200);
+        if (m && !m->err)
+          got++;
+        if (m)
+          rd_kafka_message_destroy(m);
+      }
+      ww_kafka_consumer_close(cons);
+    }
+  }
+  CHECK_INT_EQ(got, 10);
+  CHECK_INT_EQ(ww_kafka_producer_close(prod, 5000), 0);
+out:
+  ww_config_destroy(cfg);
+}
+
+int main(void) {
+  RUN(test_bad_property_is_named);
+  RUN(test_eof_tracker);
+  RUN(test_mock_round_trip);
+  return WW_TEST_RESULT();
+}
