@@ -1040,7 +1040,9 @@ void ww_config_print_help(ww_role_t role, const char *prog, void *fpv) {
               "Options:\n", prog, ww_role_name(role));
   for (const ww_opt_t *o = opts; o && o->name; o++) {
     int n;
-    if (o->short_flag)
+    if (o->short_flag && !o->name[1]) /* -X: no long form worth showing */
+      n = snprintf(left, sizeof(left), "  -%c", o->short_flag);
+    else if (o->short_flag)
       n = snprintf(left, sizeof(left), "  -%c, --%s", o->short_flag, o->name);
     else
       n = snprintf(left, sizeof(left), "      --%s", o->name);

@@ -24,5 +24,8 @@ const ww_opt_t ww__opts_sink[] = {
    1, 8.64e7, "TIME", "how often to look for expired rows", WW_ROLE_SINK},
   {"stats-interval", 0, NULL, "sink.stats_interval", WW_OPT_DURATION, "10s", NULL, 0, 1e12,
    "TIME", "one stats line on stderr this often (0 = never)", WW_ROLE_SINK},
+  {"metrics-listen", 0, NULL, "sink.metrics_listen", WW_OPT_STR, NULL, NULL, WW_NO_BOUNDS,
+   "HOST:PORT", "serve Prometheus metrics at http://HOST:PORT/metrics (default: off)",
+   WW_ROLE_SINK},
   WW_OPT_END,
 };

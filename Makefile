@@ -1,0 +1,55 @@
+# windwatch: the two commands are `make run` and `make test`.
+#   make run     install what is missing, build, start Kafka + the four binaries
+#   make test    install what is missing, build, run every test through CTest
+#   make bench   run the benchmarks and write docs/benchmarks.md
+#   make fuzz    run the libFuzzer targets for FUZZ_SECONDS each (needs clang)
+#   make clean   remove the build directory
+
+BUILD ?= build
+BUILD_TYPE ?= RelWithDebInfo
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+CTEST_ARGS ?=
+# CI=true (set by .ci/run) turns warnings into errors.
+ifeq ($(CI),true)
+WERROR := ON
+else
+WERROR ?= OFF
+endif
+CMAKE_ARGS ?=
+
+.PHONY: all bootstrap configure build run test test-unit test-integration test-browser bench fuzz clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap
+
+configure:
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=$(BUILD_TYPE) -DWW_WERROR=$(WERROR) $(CMAKE_ARGS) >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: bootstrap build
+	@scripts/run-local $(BUILD)
+
+test: bootstrap build
+	@cd $(BUILD) && ctest --output-on-failure --timeout 900 $(CTEST_ARGS)
+
+test-unit: build
+	@cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)
+
+test-integration: bootstrap build
+	@cd $(BUILD) && ctest --output-on-failure -L integration $(CTEST_ARGS)
+
+test-browser: bootstrap build
+	@cd $(BUILD) && ctest --output-on-failure -L browser $(CTEST_ARGS)
+
+bench: bootstrap build
+	@bench/run $(BUILD)
+
+fuzz:
+	@scripts/fuzz $(FUZZ_SECONDS)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,205 @@
+/* api_internal.h: shared between the api_*.c files; not installed. */
+#ifndef WW_API_INTERNAL_H
+#define WW_API_INTERNAL_H
+
+#include <microhttpd.h>
+#include <jansson.h>
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdint.h>
+
+#include "api.h"
+
+#define WW_API_LIMIT_MAX 10000    /* largest ?limit= a JSON endpoint accepts */
+#define WW_API_QUERY_MAX 4096     /* bytes of query string accepted (414 above) */
+#define WW_API_URL_MAX 2048       /* bytes of path accepted (414 above) */
+
+/* Every prepared query the handlers run. The SQL texts are fixed strings in
+ * api_db.c: request text only ever reaches SQLite as a bound parameter. */
+typedef enum api_q_e {
+  Q_HEALTH,          /* one row if sensor_readings is readable */
+  Q_MODEL_NEWEST,    /* newest model per line */
+  Q_LATEST_LINE,     /* newest reading of line ?1 */
+  Q_RECENT,          /* newest ?1 readings */
+  Q_HISTORY_TEMP,    /* history of one sensor column, filters line/since/until/limit */
+  Q_HISTORY_HUM,
+  Q_HISTORY_SOUND,
+  Q_HISTORY_EXTRA,   /* other sensors, from extra_values by JSON path ?5 */
+  Q_HISTORY_ROLLUP,  /* one-minute rollups of sensor ?5 */
+  Q_COUNT_RANGE,     /* count, earliest, latest */
+  Q_SUMMARY,         /* averages over all readings */
+  Q_ALERTS,          /* filtered, keyset-paginated */
+  Q_ALERT_ONE,
+  Q_ALERTS_ACTIVE_LINE,
+  Q_WINDOWS,
+  Q_WINDOW_LATEST_LINE,
+  Q_MODELS,
+  Q_STREAM_MARKS,    /* newest alert update and window id, where a stream starts */
+  Q_ALERTS_SINCE,    /* alert changes after (?1 ms, ?2 id), oldest first */
+  Q_WINDOWS_SINCE,   /* windows with id > ?1, oldest first */
+  Q_MODEL_VERSIONS,  /* newest version per line */
+  Q_MODEL_BLOB,      /* the model of line ?1, version ?2 */
+  Q__COUNT
+} api_q_t;
+
+/* Per-request state, kept in MHD's con_cls between callbacks. */
+typedef struct api_req_s {
+  struct MHD_Connection *conn;   /* borrowed */
+  ww_api_t *api;                 /* borrowed */
+  const char *url;               /* borrowed from MHD, valid during the request */
+  int is_get;                    /* GET or HEAD */
+  int is_post;
+  char *body;                    /* POST body, NUL-terminated, owned */
+  size_t body_len;               /* bytes in body */
+  size_t body_cap;               /* bytes allocated */
+  int too_large;                 /* body exceeded max_body: answer 413 */
+  int status;                    /* HTTP status queued, for metrics */
+  int route;                     /* api_route_t, for metrics */
+  int64_t start_ns;              /* monotonic ns at the first callback */
+} api_req_t;
+
+/* Routes, for the per-route metrics. */
+typedef enum api_route_e {
+  R_OTHER, R_HEALTH, R_CURRENT, R_LINES, R_HISTORY, R_THRESHOLDS, R_SAMPLES, R_TABLE,
+  R_DEBUG_COUNT, R_DASHBOARD, R_DBSTATS, R_EXPORT, R_EXPORT_PRED, R_PREDICT, R_ALERTS,
+  R_ALERT_ONE, R_WINDOWS, R_LINE_ONE, R_MODELS, R_STREAM, R_METRICS, R_STATIC,
+  R__COUNT
+} api_route_t;
+
+/* Server-wide counters, updated with atomics, read by /metrics. */
+typedef struct api_metrics_s {
+  uint64_t requests[R__COUNT][6]; /* [route][status class 0=other,1..5 = 1xx..5xx] */
+  uint64_t dur_bucket[R__COUNT][12]; /* cumulative-by-render histogram buckets, see api_metrics.c */
+  uint64_t dur_sum_us[R__COUNT];  /* total microseconds */
+  uint64_t in_flight;             /* requests being handled */
+  uint64_t sse_clients;           /* open /api/stream responses */
+  uint64_t sse_events;            /* events written to stream clients */
+  uint64_t db_errors;             /* failed queries */
+} api_metrics_t;
+
+typedef struct api_stream_s api_stream_t;
+typedef struct api_models_s api_models_t;
+
+struct ww_api_s {
+  ww_api_conf_t conf;          /* copy; strings borrowed */
+  struct MHD_Daemon *daemon;   /* owned */
+  uint16_t port;               /* bound port */
+  pthread_key_t db_key;        /* per-thread api_dbconn_t, closed at thread exit */
+  int db_key_ok;               /* db_key was created */
+  api_metrics_t metrics;
+  api_stream_t *stream;        /* owned; live events hub */
+  api_models_t *models;        /* owned; per-line Isolation Forests */
+  int64_t started_ms;          /* wall clock at start */
+};
+
+/* ---- api_server.c: responses ---- */
+/** Queue \p root (owned, freed here) as a JSON response with \p status. */
+enum MHD_Result api_send_json(api_req_t *req, unsigned status, json_t *root);
+/** Queue {"error": message, "status": status}. */
+enum MHD_Result api_send_error(api_req_t *req, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/** Queue \p body (copied) with a content type. */
+enum MHD_Result api_send_text(api_req_t *req, unsigned status, const char *ctype,
+                              const char *body, size_t len);
+/** Queue \p resp (reference dropped here), adding the common headers. */
+enum MHD_Result api_send_response(api_req_t *req, unsigned status, struct MHD_Response *resp);
+/** @returns the query argument \p name or NULL (borrowed from MHD). */
+const char *api_arg(api_req_t *req, const char *name);
+/**
+ * Parse ?name= as an integer in [min, max], \p def when absent.
+ * @returns 0, or -1 after queueing a 400 that names the parameter.
+ */
+int api_arg_int(api_req_t *req, const char *name, int64_t def, int64_t min, int64_t max,
+                int64_t *out, enum MHD_Result *ret);
+/** Parse ?name= as RFC 3339 or epoch ms; \p def when absent. -1 after a 400. */
+int api_arg_time(api_req_t *req, const char *name, int64_t def, int64_t *out,
+                 enum MHD_Result *ret);
+
+/* ---- api_db.c ---- */
+/**
+ * @returns this thread's statement \p q, reset and unbound, or NULL with
+ * \p errstr set (database missing, locked or corrupt). Call sqlite3_reset()
+ * when done so the read transaction ends.
+ */
+sqlite3_stmt *api_stmt(ww_api_t *api, api_q_t q, char *errstr, size_t errstr_size);
+/** @returns this thread's connection or NULL with \p errstr set. */
+sqlite3 *api_db(ww_api_t *api, char *errstr, size_t errstr_size);
+/** Create the per-thread key. @returns 0 or -1. */
+int api_db_init(ww_api_t *api);
+void api_db_fini(ww_api_t *api);
+/** @returns the SQL of table \p name's allow-listed browse query, or NULL if not allowed. */
+const char *api_table_sql(const char *name);
+/** Column \p i of the current row as a new JSON value (int, real, text, null). */
+json_t *api_col_json(sqlite3_stmt *st, int i);
+/** The current row as a JSON object keyed by column name (new reference). */
+json_t *api_row_json(sqlite3_stmt *st);
+/** Bind text or NULL. */
+int api_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
+/** Format epoch ms as RFC 3339 JSON string, or JSON null when \p ms < 0. */
+json_t *api_ts_json(int64_t ms);
+/** A reading row (SELECT_READING columns) as a JSON object. */
+json_t *api_reading_json(sqlite3_stmt *st);
+/** An alert row (SELECT_ALERT columns) as a JSON object; \p full adds last_event. */
+json_t *api_alert_json(sqlite3_stmt *st, int full);
+/** A window_stats row (WINDOW_COLS) as a JSON object; \p unused is ignored. */
+json_t *api_window_json(sqlite3_stmt *st, int unused);
+/** Parse a JSON text column; JSON null when NULL or invalid. */
+json_t *api_col_parse(sqlite3_stmt *st, int i);
+
+/* ---- route handlers (api_routes*.c, api_export.c, api_predict.c, ...) ---- */
+enum MHD_Result api_h_health(api_req_t *req);
+enum MHD_Result api_h_current_status(api_req_t *req);
+enum MHD_Result api_h_production_lines(api_req_t *req);
+enum MHD_Result api_h_sensor_history(api_req_t *req, const char *sensor);
+enum MHD_Result api_h_thresholds(api_req_t *req);
+enum MHD_Result api_h_data_samples(api_req_t *req);
+enum MHD_Result api_h_table_data(api_req_t *req, const char *table);
+enum MHD_Result api_h_debug_count(api_req_t *req);
+enum MHD_Result api_h_dashboard_data(api_req_t *req);
+enum MHD_Result api_h_database_stats(api_req_t *req);
+enum MHD_Result api_h_alerts(api_req_t *req);
+enum MHD_Result api_h_alert_one(api_req_t *req, const char *id);
+enum MHD_Result api_h_windows(api_req_t *req);
+enum MHD_Result api_h_line_one(api_req_t *req, const char *id);
+enum MHD_Result api_h_models(api_req_t *req);
+enum MHD_Result api_h_export_csv(api_req_t *req, int predictions);
+enum MHD_Result api_h_predict(api_req_t *req);
+enum MHD_Result api_h_metrics(api_req_t *req);
+enum MHD_Result api_h_stream(api_req_t *req);
+enum MHD_Result api_h_static(api_req_t *req, const char *path);
+
+/* ---- shared helpers between handlers ---- */
+/** The production_lines object of the original API (new reference), or NULL on a DB error. */
+json_t *api_lines_status(api_req_t *req, char *errstr, size_t errstr_size);
+/** Severity thresholds for anomaly scores: warning and critical (0..1). */
+void api_score_thresholds(ww_api_t *api, double *warning, double *critical);
+
+/* ---- api_export.c ---- */
+/** Append \p s as one RFC 4180 field (quoted when needed) to \p buf. @returns bytes written or -1 if it does not fit. */
+int api_csv_field(char *buf, size_t size, const char *s);
+
+/* ---- api_stream.c ---- */
+api_stream_t *api_stream_new(ww_api_t *api);
+/** Stop the hub: end every stream, join the thread, free. NULL is a no-op. */
+void api_stream_destroy(api_stream_t *hub);
+
+/* ---- api_model.c ---- */
+api_models_t *api_models_new(void);
+void api_models_destroy(api_models_t *ms);
+/** Load newer model versions if the last check is older than a few seconds. */
+void api_models_check(ww_api_t *api);
+/**
+ * Score \p values (indexed by factory sensor) with line \p line_idx's newest model.
+ * @returns 1 and sets score, version and the model's thresholds, or 0 if the line has no model.
+ */
+int api_models_score(ww_api_t *api, int line_idx, const double *values, double *score,
+                     int64_t *version, double *warn, double *crit);
+/** @returns the number of lines with a loaded model. */
+int api_models_loaded(ww_api_t *api);
+/** @returns "model" when some line is scored by its model, else "threshold". */
+const char *api_scorer(ww_api_t *api);
+
+/* ---- api_metrics.c ---- */
+void api_metrics_observe(api_metrics_t *m, int route, int status, int64_t dur_ns);
+
+#endif /* WW_API_INTERNAL_H */

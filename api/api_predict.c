@@ -1,0 +1,233 @@
+/*
+ * api_predict.c: POST /api/predict. Accepts the original simulator's body
+ * exactly, {"production_line","component_id","temperature","humidity",
+ * "sound_level","timestamp"}, validates every field, and scores the reading.
+ *
+ * Scoring: with the line's newest Isolation Forest from the models table
+ * (api_model.c) when one is loaded ("scoring":"model", "model_version":N);
+ * before the first model exists, from the configured sensor ranges (the same
+ * rules as the processor's threshold alerts) with "scoring":"threshold" and
+ * "model_version": null, so a client can tell which scorer answered.
+ * With --brokers set, the reading is also produced to sensor-data.
+ */
+#include "api_internal.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "windwatch/log.h"
+#include "windwatch/reading.h"
+#include "windwatch/timeutil.h"
+
+/*
+ * Score of one value against its sensor's ranges, 0..1:
+ * inside [min, warning] it grows from 0 at the middle of that band to just
+ * under the warning threshold at its edges; in (warning, max] it rises from
+ * the warning to the critical threshold; outside [min, max] it is at least
+ * the critical threshold, growing with the distance out of range.
+ */
+static double score_value(const ww_sensor_def_t *sd, double v, double warn, double crit) {
+  double mid = (sd->min + sd->warning) / 2.0, half = (sd->warning - sd->min) / 2.0;
+  double span = sd->max - sd->min;
+  if (v < sd->min || v > sd->max) {
+    double out = v < sd->min ? sd->min - v : v - sd->max;
+    double s = crit + (1.0 - crit) * (span > 0 ? fmin(1.0, out / span) : 1.0);
+    return fmin(1.0, s);
+  }
+  if (v > sd->warning) {
+    double w = sd->max - sd->warning;
+    return warn + (crit - warn) * (w > 0 ? (v - sd->warning) / w : 1.0) * 0.999;
+  }
+  if (half <= 0)
+    return 0.0;
+  return warn * 0.999 * fmin(1.0, fabs(v - mid) / half);
+}
+
+/* Produce \p rd to the sensor-data topic, keyed by its line. @returns 0 or -1. */
+static int produce(ww_api_t *api, const ww_reading_t *rd) {
+  const ww_factory_t *fac = api->conf.fac;
+  const char *key = fac->lines[rd->line_idx].id;
+  char buf[2048];
+  size_t n = ww_reading_encode(fac, rd, buf, sizeof(buf));
+  rd_kafka_resp_err_t err;
+  if (n >= sizeof(buf))
+    return -1;
+  err = rd_kafka_producev(api->conf.rk, RD_KAFKA_V_TOPIC(api->conf.topic_data),
+                          RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(buf, n),
+                          RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+  if (err) {
+    WW_LOG(WW_LOG_WARN, "KAFKA", "cannot produce the predicted reading to %s: %s",
+           api->conf.topic_data, rd_kafka_err2str(err));
+    return -1;
+  }
+  return 0;
+}
+
+static int check_token(api_req_t *req) {
+  const char *want = req->api->conf.token;
+  const char *got;
+  size_t n;
+  if (!want || !*want)
+    return 1;
+  got = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+  if (!got || strncmp(got, "Bearer ", 7) != 0)
+    return 0;
+  got += 7;
+  n = strlen(want);
+  if (strlen(got) != n)
+    return 0;
+  /* Constant-time compare: the token is a secret. */
+  unsigned char diff = 0;
+  for (size_t i = 0; i < n; i++)
+    diff |= (unsigned char)(got[i] ^ want[i]);
+  return diff == 0;
+}
+
+enum MHD_Result api_h_predict(api_req_t *req) {
+  const ww_factory_t *fac = req->api->conf.fac;
+  json_error_t jerr;
+  json_t *body = NULL, *v, *per_sensor;
+  const char *line_id, *comp = NULL;
+  int l;
+  int64_t ts_ms, version = 0;
+  double warn, crit, score = 0.0, mscore;
+  ww_reading_t rd;
+  ww_severity_t sev, range_sev = WW_SEV_NORMAL;
+  const char *scorer = "threshold";
+  json_t *root;
+  char ts[WW_TS_BUFSZ];
+  enum MHD_Result ret;
+
+  memset(&rd, 0, sizeof(rd));
+  if (!check_token(req)) {
+    struct MHD_Response *resp;
+    static const char msg[] =
+        "{\"error\":\"missing or wrong bearer token (send Authorization: Bearer <token>)\","
+        "\"status\":401}";
+    resp = MHD_create_response_from_buffer(sizeof(msg) - 1, (void *)msg, MHD_RESPMEM_PERSISTENT);
+    if (!resp)
+      return MHD_NO;
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
+    return api_send_response(req, MHD_HTTP_UNAUTHORIZED, resp);
+  }
+  if (!req->body || req->body_len == 0)
+    return api_send_error(req, MHD_HTTP_BAD_REQUEST, "empty body: send a JSON object");
+  body = json_loadb(req->body, req->body_len, 0, &jerr);
+  if (!body)
+    return api_send_error(req, MHD_HTTP_BAD_REQUEST, "body is not JSON: %s (line %d, column %d)",
+                          jerr.text, jerr.line, jerr.column);
+  if (!json_is_object(body)) {
+    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "body must be a JSON object");
+    goto done;
+  }
+  v = json_object_get(body, "production_line");
+  if (!v) {
+    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "Missing required field: production_line");
+    goto done;
+  }
+  if (!json_is_string(v)) {
+    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "field production_line must be a string");
+    goto done;
+  }
+  line_id = json_string_value(v);
+  l = ww_factory_line_find(fac, line_id, strlen(line_id));
+  if (l < 0) {
+    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                         "field production_line: unknown line '%.64s' (see /api/production-lines)",
+                         line_id);
+    goto done;
+  }
+  v = json_object_get(body, "component_id");
+  if (v && !json_is_null(v)) {
+    if (!json_is_string(v)) {
+      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "field component_id must be a string");
+      goto done;
+    }
+    comp = json_string_value(v);
+    if (ww_factory_component_find(fac, l, comp, strlen(comp)) < 0) {
+      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                           "field component_id: '%.64s' is not a component of %s", comp,
+                           fac->lines[l].id);
+      goto done;
+    }
+  }
+  v = json_object_get(body, "timestamp");
+  if (!v || json_is_null(v)) {
+    ts_ms = ww_now_ms();
+  } else if (!json_is_string(v) ||
+             ww_ts_parse(json_string_value(v), json_string_length(v), &ts_ms) != 0) {
+    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                         "field timestamp must be an ISO 8601 string such as "
+                         "\"2026-01-01 00:00:00\" or \"2026-01-01T00:00:00Z\"");
+    goto done;
+  }
+  api_score_thresholds(req->api, &warn, &crit);
+  per_sensor = json_object();
+  for (int s = 0; s < fac->lines[l].n_sensors; s++) {
+    int si = fac->lines[l].sensor_idx[s];
+    const ww_sensor_def_t *sd = &fac->sensors[si];
+    double x, sc;
+    ww_severity_t s_sev;
+    v = json_object_get(body, sd->name);
+    if (!v) {
+      json_decref(per_sensor);
+      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "Missing required field: %s", sd->name);
+      goto done;
+    }
+    if (!json_is_number(v) || !isfinite(x = json_number_value(v))) {
+      json_decref(per_sensor);
+      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "field %s must be a number", sd->name);
+      goto done;
+    }
+    if (x < sd->physical_min || x > sd->physical_max) {
+      json_decref(per_sensor);
+      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                           "field %s: %g is outside the physically possible range %g..%g",
+                           sd->name, x, sd->physical_min, sd->physical_max);
+      goto done;
+    }
+    rd.values[si] = x;
+    rd.present |= 1u << si;
+    s_sev = ww_sensor_severity(sd, x);
+    if (s_sev > range_sev)
+      range_sev = s_sev;
+    json_object_set_new(per_sensor, sd->name, json_string(ww_severity_name(s_sev)));
+    sc = score_value(sd, x, warn, crit);
+    if (sc > score)
+      score = sc;
+  }
+  /* The line's Isolation Forest when one is loaded; a value outside its
+   * configured range is at least that severe whatever the model says. */
+  if (api_models_score(req->api, l, rd.values, &mscore, &version, &warn, &crit)) {
+    score = mscore;
+    scorer = "model";
+  }
+  sev = score >= crit ? WW_SEV_CRITICAL : score >= warn ? WW_SEV_WARNING : WW_SEV_NORMAL;
+  if (range_sev > sev)
+    sev = range_sev;
+  score = round(score * 10000.0) / 10000.0;
+  ww_ts_format(ts_ms, ts, sizeof(ts));
+  root = json_pack("{s:f, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s?}", "anomaly_score", score,
+                   "production_line", fac->lines[l].id, "status", ww_severity_name(sev),
+                   "severity", ww_severity_name(sev), "timestamp", ts, "model_version",
+                   version > 0 ? json_integer(version) : json_null(), "scoring", scorer,
+                   "sensors", per_sensor, "component_id", comp);
+  if (root && req->api->conf.rk) {
+    /* Into the pipeline like any other reading; the processor scores it again. */
+    rd.ts_ms = ts_ms;
+    rd.seq = -1;
+    rd.line_idx = l;
+    rd.component_idx = comp ? ww_factory_component_find(fac, l, comp, strlen(comp)) : 0;
+    snprintf(rd.component_id, sizeof(rd.component_id), "%s",
+             comp ? comp : fac->lines[l].components[0]);
+    json_object_set_new(root, "produced", json_boolean(produce(req->api, &rd) == 0));
+  }
+  ret = api_send_json(req, MHD_HTTP_OK, root);
+done:
+  json_decref(body);
+  return ret;
+}

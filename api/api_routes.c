@@ -1,0 +1,526 @@
+/*
+ * api_routes.c: the original system's JSON endpoints, same paths and field
+ * names, with its bugs fixed: newest data first, sound_level everywhere, a
+ * health check that queries the database, tables by allow-list only.
+ */
+#include "api_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "windwatch/timeutil.h"
+
+#define DB_FAIL(req, err) \
+  api_send_error((req), MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", (err))
+
+static json_t *now_json(void) {
+  return api_ts_json(ww_now_ms());
+}
+
+const char *api_scorer(ww_api_t *api) {
+  return api_models_loaded(api) > 0 ? "model" : "threshold";
+}
+
+void api_score_thresholds(ww_api_t *api, double *warning, double *critical) {
+  (void)api;
+  /* The dashboard's levels in the original; one set of severities everywhere.
+   * A model's own thresholds (metadata "thresholds") override per line. */
+  *warning = 0.6;
+  *critical = 0.8;
+}
+
+/* The newest model per line: {"line": {"version", "trained_at", "samples", "metadata"}}. */
+static json_t *models_newest(api_req_t *req, char *err, size_t errsz) {
+  sqlite3_stmt *st = api_stmt(req->api, Q_MODEL_NEWEST, err, errsz);
+  json_t *o;
+  int rc;
+  if (!st)
+    return NULL;
+  o = json_object();
+  while (o && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_t *m = json_object();
+    json_object_set_new(m, "version", api_col_json(st, 1));
+    json_object_set_new(m, "trained_at", api_ts_json(sqlite3_column_int64(st, 2)));
+    json_object_set_new(m, "samples", api_col_json(st, 3));
+    json_object_set_new(m, "metadata", api_col_parse(st, 4));
+    json_object_set_new(o, (const char *)sqlite3_column_text(st, 0), m);
+  }
+  if (o && rc != SQLITE_DONE) {
+    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    json_decref(o);
+    o = NULL;
+  }
+  sqlite3_reset(st);
+  return o;
+}
+
+enum MHD_Result api_h_health(api_req_t *req) {
+  char err[256];
+  sqlite3_stmt *st = api_stmt(req->api, Q_HEALTH, err, sizeof(err));
+  int64_t last_ms = -1, models = 0;
+  int rc;
+  if (!st)
+    goto fail;
+  rc = sqlite3_step(st);
+  if (rc != SQLITE_ROW) {
+    snprintf(err, sizeof(err), "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    sqlite3_reset(st);
+    goto fail;
+  }
+  if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+    last_ms = sqlite3_column_int64(st, 1);
+  models = sqlite3_column_int64(st, 2);
+  sqlite3_reset(st);
+  return api_send_json(
+      req, MHD_HTTP_OK,
+      json_pack("{s:s, s:s, s:s, s:s, s:o, s:o, s:I, s:o}", "status", "healthy", "database",
+                "connected", "model", models > 0 ? "loaded" : "not_loaded", "scoring",
+                api_scorer(req->api), "timestamp", now_json(), "last_reading_at",
+                api_ts_json(last_ms), "uptime_seconds",
+                (json_int_t)((ww_now_ms() - req->api->started_ms) / 1000), "data_age_seconds",
+                last_ms < 0 ? json_null() : json_real((double)(ww_now_ms() - last_ms) / 1000.0)));
+fail:
+  return api_send_json(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+                       json_pack("{s:s, s:s, s:s, s:s, s:o}", "status", "unhealthy", "database",
+                                 "error", "error", err, "model", "unknown", "timestamp",
+                                 now_json()));
+}
+
+json_t *api_lines_status(api_req_t *req, char *err, size_t errsz) {
+  const ww_factory_t *fac = req->api->conf.fac;
+  json_t *lines = json_object();
+  int64_t now = ww_now_ms();
+
+  for (int l = 0; lines && l < fac->n_lines; l++) {
+    const ww_line_def_t *ld = &fac->lines[l];
+    json_t *line = json_object(), *comps = json_array(), *sensors = json_object();
+    sqlite3_stmt *st = api_stmt(req->api, Q_LATEST_LINE, err, errsz);
+    int rc;
+    for (int c = 0; c < ld->n_components; c++)
+      json_array_append_new(comps, json_string(ld->components[c]));
+    json_object_set_new(line, "name", json_string(ld->name));
+    json_object_set_new(line, "components", comps);
+    if (!st) {
+      json_decref(line);
+      json_decref(sensors);
+      goto err;
+    }
+    sqlite3_bind_text(st, 1, ld->id, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+      json_t *r = api_reading_json(st);
+      int64_t ts = -1;
+      const char *tstext = json_string_value(json_object_get(r, "timestamp"));
+      for (int s = 0; s < ld->n_sensors; s++) {
+        const char *name = fac->sensors[ld->sensor_idx[s]].name;
+        json_t *v = json_object_get(r, name);
+        json_object_set(sensors, name, v ? v : json_null());
+      }
+      json_object_set(line, "anomaly_score", json_object_get(r, "anomaly_score"));
+      json_object_set(line, "status", json_object_get(r, "severity"));
+      json_object_set(line, "component_id", json_object_get(r, "component_id"));
+      json_object_set(line, "model_version", json_object_get(r, "model_version"));
+      json_object_set(line, "last_reading_at", json_object_get(r, "timestamp"));
+      if (tstext && ww_ts_parse(tstext, strlen(tstext), &ts) == 0)
+        json_object_set_new(line, "age_seconds", json_real((double)(now - ts) / 1000.0));
+      json_decref(r);
+    } else if (rc == SQLITE_DONE) {
+      for (int s = 0; s < ld->n_sensors; s++)
+        json_object_set_new(sensors, fac->sensors[ld->sensor_idx[s]].name, json_null());
+      json_object_set_new(line, "anomaly_score", json_null());
+      json_object_set_new(line, "status", json_string("no_data"));
+      json_object_set_new(line, "last_reading_at", json_null());
+    } else {
+      snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+      sqlite3_reset(st);
+      json_decref(line);
+      json_decref(sensors);
+      goto err;
+    }
+    sqlite3_reset(st);
+    json_object_set_new(line, "sensors", sensors);
+    json_object_set_new(lines, ld->id, line);
+  }
+  return lines;
+err:
+  json_decref(lines);
+  return NULL;
+}
+
+/* Newest \p limit readings as a JSON array, or NULL with \p err set. */
+static json_t *recent(api_req_t *req, int64_t limit, char *err, size_t errsz) {
+  sqlite3_stmt *st = api_stmt(req->api, Q_RECENT, err, errsz);
+  json_t *a;
+  int rc;
+  if (!st)
+    return NULL;
+  sqlite3_bind_int64(st, 1, limit);
+  a = json_array();
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    json_array_append_new(a, api_reading_json(st));
+  if (rc != SQLITE_DONE) {
+    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    json_decref(a);
+    a = NULL;
+  }
+  sqlite3_reset(st);
+  return a;
+}
+
+static json_t *sensor_names(const ww_factory_t *fac) {
+  json_t *a = json_array();
+  for (int s = 0; s < fac->n_sensors; s++)
+    json_array_append_new(a, json_string(fac->sensors[s].name));
+  return a;
+}
+
+enum MHD_Result api_h_current_status(api_req_t *req) {
+  char err[256];
+  json_t *lines = NULL, *rec = NULL, *models = NULL;
+  int loaded;
+  if (!(lines = api_lines_status(req, err, sizeof(err))) ||
+      !(rec = recent(req, 10, err, sizeof(err))) ||
+      !(models = models_newest(req, err, sizeof(err)))) {
+    json_decref(lines);
+    json_decref(rec);
+    return DB_FAIL(req, err);
+  }
+  loaded = json_object_size(models) > 0;
+  return api_send_json(
+      req, MHD_HTTP_OK,
+      json_pack("{s:{s:o, s:b, s:s, s:b, s:s, s:o}, s:o, s:o, s:o}", "model_status", "features",
+                sensor_names(req->api->conf.fac), "model_loaded", loaded, "model_type",
+                "IsolationForest", "scaler_loaded", loaded, "scoring",
+                api_scorer(req->api), "models", models, "production_lines", lines,
+                "recent_data", rec, "timestamp", now_json()));
+}
+
+enum MHD_Result api_h_production_lines(api_req_t *req) {
+  char err[256];
+  json_t *lines = api_lines_status(req, err, sizeof(err));
+  if (!lines)
+    return DB_FAIL(req, err);
+  return api_send_json(req, MHD_HTTP_OK, lines);
+}
+
+/* History of one sensor as {"timestamp","production_line","value","is_anomaly",...} rows. */
+static json_t *history(api_req_t *req, int sensor_idx, const char *line, int64_t since,
+                       int64_t until, int64_t limit, char *err, size_t errsz) {
+  const char *name = req->api->conf.fac->sensors[sensor_idx].name;
+  api_q_t q = !strcmp(name, "temperature") ? Q_HISTORY_TEMP
+              : !strcmp(name, "humidity")  ? Q_HISTORY_HUM
+              : !strcmp(name, "sound_level") ? Q_HISTORY_SOUND
+                                             : Q_HISTORY_EXTRA;
+  sqlite3_stmt *st = api_stmt(req->api, q, err, errsz);
+  json_t *a;
+  char path[WW_ID_MAX + 4];
+  int rc;
+  if (!st)
+    return NULL;
+  api_bind_text_or_null(st, 1, line);
+  sqlite3_bind_int64(st, 2, since);
+  sqlite3_bind_int64(st, 3, until);
+  sqlite3_bind_int64(st, 4, limit);
+  if (q == Q_HISTORY_EXTRA) {
+    snprintf(path, sizeof(path), "$.\"%s\"", name);
+    sqlite3_bind_text(st, 5, path, -1, SQLITE_TRANSIENT);
+  }
+  a = json_array();
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    json_t *row = json_object();
+    json_object_set_new(row, "timestamp", api_col_json(st, 0));
+    json_object_set_new(row, "production_line", api_col_json(st, 1));
+    json_object_set_new(row, "value", api_col_json(st, 2));
+    json_object_set_new(row, "is_anomaly", json_boolean(sqlite3_column_int(st, 3)));
+    json_object_set_new(row, "anomaly_score", api_col_json(st, 4));
+    json_object_set_new(row, "component_id", api_col_json(st, 5));
+    json_array_append_new(a, row);
+  }
+  if (rc != SQLITE_DONE) {
+    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    json_decref(a);
+    a = NULL;
+  }
+  sqlite3_reset(st);
+  return a;
+}
+
+/* One-minute rollups of one sensor: {"timestamp","production_line","value"(mean),"min","max","count"}. */
+static json_t *history_rollup(api_req_t *req, int sensor_idx, const char *line, int64_t since,
+                              int64_t until, int64_t limit, char *err, size_t errsz) {
+  sqlite3_stmt *st = api_stmt(req->api, Q_HISTORY_ROLLUP, err, errsz);
+  json_t *a;
+  int rc;
+  if (!st)
+    return NULL;
+  api_bind_text_or_null(st, 1, line);
+  sqlite3_bind_int64(st, 2, since);
+  sqlite3_bind_int64(st, 3, until);
+  sqlite3_bind_int64(st, 4, limit);
+  sqlite3_bind_text(st, 5, req->api->conf.fac->sensors[sensor_idx].name, -1, SQLITE_STATIC);
+  a = json_array();
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "timestamp",
+                                       api_ts_json(sqlite3_column_int64(st, 0)),
+                                       "production_line", api_col_json(st, 1), "value",
+                                       api_col_json(st, 2), "min", api_col_json(st, 3), "max",
+                                       api_col_json(st, 4), "count", api_col_json(st, 5),
+                                       "is_anomaly", 0));
+  if (rc != SQLITE_DONE) {
+    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    json_decref(a);
+    a = NULL;
+  }
+  sqlite3_reset(st);
+  return a;
+}
+
+#define ROLLUP_AUTO_MS (6 * 3600 * 1000LL) /* ranges longer than this use rollups by default */
+
+enum MHD_Result api_h_sensor_history(api_req_t *req, const char *sensor) {
+  const ww_factory_t *fac = req->api->conf.fac;
+  int idx = ww_factory_sensor_find(fac, sensor, strlen(sensor));
+  const char *line = api_arg(req, "line"), *res;
+  int64_t limit, since, until;
+  enum MHD_Result ret = MHD_NO;
+  char err[256];
+  json_t *data;
+  int rollup;
+  if (idx < 0)
+    return api_send_error(req, MHD_HTTP_NOT_FOUND,
+                          "unknown sensor '%.64s' (configured sensors: see /api/thresholds)",
+                          sensor);
+  if (line && ww_factory_line_find(fac, line, strlen(line)) < 0)
+    return api_send_error(req, MHD_HTTP_NOT_FOUND, "unknown production line '%.64s'", line);
+  if (api_arg_int(req, "limit", 100, 1, WW_API_LIMIT_MAX, &limit, &ret) != 0 ||
+      api_arg_time(req, "since", 0, &since, &ret) != 0 ||
+      api_arg_time(req, "until", INT64_MAX, &until, &ret) != 0)
+    return ret;
+  res = api_arg(req, "resolution");
+  if (res && strcmp(res, "raw") && strcmp(res, "1m") && strcmp(res, "auto"))
+    return api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                          "query parameter resolution must be raw, 1m or auto (got '%.32s')", res);
+  /* auto: raw readings, unless a bounded range is longer than ROLLUP_AUTO_MS. */
+  rollup = (res && !strcmp(res, "1m")) ||
+           ((!res || !strcmp(res, "auto")) && since > 0 && until != INT64_MAX &&
+            until - since > ROLLUP_AUTO_MS);
+  data = rollup ? history_rollup(req, idx, line, since, until, limit, err, sizeof(err))
+                : history(req, idx, line, since, until, limit, err, sizeof(err));
+  if (!data)
+    return DB_FAIL(req, err);
+  return api_send_json(req, MHD_HTTP_OK,
+                       json_pack("{s:s, s:s, s:s, s:I, s:o}", "sensor_type", fac->sensors[idx].name,
+                                 "unit", fac->sensors[idx].unit, "resolution",
+                                 rollup ? "1m" : "raw", "count",
+                                 (json_int_t)json_array_size(data), "data", data));
+}
+
+enum MHD_Result api_h_thresholds(api_req_t *req) {
+  const ww_factory_t *fac = req->api->conf.fac;
+  double warn, crit;
+  json_t *sensors = json_object();
+  api_score_thresholds(req->api, &warn, &crit);
+  for (int s = 0; s < fac->n_sensors; s++) {
+    const ww_sensor_def_t *sd = &fac->sensors[s];
+    json_object_set_new(sensors, sd->name,
+                        json_pack("{s:f, s:f, s:f, s:s}", "min", sd->min, "max", sd->max,
+                                  "warning", sd->warning, "unit", sd->unit));
+  }
+  /* normal below warning_threshold, warning below anomaly_threshold, then critical. */
+  return api_send_json(req, MHD_HTTP_OK,
+                       json_pack("{s:f, s:f, s:f, s:o}", "anomaly_threshold", crit,
+                                 "normal_threshold", warn, "warning_threshold", warn,
+                                 "sensor_thresholds", sensors));
+}
+
+enum MHD_Result api_h_data_samples(api_req_t *req) {
+  int64_t limit, since, until;
+  enum MHD_Result ret = MHD_NO;
+  char err[256];
+  json_t *rows, *summary;
+  json_int_t total;
+  sqlite3_stmt *st;
+  if (api_arg_int(req, "limit", 50, 1, WW_API_LIMIT_MAX, &limit, &ret) != 0 ||
+      api_arg_time(req, "since", 0, &since, &ret) != 0 ||
+      api_arg_time(req, "until", INT64_MAX, &until, &ret) != 0)
+    return ret;
+  if (!(rows = recent(req, limit, err, sizeof(err))))
+    return DB_FAIL(req, err);
+  if (!(st = api_stmt(req->api, Q_SUMMARY, err, sizeof(err)))) {
+    json_decref(rows);
+    return DB_FAIL(req, err);
+  }
+  sqlite3_bind_int64(st, 1, since);
+  sqlite3_bind_int64(st, 2, until);
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    snprintf(err, sizeof(err), "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    sqlite3_reset(st);
+    json_decref(rows);
+    return DB_FAIL(req, err);
+  }
+  summary = json_pack(
+      "{s:I, s:o, s:o, s:o, s:o, s:o, s:o, s:I}", "total_readings",
+      (json_int_t)sqlite3_column_int64(st, 0), "avg_temperature", api_col_json(st, 1),
+      "avg_humidity", api_col_json(st, 2), "avg_sound_level", api_col_json(st, 3),
+      "avg_anomaly_score", api_col_json(st, 4), "earliest_timestamp",
+      sqlite3_column_type(st, 5) == SQLITE_NULL ? json_null()
+                                                : api_ts_json(sqlite3_column_int64(st, 5)),
+      "latest_timestamp",
+      sqlite3_column_type(st, 6) == SQLITE_NULL ? json_null()
+                                                : api_ts_json(sqlite3_column_int64(st, 6)),
+      "anomaly_count", (json_int_t)sqlite3_column_double(st, 7));
+  sqlite3_reset(st);
+  total = json_integer_value(json_object_get(summary, "total_readings"));
+  return api_send_json(req, MHD_HTTP_OK,
+                       json_pack("{s:o, s:o, s:I}", "sensor_readings", rows, "summary", summary,
+                                 "total_count", total));
+}
+
+enum MHD_Result api_h_table_data(api_req_t *req, const char *table) {
+  const char *sql = api_table_sql(table);
+  int64_t limit;
+  enum MHD_Result ret = MHD_NO;
+  char err[256];
+  sqlite3 *db;
+  sqlite3_stmt *st = NULL;
+  json_t *data;
+  int rc;
+  if (!sql)
+    return api_send_error(req, MHD_HTTP_NOT_FOUND,
+                          "unknown table '%.64s' (tables: sensor_readings, window_stats, alerts, "
+                          "models, model_metadata, production_lines, dead_letters, "
+                          "readings_rollup_1m)", table);
+  if (api_arg_int(req, "limit", 100, 1, WW_API_LIMIT_MAX, &limit, &ret) != 0)
+    return ret;
+  if (!(db = api_db(req->api, err, sizeof(err))))
+    return DB_FAIL(req, err);
+  if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+    snprintf(err, sizeof(err), "%s", sqlite3_errmsg(db));
+    return DB_FAIL(req, err);
+  }
+  sqlite3_bind_int64(st, 1, limit);
+  data = json_array();
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    json_array_append_new(data, api_row_json(st));
+  if (rc != SQLITE_DONE) {
+    snprintf(err, sizeof(err), "%s", sqlite3_errmsg(db));
+    sqlite3_finalize(st);
+    json_decref(data);
+    return DB_FAIL(req, err);
+  }
+  sqlite3_finalize(st);
+  return api_send_json(req, MHD_HTTP_OK,
+                       json_pack("{s:s, s:I, s:o}", "table_name", table, "count",
+                                 (json_int_t)json_array_size(data), "data", data));
+}
+
+enum MHD_Result api_h_debug_count(api_req_t *req) {
+  char err[256];
+  sqlite3_stmt *st = api_stmt(req->api, Q_COUNT_RANGE, err, sizeof(err));
+  json_t *o;
+  if (!st)
+    return DB_FAIL(req, err);
+  if (sqlite3_step(st) != SQLITE_ROW) {
+    snprintf(err, sizeof(err), "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    sqlite3_reset(st);
+    return DB_FAIL(req, err);
+  }
+  o = json_pack("{s:I, s:o, s:o}", "total_count", (json_int_t)sqlite3_column_int64(st, 0),
+                "earliest_timestamp",
+                sqlite3_column_type(st, 1) == SQLITE_NULL
+                    ? json_null() : api_ts_json(sqlite3_column_int64(st, 1)),
+                "latest_timestamp",
+                sqlite3_column_type(st, 2) == SQLITE_NULL
+                    ? json_null() : api_ts_json(sqlite3_column_int64(st, 2)));
+  sqlite3_reset(st);
+  return api_send_json(req, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result api_h_dashboard_data(api_req_t *req) {
+  char err[256];
+  int64_t limit;
+  enum MHD_Result ret = MHD_NO;
+  json_t *lines, *rec, *scores, *hist;
+  double warn, crit;
+  int64_t n_norm = 0, n_warn = 0, n_crit = 0;
+  size_t i;
+  json_t *r;
+
+  if (api_arg_int(req, "limit", 100, 1, WW_API_LIMIT_MAX, &limit, &ret) != 0)
+    return ret;
+  if (!(lines = api_lines_status(req, err, sizeof(err))))
+    return DB_FAIL(req, err);
+  if (!(rec = recent(req, limit, err, sizeof(err)))) {
+    json_decref(lines);
+    return DB_FAIL(req, err);
+  }
+  api_score_thresholds(req->api, &warn, &crit);
+  scores = json_array();
+  hist = json_object();
+  for (int s = 0; s < req->api->conf.fac->n_sensors; s++)
+    json_object_set_new(hist, req->api->conf.fac->sensors[s].name, json_array());
+  json_array_foreach(rec, i, r) {
+    const char *sev = json_string_value(json_object_get(r, "severity"));
+    json_t *sc = json_object_get(r, "anomaly_score");
+    const char *key;
+    json_t *arr;
+    if (sev && !strcmp(sev, "critical")) n_crit++;
+    else if (sev && !strcmp(sev, "warning")) n_warn++;
+    else n_norm++;
+    if (json_is_number(sc))
+      json_array_append(scores, sc);
+    json_object_foreach(hist, key, arr) {
+      json_t *v = json_object_get(r, key);
+      json_array_append_new(arr, json_pack("{s:O, s:O, s:O}", "timestamp",
+                                           json_object_get(r, "timestamp"), "production_line",
+                                           json_object_get(r, "production_line"), "value",
+                                           v ? v : json_null()));
+    }
+  }
+  return api_send_json(
+      req, MHD_HTTP_OK,
+      json_pack("{s:{s:I, s:I, s:I, s:I, s:o}, s:o, s:o, s:o, s:o}", "anomaly_distribution",
+                "normal_count", (json_int_t)n_norm, "warning_count", (json_int_t)n_warn,
+                "anomaly_count", (json_int_t)n_crit, "critical_count", (json_int_t)n_crit,
+                "scores", scores, "production_lines", lines, "recent_data", rec,
+                "sensor_history", hist, "timestamp", now_json()));
+}
+
+enum MHD_Result api_h_database_stats(api_req_t *req) {
+  static const char *const names[] = {"sensor_readings", "window_stats", "alerts", "models",
+                                      "dead_letters", "readings_rollup_1m", "production_lines"};
+  /* Fixed texts, one per table above: no name is ever pasted into SQL. */
+  static const char *const counts[] = {
+      "SELECT count(*) FROM sensor_readings", "SELECT count(*) FROM window_stats",
+      "SELECT count(*) FROM alerts", "SELECT count(*) FROM models",
+      "SELECT count(*) FROM dead_letters", "SELECT count(*) FROM readings_rollup_1m",
+      "SELECT count(*) FROM production_lines"};
+  char err[256];
+  sqlite3 *db = api_db(req->api, err, sizeof(err));
+  json_t *tables, *o;
+  struct stat sb;
+  sqlite3_stmt *st;
+  if (!db)
+    return DB_FAIL(req, err);
+  tables = json_object();
+  for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    if (sqlite3_prepare_v2(db, counts[i], -1, &st, NULL) != SQLITE_OK) {
+      snprintf(err, sizeof(err), "%s", sqlite3_errmsg(db));
+      json_decref(tables);
+      return DB_FAIL(req, err);
+    }
+    if (sqlite3_step(st) == SQLITE_ROW)
+      json_object_set_new(tables, names[i],
+                          json_pack("{s:I}", "row_count", (json_int_t)sqlite3_column_int64(st, 0)));
+    sqlite3_finalize(st);
+  }
+  o = json_pack("{s:o, s:s, s:I, s:I}", "tables", tables, "database_path",
+                req->api->conf.db_path, "database_size_bytes",
+                (json_int_t)(stat(req->api->conf.db_path, &sb) == 0 ? sb.st_size : 0),
+                "total_readings",
+                json_integer_value(json_object_get(json_object_get(tables, "sensor_readings"),
+                                                   "row_count")));
+  json_object_set_new(o, "timestamp", now_json());
+  return api_send_json(req, MHD_HTTP_OK, o);
+}

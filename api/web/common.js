@@ -1,0 +1,68 @@
+/* common.js: helpers shared by the dashboard pages. No framework; no network but this server. */
+'use strict';
+
+const ww = {
+  /* GET a JSON endpoint; rejects with the server's error message. */
+  async getJSON(path) {
+    const r = await fetch(path, { headers: { Accept: 'application/json' } });
+    let body = null;
+    try { body = await r.json(); } catch (e) { body = null; }
+    if (!r.ok) throw new Error((body && body.error) || `${path}: HTTP ${r.status}`);
+    return body;
+  },
+
+  /* Create an element with properties and children (strings become text nodes). */
+  el(tag, props, ...children) {
+    const e = document.createElement(tag);
+    if (props) {
+      for (const [k, v] of Object.entries(props)) {
+        if (k === 'class') e.className = v;
+        else if (k === 'text') e.textContent = v;
+        else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+        else e.setAttribute(k, v);
+      }
+    }
+    for (const c of children) {
+      if (c === null || c === undefined) continue;
+      e.appendChild(typeof c === 'string' || typeof c === 'number' ? document.createTextNode(String(c)) : c);
+    }
+    return e;
+  },
+
+  fmt(v, digits = 2) {
+    return typeof v === 'number' && isFinite(v) ? v.toFixed(digits) : '–';
+  },
+
+  badge(status) {
+    const s = status || 'unknown';
+    return ww.el('span', { class: `badge ${s}`, text: s });
+  },
+
+  /* Seconds since the Unix epoch from an RFC 3339 string, or null. */
+  epoch(ts) {
+    const t = Date.parse(ts);
+    return isNaN(t) ? null : t / 1000;
+  },
+
+  age(seconds) {
+    if (typeof seconds !== 'number') return 'no data';
+    if (seconds < 90) return `${Math.round(seconds)} s ago`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
+    if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;
+    return `${Math.round(seconds / 86400)} days ago`;
+  },
+
+  /* Mark the current page's link in the header. */
+  markNav() {
+    for (const a of document.querySelectorAll('nav a')) {
+      if (a.getAttribute('href') === location.pathname) a.classList.add('active');
+    }
+  },
+
+  showError(where, err) {
+    const box = document.getElementById(where);
+    if (box) box.textContent = String(err && err.message ? err.message : err);
+  },
+};
+
+document.addEventListener('DOMContentLoaded', () => ww.markNav());

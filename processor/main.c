@@ -1,0 +1,23 @@
+/* windwatch-processor: readings in; scores, window statistics, alerts and dead letters out. */
+#include <stdio.h>
+
+#include "processor_kafka.h"
+#include "windwatch/config.h"
+#include "windwatch/log.h"
+#include "windwatch/signal.h"
+
+int main(int argc, char **argv) {
+  int exit_code = 0, rc;
+  ww_config_t *cfg = ww_config_load(WW_ROLE_PROCESSOR, "windwatch-processor", argc, argv,
+                                    &exit_code);
+  if (!cfg)
+    return exit_code;
+  if (ww_signal_install() != 0) {
+    WW_LOG(WW_LOG_ERROR, "MAIN", "cannot install signal handlers");
+    ww_config_destroy(cfg);
+    return 1;
+  }
+  rc = ww_proc_run(cfg);
+  ww_config_destroy(cfg);
+  return rc;
+}

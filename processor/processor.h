@@ -1,0 +1,135 @@
+/**
+ * @file processor.h
+ * @brief windwatch-processor's engine, private to processor/ and its tests.
+ *
+ * The engine (processor_engine.c) turns raw reading bytes into outputs:
+ * scored readings, window statistics, alert events and dead letters. It
+ * knows nothing about Kafka: outputs go through a ww_proc_output_t, which
+ * the Kafka layer (processor_kafka.c) implements with a producer and the
+ * unit tests implement with an in-memory capture.
+ *
+ * Per-line state (window, previous window statistics, alert state, model)
+ * lives in the engine, indexed by line; a line's readings all arrive on one
+ * partition (keyed by production_line), so when that partition is revoked
+ * the line's state is dropped and its new owner rebuilds it from the stream.
+ */
+#ifndef WW_PROCESSOR_H
+#define WW_PROCESSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "windwatch/config.h"
+#include "windwatch/reading.h"
+#include "windwatch/window.h"
+#include "processor_model.h"
+
+/** Output topics. */
+typedef enum ww_proc_out_e {
+  WW_OUT_SCORED = 0, /* sensor-scored */
+  WW_OUT_STATS,      /* window-stats */
+  WW_OUT_ALERTS,     /* alerts */
+  WW_OUT_DLQ,        /* sensor-data-dlq */
+  WW_OUT_MODELS,     /* models */
+  WW_OUT__COUNT
+} ww_proc_out_t;
+
+/** One Kafka header; value is borrowed, \p len bytes. */
+typedef struct ww_proc_header_s {
+  const char *name;
+  const char *value;
+  size_t len;
+} ww_proc_header_t;
+
+/**
+ * Where outputs go. produce() copies what it needs before returning (every
+ * pointer is borrowed) and returns 0, or -1 if the message could not be
+ * queued (the engine counts it and goes on).
+ */
+typedef struct ww_proc_output_s {
+  int (*produce)(void *opaque, ww_proc_out_t out, const char *key, size_t key_len,
+                 const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs);
+  void *opaque;
+} ww_proc_output_t;
+
+/** Engine settings, from the config (ww_proc_conf_load) or set by tests. */
+typedef struct ww_proc_conf_s {
+  ww_window_type_t window_type;   /* time | count */
+  int64_t window_size;            /* seconds (time) or readings (count) */
+  int64_t window_slide;           /* same unit; 0 = size (tumbling) */
+  int64_t allowed_lateness_ms;    /* time windows */
+  double trend_threshold;         /* |slope| per minute that counts as a trend */
+  double zscore_threshold;        /* |z| at or above it is a warning; 2x is critical */
+  int alert_min_count;            /* consecutive anomalous readings that open an alert */
+  int alert_clear_count;          /* consecutive normal readings that resolve it */
+  int flush_on_end;               /* ww_proc_finish closes partial windows */
+  int stuck_count;                /* a sensor repeating its value this many more times is stuck; 0 = off */
+  ww_model_conf_t model;          /* Isolation Forest per line */
+  const char *models_dir;         /* write every model version here as a file; NULL = don't */
+} ww_proc_conf_t;
+
+/** Counters, all since start. */
+typedef struct ww_proc_counters_s {
+  int64_t messages;         /* input messages seen */
+  int64_t readings;         /* valid readings scored */
+  int64_t windows;          /* window-stats messages */
+  int64_t alerts;           /* alert episodes opened */
+  int64_t alert_events;     /* alert messages (opened + updated + resolved) */
+  int64_t dead_letters;     /* messages sent to the dead-letter topic */
+  int64_t dlq_by_reason[WW_DLQ__COUNT]; /* dead letters per reason */
+  int64_t anomalous;        /* readings with severity > normal */
+  int64_t produce_errors;   /* outputs the output layer refused */
+  int64_t models;           /* model versions trained */
+} ww_proc_counters_t;
+
+typedef struct ww_proc_s ww_proc_t;
+
+/** Fill \p pc with the built-in defaults (count windows excluded: time, 60 s). */
+void ww_proc_conf_defaults(ww_proc_conf_t *pc);
+
+/**
+ * @brief Fill \p pc from \p cfg (processor options).
+ * @returns 0, or -1 with \p errstr naming the option, the value and the fix.
+ */
+int ww_proc_conf_load(const ww_config_t *cfg, ww_proc_conf_t *pc, char *errstr,
+                      size_t errstr_size);
+
+/**
+ * @brief Create an engine for \p fac (borrowed: must outlive the engine).
+ * @returns NULL with \p errstr set. Free with ww_proc_destroy().
+ */
+ww_proc_t *ww_proc_new(const ww_factory_t *fac, const ww_proc_conf_t *pc,
+                       const ww_proc_output_t *out, char *errstr, size_t errstr_size);
+void ww_proc_destroy(ww_proc_t *proc);
+
+/** Where an input message came from, for dead-letter headers and partition ownership. */
+typedef struct ww_proc_src_s {
+  const char *topic;   /* source topic name */
+  int32_t partition;   /* source partition */
+  int64_t offset;      /* source offset */
+  const char *key;     /* message key or NULL */
+  size_t key_len;
+} ww_proc_src_t;
+
+/**
+ * @brief Process one input message: decode, dead-letter or score, window, alert.
+ * @remark never fails on bad input: bad input becomes a dead letter.
+ */
+void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src);
+
+/** End of input (--mode batch): close open windows if flush_on_end. */
+void ww_proc_finish(ww_proc_t *proc);
+
+/** The partition was revoked: drop the state of every line last seen on it. */
+void ww_proc_revoke(ww_proc_t *proc, int32_t partition);
+
+/** Copy the counters to \p c. */
+void ww_proc_counters(const ww_proc_t *proc, ww_proc_counters_t *c);
+
+/**
+ * @brief The one-line JSON summary printed by --mode batch (no newline).
+ * @returns the length needed, like snprintf.
+ */
+size_t ww_proc_summary(const ww_proc_t *proc, char *buf, size_t size);
+
+#endif /* WW_PROCESSOR_H */

@@ -1,0 +1,68 @@
+/* processor_encode.c: the window-stats message and JSON string escaping. */
+#include "processor_encode.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+#include "windwatch/timeutil.h"
+
+#define APPEND(...)                                                                      \
+  do {                                                                                   \
+    int n_ = snprintf(buf + (off < size ? off : size), off < size ? size - off : 0,      \
+                      __VA_ARGS__);                                                      \
+    if (n_ > 0)                                                                          \
+      off += (size_t)n_;                                                                 \
+  } while (0)
+
+size_t ww_proc_json_escape(const char *s, size_t len, char *out, size_t size) {
+  size_t o = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)s[i];
+    char esc[8];
+    int n = 1;
+    if (c == '"' || c == '\\') {
+      esc[0] = '\\';
+      esc[1] = (char)c;
+      n = 2;
+    } else if (c < 0x20) {
+      n = snprintf(esc, sizeof(esc), "\\u%04x", c);
+    } else {
+      esc[0] = (char)c;
+    }
+    for (int k = 0; k < n; k++, o++)
+      if (o + 1 < size)
+        out[o] = esc[k];
+  }
+  if (size)
+    out[o < size ? o : size - 1] = '\0';
+  return o;
+}
+
+size_t ww_proc_encode_window(const ww_factory_t *fac, int line_idx, const ww_window_result_t *res,
+                             char *buf, size_t size) {
+  const ww_line_def_t *ld = &fac->lines[line_idx];
+  char start[WW_TS_BUFSZ], end[WW_TS_BUFSZ];
+  size_t off = 0;
+  ww_ts_format(res->start_ms, start, sizeof(start));
+  ww_ts_format(res->end_ms, end, sizeof(end));
+  APPEND("{\"v\":1,\"production_line\":\"%s\",\"window_type\":\"%s\",\"window_seq\":%" PRId64
+         ",\"window_start\":\"%s\",\"window_end\":\"%s\",\"count\":%" PRId64
+         ",\"anomalous\":%" PRId64 ",\"sensors\":{",
+         ld->id, ww_window_type_name(res->type), res->seq, start, end, res->count,
+         res->anomalous);
+  for (int j = 0; j < ld->n_sensors; j++) {
+    int i = ld->sensor_idx[j];
+    const ww_stats_t *st = &res->stats[i];
+    if (st->count == 0) {
+      APPEND("%s\"%s\":null", j ? "," : "", fac->sensors[i].name);
+      continue;
+    }
+    APPEND("%s\"%s\":{\"count\":%" PRId64 ",\"mean\":%.4f,\"std\":%.4f,\"min\":%.4f,"
+           "\"max\":%.4f,\"p50\":%.4f,\"p95\":%.4f,\"trend\":\"%s\",\"slope_per_min\":%.4f}",
+           j ? "," : "", fac->sensors[i].name, st->count, st->mean, st->std, st->min, st->max,
+           st->p50, st->p95, ww_trend_name(st->trend), st->slope_per_min);
+  }
+  APPEND("}}");
+  return off;
+}

@@ -1,0 +1,554 @@
+/* processor_engine.c: decode, dead-letter, score, window and alert, per line. */
+#include "processor.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "processor_alert.h"
+#include "processor_encode.h"
+#include "processor_eval.h"
+#include "windwatch/log.h"
+#include "windwatch/timeutil.h"
+
+#define WW_SLOTS_PER_LINE (WW_MAX_COMPONENTS + 1) /* one alert slot per component + free text */
+#define WW_OUT_BUFSZ 4096                         /* bytes for one encoded output */
+
+/* What the engine knows about one component of a line between readings. */
+typedef struct comp_s {
+  int64_t n[WW_MAX_SENSORS];          /* normal values in the current window */
+  double shift[WW_MAX_SENSORS];       /* sums are taken relative to this (precision) */
+  double sum[WW_MAX_SENSORS];         /* sum of (x - shift) of normal values */
+  double sumsq[WW_MAX_SENSORS];       /* sum of (x - shift)^2 of normal values */
+  int64_t n_all[WW_MAX_SENSORS];      /* all values in the current window */
+  double sum_all[WW_MAX_SENSORS];     /* the same sums over all values */
+  double sumsq_all[WW_MAX_SENSORS];
+  uint32_t prev_ok;                   /* bit i: prev_mean/std[i] valid */
+  double prev_mean[WW_MAX_SENSORS];   /* this component in the previous closed window */
+  double prev_std[WW_MAX_SENSORS];
+  uint32_t have_last;                 /* bit i: last[i] valid */
+  double last[WW_MAX_SENSORS];        /* previous value, for stuck sensors */
+  int repeats[WW_MAX_SENSORS];        /* times last[i] came again in a row */
+} comp_t;
+
+/* Model features per sensor: z against the component's previous window and
+ * against its current window so far. Raw values are left out on purpose:
+ * they follow daily and hourly cycles, so a model trained in one hour would
+ * call the next hour anomalous; deviations are stationary (the configured
+ * thresholds judge raw values). */
+#define WW_FEATS_PER_SENSOR 2
+#define WW_MAX_FEATS (WW_MAX_SENSORS * WW_FEATS_PER_SENSOR)
+
+typedef struct line_s {
+  ww_proc_t *proc;                  /* back-pointer for the window callback */
+  int idx;                          /* index into the factory's lines */
+  ww_window_t *win;                 /* the line's window engine */
+  int32_t partition;                /* partition its readings last came from; -1 none */
+  int have_prev;                    /* a window has closed: prev_* valid */
+  uint32_t prev_present;            /* bit i: prev_mean/std[i] valid */
+  double prev_mean[WW_MAX_SENSORS]; /* previous closed window, per factory sensor */
+  double prev_std[WW_MAX_SENSORS];
+  int64_t alert_seq;                /* alert episodes opened on this line */
+  ww_alert_t alerts[WW_SLOTS_PER_LINE]; /* alert state per component */
+  comp_t comps[WW_SLOTS_PER_LINE];  /* per-component baselines */
+  ww_model_t *model;                /* Isolation Forest of the line */
+  int n_feats;                      /* features per reading */
+  char feat_name[WW_MAX_FEATS][WW_ID_MAX + 8]; /* "temperature", "temperature_z", ... */
+  const char *feat_names[WW_MAX_FEATS];        /* pointers into feat_name */
+} line_t;
+
+struct ww_proc_s {
+  const ww_factory_t *fac;     /* borrowed */
+  ww_proc_conf_t conf;         /* copy */
+  ww_proc_output_t out;        /* copy */
+  line_t *lines;               /* [fac->n_lines] */
+  ww_eval_t *eval;             /* ground-truth grading */
+  ww_proc_counters_t cnt;      /* counters */
+};
+
+void ww_proc_conf_defaults(ww_proc_conf_t *pc) {
+  memset(pc, 0, sizeof(*pc));
+  pc->window_type = WW_WINDOW_TIME;
+  pc->window_size = 60;
+  pc->window_slide = 0;
+  pc->allowed_lateness_ms = 5000;
+  pc->trend_threshold = 0.1;
+  pc->zscore_threshold = 3.0;
+  pc->alert_min_count = 2;
+  pc->alert_clear_count = 5;
+  pc->flush_on_end = 1;
+  pc->stuck_count = 3;
+  pc->model.train_size = 2048;
+  pc->model.retrain_ms = 3600 * 1000;
+  pc->model.n_trees = 100;
+  pc->model.max_samples = 256;
+  pc->model.seed = 1;
+  pc->model.q_warning = 0.995;
+  pc->model.q_critical = 0.9999;
+  pc->models_dir = NULL;
+}
+
+static void line_reset(line_t *ln) {
+  ww_window_reset(ln->win);
+  ln->partition = -1;
+  ln->have_prev = 0;
+  ln->prev_present = 0;
+  memset(ln->alerts, 0, sizeof(ln->alerts));
+  memset(ln->comps, 0, sizeof(ln->comps));
+  if (ln->model)
+    ww_model_reset(ln->model);
+}
+
+ww_proc_t *ww_proc_new(const ww_factory_t *fac, const ww_proc_conf_t *pc,
+                       const ww_proc_output_t *out, char *errstr, size_t errstr_size) {
+  ww_proc_t *proc = calloc(1, sizeof(*proc));
+  ww_window_conf_t wc;
+  if (!proc) {
+    snprintf(errstr, errstr_size, "out of memory");
+    goto err;
+  }
+  proc->fac = fac;
+  proc->conf = *pc;
+  proc->out = *out;
+  proc->lines = calloc((size_t)(fac->n_lines > 0 ? fac->n_lines : 1), sizeof(*proc->lines));
+  proc->eval = ww_eval_new((fac->n_lines > 0 ? fac->n_lines : 1) * WW_SLOTS_PER_LINE);
+  if (!proc->lines || !proc->eval) {
+    snprintf(errstr, errstr_size, "out of memory");
+    goto err;
+  }
+  memset(&wc, 0, sizeof(wc));
+  wc.type = pc->window_type;
+  /* Time windows are configured in seconds and run in ms. */
+  wc.size = pc->window_type == WW_WINDOW_TIME ? pc->window_size * 1000 : pc->window_size;
+  wc.slide = pc->window_type == WW_WINDOW_TIME ? pc->window_slide * 1000 : pc->window_slide;
+  wc.allowed_lateness_ms = pc->allowed_lateness_ms;
+  wc.n_values = fac->n_sensors > 0 ? fac->n_sensors : 1;
+  wc.trend_threshold = pc->trend_threshold;
+  for (int i = 0; i < fac->n_lines; i++) {
+    line_t *ln = &proc->lines[i];
+    char werr[256];
+    const ww_line_def_t *ld = &fac->lines[i];
+    ln->proc = proc;
+    ln->idx = i;
+    ln->win = ww_window_new(&wc, werr, sizeof(werr));
+    if (!ln->win) {
+      snprintf(errstr, errstr_size, "window-size/window-slide: %s", werr);
+      goto err;
+    }
+    ln->n_feats = ld->n_sensors * WW_FEATS_PER_SENSOR;
+    for (int j = 0; j < ld->n_sensors; j++) {
+      const char *sn = fac->sensors[ld->sensor_idx[j]].name;
+      snprintf(ln->feat_name[2 * j], sizeof(ln->feat_name[0]), "%s_z", sn);
+      snprintf(ln->feat_name[2 * j + 1], sizeof(ln->feat_name[0]), "%s_zcur", sn);
+    }
+    for (int k = 0; k < ln->n_feats; k++)
+      ln->feat_names[k] = ln->feat_name[k];
+    if (pc->model.train_size > 0 && ln->n_feats > 0) {
+      ln->model = ww_model_new(&pc->model, ln->n_feats, ld->id);
+      if (!ln->model) {
+        snprintf(errstr, errstr_size, "out of memory for the model of %s", ld->id);
+        goto err;
+      }
+    }
+    line_reset(ln);
+  }
+  return proc;
+err:
+  ww_proc_destroy(proc);
+  return NULL;
+}
+
+void ww_proc_destroy(ww_proc_t *proc) {
+  if (!proc)
+    return;
+  if (proc->lines)
+    for (int i = 0; i < proc->fac->n_lines; i++) {
+      ww_window_destroy(proc->lines[i].win);
+      ww_model_destroy(proc->lines[i].model);
+    }
+  free(proc->lines);
+  ww_eval_destroy(proc->eval);
+  free(proc);
+}
+
+static void produce(ww_proc_t *proc, ww_proc_out_t o, const char *key, size_t key_len,
+                    const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs) {
+  if (proc->out.produce(proc->out.opaque, o, key, key_len, val, len, hdrs, n_hdrs) != 0)
+    proc->cnt.produce_errors++;
+}
+
+static void dead_letter(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src,
+                        ww_dlq_reason_t reason, const char *detail) {
+  char part[24], offs[24];
+  const char *rname = ww_dlq_reason_name(reason);
+  ww_proc_header_t h[5];
+  snprintf(part, sizeof(part), "%" PRId32, src->partition);
+  snprintf(offs, sizeof(offs), "%" PRId64, src->offset);
+  h[0] = (ww_proc_header_t){"reason", rname, strlen(rname)};
+  h[1] = (ww_proc_header_t){"detail", detail, strlen(detail)};
+  h[2] = (ww_proc_header_t){"source_topic", src->topic ? src->topic : "",
+                            src->topic ? strlen(src->topic) : 0};
+  h[3] = (ww_proc_header_t){"source_partition", part, strlen(part)};
+  h[4] = (ww_proc_header_t){"source_offset", offs, strlen(offs)};
+  proc->cnt.dead_letters++;
+  if ((int)reason >= 0 && reason < WW_DLQ__COUNT)
+    proc->cnt.dlq_by_reason[reason]++;
+  WW_LOG(WW_LOG_DEBUG, "DLQ", "%s [%" PRId32 "] offset %" PRId64 ": %s: %s",
+         src->topic ? src->topic : "?", src->partition, src->offset, rname, detail);
+  produce(proc, WW_OUT_DLQ, src->key, src->key_len, buf, len, h, 5);
+}
+
+/* A window of a line closed: publish its statistics, and keep them as the
+ * baseline the next readings' z-scores are measured against. */
+static void on_window_close(void *opaque, const ww_window_result_t *res) {
+  line_t *ln = opaque;
+  ww_proc_t *proc = ln->proc;
+  const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
+  char buf[WW_OUT_BUFSZ];
+  size_t n = ww_proc_encode_window(proc->fac, ln->idx, res, buf, sizeof(buf));
+  if (n >= sizeof(buf)) {
+    WW_LOG(WW_LOG_ERROR, "WINDOW", "window-stats message of %s too large (%zu bytes)", ld->id, n);
+    proc->cnt.produce_errors++;
+  } else {
+    produce(proc, WW_OUT_STATS, ld->id, strlen(ld->id), buf, n, NULL, 0);
+  }
+  proc->cnt.windows++;
+  /* Each component's share of the window becomes its baseline: its normal
+   * readings, so a short episode does not become the yardstick it is measured
+   * by; but if most of the window was anomalous, all of it, so a lasting
+   * change of level is adopted instead of alerting forever. A component with
+   * fewer than two values keeps its older baseline. */
+  for (int c = 0; c < WW_SLOTS_PER_LINE; c++) {
+    comp_t *cp = &ln->comps[c];
+    for (int i = 0; i < WW_MAX_SENSORS; i++) {
+      int normal = cp->n[i] >= 2 && 2 * cp->n[i] >= cp->n_all[i];
+      int64_t n = normal ? cp->n[i] : cp->n_all[i];
+      if (n >= 2) {
+        double mu = (normal ? cp->sum[i] : cp->sum_all[i]) / (double)n;
+        double var = (normal ? cp->sumsq[i] : cp->sumsq_all[i]) / (double)n - mu * mu;
+        cp->prev_mean[i] = cp->shift[i] + mu;
+        cp->prev_std[i] = var > 0 ? sqrt(var) : 0.0;
+        cp->prev_ok |= 1u << i;
+      }
+      cp->n[i] = cp->n_all[i] = 0;
+      cp->sum[i] = cp->sumsq[i] = cp->sum_all[i] = cp->sumsq_all[i] = 0;
+    }
+  }
+  ln->have_prev = 1;
+  ln->prev_present = 0;
+  for (int i = 0; i < res->n_values; i++) {
+    /* Fewer than two values give no spread to measure a z-score against. */
+    if (res->stats[i].count < 2)
+      continue;
+    ln->prev_present |= 1u << i;
+    ln->prev_mean[i] = res->stats[i].mean;
+    ln->prev_std[i] = res->stats[i].std;
+  }
+}
+
+typedef struct verdict_s {
+  ww_score_t sc;        /* what goes on sensor-scored */
+  const char *type;     /* anomaly_type, NULL if normal */
+  uint32_t sensors;     /* sensors out of line */
+  int opens_now;        /* critical by threshold or z-score: alert without a streak */
+  double feats[WW_MAX_FEATS]; /* model features of the reading */
+} verdict_t;
+
+static ww_severity_t sev_max(ww_severity_t a, ww_severity_t b) { return a > b ? a : b; }
+
+/* Score one reading of line ln, component cp:
+ *  - the configured sensor thresholds;
+ *  - the z-score against the previous closed window, per component (its own
+ *    level; the line's mix of components would hide a fault), falling back
+ *    to the line's window; the reading itself is never in that window;
+ *  - a stuck sensor: the same value stuck_count more times in a row;
+ *  - the line's Isolation Forest on [z, z vs the current window so far] per sensor.
+ * Updates cp's stuck-sensor memory; the window sums are updated by the caller. */
+static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r, verdict_t *v) {
+  const ww_factory_t *fac = proc->fac;
+  const ww_line_def_t *ld = &fac->lines[ln->idx];
+  double zthr = proc->conf.zscore_threshold, zmax = 0, mscore = 0;
+  ww_severity_t thr_sev = WW_SEV_NORMAL, z_sev = WW_SEV_NORMAL, st_sev = WW_SEV_NORMAL;
+  ww_severity_t m_sev = WW_SEV_NORMAL;
+  uint32_t thr_bits = 0, z_bits = 0, st_bits = 0;
+  memset(v, 0, sizeof(*v));
+  for (int j = 0; j < ld->n_sensors; j++) {
+    int i = ld->sensor_idx[j];
+    uint32_t bit = 1u << i;
+    double x = r->values[i], mean = 0, sd = 0, z = 0, zcur = 0;
+    ww_severity_t s;
+    if (!(r->present & bit))
+      continue; /* absent: neutral features, z = 0 */
+    s = ww_sensor_severity(&fac->sensors[i], x);
+    if (s > WW_SEV_NORMAL) {
+      thr_bits |= bit;
+      thr_sev = sev_max(thr_sev, s);
+    }
+    if (cp->prev_ok & bit) {
+      mean = cp->prev_mean[i];
+      sd = cp->prev_std[i];
+    } else if (ln->prev_present & bit) {
+      mean = ln->prev_mean[i];
+      sd = ln->prev_std[i];
+    }
+    if (sd > 1e-9) {
+      z = (x - mean) / sd;
+      zcur = cp->n_all[i] > 0
+                 ? (x - (cp->shift[i] + cp->sum_all[i] / (double)cp->n_all[i])) / sd
+                 : z;
+      if (fabs(z) > zmax)
+        zmax = fabs(z);
+      if (fabs(z) >= zthr)
+        z_bits |= bit;
+    }
+    if ((cp->have_last & bit) && x == cp->last[i]) {
+      if (++cp->repeats[i] >= proc->conf.stuck_count && proc->conf.stuck_count > 0)
+        st_bits |= bit;
+    } else {
+      cp->repeats[i] = 0;
+    }
+    cp->last[i] = x;
+    cp->have_last |= bit;
+    v->feats[2 * j] = z;
+    v->feats[2 * j + 1] = zcur;
+  }
+  if (zmax >= 2 * zthr)
+    z_sev = WW_SEV_CRITICAL;
+  else if (zmax >= zthr)
+    z_sev = WW_SEV_WARNING;
+  if (st_bits)
+    st_sev = WW_SEV_WARNING;
+  v->sc.zscore = zmax;
+  if (ln->model && ww_model_score(ln->model, v->feats, &mscore, &m_sev) == 0) {
+    v->sc.anomaly_score = mscore;
+    v->sc.model_version = ww_model_version(ln->model);
+  } else {
+    /* Without a model yet, the z-score mapped to 0..1: 0.5 at the threshold. */
+    v->sc.anomaly_score = zthr > 0 ? 1.0 - exp2(-zmax / zthr) : 0.0;
+    v->sc.model_version = 0;
+  }
+  v->sc.severity = sev_max(sev_max(thr_sev, z_sev), sev_max(st_sev, m_sev));
+  /* The model alone never opens an alert on one reading: its tail is noisier. */
+  v->opens_now = thr_sev == WW_SEV_CRITICAL || z_sev == WW_SEV_CRITICAL;
+  v->sensors = thr_bits | z_bits | st_bits;
+  if (thr_sev > WW_SEV_NORMAL)
+    v->type = "threshold";
+  else if (st_sev > WW_SEV_NORMAL)
+    v->type = "stuck";
+  else if (z_sev > WW_SEV_NORMAL)
+    v->type = "zscore";
+  else if (m_sev > WW_SEV_NORMAL)
+    v->type = "model";
+}
+
+/* Add a scored reading to its component's running window sums. */
+static void comp_add(comp_t *cp, const ww_reading_t *r, const ww_line_def_t *ld, int normal) {
+  for (int j = 0; j < ld->n_sensors; j++) {
+    int i = ld->sensor_idx[j];
+    double d;
+    if (!(r->present & (1u << i)))
+      continue;
+    if (cp->n_all[i] == 0)
+      cp->shift[i] = r->values[i];
+    d = r->values[i] - cp->shift[i];
+    cp->n_all[i]++;
+    cp->sum_all[i] += d;
+    cp->sumsq_all[i] += d * d;
+    if (normal) {
+      cp->n[i]++;
+      cp->sum[i] += d;
+      cp->sumsq[i] += d * d;
+    }
+  }
+}
+
+/* A new model version: publish it on the models topic and write it to --models-dir. */
+static void publish_model(ww_proc_t *proc, line_t *ln) {
+  const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
+  size_t len = 0;
+  char *js = ww_model_json(ln->model, ln->feat_names, &len);
+  proc->cnt.models++;
+  if (!js) {
+    WW_LOG(WW_LOG_ERROR, "MODEL", "%s: cannot serialise model v%" PRId64, ld->id,
+           ww_model_version(ln->model));
+    return;
+  }
+  produce(proc, WW_OUT_MODELS, ld->id, strlen(ld->id), js, len, NULL, 0);
+  if (proc->conf.models_dir && proc->conf.models_dir[0]) {
+    char path[1024], tmp[1100];
+    FILE *fp;
+    snprintf(path, sizeof(path), "%s/%s-v%" PRId64 ".json", proc->conf.models_dir, ld->id,
+             ww_model_version(ln->model));
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    /* Write then rename: a reader never sees half a model. */
+    fp = fopen(tmp, "w");
+    if (!fp || fwrite(js, 1, len, fp) != len || fclose(fp) != 0 || rename(tmp, path) != 0) {
+      WW_LOG(WW_LOG_ERROR, "MODEL", "cannot write %s: check that --models-dir %s exists and "
+             "is writable", path, proc->conf.models_dir);
+      if (fp)
+        fclose(fp);
+    } else {
+      WW_LOG(WW_LOG_INFO, "MODEL", "wrote %s", path);
+    }
+  }
+  free(js);
+}
+
+static void publish_alert(ww_proc_t *proc, const line_t *ln, const ww_alert_t *a,
+                          ww_alert_event_t ev, const ww_reading_t *r) {
+  const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
+  char buf[WW_OUT_BUFSZ], comp[WW_ID_MAX * 6 + 1];
+  size_t n;
+  if (r->component_idx >= 0)
+    ww_proc_json_escape(ld->components[r->component_idx], strlen(ld->components[r->component_idx]),
+                        comp, sizeof(comp));
+  else
+    ww_proc_json_escape(r->component_id, strlen(r->component_id), comp, sizeof(comp));
+  n = ww_alert_encode(a, ev, proc->fac, ln->idx, comp, buf, sizeof(buf));
+  if (n >= sizeof(buf)) {
+    WW_LOG(WW_LOG_ERROR, "ALERT", "alert message of %s too large (%zu bytes)", ld->id, n);
+    proc->cnt.produce_errors++;
+    return;
+  }
+  proc->cnt.alert_events++;
+  if (ev == WW_ALERT_OPENED)
+    proc->cnt.alerts++;
+  WW_LOG(WW_LOG_NOTICE, "ALERT", "%s %s %s/%s severity %s type %s max_score %.3f readings %" PRId64,
+         a->alert_id, ww_alert_event_name(ev), ld->id, comp,
+         ww_severity_name(a->severity), a->type, a->max_score, a->readings);
+  produce(proc, WW_OUT_ALERTS, ld->id, strlen(ld->id), buf, n, NULL, 0);
+}
+
+void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src) {
+  ww_reading_t r;
+  verdict_t v;
+  line_t *ln;
+  char err[256], out[WW_OUT_BUFSZ];
+  ww_dlq_reason_t reason;
+  ww_alert_event_t ev;
+  ww_alert_obs_t obs;
+  ww_alert_t *a;
+  int slot;
+  size_t n;
+  const char *line_id;
+
+  proc->cnt.messages++;
+  err[0] = '\0';
+  reason = ww_reading_decode(proc->fac, buf, len, 0, &r, err, sizeof(err));
+  if (reason != WW_DLQ_NONE) {
+    dead_letter(proc, buf, len, src, reason, err[0] ? err : ww_dlq_reason_name(reason));
+    return;
+  }
+  ln = &proc->lines[r.line_idx];
+  line_id = proc->fac->lines[r.line_idx].id;
+  ln->partition = src->partition;
+  if (ww_window_is_late(ln->win, r.ts_ms)) {
+    snprintf(err, sizeof(err),
+             "event time %" PRId64 " ms is %" PRId64 " ms behind the watermark of %s "
+             "(allowed lateness %" PRId64 " ms)",
+             r.ts_ms, ww_window_watermark(ln->win) - r.ts_ms, line_id,
+             proc->conf.allowed_lateness_ms);
+    dead_letter(proc, buf, len, src, WW_DLQ_LATE, err);
+    return;
+  }
+
+  slot = r.component_idx >= 0 && r.component_idx < WW_MAX_COMPONENTS ? r.component_idx
+                                                                     : WW_MAX_COMPONENTS;
+  score(proc, ln, &ln->comps[slot], &r, &v);
+  proc->cnt.readings++;
+  if (v.sc.severity > WW_SEV_NORMAL)
+    proc->cnt.anomalous++;
+  n = ww_scored_encode(proc->fac, &r, &v.sc, out, sizeof(out));
+  if (n >= sizeof(out))
+    proc->cnt.produce_errors++;
+  else
+    produce(proc, WW_OUT_SCORED, line_id, strlen(line_id), out, n, NULL, 0);
+
+  /* Train on readings every detector calls normal. */
+  if (ln->model && v.sc.severity == WW_SEV_NORMAL &&
+      ww_model_observe(ln->model, v.feats, r.ts_ms) == 1)
+    publish_model(proc, ln);
+  /* The reading joins its component's window sums: before the add for count
+   * windows (it may be the reading that completes the closing window), after
+   * it for time windows (a reading closes only older windows). */
+  if (proc->conf.window_type == WW_WINDOW_COUNT)
+    comp_add(&ln->comps[slot], &r, &proc->fac->lines[r.line_idx], v.sc.severity == WW_SEV_NORMAL);
+  if (ww_window_add(ln->win, r.ts_ms, r.values, r.present, v.sc.severity > WW_SEV_NORMAL,
+                    on_window_close, ln) != WW_OK) {
+    /* Only an allocation failure gets here (lateness was checked above). */
+    WW_LOG(WW_LOG_ERROR, "WINDOW", "out of memory adding a reading to the window of %s", line_id);
+  }
+  if (proc->conf.window_type == WW_WINDOW_TIME)
+    comp_add(&ln->comps[slot], &r, &proc->fac->lines[r.line_idx], v.sc.severity == WW_SEV_NORMAL);
+
+  a = &ln->alerts[slot];
+  memset(&obs, 0, sizeof(obs));
+  obs.ts_ms = r.ts_ms;
+  obs.anomalous = v.sc.severity > WW_SEV_NORMAL;
+  obs.severity = v.sc.severity;
+  obs.score = v.sc.anomaly_score;
+  obs.sensors = v.sensors;
+  obs.type = v.type;
+  obs.values = r.values;
+  obs.present = r.present;
+  obs.opens_now = v.opens_now;
+  ev = ww_alert_step(a, &obs, proc->conf.alert_min_count, proc->conf.alert_clear_count, line_id,
+                     &ln->alert_seq);
+  if (ev != WW_ALERT_NONE)
+    publish_alert(proc, ln, a, ev, &r);
+  ww_eval_reading(proc->eval, r.line_idx * WW_SLOTS_PER_LINE + slot, r.line_idx, &r,
+                  obs.anomalous, a->open, ev == WW_ALERT_OPENED, ev == WW_ALERT_RESOLVED);
+}
+
+void ww_proc_finish(ww_proc_t *proc) {
+  if (!proc->conf.flush_on_end)
+    return;
+  for (int i = 0; i < proc->fac->n_lines; i++)
+    ww_window_flush(proc->lines[i].win, on_window_close, &proc->lines[i]);
+}
+
+void ww_proc_revoke(ww_proc_t *proc, int32_t partition) {
+  for (int i = 0; i < proc->fac->n_lines; i++)
+    if (proc->lines[i].partition == partition) {
+      WW_LOG(WW_LOG_INFO, "REBALANCE", "partition %" PRId32 " revoked: dropping the state of %s",
+             partition, proc->fac->lines[i].id);
+      line_reset(&proc->lines[i]);
+    }
+}
+
+void ww_proc_counters(const ww_proc_t *proc, ww_proc_counters_t *c) { *c = proc->cnt; }
+
+size_t ww_proc_summary(const ww_proc_t *proc, char *buf, size_t size) {
+  size_t off = 0;
+  int first = 1;
+  const ww_proc_counters_t *c = &proc->cnt;
+#define APPEND(...)                                                                      \
+  do {                                                                                   \
+    int n_ = snprintf(buf + (off < size ? off : size), off < size ? size - off : 0,      \
+                      __VA_ARGS__);                                                      \
+    if (n_ > 0)                                                                          \
+      off += (size_t)n_;                                                                 \
+  } while (0)
+  APPEND("{\"messages\":%" PRId64 ",\"readings\":%" PRId64 ",\"windows\":%" PRId64
+         ",\"alerts\":%" PRId64 ",\"alert_events\":%" PRId64 ",\"anomalous\":%" PRId64
+         ",\"dead_letters\":%" PRId64 ",\"dead_letters_by_reason\":{",
+         c->messages, c->readings, c->windows, c->alerts, c->alert_events, c->anomalous,
+         c->dead_letters);
+  for (int k = 1; k < WW_DLQ__COUNT; k++) {
+    if (!c->dlq_by_reason[k])
+      continue;
+    APPEND("%s\"%s\":%" PRId64, first ? "" : ",", ww_dlq_reason_name((ww_dlq_reason_t)k),
+           c->dlq_by_reason[k]);
+    first = 0;
+  }
+  APPEND("},\"models\":%" PRId64 ",\"produce_errors\":%" PRId64, c->models, c->produce_errors);
+  if (ww_eval_has_truth(proc->eval)) {
+    APPEND(",\"quality\":");
+    off += ww_eval_json(proc->eval, buf + (off < size ? off : size), off < size ? size - off : 0);
+  }
+  APPEND("}");
+#undef APPEND
+  return off;
+}

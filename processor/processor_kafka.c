@@ -1,0 +1,488 @@
+/* processor_kafka.c: consume sensor-data in a group, produce outputs, commit. */
+#include "processor_kafka.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "processor.h"
+#include "windwatch/kafka.h"
+#include "windwatch/log.h"
+#include "windwatch/signal.h"
+#include "windwatch/timeutil.h"
+
+#define WW_TXN_TIMEOUT_MS 60000    /* bound on init/commit/abort of a transaction */
+#define WW_FLUSH_TIMEOUT_MS 30000  /* at-least-once: wait this long for deliveries */
+#define WW_POLL_MS 100             /* consumer poll timeout */
+
+typedef struct kctx_s {
+  const ww_config_t *cfg;
+  rd_kafka_t *consumer;
+  rd_kafka_t *producer;
+  rd_kafka_topic_t *rkt[WW_OUT__COUNT]; /* output topic handles */
+  ww_proc_t *proc;
+  ww_eof_t *eof;                        /* batch mode only */
+  int eos;                              /* exactly-once: transactions */
+  int batch;                            /* --mode batch */
+  int from_beginning;                   /* start assigned partitions at the beginning */
+  int txn_open;                         /* a transaction has begun */
+  int failed;                           /* an unrecoverable error happened */
+  rd_kafka_topic_partition_list_t *pending; /* next offset per partition, not yet committed */
+  int64_t uncommitted;                  /* messages consumed since the last commit */
+  int64_t delivery_failures;            /* delivery reports with an error */
+} kctx_t;
+
+static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  kctx_t *k = opaque;
+  if (m->err) {
+    k->delivery_failures++;
+    WW_LOG(WW_LOG_ERROR, "PRODUCE", "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+           rd_kafka_err2str(m->err));
+  }
+}
+
+static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t key_len,
+                       const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs) {
+  kctx_t *k = opaque;
+  rd_kafka_resp_err_t err;
+  rd_kafka_headers_t *h = NULL;
+  if (n_hdrs > 0) {
+    h = rd_kafka_headers_new((size_t)n_hdrs);
+    for (int i = 0; i < n_hdrs; i++)
+      rd_kafka_header_add(h, hdrs[i].name, -1, hdrs[i].value, (ssize_t)hdrs[i].len);
+  }
+  for (;;) {
+    if (h)
+      err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[o]),
+                              RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+                              RD_KAFKA_V_END);
+    else
+      err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[o]),
+                              RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, len),
+                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+      break;
+    /* Backpressure: the output queue is full, so stop reading input until
+     * deliveries drain it. Nothing is dropped. */
+    rd_kafka_poll(k->producer, 10);
+  }
+  if (err) {
+    if (h)
+      rd_kafka_headers_destroy(h);
+    WW_LOG(WW_LOG_ERROR, "PRODUCE", "cannot produce to %s: %s", rd_kafka_topic_name(k->rkt[o]),
+           rd_kafka_err2str(err));
+    return -1;
+  }
+  return 0;
+}
+
+/* Remember that everything before offset+1 of this partition is processed. */
+static void pending_store(kctx_t *k, const char *topic, int32_t partition, int64_t offset) {
+  rd_kafka_topic_partition_t *p =
+      rd_kafka_topic_partition_list_find(k->pending, topic, partition);
+  if (!p)
+    p = rd_kafka_topic_partition_list_add(k->pending, topic, partition);
+  p->offset = offset + 1;
+  k->uncommitted++;
+}
+
+/* Handle a transactional API error. @returns 0 if the call should be retried. */
+static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
+  int retry = rd_kafka_error_is_retriable(error);
+  WW_LOG(retry ? WW_LOG_WARN : WW_LOG_ERROR, "TXN", "%s: %s%s", what,
+         rd_kafka_error_string(error), retry ? " (retrying)" : "");
+  if (!retry && rd_kafka_error_txn_requires_abort(error)) {
+    rd_kafka_error_t *e2 = rd_kafka_abort_transaction(k->producer, WW_TXN_TIMEOUT_MS);
+    if (e2) {
+      WW_LOG(WW_LOG_ERROR, "TXN", "abort_transaction: %s", rd_kafka_error_string(e2));
+      rd_kafka_error_destroy(e2);
+    }
+    k->txn_open = 0;
+    /* The engine's in-memory state has moved past the aborted outputs; the
+     * only consistent way on is to restart from the committed offsets. */
+    WW_LOG(WW_LOG_ERROR, "TXN", "transaction aborted: exiting so a restart resumes from the "
+                                "last committed offsets");
+  }
+  rd_kafka_error_destroy(error);
+  if (!retry) {
+    k->failed = 1;
+    ww_signal_request_stop();
+  }
+  return retry ? 0 : -1;
+}
+
+static int txn_begin(kctx_t *k) {
+  rd_kafka_error_t *error;
+  if (!k->eos || k->txn_open || k->failed)
+    return 0;
+  error = rd_kafka_begin_transaction(k->producer);
+  if (error)
+    return txn_error(k, "begin_transaction", error), -1;
+  k->txn_open = 1;
+  return 0;
+}
+
+/* Commit outputs and consumed offsets together (exactly-once), or after all
+ * outputs are delivered (at-least-once). @returns 0 or -1. */
+static int commit(kctx_t *k) {
+  if (k->failed)
+    return -1;
+  if (k->eos) {
+    rd_kafka_error_t *error;
+    if (!k->txn_open)
+      return 0;
+    if (k->pending->cnt > 0) {
+      rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata(k->consumer);
+      do {
+        error = rd_kafka_send_offsets_to_transaction(k->producer, k->pending, gm,
+                                                     WW_TXN_TIMEOUT_MS);
+      } while (error && txn_error(k, "send_offsets_to_transaction", error) == 0);
+      rd_kafka_consumer_group_metadata_destroy(gm);
+      if (k->failed)
+        return -1;
+    }
+    do {
+      error = rd_kafka_commit_transaction(k->producer, WW_TXN_TIMEOUT_MS);
+    } while (error && txn_error(k, "commit_transaction", error) == 0);
+    if (k->failed)
+      return -1;
+    k->txn_open = 0;
+  } else {
+    int64_t before = k->delivery_failures;
+    rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, WW_FLUSH_TIMEOUT_MS);
+    if (err || k->delivery_failures != before) {
+      WW_LOG(WW_LOG_ERROR, "COMMIT", "outputs not delivered (%s, %" PRId64 " failures): "
+             "offsets not committed; exiting so a restart reprocesses them",
+             rd_kafka_err2str(err), k->delivery_failures - before);
+      k->failed = 1;
+      ww_signal_request_stop();
+      return -1;
+    }
+    if (k->pending->cnt > 0) {
+      err = rd_kafka_commit(k->consumer, k->pending, 0);
+      if (err) {
+        WW_LOG(WW_LOG_ERROR, "COMMIT", "offset commit failed: %s", rd_kafka_err2str(err));
+        /* Not fatal: outputs may be repeated after a restart (at-least-once). */
+      }
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(k->pending);
+  k->pending = rd_kafka_topic_partition_list_new(8);
+  k->uncommitted = 0;
+  return 0;
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+  kctx_t *k = opaque;
+  int cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+  rd_kafka_error_t *error = NULL;
+  rd_kafka_resp_err_t rerr = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    for (int i = 0; i < parts->cnt; i++) {
+      if (k->from_beginning)
+        parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+      WW_LOG(WW_LOG_INFO, "REBALANCE", "assigned %s [%" PRId32 "]", parts->elems[i].topic,
+             parts->elems[i].partition);
+    }
+    if (cooperative)
+      error = rd_kafka_incremental_assign(rk, parts);
+    else
+      rerr = rd_kafka_assign(rk, parts);
+    if (k->eof)
+      ww_eof_assign(k->eof, parts);
+  } else {
+    /* Revoked or lost: commit what was done for these partitions while we
+     * still own them, then drop the lines' state (their new owner rebuilds it). */
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk)) {
+      if (commit(k) == 0)
+        txn_begin(k);
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+      ww_proc_revoke(k->proc, parts->elems[i].partition);
+      WW_LOG(WW_LOG_INFO, "REBALANCE", "revoked %s [%" PRId32 "]", parts->elems[i].topic,
+             parts->elems[i].partition);
+    }
+    if (cooperative)
+      error = rd_kafka_incremental_unassign(rk, parts);
+    else
+      rerr = rd_kafka_assign(rk, NULL);
+    if (k->eof)
+      ww_eof_revoke(k->eof, parts);
+  }
+  if (error) {
+    WW_LOG(WW_LOG_ERROR, "REBALANCE", "assignment change failed: %s",
+           rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+  } else if (rerr) {
+    WW_LOG(WW_LOG_ERROR, "REBALANCE", "assign failed: %s", rd_kafka_err2str(rerr));
+  }
+}
+
+/* Set a tuning default unless the user set the key (YAML kafka.properties or -X). */
+static int conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const char *key,
+                        const char *val, char *errstr, size_t n) {
+  for (size_t i = 0; i < ww_config_kafka_prop_count(cfg); i++) {
+    const char *pk, *pv;
+    ww_config_kafka_prop(cfg, i, &pk, &pv);
+    if (strcmp(pk, key) == 0)
+      return 0;
+  }
+  return ww_kafka_conf_set(conf, key, val, errstr, n);
+}
+
+static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
+  const ww_config_t *cfg = k->cfg;
+  rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor", errstr, n);
+  rd_kafka_t *rk = NULL;
+  if (!conf)
+    return NULL;
+  /* Idempotence keeps retries from duplicating outputs (transactions need it). */
+  if (ww_kafka_conf_set(conf, "enable.idempotence", "true", errstr, n) != 0 ||
+      conf_default(cfg, conf, "linger.ms", "5", errstr, n) != 0)
+    goto err;
+  if (k->eos) {
+    char tid[256], host[128];
+    const char *id = ww_config_str(cfg, "transactional-id");
+    if (!id) {
+      if (gethostname(host, sizeof(host)) != 0)
+        snprintf(host, sizeof(host), "localhost");
+      host[sizeof(host) - 1] = '\0';
+      snprintf(tid, sizeof(tid), "%s-%s-%ld", ww_config_str(cfg, "group"), host, (long)getpid());
+      id = tid;
+    }
+    if (ww_kafka_conf_set(conf, "transactional.id", id, errstr, n) != 0)
+      goto err;
+  }
+  rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+  rd_kafka_conf_set_opaque(conf, k);
+  rk = ww_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, n);
+  if (!rk)
+    goto err;
+  return rk;
+err:
+  rd_kafka_conf_destroy(conf);
+  return NULL;
+}
+
+static rd_kafka_t *make_consumer(kctx_t *k, char *errstr, size_t n) {
+  const ww_config_t *cfg = k->cfg;
+  rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor", errstr, n);
+  rd_kafka_t *rk = NULL;
+  if (!conf)
+    return NULL;
+  if (ww_kafka_conf_set(conf, "group.id", ww_config_str(cfg, "group"), errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "partition.assignment.strategy", "cooperative-sticky", errstr, n) ||
+      ww_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "enable.partition.eof", k->batch ? "true" : "false", errstr, n) ||
+      /* Bigger fetches: one round trip brings thousands of readings. */
+      conf_default(cfg, conf, "max.partition.fetch.bytes", "8388608", errstr, n) != 0 ||
+      conf_default(cfg, conf, "fetch.wait.max.ms", "10", errstr, n) != 0)
+    goto err;
+  rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
+  rd_kafka_conf_set_opaque(conf, k);
+  rk = ww_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, n);
+  if (!rk)
+    goto err;
+  rd_kafka_poll_set_consumer(rk);
+  return rk;
+err:
+  rd_kafka_conf_destroy(conf);
+  return NULL;
+}
+
+static void stats_line(kctx_t *k, int64_t *last_ms, int64_t *last_readings) {
+  ww_proc_counters_t c;
+  int64_t now = ww_mono_ms(), dt = now - *last_ms;
+  ww_proc_counters(k->proc, &c);
+  WW_LOG(WW_LOG_INFO, "STATS",
+         "readings %" PRId64 " (%.0f/s) windows %" PRId64 " alerts %" PRId64
+         " dead_letters %" PRId64 " anomalous %" PRId64 " out_queue %d",
+         c.readings, dt > 0 ? (double)(c.readings - *last_readings) * 1000.0 / (double)dt : 0.0,
+         c.windows, c.alerts, c.dead_letters, c.anomalous, rd_kafka_outq_len(k->producer));
+  *last_ms = now;
+  *last_readings = c.readings;
+}
+
+int ww_proc_run(const ww_config_t *cfg) {
+  kctx_t k;
+  ww_proc_conf_t pc;
+  ww_proc_output_t out;
+  char errstr[512];
+  const char *topic_in = ww_config_str(cfg, "topic-sensor-data");
+  const char *out_names[WW_OUT__COUNT] = {
+      ww_config_str(cfg, "topic-sensor-scored"), ww_config_str(cfg, "topic-window-stats"),
+      ww_config_str(cfg, "topic-alerts"), ww_config_str(cfg, "topic-dlq"),
+      ww_config_str(cfg, "topic-models")};
+  int64_t commit_ms = ww_config_duration_ms(cfg, "commit-interval");
+  int64_t stats_ms = ww_config_duration_ms(cfg, "stats-interval");
+  int64_t last_commit, last_stats, last_readings = 0, since_check = 0;
+  int64_t first_msg_ns = 0, end_ns = 0; /* processing time, for the summary's rate */
+  int rc = 1, done = 0, undelivered;
+
+  memset(&k, 0, sizeof(k));
+  k.cfg = cfg;
+  k.eos = strcmp(ww_config_str(cfg, "guarantee"), "exactly-once") == 0;
+  k.batch = strcmp(ww_config_str(cfg, "mode"), "batch") == 0;
+  k.from_beginning = ww_config_bool(cfg, "from-beginning");
+  k.pending = rd_kafka_topic_partition_list_new(8);
+
+  if (ww_proc_conf_load(cfg, &pc, errstr, sizeof(errstr)) != 0) {
+    WW_LOG(WW_LOG_ERROR, "CONFIG", "%s", errstr);
+    rc = 2;
+    goto done;
+  }
+  out.produce = out_produce;
+  out.opaque = &k;
+  k.proc = ww_proc_new(ww_config_factory(cfg), &pc, &out, errstr, sizeof(errstr));
+  if (!k.proc) {
+    WW_LOG(WW_LOG_ERROR, "CONFIG", "%s", errstr);
+    rc = 2;
+    goto done;
+  }
+  if (k.batch && !(k.eof = ww_eof_new())) {
+    WW_LOG(WW_LOG_ERROR, "MAIN", "out of memory");
+    goto done;
+  }
+  if (!(k.producer = make_producer(&k, errstr, sizeof(errstr)))) {
+    WW_LOG(WW_LOG_ERROR, "KAFKA", "producer: %s", errstr);
+    rc = 2;
+    goto done;
+  }
+  for (int i = 0; i < WW_OUT__COUNT; i++) {
+    k.rkt[i] = rd_kafka_topic_new(k.producer, out_names[i], NULL);
+    if (!k.rkt[i]) {
+      WW_LOG(WW_LOG_ERROR, "KAFKA", "topic %s: %s", out_names[i],
+             rd_kafka_err2str(rd_kafka_last_error()));
+      goto done;
+    }
+  }
+  if (k.eos) {
+    rd_kafka_error_t *error = rd_kafka_init_transactions(k.producer, WW_TXN_TIMEOUT_MS);
+    if (error) {
+      WW_LOG(WW_LOG_ERROR, "TXN",
+             "init_transactions failed: %s; is the broker reachable and does it support "
+             "transactions? Otherwise run with --guarantee at-least-once",
+             rd_kafka_error_string(error));
+      rd_kafka_error_destroy(error);
+      goto done;
+    }
+    if (txn_begin(&k) != 0)
+      goto done;
+  }
+  WW_LOG(WW_LOG_NOTICE, "MAIN", "%s mode, %s, %s windows of %" PRId64 "%s, group %s, input %s",
+         k.batch ? "batch" : "real_time", k.eos ? "exactly-once" : "at-least-once",
+         ww_window_type_name(pc.window_type), pc.window_size,
+         pc.window_type == WW_WINDOW_TIME ? " s" : " readings", ww_config_str(cfg, "group"),
+         topic_in);
+  if (!(k.consumer = make_consumer(&k, errstr, sizeof(errstr)))) {
+    WW_LOG(WW_LOG_ERROR, "KAFKA", "consumer: %s", errstr);
+    rc = 2;
+    goto done;
+  }
+  if (ww_kafka_subscribe(k.consumer, &topic_in, 1, errstr, sizeof(errstr)) != 0) {
+    WW_LOG(WW_LOG_ERROR, "KAFKA", "%s", errstr);
+    goto done;
+  }
+
+  last_commit = last_stats = ww_mono_ms();
+  while (!ww_signal_stop_requested()) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(k.consumer, WW_POLL_MS);
+    if (m) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (k.eof)
+          ww_eof_reached(k.eof, rd_kafka_topic_name(m->rkt), m->partition);
+      } else if (m->err) {
+        WW_LOG(WW_LOG_WARN, "CONSUME", "%s", rd_kafka_message_errstr(m));
+      } else {
+        ww_proc_src_t src = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key,
+                             m->key_len};
+        if (!first_msg_ns)
+          first_msg_ns = ww_mono_ns();
+        if (k.eof)
+          ww_eof_message(k.eof, src.topic, m->partition);
+        ww_proc_message(k.proc, m->payload, m->len, &src);
+        pending_store(&k, src.topic, m->partition, m->offset);
+      }
+      rd_kafka_message_destroy(m);
+    }
+    /* Serve delivery reports and check the clock every few hundred messages. */
+    if (m && ++since_check < 256)
+      continue;
+    since_check = 0;
+    rd_kafka_poll(k.producer, 0);
+    if (ww_kafka_fatal(k.consumer, errstr, sizeof(errstr)) ||
+        ww_kafka_fatal(k.producer, errstr, sizeof(errstr))) {
+      WW_LOG(WW_LOG_ERROR, "KAFKA", "fatal error: %s", errstr);
+      k.failed = 1;
+      break;
+    }
+    if (k.eof && ww_eof_all(k.eof)) {
+      done = 1;
+      break;
+    }
+    if (k.uncommitted > 0 && ww_mono_ms() - last_commit >= commit_ms) {
+      if (commit(&k) != 0 || txn_begin(&k) != 0)
+        break;
+      last_commit = ww_mono_ms();
+    }
+    if (stats_ms > 0 && ww_mono_ms() - last_stats >= stats_ms)
+      stats_line(&k, &last_stats, &last_readings);
+  }
+
+  if (!k.failed) {
+    if (done)
+      ww_proc_finish(k.proc);
+    end_ns = ww_mono_ns();
+    /* Graceful stop: what was processed is committed with its outputs. */
+    if (commit(&k) == 0)
+      rc = 0;
+  }
+  stats_line(&k, &last_stats, &last_readings);
+  if (done && rc == 0) {
+    char summary[4096];
+    size_t n = ww_proc_summary(k.proc, summary, sizeof(summary));
+    ww_proc_counters_t c;
+    double secs = first_msg_ns ? (double)(end_ns - first_msg_ns) / 1e9 : 0.0;
+    ww_proc_counters(k.proc, &c);
+    /* The engine's summary plus the processing time, first message to the
+     * last commit (group join and start-up excluded). */
+    if (n > 0 && n < sizeof(summary)) {
+      fprintf(stdout, "%.*s,\"seconds\":%.3f,\"readings_per_s\":%.0f}\n", (int)(n - 1),
+              summary, secs, secs > 0 ? (double)c.messages / secs : 0.0);
+      fflush(stdout);
+    }
+  }
+
+done:
+  if (k.consumer) {
+    /* Leaving the group revokes: nothing is pending now, so no commit runs. */
+    ww_kafka_consumer_close(k.consumer);
+  }
+  if (k.producer) {
+    if (k.txn_open) {
+      rd_kafka_error_t *error = rd_kafka_abort_transaction(k.producer, WW_TXN_TIMEOUT_MS);
+      if (error)
+        rd_kafka_error_destroy(error);
+    }
+    for (int i = 0; i < WW_OUT__COUNT; i++)
+      if (k.rkt[i])
+        rd_kafka_topic_destroy(k.rkt[i]);
+    undelivered = ww_kafka_producer_close(k.producer, WW_FLUSH_TIMEOUT_MS);
+    if (undelivered > 0) {
+      WW_LOG(WW_LOG_ERROR, "PRODUCE", "%d output messages were not delivered", undelivered);
+      if (rc == 0)
+        rc = 1;
+    }
+  }
+  ww_eof_destroy(k.eof);
+  ww_proc_destroy(k.proc);
+  rd_kafka_topic_partition_list_destroy(k.pending);
+  return rc;
+}

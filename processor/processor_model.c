@@ -1,0 +1,214 @@
+/* processor_model.c: per-line Isolation Forest lifecycle. */
+#include "processor_model.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "windwatch/iforest.h"
+#include "windwatch/log.h"
+#include "windwatch/timeutil.h"
+
+#define WW_MODEL_NQ 7 /* quantiles kept with a model */
+static const double quantile_at[WW_MODEL_NQ] = {0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 1.0};
+static const char *const quantile_name[WW_MODEL_NQ] = {"p50", "p90", "p95", "p99",
+                                                       "p99_5", "p99_9", "max"};
+
+struct ww_model_s {
+  ww_model_conf_t conf;
+  int d;                       /* features per row */
+  char line_id[WW_ID_MAX];     /* for logs and the JSON */
+  double *buf;                 /* [train_size * d] training rows / reservoir */
+  int n_buf;                   /* rows in buf */
+  int64_t seen;                /* normal rows offered since the last training */
+  uint64_t rng;                /* reservoir sampling state */
+  ww_iforest_t *forest;        /* current model, NULL before the first */
+  int64_t version;             /* 0 before the first */
+  int64_t trained_at_ms;       /* wall clock of the training */
+  int64_t trained_event_ms;    /* event time of the row that completed it */
+  int n_trained;               /* rows it was trained on */
+  double warn, crit;           /* score thresholds in use */
+  double q[WW_MODEL_NQ];       /* training-score quantiles */
+};
+
+ww_model_t *ww_model_new(const ww_model_conf_t *mc, int d, const char *line_id) {
+  ww_model_t *m = calloc(1, sizeof(*m));
+  if (!m)
+    return NULL;
+  m->conf = *mc;
+  m->d = d;
+  snprintf(m->line_id, sizeof(m->line_id), "%s", line_id);
+  if (mc->train_size > 0) {
+    m->buf = malloc((size_t)mc->train_size * (size_t)d * sizeof(*m->buf));
+    if (!m->buf) {
+      free(m);
+      return NULL;
+    }
+  }
+  m->rng = mc->seed ^ 0x9e3779b97f4a7c15ULL;
+  return m;
+}
+
+void ww_model_destroy(ww_model_t *m) {
+  if (!m)
+    return;
+  ww_iforest_destroy(m->forest);
+  free(m->buf);
+  free(m);
+}
+
+void ww_model_reset(ww_model_t *m) {
+  ww_iforest_destroy(m->forest);
+  m->forest = NULL;
+  m->n_buf = 0;
+  m->seen = 0;
+  m->version = 0;
+}
+
+int64_t ww_model_version(const ww_model_t *m) { return m->forest ? m->version : 0; }
+
+int ww_model_score(const ww_model_t *m, const double *row, double *score, ww_severity_t *sev) {
+  double s;
+  if (!m->forest)
+    return -1;
+  s = ww_iforest_score(m->forest, row);
+  *score = s;
+  *sev = s >= m->crit ? WW_SEV_CRITICAL : s >= m->warn ? WW_SEV_WARNING : WW_SEV_NORMAL;
+  return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+static double quantile(const double *sorted, int n, double q) {
+  double pos = q * (double)(n - 1);
+  int lo = (int)pos;
+  if (lo >= n - 1)
+    return sorted[n - 1];
+  return sorted[lo] + (pos - lo) * (sorted[lo + 1] - sorted[lo]);
+}
+
+static uint64_t splitmix(uint64_t *x) {
+  uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+static int train(ww_model_t *m, int64_t ts_ms) {
+  ww_iforest_params_t p;
+  ww_iforest_t *f;
+  double *scores;
+  char err[256];
+  uint64_t h = 1469598103934665603ULL;
+  for (const char *c = m->line_id; *c; c++)
+    h = (h ^ (uint8_t)*c) * 1099511628211ULL;
+  ww_iforest_params_default(&p);
+  p.n_trees = m->conf.n_trees;
+  p.max_samples = m->conf.max_samples;
+  p.seed = m->conf.seed ^ h ^ (uint64_t)(m->version + 1) * 0x9e3779b97f4a7c15ULL;
+  f = ww_iforest_train(m->buf, (size_t)m->n_buf, m->d, &p, err, sizeof(err));
+  scores = malloc((size_t)m->n_buf * sizeof(*scores));
+  if (!f || !scores) {
+    WW_LOG(WW_LOG_ERROR, "MODEL", "%s: training failed: %s", m->line_id,
+           f ? "out of memory" : err);
+    ww_iforest_destroy(f);
+    free(scores);
+    return -1;
+  }
+  ww_iforest_score_batch(f, m->buf, (size_t)m->n_buf, scores);
+  qsort(scores, (size_t)m->n_buf, sizeof(*scores), cmp_double);
+  for (int i = 0; i < WW_MODEL_NQ; i++)
+    m->q[i] = quantile(scores, m->n_buf, quantile_at[i]);
+  m->warn = m->conf.score_warning > 0 ? m->conf.score_warning
+                                      : quantile(scores, m->n_buf, m->conf.q_warning);
+  m->crit = m->conf.score_critical > 0 ? m->conf.score_critical
+                                       : quantile(scores, m->n_buf, m->conf.q_critical);
+  if (m->crit < m->warn)
+    m->crit = m->warn;
+  free(scores);
+  ww_iforest_destroy(m->forest);
+  m->forest = f;
+  m->version++;
+  m->trained_at_ms = ww_now_ms();
+  m->trained_event_ms = ts_ms;
+  m->n_trained = m->n_buf;
+  m->seen = 0;
+  WW_LOG(WW_LOG_INFO, "MODEL",
+         "%s: model v%" PRId64 " trained on %d readings: warning >= %.4f, critical >= %.4f "
+         "(training scores p50 %.4f, max %.4f)",
+         m->line_id, m->version, m->n_buf, m->warn, m->crit, m->q[0], m->q[WW_MODEL_NQ - 1]);
+  return 1;
+}
+
+int ww_model_observe(ww_model_t *m, const double *row, int64_t ts_ms) {
+  int cap = m->conf.train_size;
+  if (cap <= 0)
+    return 0;
+  m->seen++;
+  if (m->n_buf < cap) {
+    memcpy(m->buf + (size_t)m->n_buf * (size_t)m->d, row, (size_t)m->d * sizeof(*row));
+    m->n_buf++;
+  } else {
+    /* Algorithm R over the rows seen since the last training. */
+    uint64_t j = splitmix(&m->rng) % (uint64_t)(m->seen + cap);
+    if (j < (uint64_t)cap)
+      memcpy(m->buf + j * (size_t)m->d, row, (size_t)m->d * sizeof(*row));
+  }
+  if (!m->forest)
+    return m->n_buf == cap ? train(m, ts_ms) : 0;
+  if (m->conf.retrain_ms > 0 && ts_ms - m->trained_event_ms >= m->conf.retrain_ms &&
+      m->n_buf == cap)
+    return train(m, ts_ms);
+  return 0;
+}
+
+char *ww_model_json(const ww_model_t *m, const char *const *feature_names, size_t *len) {
+  char trained[WW_TS_BUFSZ], event[WW_TS_BUFSZ], head[4096], *forest, *out;
+  size_t flen = 0, off = 0;
+  int n;
+  if (!m->forest)
+    return NULL;
+  forest = ww_iforest_to_json(m->forest, &flen);
+  if (!forest)
+    return NULL;
+  ww_ts_format(m->trained_at_ms, trained, sizeof(trained));
+  ww_ts_format(m->trained_event_ms, event, sizeof(event));
+  n = snprintf(head, sizeof(head),
+               "{\"v\":1,\"production_line\":\"%s\",\"model_type\":\"IsolationForest\","
+               "\"version\":%" PRId64 ",\"trained_at\":\"%s\",\"trained_event_time\":\"%s\","
+               "\"samples\":%d,\"n_estimators\":%d,\"max_samples\":%d,\"features\":[",
+               m->line_id, m->version, trained, event, m->n_trained,
+               ww_iforest_trees(m->forest), ww_iforest_psi(m->forest));
+  for (int i = 0; i < m->d && n > 0 && (size_t)n < sizeof(head); i++)
+    n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\"%s\"", i ? "," : "", feature_names[i]);
+  if (n > 0 && (size_t)n < sizeof(head))
+    n += snprintf(head + n, sizeof(head) - (size_t)n,
+                  "],\"thresholds\":{\"warning\":%.6f,\"critical\":%.6f},\"score_quantiles\":{",
+                  m->warn, m->crit);
+  for (int i = 0; i < WW_MODEL_NQ && n > 0 && (size_t)n < sizeof(head); i++)
+    n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\"%s\":%.6f", i ? "," : "",
+                  quantile_name[i], m->q[i]);
+  if (n <= 0 || (size_t)n + 16 >= sizeof(head)) {
+    free(forest);
+    return NULL;
+  }
+  n += snprintf(head + n, sizeof(head) - (size_t)n, "},\"forest\":");
+  out = malloc((size_t)n + flen + 2);
+  if (out) {
+    memcpy(out, head, (size_t)n);
+    off = (size_t)n;
+    memcpy(out + off, forest, flen);
+    off += flen;
+    out[off++] = '}';
+    out[off] = '\0';
+    if (len)
+      *len = off;
+  }
+  free(forest);
+  return out;
+}

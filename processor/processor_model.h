@@ -1,0 +1,67 @@
+/**
+ * @file processor_model.h
+ * @brief One production line's Isolation Forest: training buffer, versions,
+ *        severity thresholds from the training scores, serialisation.
+ *
+ * The first train_size readings judged normal by the other detectors train
+ * version 1. After that, normal readings keep flowing into a reservoir
+ * (Algorithm R, so it is a uniform sample of everything seen), and every
+ * retrain interval of event time the reservoir trains the next version.
+ * Thresholds: warning and critical are quantiles of the model's own scores
+ * on its training rows (so normal readings come out normal), unless fixed
+ * values are configured.
+ */
+#ifndef WW_PROCESSOR_MODEL_H
+#define WW_PROCESSOR_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "windwatch/config.h"
+#include "windwatch/reading.h"
+
+typedef struct ww_model_conf_s {
+  int train_size;         /* rows that train a model; 0 disables the model */
+  int64_t retrain_ms;     /* event time between versions; 0 = never retrain */
+  int n_trees;            /* Isolation Forest trees */
+  int max_samples;        /* rows per tree */
+  uint64_t seed;          /* training seed (mixed with the line and version) */
+  double q_warning;       /* training-score quantile (0..1) that starts warning */
+  double q_critical;      /* training-score quantile that starts critical */
+  double score_warning;   /* fixed warning threshold; 0 = from q_warning */
+  double score_critical;  /* fixed critical threshold; 0 = from q_critical */
+} ww_model_conf_t;
+
+typedef struct ww_model_s ww_model_t;
+
+/** @returns a model slot for rows of \p d features, or NULL (no memory). */
+ww_model_t *ww_model_new(const ww_model_conf_t *mc, int d, const char *line_id);
+void ww_model_destroy(ww_model_t *m);
+/** Drop trained models and buffered rows (partition revoked). */
+void ww_model_reset(ww_model_t *m);
+
+/**
+ * @brief Score one row. @returns 0 and sets \p score and \p sev, or -1 when
+ *        no model is trained yet. Allocates nothing.
+ */
+int ww_model_score(const ww_model_t *m, const double *row, double *score, ww_severity_t *sev);
+
+/**
+ * @brief Offer a row judged normal at event time \p ts_ms for training.
+ * @returns 1 if a new model version was trained by this call, 0 if not,
+ *          -1 if training failed (logged; the previous model stays).
+ */
+int ww_model_observe(ww_model_t *m, const double *row, int64_t ts_ms);
+
+/** @returns the current version, 0 before the first model. */
+int64_t ww_model_version(const ww_model_t *m);
+
+/**
+ * @brief Serialise the current model (metadata, thresholds, quantiles, forest)
+ *        for the models topic and --models-dir.
+ * @param feature_names \p d names, borrowed.
+ * @returns a malloc'ed JSON string the caller frees, or NULL (no model / no memory).
+ */
+char *ww_model_json(const ww_model_t *m, const char *const *feature_names, size_t *len);
+
+#endif /* WW_PROCESSOR_MODEL_H */

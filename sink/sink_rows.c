@@ -1,0 +1,493 @@
+/* sink_rows.c: one writer per table, run inside the store's open transaction. */
+#include "sink_rows.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "windwatch/reading.h"
+#include "windwatch/timeutil.h"
+
+#define WW_SINK_WHY_MAX 256 /* bytes for a decode failure's detail */
+
+/* Run a bound insert/upsert. A constraint violation is a property of this one
+ * message (e.g. a field the schema forbids), so it becomes a dead letter;
+ * anything else aborts the transaction. @returns 1 stored, 0 dead-lettered,
+ * or -rc. */
+static int step_row(ww_sink_store_t *st, sqlite3_stmt *stmt, const ww_sink_msg_t *m,
+                    ww_sink_counts_t *c, char *errstr, size_t errstr_size) {
+  int rc = sqlite3_step(stmt);
+  char why[WW_SINK_WHY_MAX];
+  sqlite3_reset(stmt);
+  if (rc == SQLITE_DONE)
+    return 1;
+  if ((rc & 0xff) == SQLITE_CONSTRAINT) {
+    snprintf(why, sizeof(why), "%s", sqlite3_errmsg(st->db));
+    rc = ww__sink_row_dead(st, m, "rejected_by_database", why, c, errstr, errstr_size);
+    return rc ? -rc : 0;
+  }
+  snprintf(errstr, errstr_size, "sqlite: cannot store a message from %s [%d] at offset %lld: %s",
+           m->topic, (int)m->partition, (long long)m->offset, sqlite3_errmsg(st->db));
+  return -rc;
+}
+
+static int rollup_add(ww_sink_store_t *st, int line_idx, int sensor_idx, int64_t ts_ms, double v,
+                      char *errstr, size_t errstr_size) {
+  int64_t minute = ts_ms - (((ts_ms % 60000) + 60000) % 60000); /* floor, also before 1970 */
+  ww__sink_rollup_t *ru;
+  /* Newest cells are the likeliest hits: search backwards. */
+  for (int i = st->n_rollup - 1; i >= 0; i--) {
+    ru = &st->rollup[i];
+    if (ru->minute_ms == minute && ru->sensor_idx == sensor_idx && ru->line_idx == line_idx) {
+      ru->count++;
+      ru->sum += v;
+      if (v < ru->min)
+        ru->min = v;
+      if (v > ru->max)
+        ru->max = v;
+      return 0;
+    }
+  }
+  if (st->n_rollup == WW_SINK_ROLLUP_SLOTS) {
+    int rc = ww__sink_rollup_flush(st, errstr, errstr_size);
+    if (rc)
+      return rc;
+  }
+  ru = &st->rollup[st->n_rollup++];
+  ru->line_idx = line_idx;
+  ru->sensor_idx = sensor_idx;
+  ru->minute_ms = minute;
+  ru->count = 1;
+  ru->sum = ru->min = ru->max = v;
+  return 0;
+}
+
+int ww__sink_rollup_flush(ww_sink_store_t *st, char *errstr, size_t errstr_size) {
+  sqlite3_stmt *s = st->up_rollup;
+  for (int i = 0; i < st->n_rollup; i++) {
+    const ww__sink_rollup_t *ru = &st->rollup[i];
+    int rc;
+    sqlite3_bind_text(s, 1, st->fac->lines[ru->line_idx].id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, st->fac->sensors[ru->sensor_idx].name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, ru->minute_ms);
+    sqlite3_bind_int64(s, 4, ru->count);
+    sqlite3_bind_double(s, 5, ru->sum);
+    sqlite3_bind_double(s, 6, ru->min);
+    sqlite3_bind_double(s, 7, ru->max);
+    rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+      snprintf(errstr, errstr_size, "sqlite: cannot update readings_rollup_1m: %s",
+               sqlite3_errmsg(st->db));
+      return rc;
+    }
+  }
+  st->n_rollup = 0;
+  return 0;
+}
+
+int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
+                         char *errstr, size_t errstr_size) {
+  sqlite3_stmt *s = st->ins_reading;
+  const ww_factory_t *fac = st->fac;
+  ww_reading_t r;
+  ww_score_t sc;
+  ww_dlq_reason_t reason;
+  char why[WW_SINK_WHY_MAX];
+  char ts[WW_TS_BUFSZ];
+  char extra[WW_MAX_SENSORS * (WW_ID_MAX + 32) + 4];
+  size_t xo = 0;
+  int done;
+
+  reason = ww_scored_decode(fac, m->payload, m->len, &r, &sc, why, sizeof(why));
+  if (reason != WW_DLQ_NONE)
+    return ww__sink_row_dead(st, m, ww_dlq_reason_name(reason), why, c, errstr, errstr_size);
+
+  ww_ts_format(r.ts_ms, ts, sizeof(ts));
+  sqlite3_bind_text(s, 1, ts, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, r.ts_ms);
+  sqlite3_bind_text(s, 3, fac->lines[r.line_idx].id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, r.component_id, -1, SQLITE_STATIC);
+  if (r.seq >= 0)
+    sqlite3_bind_int64(s, 5, r.seq);
+  else
+    sqlite3_bind_null(s, 5);
+  for (int col = 0; col < 3; col++)
+    sqlite3_bind_null(s, 6 + col);
+  for (int i = 0; i < fac->n_sensors; i++) {
+    if (!(r.present & (1u << i)))
+      continue;
+    if (st->col_of_sensor[i] >= 0) {
+      sqlite3_bind_double(s, 6 + st->col_of_sensor[i], r.values[i]);
+    } else {
+      /* Sensor names come from the validated config: no characters to escape. */
+      int k = snprintf(extra + xo, sizeof(extra) - xo, "%s\"%s\":%.17g", xo ? "," : "{",
+                       fac->sensors[i].name, r.values[i]);
+      if (k > 0 && (size_t)k < sizeof(extra) - xo)
+        xo += (size_t)k;
+    }
+  }
+  if (xo) {
+    snprintf(extra + xo, sizeof(extra) - xo, "}");
+    sqlite3_bind_text(s, 9, extra, -1, SQLITE_STATIC);
+  } else {
+    sqlite3_bind_null(s, 9);
+  }
+  sqlite3_bind_int(s, 10, sc.severity != WW_SEV_NORMAL);
+  sqlite3_bind_double(s, 11, sc.anomaly_score);
+  sqlite3_bind_text(s, 12, ww_severity_name(sc.severity), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 13, sc.model_version);
+  sqlite3_bind_double(s, 14, sc.zscore);
+  if (r.injected_anomaly[0])
+    sqlite3_bind_text(s, 15, r.injected_anomaly, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, 15);
+  if (r.episode_id)
+    sqlite3_bind_int64(s, 16, r.episode_id);
+  else
+    sqlite3_bind_null(s, 16);
+  sqlite3_bind_int(s, 17, m->partition);
+  sqlite3_bind_int64(s, 18, m->offset);
+  done = step_row(st, s, m, c, errstr, errstr_size);
+  if (done <= 0)
+    return -done;
+  c->readings++;
+  for (int i = 0; i < fac->n_sensors; i++) {
+    int rc;
+    if (!(r.present & (1u << i)))
+      continue;
+    rc = rollup_add(st, r.line_idx, i, r.ts_ms, r.values[i], errstr, errstr_size);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* Small typed field readers for the JSON topics. Each returns NULL on
+ * success or a dead-letter reason name, with the detail in why. */
+static const char *need_str(json_t *o, const char *k, int required, const char **out, char *why,
+                            size_t n) {
+  json_t *v = json_object_get(o, k);
+  *out = NULL;
+  if (!v || json_is_null(v)) {
+    if (!required)
+      return NULL;
+    snprintf(why, n, "field '%s' is missing", k);
+    return "missing_field";
+  }
+  if (!json_is_string(v)) {
+    snprintf(why, n, "field '%s' is not a string", k);
+    return "bad_type";
+  }
+  *out = json_string_value(v);
+  return NULL;
+}
+
+static const char *need_int(json_t *o, const char *k, int required, int64_t *out, char *why,
+                            size_t n) {
+  json_t *v = json_object_get(o, k);
+  if (!v || json_is_null(v)) {
+    if (!required)
+      return NULL;
+    snprintf(why, n, "field '%s' is missing", k);
+    return "missing_field";
+  }
+  if (!json_is_integer(v)) {
+    snprintf(why, n, "field '%s' is not an integer", k);
+    return "bad_type";
+  }
+  *out = (int64_t)json_integer_value(v);
+  return NULL;
+}
+
+/* An RFC 3339 timestamp field into ms; *out untouched if absent and optional. */
+static const char *need_ts(json_t *o, const char *k, int required, int64_t *out, char *why,
+                           size_t n) {
+  const char *s = NULL;
+  const char *bad = need_str(o, k, required, &s, why, n);
+  if (bad || !s)
+    return bad;
+  if (ww_ts_parse(s, strlen(s), out) != 0) {
+    snprintf(why, n, "field '%s' is not an RFC 3339 timestamp: '%.64s'", k, s);
+    return "bad_timestamp";
+  }
+  return NULL;
+}
+
+/* Parse the payload as a JSON object. */
+static json_t *load_object(const ww_sink_msg_t *m, char *why, size_t n) {
+  json_error_t jerr;
+  json_t *root = json_loadb(m->payload, m->len, JSON_REJECT_DUPLICATES, &jerr);
+  if (!root) {
+    snprintf(why, n, "not JSON: %s at byte %d", jerr.text, jerr.position);
+    return NULL;
+  }
+  if (!json_is_object(root)) {
+    snprintf(why, n, "not a JSON object");
+    json_decref(root);
+    return NULL;
+  }
+  return root;
+}
+
+int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
+                        char *errstr, size_t errstr_size) {
+  sqlite3_stmt *s = st->ins_window;
+  char why[WW_SINK_WHY_MAX];
+  const char *bad = "malformed_json", *line = NULL, *type = NULL;
+  int64_t start = 0, end = 0, count = 0, anomalous = 0;
+  char *stats = NULL;
+  json_t *sensors;
+  json_t *root = load_object(m, why, sizeof(why));
+  int rc = 0, done;
+
+  if (!root)
+    goto dead;
+  if ((bad = need_str(root, "production_line", 1, &line, why, sizeof(why))) ||
+      (bad = need_str(root, "window_type", 1, &type, why, sizeof(why))) ||
+      (bad = need_ts(root, "window_start", 1, &start, why, sizeof(why))) ||
+      (bad = need_ts(root, "window_end", 1, &end, why, sizeof(why))) ||
+      (bad = need_int(root, "count", 1, &count, why, sizeof(why))) ||
+      (bad = need_int(root, "anomalous", 0, &anomalous, why, sizeof(why))))
+    goto dead;
+  sensors = json_object_get(root, "sensors");
+  if (!json_is_object(sensors)) {
+    bad = sensors ? "bad_type" : "missing_field";
+    snprintf(why, sizeof(why), "field 'sensors' is %s", sensors ? "not an object" : "missing");
+    goto dead;
+  }
+  stats = json_dumps(sensors, JSON_COMPACT);
+  if (!stats) {
+    snprintf(errstr, errstr_size, "out of memory serialising window statistics");
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
+  sqlite3_bind_text(s, 1, line, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, start);
+  sqlite3_bind_int64(s, 3, end);
+  sqlite3_bind_text(s, 4, type, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 5, count);
+  sqlite3_bind_int64(s, 6, anomalous);
+  sqlite3_bind_text(s, 7, stats, -1, SQLITE_STATIC);
+  done = step_row(st, s, m, c, errstr, errstr_size);
+  if (done < 0)
+    rc = -done;
+  else if (done > 0)
+    c->windows++;
+  goto done;
+dead:
+  rc = ww__sink_row_dead(st, m, bad, why, c, errstr, errstr_size);
+done:
+  free(stats);
+  json_decref(root);
+  return rc;
+}
+
+int ww__sink_row_alert(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
+                       char *errstr, size_t errstr_size) {
+  sqlite3_stmt *s = st->up_alert;
+  char why[WW_SINK_WHY_MAX];
+  const char *bad = "malformed_json", *id = NULL, *line = NULL, *comp = NULL, *state = NULL;
+  const char *sev = NULL, *type = NULL;
+  int64_t opened = 0, updated = 0, resolved = -1, readings = 0;
+  char *sensors_json = NULL;
+  json_t *sensors, *score;
+  json_t *root = load_object(m, why, sizeof(why));
+  int rc = 0, done;
+
+  if (!root)
+    goto dead;
+  if ((bad = need_str(root, "alert_id", 1, &id, why, sizeof(why))) ||
+      (bad = need_str(root, "production_line", 1, &line, why, sizeof(why))) ||
+      (bad = need_str(root, "component_id", 0, &comp, why, sizeof(why))) ||
+      (bad = need_str(root, "state", 1, &state, why, sizeof(why))) ||
+      (bad = need_str(root, "severity", 1, &sev, why, sizeof(why))) ||
+      (bad = need_str(root, "anomaly_type", 0, &type, why, sizeof(why))) ||
+      (bad = need_ts(root, "opened_at", 1, &opened, why, sizeof(why))) ||
+      (bad = need_ts(root, "updated_at", 1, &updated, why, sizeof(why))) ||
+      (bad = need_ts(root, "resolved_at", 0, &resolved, why, sizeof(why))) ||
+      (bad = need_int(root, "readings", 0, &readings, why, sizeof(why))))
+    goto dead;
+  if (strcmp(state, "open") != 0 && strcmp(state, "resolved") != 0) {
+    bad = "bad_value";
+    snprintf(why, sizeof(why), "field 'state' is '%.32s', expected open or resolved", state);
+    goto dead;
+  }
+  score = json_object_get(root, "max_score");
+  if (score && !json_is_null(score) && !json_is_number(score)) {
+    bad = "bad_type";
+    snprintf(why, sizeof(why), "field 'max_score' is not a number");
+    goto dead;
+  }
+  sensors = json_object_get(root, "sensors");
+  if (json_is_array(sensors) && !(sensors_json = json_dumps(sensors, JSON_COMPACT))) {
+    snprintf(errstr, errstr_size, "out of memory serialising alert sensors");
+    rc = SQLITE_NOMEM;
+    goto done;
+  }
+  sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 2, line, -1, SQLITE_STATIC);
+  if (comp)
+    sqlite3_bind_text(s, 3, comp, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, 3);
+  sqlite3_bind_text(s, 4, state, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 5, sev, -1, SQLITE_STATIC);
+  if (type)
+    sqlite3_bind_text(s, 6, type, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, 6);
+  sqlite3_bind_int64(s, 7, opened);
+  sqlite3_bind_int64(s, 8, updated);
+  if (resolved >= 0)
+    sqlite3_bind_int64(s, 9, resolved);
+  else
+    sqlite3_bind_null(s, 9);
+  if (json_is_number(score))
+    sqlite3_bind_double(s, 10, json_number_value(score));
+  else
+    sqlite3_bind_null(s, 10);
+  sqlite3_bind_int64(s, 11, readings);
+  if (sensors_json)
+    sqlite3_bind_text(s, 12, sensors_json, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, 12);
+  sqlite3_bind_text(s, 13, m->payload, (int)m->len, SQLITE_STATIC);
+  done = step_row(st, s, m, c, errstr, errstr_size);
+  if (done < 0)
+    rc = -done;
+  else if (done > 0)
+    c->alerts++;
+  goto done;
+dead:
+  rc = ww__sink_row_dead(st, m, bad, why, c, errstr, errstr_size);
+done:
+  free(sensors_json);
+  json_decref(root);
+  return rc;
+}
+
+/* Keys holding the model itself; everything else of the message is metadata. */
+static int is_model_body(const char *k) {
+  return !strcmp(k, "trees") || !strcmp(k, "forest") || !strcmp(k, "nodes") ||
+         !strcmp(k, "model");
+}
+
+int ww__sink_row_model(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
+                       char *errstr, size_t errstr_size) {
+  sqlite3_stmt *s = st->up_model;
+  char why[WW_SINK_WHY_MAX];
+  char line_buf[WW_ID_MAX];
+  const char *bad = "malformed_json", *line = NULL, *k;
+  int64_t version = -1, trained = m->ts_ms >= 0 ? m->ts_ms : 0, samples = 0;
+  char *meta_json = NULL;
+  json_t *meta = NULL, *v;
+  json_t *root = load_object(m, why, sizeof(why));
+  int rc = 0, done;
+
+  if (!root)
+    goto dead;
+  if ((bad = need_str(root, "production_line", 0, &line, why, sizeof(why))) ||
+      (bad = need_int(root, "version", 0, &version, why, sizeof(why))) ||
+      (bad = need_int(root, "model_version", 0, &version, why, sizeof(why))) ||
+      (bad = need_ts(root, "trained_at", 0, &trained, why, sizeof(why))) ||
+      (bad = need_int(root, "trained_ms", 0, &trained, why, sizeof(why))) ||
+      (bad = need_int(root, "samples", 0, &samples, why, sizeof(why))))
+    goto dead;
+  if (!line && m->key && m->key_len > 0 && m->key_len < sizeof(line_buf)) {
+    memcpy(line_buf, m->key, m->key_len); /* the topic is keyed by line id */
+    line_buf[m->key_len] = '\0';
+    line = line_buf;
+  }
+  if (!line || version < 0) {
+    bad = "missing_field";
+    snprintf(why, sizeof(why), "a model needs 'production_line' (or a key) and 'version'");
+    goto dead;
+  }
+  if (!(meta = json_object())) {
+    rc = SQLITE_NOMEM;
+    snprintf(errstr, errstr_size, "out of memory building model metadata");
+    goto done;
+  }
+  json_object_foreach(root, k, v) {
+    if (!is_model_body(k) && json_object_set(meta, k, v) != 0) {
+      rc = SQLITE_NOMEM;
+      snprintf(errstr, errstr_size, "out of memory building model metadata");
+      goto done;
+    }
+  }
+  if (!(meta_json = json_dumps(meta, JSON_COMPACT))) {
+    rc = SQLITE_NOMEM;
+    snprintf(errstr, errstr_size, "out of memory serialising model metadata");
+    goto done;
+  }
+  sqlite3_bind_text(s, 1, line, -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 2, version);
+  sqlite3_bind_int64(s, 3, trained);
+  sqlite3_bind_int64(s, 4, samples);
+  sqlite3_bind_text(s, 5, meta_json, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(s, 6, m->payload, (int)m->len, SQLITE_STATIC);
+  done = step_row(st, s, m, c, errstr, errstr_size);
+  if (done < 0)
+    rc = -done;
+  else if (done > 0)
+    c->models++;
+  goto done;
+dead:
+  rc = ww__sink_row_dead(st, m, bad, why, c, errstr, errstr_size);
+done:
+  free(meta_json);
+  json_decref(meta);
+  json_decref(root);
+  return rc;
+}
+
+int ww__sink_row_dead(ww_sink_store_t *st, const ww_sink_msg_t *m, const char *reason,
+                      const char *detail, ww_sink_counts_t *c, char *errstr,
+                      size_t errstr_size) {
+  sqlite3_stmt *s = st->ins_dead;
+  int from_dlq = reason == NULL; /* coordinates from the DLQ headers, not this message */
+  int rc;
+
+  sqlite3_bind_int64(s, 1, m->ts_ms >= 0 ? m->ts_ms : ww_now_ms());
+  if (from_dlq) {
+    sqlite3_bind_text(s, 2, m->h_reason ? m->h_reason : "unknown", -1, SQLITE_STATIC);
+    if (m->h_detail)
+      sqlite3_bind_text(s, 3, m->h_detail, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(s, 3);
+    if (m->h_src_topic)
+      sqlite3_bind_text(s, 4, m->h_src_topic, -1, SQLITE_STATIC);
+    else
+      sqlite3_bind_null(s, 4);
+    if (m->h_src_partition >= 0)
+      sqlite3_bind_int(s, 5, m->h_src_partition);
+    else
+      sqlite3_bind_null(s, 5);
+    if (m->h_src_offset >= 0)
+      sqlite3_bind_int64(s, 6, m->h_src_offset);
+    else
+      sqlite3_bind_null(s, 6);
+  } else {
+    sqlite3_bind_text(s, 2, reason, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 3, detail ? detail : "", -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 4, m->topic, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 5, m->partition);
+    sqlite3_bind_int64(s, 6, m->offset);
+  }
+  if (m->payload)
+    sqlite3_bind_blob(s, 7, m->payload, (int)m->len, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, 7);
+  rc = sqlite3_step(s);
+  sqlite3_reset(s);
+  if (rc != SQLITE_DONE) {
+    snprintf(errstr, errstr_size, "sqlite: cannot store a dead letter from %s [%d] at offset "
+             "%lld: %s", m->topic, (int)m->partition, (long long)m->offset,
+             sqlite3_errmsg(st->db));
+    return rc;
+  }
+  c->dead_letters++;
+  return 0;
+}

@@ -1,0 +1,11 @@
+# windwatch-api tests over real HTTP (included from tests/integration/CMakeLists.txt).
+# They need no broker, but share the integration fixture and environment.
+ww_integration_test(it_api_http test_api_http.sh TIMEOUT 300)
+
+# The dashboard in a real browser (label "browser").
+add_test(NAME browser_dashboard COMMAND bash ${PROJECT_SOURCE_DIR}/tests/browser/test_dashboard.sh)
+set_tests_properties(browser_dashboard PROPERTIES LABELS browser TIMEOUT 300
+  ENVIRONMENT "${WW_IT_ENV};WW_TEST_NAME=browser_dashboard")
+
+# /api/predict feeding the pipeline through the real broker.
+ww_integration_test(it_api_predict_kafka test_api_predict_kafka.sh TIMEOUT 300)

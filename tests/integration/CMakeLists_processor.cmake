@@ -1,0 +1,3 @@
+# Processor integration tests on the real broker. Included from
+# tests/integration/CMakeLists.txt.
+ww_integration_test(it_processor_batch test_processor_batch.sh TIMEOUT 300)

@@ -1,0 +1,6 @@
+# windwatch-producer on the real broker.
+ww_integration_test(it_producer_delivery test_producer_delivery.sh TIMEOUT 300)
+ww_integration_test(it_producer_backpressure test_producer_backpressure.sh TIMEOUT 300)
+ww_integration_test(it_producer_replay test_producer_replay.sh TIMEOUT 300)
+ww_integration_test(it_producer_shutdown test_producer_shutdown.sh TIMEOUT 300)
+ww_integration_test(it_producer_outage test_producer_outage.sh TIMEOUT 600)

@@ -1,0 +1,50 @@
+#!/usr/bin/env python3
+"""Deterministic sensor-data for processor tests: KEY<TAB>JSON lines on stdout.
+
+gen_readings.py N [--late] [--spike]
+  N readings per line (turbine-line-1 and -2), one per second of event time,
+  components in turn. --spike adds a ground-truth spike episode on
+  turbine-line-1/Blade (temperature +20 C, 3 Blade readings from i=99).
+  --late appends one turbine-line-2 reading 30 s behind the newest.
+  A malformed message and a NaN reading are always appended.
+"""
+import datetime
+import json
+import random
+import sys
+
+n = int(sys.argv[1])
+late = "--late" in sys.argv
+spike = "--spike" in sys.argv
+random.seed(7)
+t0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+lines = {"turbine-line-1": ["Blade", "Resin Infusion", "Curing Oven"],
+         "turbine-line-2": ["Nacelle", "Gearbox", "Generator"]}
+
+
+def ts(sec):
+    return (t0 + datetime.timedelta(seconds=sec)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+
+
+def emit(line, rec):
+    sys.stdout.write(line + "\t" + json.dumps(rec, separators=(",", ":")) + "\n")
+
+
+for i in range(n):
+    for line, comps in lines.items():
+        c = comps[i % 3]
+        t, h, s = random.gauss(25, 1), random.gauss(50, 2), random.gauss(65, 1.5)
+        inj, ep = None, None
+        if spike and line == "turbine-line-1" and c == "Blade" and 99 <= i < 108:
+            t += 20
+            inj, ep = "spike", 1
+        emit(line, {"v": 1, "production_line": line, "component_id": c, "timestamp": ts(i),
+                    "sequence_number": i, "temperature": round(t, 2), "humidity": round(h, 2),
+                    "sound_level": round(s, 2), "injected_anomaly": inj, "episode_id": ep})
+if late:
+    emit("turbine-line-2", {"v": 1, "production_line": "turbine-line-2", "component_id": "Gearbox",
+                            "timestamp": ts(n - 31), "temperature": 25.0, "humidity": 50.0,
+                            "sound_level": 65.0})
+sys.stdout.write("turbine-line-1\t{not json\n")
+sys.stdout.write('turbine-line-1\t{"production_line":"turbine-line-1","component_id":"Blade",'
+                 '"timestamp":"2026-01-01T00:00:00Z","temperature":NaN,"humidity":1,"sound_level":50}\n')

@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# A broker outage shorter than message.timeout.ms loses nothing: a private
+# broker (its own port and directory, so the shared test broker is never
+# touched) is stopped while the producer runs and started again; every
+# reading arrives exactly once (the idempotent producer adds no duplicates).
+source "$(dirname "$0")/lib.sh"
+require_tools kcat curl python3
+
+export WINDWATCH_KAFKA_PORT WINDWATCH_KAFKA_CONTROLLER_PORT WINDWATCH_KAFKA_DIR WINDWATCH_TOPICS
+export WINDWATCH_KAFKA_HEAP="-Xms256m -Xmx256m"
+WINDWATCH_KAFKA_PORT=$(free_port)
+WINDWATCH_KAFKA_CONTROLLER_PORT=$(free_port)
+WINDWATCH_KAFKA_DIR="$WW_TMP/kafka"
+WINDWATCH_TOPICS="outage.sensor-data:3"
+kafka="$WW_SOURCE_DIR/deploy/kafka/kafka.sh"
+private_stop() { "$kafka" stop >/dev/null 2>&1 || true; }
+trap 'private_stop; ww_cleanup' EXIT
+
+brokers=$("$kafka" start 2>"$WW_TMP/kafka-start.log" | tail -n 1) ||
+  die "private broker did not start: $(tail -5 "$WW_TMP/kafka-start.log")"
+echo "private broker at $brokers" >&2
+
+P="$WW_BIN_DIR/windwatch-producer"
+N=30000
+port=$(free_port)
+metrics="http://127.0.0.1:$port/metrics"
+metric() { curl -sf "$metrics" | awk -v m="$1" '$1 == m {print int($2)}'; }
+delivered_at_least() { local n; n=$(metric windwatch_producer_readings_delivered_total'{topic="outage.sensor-data"}'); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
+backlog_at_least() {
+  local q; q=$(metric windwatch_producer_queue_depth'{topic="outage.sensor-data"}')
+  [ -n "$q" ] && [ "$q" -ge "$1" ]
+}
+
+start_bg prod "$P" --brokers "$brokers" --topic outage.sensor-data --count $N --rate 1500 \
+  --stats-interval 1s --metrics-listen "127.0.0.1:$port" --flush-timeout 120s
+wait_until 60 "3000 deliveries before the outage" delivered_at_least 3000
+
+"$kafka" stop 2>"$WW_TMP/kafka-stop.log" || die "private broker did not stop: $(tail -5 "$WW_TMP/kafka-stop.log")"
+# While the broker is away readings pile up in the client's queue.
+wait_until 60 "a backlog of 1000 readings during the outage" backlog_at_least 1000
+"$kafka" start >/dev/null 2>"$WW_TMP/kafka-restart.log" ||
+  die "private broker did not restart: $(tail -5 "$WW_TMP/kafka-restart.log")"
+
+rc=0
+wait "$PID_prod" || rc=$?
+check_eq "producer exit code across the outage" "$rc" 0
+check_contains "summary" "$(cat "$WW_TMP/prod.log")" "$N delivered, 0 failed, 0 dropped"
+kcat -b "$brokers" -C -t outage.sensor-data -e -q -f '%s\n' >"$WW_TMP/out.jsonl"
+check_eq "messages read back" "$(wc -l <"$WW_TMP/out.jsonl")" "$N"
+check_eq "distinct readings read back (no duplicates)" \
+  "$(python3 -c '
+import json, sys
+print(len({(m["production_line"], m["component_id"], m["sequence_number"])
+           for m in map(json.loads, open(sys.argv[1]))}))' "$WW_TMP/out.jsonl")" "$N"
+
+ww_done

@@ -1,0 +1,7 @@
+# Unit tests of the processor and of the common pieces it owns (stats,
+# windows, Isolation Forest). Included from tests/unit/CMakeLists.txt.
+ww_unit_test(test_stats SOURCES test_stats.c)
+ww_unit_test(test_window SOURCES test_window.c)
+ww_unit_test(test_processor_alert SOURCES test_processor_alert.c LIBS ww_processor)
+ww_unit_test(test_processor_engine SOURCES test_processor_engine.c LIBS ww_processor)
+ww_unit_test(test_iforest SOURCES test_iforest.c)

@@ -1,0 +1,346 @@
+/* test_processor_engine.c: the engine end to end with an in-memory output. */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "processor.h"
+#include "windwatch/config.h"
+#include "windwatch/timeutil.h"
+#include "ww_test.h"
+
+#define MAXMSG 256
+
+typedef struct msg_s {
+  ww_proc_out_t out;
+  char key[64];
+  char val[4096];
+  char hdrs[512]; /* "name=value;" ... */
+} msg_t;
+
+typedef struct cap_s {
+  int n;
+  msg_t m[MAXMSG];
+  int per[WW_OUT__COUNT];
+} cap_t;
+
+static int cap_produce(void *opaque, ww_proc_out_t out, const char *key, size_t key_len,
+                       const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs) {
+  cap_t *c = opaque;
+  msg_t *m;
+  c->per[out]++;
+  if (c->n >= MAXMSG)
+    return 0;
+  m = &c->m[c->n++];
+  m->out = out;
+  snprintf(m->key, sizeof(m->key), "%.*s", (int)key_len, key ? key : "");
+  snprintf(m->val, sizeof(m->val), "%.*s", (int)len, val);
+  m->hdrs[0] = '\0';
+  for (int i = 0; i < n_hdrs; i++) {
+    size_t o = strlen(m->hdrs);
+    snprintf(m->hdrs + o, sizeof(m->hdrs) - o, "%s=%.*s;", hdrs[i].name, (int)hdrs[i].len,
+             hdrs[i].value);
+  }
+  return 0;
+}
+
+static const msg_t *nth(const cap_t *c, ww_proc_out_t out, int k) {
+  for (int i = 0; i < c->n; i++)
+    if (c->m[i].out == out && k-- == 0)
+      return &c->m[i];
+  return NULL;
+}
+
+static int64_t offset_counter;
+
+static void feed(ww_proc_t *proc, const char *line, const char *comp, int64_t ts, double t,
+                 double h, double s, const char *injected, int64_t episode) {
+  char buf[1024], tsb[WW_TS_BUFSZ], inj[64], epi[32];
+  ww_proc_src_t src = {"sensor-data", 0, offset_counter++, line, strlen(line)};
+  int n;
+  ww_ts_format(ts, tsb, sizeof(tsb));
+  if (injected)
+    snprintf(inj, sizeof(inj), "\"%s\"", injected);
+  else
+    snprintf(inj, sizeof(inj), "null");
+  if (episode)
+    snprintf(epi, sizeof(epi), "%" PRId64, episode);
+  else
+    snprintf(epi, sizeof(epi), "null");
+  n = snprintf(buf, sizeof(buf),
+               "{\"v\":1,\"production_line\":\"%s\",\"component_id\":\"%s\",\"timestamp\":\"%s\","
+               "\"sequence_number\":1,\"temperature\":%.2f,\"humidity\":%.2f,\"sound_level\":%.2f,"
+               "\"injected_anomaly\":%s,\"episode_id\":%s}",
+               line, comp, tsb, t, h, s, inj, epi);
+  ww_proc_message(proc, buf, (size_t)n, &src);
+}
+
+static const ww_factory_t *factory(ww_config_t **cfgp) {
+  char err[256];
+  char *argv[] = {"x", NULL};
+  *cfgp = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 1, argv, err, sizeof(err));
+  if (!*cfgp) {
+    fprintf(stderr, "config: %s\n", err);
+    return NULL;
+  }
+  return ww_config_factory(*cfgp);
+}
+
+static void test_count_windows_and_alerts(void) {
+  static cap_t c;
+  ww_config_t *cfg;
+  const ww_factory_t *fac = factory(&cfg);
+  ww_proc_conf_t pc;
+  ww_proc_output_t out = {cap_produce, &c};
+  ww_proc_counters_t cnt;
+  ww_proc_t *proc;
+  char err[256], summary[2048];
+  const msg_t *m;
+  int64_t t0 = 1700000000000;
+  CHECK(fac != NULL);
+  if (!fac)
+    return;
+  memset(&c, 0, sizeof(c));
+  ww_proc_conf_defaults(&pc);
+  pc.window_type = WW_WINDOW_COUNT;
+  pc.window_size = 4;
+  pc.alert_min_count = 2;
+  pc.alert_clear_count = 3;
+  pc.stuck_count = 0;       /* humidity and sound are constant here */
+  pc.model.train_size = 0;  /* rules only; the model has its own test */
+  proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
+  CHECK(proc != NULL);
+  if (!proc) {
+    ww_config_destroy(cfg);
+    return;
+  }
+  /* 4 normal readings: one window; values 20, 22, 24, 26 -> mean 23 */
+  for (int i = 0; i < 4; i++)
+    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  CHECK_INT_EQ(c.per[WW_OUT_SCORED], 4);
+  CHECK_INT_EQ(c.per[WW_OUT_STATS], 1);
+  m = nth(&c, WW_OUT_STATS, 0);
+  CHECK(m != NULL);
+  if (m) {
+    CHECK_STR_EQ(m->key, "turbine-line-1");
+    CHECK_STR_CONTAINS(m->val, "\"window_type\":\"count\"");
+    CHECK_STR_CONTAINS(m->val, "\"count\":4,\"anomalous\":0");
+    CHECK_STR_CONTAINS(m->val, "\"temperature\":{\"count\":4,\"mean\":23.0000,\"std\":2.2361,"
+                               "\"min\":20.0000,\"max\":26.0000,\"p50\":23.0000,\"p95\":25.7000");
+    CHECK_STR_CONTAINS(m->val, "\"window_start\":\"2023-11-14T22:13:20.000Z\"");
+  }
+  m = nth(&c, WW_OUT_SCORED, 0);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "\"anomaly_score\"");
+    CHECK_STR_CONTAINS(m->val, "\"severity\":\"normal\"");
+  }
+  /* Critical temperature (45 > max 40) on one component: a critical reading
+   * opens an alert at once. */
+  feed(proc, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, "spike", 7);
+  CHECK_INT_EQ(c.per[WW_OUT_ALERTS], 1);
+  /* z-score against the previous window: |45-23|/2.236 = 9.8 */
+  m = nth(&c, WW_OUT_SCORED, 4);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "\"severity\":\"critical\"");
+    CHECK_STR_CONTAINS(m->val, "\"zscore\":9.8");
+  }
+  feed(proc, "turbine-line-1", "Blade", t0 + 6000, 46, 50, 60, "spike", 7);
+  CHECK_INT_EQ(c.per[WW_OUT_ALERTS], 1);
+  m = nth(&c, WW_OUT_ALERTS, 0);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "\"alert_id\":\"turbine-line-1-1700000005000-1\"");
+    CHECK_STR_CONTAINS(m->val, "\"event\":\"opened\"");
+    CHECK_STR_CONTAINS(m->val, "\"component_id\":\"Blade\"");
+    CHECK_STR_CONTAINS(m->val, "\"anomaly_type\":\"threshold\"");
+    CHECK_STR_CONTAINS(m->val, "\"severity\":\"critical\"");
+  }
+  /* another component's normal readings do not resolve Blade's alert */
+  for (int i = 0; i < 3; i++)
+    feed(proc, "turbine-line-1", "Curing Oven", t0 + 7000 + i, 23, 50, 60, NULL, 0);
+  CHECK_INT_EQ(c.per[WW_OUT_ALERTS], 1);
+  /* window 2 closed after 4 more readings (two of them anomalous) */
+  CHECK_INT_EQ(c.per[WW_OUT_STATS], 1 + 1);
+  m = nth(&c, WW_OUT_STATS, 1);
+  if (m)
+    CHECK_STR_CONTAINS(m->val, "\"count\":4,\"anomalous\":2");
+  for (int i = 0; i < 3; i++)
+    feed(proc, "turbine-line-1", "Blade", t0 + 8000 + i * 1000, 24, 50, 60, NULL, 0);
+  CHECK_INT_EQ(c.per[WW_OUT_ALERTS], 2);
+  m = nth(&c, WW_OUT_ALERTS, 1);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "\"alert_id\":\"turbine-line-1-1700000005000-1\"");
+    CHECK_STR_CONTAINS(m->val, "\"event\":\"resolved\",\"state\":\"resolved\"");
+    CHECK_STR_CONTAINS(m->val, "\"resolved_at\":\"2023-11-14T22:13:30.000Z\"");
+  }
+
+  /* bad input: dead letters with the original bytes and headers */
+  {
+    ww_proc_src_t src = {"sensor-data", 2, 41, NULL, 0};
+    const char *bad = "{not json";
+    ww_proc_message(proc, bad, strlen(bad), &src);
+    m = nth(&c, WW_OUT_DLQ, 0);
+    CHECK(m != NULL);
+    if (m) {
+      CHECK_STR_EQ(m->val, bad);
+      CHECK_STR_CONTAINS(m->hdrs, "reason=malformed_json;");
+      CHECK_STR_CONTAINS(m->hdrs, "source_topic=sensor-data;source_partition=2;source_offset=41;");
+    }
+  }
+  feed(proc, "no-such-line", "Blade", t0, 20, 50, 60, NULL, 0);
+  m = nth(&c, WW_OUT_DLQ, 1);
+  if (m)
+    CHECK_STR_CONTAINS(m->hdrs, "reason=unknown_line;");
+
+  ww_proc_finish(proc); /* 12 readings: no partial window left */
+  ww_proc_counters(proc, &cnt);
+  CHECK_INT_EQ(cnt.readings, 12);
+  CHECK_INT_EQ(cnt.windows, 3);
+  CHECK_INT_EQ(cnt.alerts, 1);
+  CHECK_INT_EQ(cnt.alert_events, 2);
+  CHECK_INT_EQ(cnt.dead_letters, 2);
+  CHECK_INT_EQ(cnt.produce_errors, 0);
+  CHECK(ww_proc_summary(proc, summary, sizeof(summary)) < sizeof(summary));
+  CHECK_STR_CONTAINS(summary, "\"readings\":12,\"windows\":3,\"alerts\":1");
+  CHECK_STR_CONTAINS(summary, "\"dead_letters\":2,\"dead_letters_by_reason\":{\"malformed_json\":1");
+  /* ground truth: one spike episode, detected by the one alert */
+  CHECK_STR_CONTAINS(summary, "\"quality\":{\"episodes\":1,\"detected\":1,\"alerts\":1,"
+                              "\"true_alerts\":1,\"precision\":1.0000,\"recall\":1.0000,\"f1\":1.0000");
+  CHECK_STR_CONTAINS(summary, "\"spike\":{\"episodes\":1,\"detected\":1");
+  ww_proc_destroy(proc);
+  ww_config_destroy(cfg);
+}
+
+static void test_stuck_and_model(void) {
+  static cap_t c;
+  ww_config_t *cfg;
+  const ww_factory_t *fac = factory(&cfg);
+  ww_proc_conf_t pc;
+  ww_proc_output_t out = {cap_produce, &c};
+  ww_proc_counters_t cnt;
+  ww_proc_t *proc;
+  char err[256];
+  const msg_t *m;
+  int64_t t0 = 1700000000000;
+  uint64_t s = 99;
+  if (!fac) {
+    CHECK(fac != NULL);
+    return;
+  }
+  memset(&c, 0, sizeof(c));
+  ww_proc_conf_defaults(&pc);
+  pc.window_type = WW_WINDOW_COUNT;
+  pc.window_size = 30;
+  pc.model.train_size = 64;
+  pc.model.n_trees = 50;
+  pc.model.max_samples = 64;
+  proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
+  if (!proc) {
+    CHECK(proc != NULL);
+    ww_config_destroy(cfg);
+    return;
+  }
+  /* 90 noisy normal readings: three windows, and the model trains after 64. */
+  for (int i = 0; i < 90; i++) {
+    double u[3];
+    for (int k = 0; k < 3; k++) {
+      s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+      u[k] = (double)(s >> 11) * 0x1.0p-53 - 0.5;
+    }
+    feed(proc, "turbine-line-2", "Gearbox", t0 + i * 1000, 25 + u[0], 50 + 2 * u[1], 65 + u[2],
+         NULL, 0);
+  }
+  ww_proc_counters(proc, &cnt);
+  CHECK_INT_EQ(cnt.models, 1);
+  CHECK_INT_EQ(c.per[WW_OUT_MODELS], 1);
+  m = nth(&c, WW_OUT_MODELS, 0);
+  if (m) {
+    CHECK_STR_EQ(m->key, "turbine-line-2");
+    CHECK_STR_CONTAINS(m->val, "\"model_type\":\"IsolationForest\",\"version\":1,");
+    CHECK_STR_CONTAINS(m->val, "\"samples\":64,\"n_estimators\":50,\"max_samples\":64,");
+    CHECK_STR_CONTAINS(m->val, "\"features\":[\"temperature_z\",\"temperature_zcur\"");
+    CHECK_STR_CONTAINS(m->val, "\"forest\":{\"n_features\":6,");
+  }
+  m = nth(&c, WW_OUT_SCORED, 89);
+  if (m)
+    CHECK_STR_CONTAINS(m->val, "\"model_version\":1");
+  /* Normal readings mostly score normal with thresholds from the training scores. */
+  CHECK(cnt.anomalous <= 3);
+  /* A stuck humidity: the same value again and again. Three repeats make it
+   * stuck (the fourth identical reading), two stuck readings open an alert. */
+  for (int i = 0; i < 5; i++)
+    feed(proc, "turbine-line-2", "Gearbox", t0 + (100 + i) * 1000, 25.1 + 0.01 * i, 50.37,
+         65 + 0.02 * i, "stuck", 3);
+  m = NULL;
+  for (int k = 0; k < c.per[WW_OUT_ALERTS]; k++)
+    if (nth(&c, WW_OUT_ALERTS, k) && strstr(nth(&c, WW_OUT_ALERTS, k)->val, "\"stuck\""))
+      m = nth(&c, WW_OUT_ALERTS, k);
+  CHECK(m != NULL);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "\"event\":\"opened\"");
+    CHECK_STR_CONTAINS(m->val, "\"sensors\":[\"humidity\"]");
+    CHECK_STR_CONTAINS(m->val, "\"opened_at\":\"2023-11-14T22:15:03.000Z\"");
+  }
+  ww_proc_destroy(proc);
+  ww_config_destroy(cfg);
+}
+
+static void test_time_windows_late(void) {
+  static cap_t c;
+  ww_config_t *cfg;
+  const ww_factory_t *fac = factory(&cfg);
+  ww_proc_conf_t pc;
+  ww_proc_output_t out = {cap_produce, &c};
+  ww_proc_counters_t cnt;
+  ww_proc_t *proc;
+  char err[256];
+  const msg_t *m;
+  int64_t t0 = 1700000000000;
+  if (!fac) {
+    CHECK(fac != NULL);
+    return;
+  }
+  memset(&c, 0, sizeof(c));
+  ww_proc_conf_defaults(&pc);
+  pc.window_type = WW_WINDOW_TIME;
+  pc.window_size = 10;
+  pc.allowed_lateness_ms = 2000;
+  proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
+  if (!proc) {
+    CHECK(proc != NULL);
+    ww_config_destroy(cfg);
+    return;
+  }
+  feed(proc, "turbine-line-2", "Gearbox", t0 + 1000, 25, 50, 60, NULL, 0);
+  feed(proc, "turbine-line-2", "Gearbox", t0 + 9000, 26, 50, 60, NULL, 0);
+  feed(proc, "turbine-line-2", "Gearbox", t0 + 11000, 27, 50, 60, NULL, 0); /* wm 9 s */
+  feed(proc, "turbine-line-2", "Gearbox", t0 + 8000, 28, 50, 60, NULL, 0);  /* late */
+  feed(proc, "turbine-line-1", "Blade", t0 + 100, 28, 50, 60, NULL, 0);     /* other line: fine */
+  CHECK_INT_EQ(c.per[WW_OUT_DLQ], 1);
+  m = nth(&c, WW_OUT_DLQ, 0);
+  if (m) {
+    CHECK_STR_CONTAINS(m->hdrs, "reason=late;");
+    CHECK_STR_CONTAINS(m->hdrs, "1000 ms behind the watermark");
+  }
+  CHECK_INT_EQ(c.per[WW_OUT_STATS], 0);
+  feed(proc, "turbine-line-2", "Gearbox", t0 + 12500, 27, 50, 60, NULL, 0); /* wm 10.5 s */
+  CHECK_INT_EQ(c.per[WW_OUT_STATS], 1);
+  m = nth(&c, WW_OUT_STATS, 0);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "\"production_line\":\"turbine-line-2\",\"window_type\":\"time\"");
+    CHECK_STR_CONTAINS(m->val, "\"window_start\":\"2023-11-14T22:13:20.000Z\","
+                               "\"window_end\":\"2023-11-14T22:13:30.000Z\",\"count\":2");
+    CHECK_STR_CONTAINS(m->val, "\"temperature\":{\"count\":2,\"mean\":25.5000");
+  }
+  ww_proc_counters(proc, &cnt);
+  CHECK_INT_EQ(cnt.dlq_by_reason[WW_DLQ_LATE], 1);
+  CHECK_INT_EQ(cnt.readings, 5);
+  ww_proc_destroy(proc);
+  ww_config_destroy(cfg);
+}
+
+int main(void) {
+  RUN(test_count_windows_and_alerts);
+  RUN(test_stuck_and_model);
+  RUN(test_time_windows_late);
+  return WW_TEST_RESULT();
+}

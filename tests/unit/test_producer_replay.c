@@ -1,0 +1,210 @@
+/* test_producer_replay.c: CSV replay (mapping, quoting, malformed rows) and JSON-lines input. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "producer_replay.h"
+#include "windwatch/config.h"
+#include "windwatch/reading.h"
+#include "windwatch/timeutil.h"
+#include "ww_test.h"
+
+static const ww_factory_t *fac;
+static char dir[] = "/tmp/ww-test-replay.XXXXXX";
+
+/* Write \p text to a file in the test directory; @returns its path (static buffer). */
+static const char *write_file(const char *name, const char *text) {
+  static char path[512];
+  FILE *fp;
+  snprintf(path, sizeof(path), "%s/%s", dir, name);
+  fp = fopen(path, "w");
+  CHECK(fp != NULL);
+  if (fp) {
+    fputs(text, fp);
+    fclose(fp);
+  }
+  return path;
+}
+
+static void test_full_columns(void) {
+  char err[512];
+  const char *p = write_file("full.csv",
+                             "timestamp,production_line,component_id,temperature,humidity,"
+                             "sound_level\r\n"
+                             "2026-01-01T00:00:00.000Z,turbine-line-2,Gearbox,27.31,48.2,66.1\r\n"
+                             "2026-01-01 00:00:01,turbine-line-1,\"Resin Infusion\",10,20.5,"
+                             "40.125\r\n"
+                             "\r\n"
+                             "2026-01-01T00:00:02Z,turbine-line-2,Gearbox,28,,67\r\n");
+  ww_replay_t *rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
+  ww_reading_t r;
+  char buf[1024];
+  if (!rp) {
+    fprintf(stderr, "open: %s\n", err);
+    CHECK(rp != NULL);
+    return;
+  }
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
+  ww_reading_encode(fac, &r, buf, sizeof(buf));
+  CHECK_STR_EQ(buf, "{\"v\":1,\"production_line\":\"turbine-line-2\",\"component_id\":\"Gearbox\","
+                    "\"timestamp\":\"2026-01-01T00:00:00.000Z\",\"sequence_number\":0,"
+                    "\"temperature\":27.31,\"humidity\":48.2,\"sound_level\":66.1,"
+                    "\"injected_anomaly\":null,\"episode_id\":null}");
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
+  CHECK_STR_EQ(r.component_id, "Resin Infusion");
+  CHECK_INT_EQ(r.line_idx, 0);
+  CHECK_DBL_NEAR(r.values[2], 40.125, 0);
+  CHECK_INT_EQ(r.seq, 0);
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
+  CHECK_INT_EQ(r.seq, 1); /* second Gearbox row */
+  CHECK_INT_EQ(r.present, (1u << 0) | (1u << 2)); /* the empty humidity cell is absent */
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 0);
+  CHECK_INT_EQ(ww_replay_skipped(rp), 0);
+  ww_replay_close(rp);
+}
+
+/* A benchmark-style file of one sensor: timestamp,value. */
+static void test_one_sensor_mapping(void) {
+  char err[512];
+  const char *p = write_file("nab.csv", "timestamp,value\n"
+                                        "2014-04-01 00:00:00,20.5\n"
+                                        "2014-04-01 00:05:00,21.25\n"
+                                        "1396311000,22\n");
+  ww_replay_t *rp;
+  ww_reading_t r;
+  int64_t ms;
+  rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
+  CHECK(rp == NULL); /* no sensor column without a mapping */
+  CHECK_STR_CONTAINS(err, "--replay-map");
+  rp = ww_replay_open(fac, p, "temperature=value", "turbine-line-2", "Generator", err,
+                      sizeof(err));
+  if (!rp) {
+    fprintf(stderr, "open: %s\n", err);
+    CHECK(rp != NULL);
+    return;
+  }
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
+  CHECK_INT_EQ(r.line_idx, 1);
+  CHECK_STR_EQ(r.component_id, "Generator");
+  CHECK_INT_EQ(r.present, 1u << 0);
+  CHECK_DBL_NEAR(r.values[0], 20.5, 0);
+  CHECK(ww_ts_parse("2014-04-01T00:00:00Z", 20, &ms) == 0);
+  CHECK_INT_EQ(r.ts_ms, ms);
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
+  CHECK_INT_EQ(r.ts_ms, ms + 300000);
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 1); /* epoch seconds */
+  CHECK_INT_EQ(r.ts_ms, 1396311000000LL);
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 0);
+  ww_replay_close(rp);
+
+  /* column numbers work too */
+  rp = ww_replay_open(fac, p, "timestamp=1,sound_level=2", NULL, NULL, err, sizeof(err));
+  CHECK(rp != NULL);
+  if (rp) {
+    CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
+    CHECK_INT_EQ(r.present, 1u << 2);
+    CHECK_STR_EQ(r.component_id, "Blade"); /* the first line's first component */
+    ww_replay_close(rp);
+  }
+}
+
+/* Malformed rows are skipped and counted; the good ones still come, in order. */
+static void test_malformed_rows(void) {
+  char err[512];
+  const char *p = write_file("bad.csv", "timestamp,production_line,temperature\n"
+                                        "2026-01-01T00:00:00Z,turbine-line-1,20\n"
+                                        "yesterday,turbine-line-1,21\n"
+                                        "2026-01-01T00:00:02Z,turbine-line-9,22\n"
+                                        "2026-01-01T00:00:03Z,turbine-line-1,hot\n"
+                                        "2026-01-01T00:00:04Z,turbine-line-1,9999\n"
+                                        "2026-01-01T00:00:05Z,turbine-line-1\n"
+                                        "2026-01-01T00:00:06Z,\"turbine-line-1,24\n"
+                                        "2026-01-01T00:00:07Z,turbine-line-1,nan\n"
+                                        "2026-01-01T00:00:08Z,turbine-line-1,\n"
+                                        "2026-01-01T00:00:09Z,turbine-line-1,29\n");
+  ww_replay_t *rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
+  ww_reading_t r;
+  if (!rp) {
+    fprintf(stderr, "open: %s\n", err);
+    CHECK(rp != NULL);
+    return;
+  }
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
+  CHECK_DBL_NEAR(r.values[0], 20, 0);
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
+  CHECK_DBL_NEAR(r.values[0], 29, 0);
+  CHECK_INT_EQ(r.seq, 1);
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 0);
+  CHECK_INT_EQ(ww_replay_skipped(rp), 8);
+  ww_replay_close(rp);
+}
+
+static void test_open_errors(void) {
+  char err[512];
+  const char *p = write_file("hdr.csv", "time,temperature\n1,2\n");
+  CHECK(ww_replay_open(fac, "/nonexistent/x.csv", NULL, NULL, NULL, err, sizeof(err)) == NULL);
+  CHECK_STR_CONTAINS(err, "/nonexistent/x.csv");
+  CHECK(ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err)) == NULL);
+  CHECK_STR_CONTAINS(err, "timestamp");
+  CHECK(ww_replay_open(fac, p, "timestamp=time,pressure=2", NULL, NULL, err, sizeof(err)) == NULL);
+  CHECK_STR_CONTAINS(err, "pressure");
+  CHECK(ww_replay_open(fac, p, "timestamp=nosuch", NULL, NULL, err, sizeof(err)) == NULL);
+  CHECK_STR_CONTAINS(err, "nosuch");
+  CHECK(ww_replay_open(fac, p, "timestamp=time", "line-x", NULL, err, sizeof(err)) == NULL);
+  CHECK_STR_CONTAINS(err, "line-x");
+  p = write_file("empty.csv", "");
+  CHECK(ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err)) == NULL);
+  CHECK_STR_CONTAINS(err, "empty");
+}
+
+static void test_jsonl(void) {
+  const char *good = "{\"production_line\":\"turbine-line-1\",\"component_id\":\"Blade\","
+                     "\"timestamp\":\"2026-01-01T00:00:00Z\",\"temperature\":27.310}";
+  char text[1024], buf[512];
+  FILE *fp;
+  ww_reading_t r;
+  uint64_t lineno = 0, skipped = 0;
+  long n;
+  snprintf(text, sizeof(text), "%s\n\nnot json\n{\"production_line\":\"nope\"}\r\n%s\r\n", good,
+           good);
+  fp = fopen(write_file("in.jsonl", text), "r");
+  if (!fp) {
+    CHECK(fp != NULL);
+    return;
+  }
+  n = ww_jsonl_next(fac, fp, buf, sizeof(buf), &r, &lineno, &skipped);
+  CHECK_INT_EQ(n, (long)strlen(good));
+  CHECK_STR_EQ(buf, good); /* byte for byte, 27.310 included */
+  CHECK_INT_EQ(r.line_idx, 0);
+  n = ww_jsonl_next(fac, fp, buf, sizeof(buf), &r, &lineno, &skipped);
+  CHECK_STR_EQ(buf, good);
+  CHECK_INT_EQ(lineno, 5);
+  CHECK_INT_EQ(skipped, 2);
+  CHECK_INT_EQ(ww_jsonl_next(fac, fp, buf, sizeof(buf), &r, &lineno, &skipped), 0);
+  fclose(fp);
+}
+
+int main(void) {
+  char err[512], cmd[600];
+  char *argv[] = {"test_producer_replay", NULL};
+  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PRODUCER, NULL, 0, NULL, 1, argv, err,
+                                         sizeof(err));
+  int rc;
+  if (!cfg || !mkdtemp(dir)) {
+    fprintf(stderr, "set-up failed: %s\n", cfg ? "mkdtemp" : err);
+    return 1;
+  }
+  fac = ww_config_factory(cfg);
+  RUN(test_full_columns);
+  RUN(test_one_sensor_mapping);
+  RUN(test_malformed_rows);
+  RUN(test_open_errors);
+  RUN(test_jsonl);
+  ww_config_destroy(cfg);
+  rc = WW_TEST_RESULT();
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+  return rc;
+}

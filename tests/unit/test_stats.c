@@ -1,0 +1,118 @@
+/* test_stats.c: window statistics against hand-computed values. */
+#include <stdint.h>
+
+#include "windwatch/stats.h"
+#include "ww_test.h"
+
+static void test_known_values(void) {
+  /* mean 5, deviations -3 -1 -1 -1 0 0 2 4: sum of squares 32, /8 = 4, std 2.
+   * p50: rank 3.5 -> 4 + 0.5*(5-4) = 4.5; p95: rank 6.65 -> 7 + 0.65*(9-7) = 8.3. */
+  const double v[] = {9, 4, 2, 5, 4, 7, 4, 5};
+  double scratch[8];
+  ww_stats_t st;
+  ww_stats_compute(v, NULL, 8, scratch, 0.1, &st);
+  CHECK_INT_EQ(st.count, 8);
+  CHECK_DBL_NEAR(st.mean, 5.0, 1e-12);
+  CHECK_DBL_NEAR(st.std, 2.0, 1e-12);
+  CHECK_DBL_NEAR(st.min, 2.0, 0);
+  CHECK_DBL_NEAR(st.max, 9.0, 0);
+  CHECK_DBL_NEAR(st.p50, 4.5, 1e-12);
+  CHECK_DBL_NEAR(st.p95, 8.3, 1e-12);
+  /* the input is not reordered */
+  CHECK_DBL_NEAR(v[0], 9.0, 0);
+}
+
+static void test_trend(void) {
+  const int64_t ts[] = {0, 60000, 120000};
+  const int64_t ts_sec[] = {0, 1000, 2000};
+  const double up[] = {1, 2, 3}, down[] = {3, 2, 1}, flat[] = {5, 5.05, 5.1};
+  double scratch[3];
+  ww_stats_t st;
+  ww_stats_compute(up, ts, 3, scratch, 0.1, &st);
+  CHECK_DBL_NEAR(st.slope_per_min, 1.0, 1e-12);
+  CHECK_INT_EQ(st.trend, WW_TREND_INCREASING);
+  CHECK_STR_EQ(ww_trend_name(st.trend), "increasing");
+  ww_stats_compute(down, ts, 3, scratch, 0.1, &st);
+  CHECK_DBL_NEAR(st.slope_per_min, -1.0, 1e-12);
+  CHECK_INT_EQ(st.trend, WW_TREND_DECREASING);
+  ww_stats_compute(flat, ts, 3, scratch, 0.1, &st);
+  CHECK_DBL_NEAR(st.slope_per_min, 0.05, 1e-12);
+  CHECK_INT_EQ(st.trend, WW_TREND_STABLE);
+  /* one unit per second is 60 per minute */
+  ww_stats_compute(up, ts_sec, 3, scratch, 0.1, &st);
+  CHECK_DBL_NEAR(st.slope_per_min, 60.0, 1e-9);
+  /* all at the same instant: no spread, no slope */
+  {
+    const int64_t same[] = {5, 5, 5};
+    ww_stats_compute(up, same, 3, scratch, 0.1, &st);
+    CHECK_DBL_NEAR(st.slope_per_min, 0.0, 0);
+    CHECK_INT_EQ(st.trend, WW_TREND_STABLE);
+  }
+}
+
+static void test_trend_needs_significance(void) {
+  /* x = 0,1,2,3 min, y = 0,10,-10,1: mean y 0.25, sxx 5, sxy -8.5, slope -1.7/min
+   * (well past the 0.1 threshold), but residual SS 186.3, se = sqrt(186.3/2/5) = 4.32,
+   * |t| = 0.39 < 2: noise, so stable. */
+  const int64_t ts[] = {0, 60000, 120000, 180000};
+  const double y[] = {0, 10, -10, 1};
+  double scratch[4];
+  ww_stats_t st;
+  ww_stats_compute(y, ts, 4, scratch, 0.1, &st);
+  CHECK_DBL_NEAR(st.slope_per_min, -1.7, 1e-12);
+  CHECK_INT_EQ(st.trend, WW_TREND_STABLE);
+}
+
+static void test_edge_cases(void) {
+  double scratch[4];
+  const double one[] = {42.5};
+  ww_stats_t st;
+  ww_stats_compute(NULL, NULL, 0, scratch, 0.1, &st);
+  CHECK_INT_EQ(st.count, 0);
+  CHECK_DBL_NEAR(st.mean, 0, 0);
+  ww_stats_compute(one, NULL, 1, scratch, 0.1, &st);
+  CHECK_INT_EQ(st.count, 1);
+  CHECK_DBL_NEAR(st.mean, 42.5, 0);
+  CHECK_DBL_NEAR(st.std, 0, 0);
+  CHECK_DBL_NEAR(st.p50, 42.5, 0);
+  CHECK_DBL_NEAR(st.p95, 42.5, 0);
+  /* a large offset must not destroy the variance (two-pass) */
+  {
+    const double big[] = {1e9 + 1, 1e9 + 2, 1e9 + 3, 1e9 + 4};
+    ww_stats_compute(big, NULL, 4, scratch, 0.1, &st);
+    CHECK_DBL_NEAR(st.std, 1.118033988749895, 1e-6);
+  }
+}
+
+static void test_percentile(void) {
+  const double s[] = {10, 20, 30, 40, 50};
+  CHECK_DBL_NEAR(ww_stats_percentile_sorted(s, 5, 0), 10, 0);
+  CHECK_DBL_NEAR(ww_stats_percentile_sorted(s, 5, 100), 50, 0);
+  CHECK_DBL_NEAR(ww_stats_percentile_sorted(s, 5, 50), 30, 1e-12);
+  CHECK_DBL_NEAR(ww_stats_percentile_sorted(s, 5, 95), 48, 1e-12); /* rank 3.8 */
+  CHECK_DBL_NEAR(ww_stats_percentile_sorted(s, 5, 25), 20, 1e-12);
+  CHECK_DBL_NEAR(ww_stats_percentile_sorted(s, 0, 50), 0, 0);
+}
+
+static void test_large_sort(void) {
+  /* 100 values 100..1: exercises the qsort path. p50 = 50.5, p95 rank 94.05 -> 95.05 */
+  double v[100], scratch[100];
+  ww_stats_t st;
+  for (int i = 0; i < 100; i++)
+    v[i] = 100 - i;
+  ww_stats_compute(v, NULL, 100, scratch, 0.1, &st);
+  CHECK_DBL_NEAR(st.p50, 50.5, 1e-9);
+  CHECK_DBL_NEAR(st.p95, 95.05, 1e-9);
+  CHECK_DBL_NEAR(st.mean, 50.5, 1e-9);
+  CHECK_INT_EQ(st.trend, WW_TREND_DECREASING);
+}
+
+int main(void) {
+  RUN(test_known_values);
+  RUN(test_trend);
+  RUN(test_trend_needs_significance);
+  RUN(test_edge_cases);
+  RUN(test_percentile);
+  RUN(test_large_sort);
+  return WW_TEST_RESULT();
+}
