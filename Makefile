@@ -17,7 +17,7 @@ WERROR ?= OFF
 endif
 CMAKE_ARGS ?=
 
-.PHONY: all bootstrap configure build run test test-unit test-integration test-browser bench fuzz clean
+.PHONY: all bootstrap configure build run test test-unit test-integration test-browser test-sanitize bench fuzz clean
 
 all: build
 
@@ -45,6 +45,14 @@ test-integration: bootstrap build
 test-browser: bootstrap build
 	@cd $(BUILD) && ctest --output-on-failure -L browser $(CTEST_ARGS)
 
+# The unit and fuzz-corpus tests again under AddressSanitizer + UBSan.
+test-sanitize: bootstrap
+	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWW_WERROR=$(WERROR) \
+	  -DWW_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
+	@cmake --build $(BUILD)-asan -j $(JOBS)
+	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -L unit $(CTEST_ARGS)
+
 bench: bootstrap build
 	@bench/run $(BUILD)
 
@@ -52,4 +60,4 @@ fuzz:
 	@scripts/fuzz $(FUZZ_SECONDS)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-asan build-fuzz

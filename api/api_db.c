@@ -28,6 +28,11 @@
   "SELECT timestamp, production_line, " col ", is_anomaly, anomaly_score, component_id "  \
   "FROM sensor_readings WHERE ts_ms >= ?2 AND ts_ms <= ?3 "                              \
   "AND (?1 IS NULL OR production_line = ?1) ORDER BY ts_ms DESC, id DESC LIMIT ?4"
+/* The same for one line: "production_line = ?1" alone lets SQLite use the (line, ts) index. */
+#define HISTORY_LINE(col)                                                                \
+  "SELECT timestamp, production_line, " col ", is_anomaly, anomaly_score, component_id "  \
+  "FROM sensor_readings WHERE production_line = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 "     \
+  "ORDER BY ts_ms DESC, id DESC LIMIT ?4"
 #define WINDOW_COLS                                                                      \
   "id, production_line, window_type, window_start_ms, window_end_ms, count, anomalous, stats"
 
@@ -44,6 +49,10 @@ static const char *const sql_text[Q__COUNT] = {
   [Q_HISTORY_HUM] = HISTORY("humidity"),
   [Q_HISTORY_SOUND] = HISTORY("sound_level"),
   [Q_HISTORY_EXTRA] = HISTORY("json_extract(extra_values, ?5)"),
+  [Q_HISTORY_TEMP_LINE] = HISTORY_LINE("temperature"),
+  [Q_HISTORY_HUM_LINE] = HISTORY_LINE("humidity"),
+  [Q_HISTORY_SOUND_LINE] = HISTORY_LINE("sound_level"),
+  [Q_HISTORY_EXTRA_LINE] = HISTORY_LINE("json_extract(extra_values, ?5)"),
   [Q_HISTORY_ROLLUP] = "SELECT minute_ms, production_line, sum / count, min, max, count "
                        "FROM readings_rollup_1m WHERE sensor = ?5 AND minute_ms >= ?2 "
                        "AND minute_ms <= ?3 AND (?1 IS NULL OR production_line = ?1) "

@@ -26,6 +26,10 @@ typedef enum api_q_e {
   Q_HISTORY_SOUND,
   Q_HISTORY_EXTRA,   /* other sensors, from extra_values by JSON path ?5 */
   Q_HISTORY_ROLLUP,  /* one-minute rollups of sensor ?5 */
+  Q_HISTORY_TEMP_LINE, /* the four Q_HISTORY_* above for one line (?1), on its index */
+  Q_HISTORY_HUM_LINE,
+  Q_HISTORY_SOUND_LINE,
+  Q_HISTORY_EXTRA_LINE,
   Q_COUNT_RANGE,     /* count, earliest, latest */
   Q_SUMMARY,         /* averages over all readings */
   Q_ALERTS,          /* filtered, keyset-paginated */

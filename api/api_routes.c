@@ -208,10 +208,10 @@ enum MHD_Result api_h_production_lines(api_req_t *req) {
 static json_t *history(api_req_t *req, int sensor_idx, const char *line, int64_t since,
                        int64_t until, int64_t limit, char *err, size_t errsz) {
   const char *name = req->api->conf.fac->sensors[sensor_idx].name;
-  api_q_t q = !strcmp(name, "temperature") ? Q_HISTORY_TEMP
-              : !strcmp(name, "humidity")  ? Q_HISTORY_HUM
-              : !strcmp(name, "sound_level") ? Q_HISTORY_SOUND
-                                             : Q_HISTORY_EXTRA;
+  api_q_t q = !strcmp(name, "temperature")   ? (line ? Q_HISTORY_TEMP_LINE : Q_HISTORY_TEMP)
+              : !strcmp(name, "humidity")    ? (line ? Q_HISTORY_HUM_LINE : Q_HISTORY_HUM)
+              : !strcmp(name, "sound_level") ? (line ? Q_HISTORY_SOUND_LINE : Q_HISTORY_SOUND)
+                                             : (line ? Q_HISTORY_EXTRA_LINE : Q_HISTORY_EXTRA);
   sqlite3_stmt *st = api_stmt(req->api, q, err, errsz);
   json_t *a;
   char path[WW_ID_MAX + 4];
@@ -222,7 +222,7 @@ static json_t *history(api_req_t *req, int sensor_idx, const char *line, int64_t
   sqlite3_bind_int64(st, 2, since);
   sqlite3_bind_int64(st, 3, until);
   sqlite3_bind_int64(st, 4, limit);
-  if (q == Q_HISTORY_EXTRA) {
+  if (q == Q_HISTORY_EXTRA || q == Q_HISTORY_EXTRA_LINE) {
     snprintf(path, sizeof(path), "$.\"%s\"", name);
     sqlite3_bind_text(st, 5, path, -1, SQLITE_TRANSIENT);
   }
@@ -334,17 +334,49 @@ enum MHD_Result api_h_thresholds(api_req_t *req) {
                                  "sensor_thresholds", sensors));
 }
 
+#define SUMMARY_DEFAULT_MS (3600 * 1000LL) /* data-samples summarises the newest hour by default */
+
+/* Event time of the newest reading, or -1 when there is none (or on error, with \p err set). */
+static int64_t newest_ms(api_req_t *req, char *err, size_t errsz, int *failed) {
+  sqlite3_stmt *st = api_stmt(req->api, Q_HEALTH, err, errsz);
+  int64_t ms = -1;
+  *failed = 1;
+  if (!st)
+    return -1;
+  if (sqlite3_step(st) == SQLITE_ROW) {
+    *failed = 0;
+    if (sqlite3_column_type(st, 1) != SQLITE_NULL)
+      ms = sqlite3_column_int64(st, 1);
+  } else {
+    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+  }
+  sqlite3_reset(st);
+  return ms;
+}
+
+/*
+ * The summary is an aggregate over a time range, so its cost grows with the
+ * rows in it: by default it covers the newest hour of data (not the whole
+ * table, which may hold millions of rows); ?since= / ?until= choose another.
+ */
 enum MHD_Result api_h_data_samples(api_req_t *req) {
-  int64_t limit, since, until;
+  int64_t limit, since, until, newest;
   enum MHD_Result ret = MHD_NO;
   char err[256];
   json_t *rows, *summary;
   json_int_t total;
   sqlite3_stmt *st;
+  int failed;
   if (api_arg_int(req, "limit", 50, 1, WW_API_LIMIT_MAX, &limit, &ret) != 0 ||
-      api_arg_time(req, "since", 0, &since, &ret) != 0 ||
+      api_arg_time(req, "since", -1, &since, &ret) != 0 ||
       api_arg_time(req, "until", INT64_MAX, &until, &ret) != 0)
     return ret;
+  if (since < 0) {
+    newest = newest_ms(req, err, sizeof(err), &failed);
+    if (failed)
+      return DB_FAIL(req, err);
+    since = newest < 0 ? 0 : newest - SUMMARY_DEFAULT_MS;
+  }
   if (!(rows = recent(req, limit, err, sizeof(err))))
     return DB_FAIL(req, err);
   if (!(st = api_stmt(req->api, Q_SUMMARY, err, sizeof(err)))) {
@@ -371,6 +403,8 @@ enum MHD_Result api_h_data_samples(api_req_t *req) {
                                                 : api_ts_json(sqlite3_column_int64(st, 6)),
       "anomaly_count", (json_int_t)sqlite3_column_double(st, 7));
   sqlite3_reset(st);
+  json_object_set_new(summary, "since", api_ts_json(since));
+  json_object_set_new(summary, "until", until == INT64_MAX ? json_null() : api_ts_json(until));
   total = json_integer_value(json_object_get(summary, "total_readings"));
   return api_send_json(req, MHD_HTTP_OK,
                        json_pack("{s:o, s:o, s:I}", "sensor_readings", rows, "summary", summary,

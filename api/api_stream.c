@@ -5,7 +5,7 @@
  * into events: "reading" (the newest scored reading of each line, so at most
  * one per line per tick whatever the input rate), "alert" (every alert that
  * opened, updated or resolved) and "window" (every closed window). Events
- * get increasing ids and sit in a ring of the last STREAM_RING events, so a
+ * get increasing ids (see api_stream_new) and sit in a ring of the last STREAM_RING events, so a
  * client that reconnects with Last-Event-ID gets what it missed while it is
  * still in the ring.
  *
@@ -58,6 +58,7 @@ struct api_stream_s {
   pthread_cond_t cv;              /* signals stop and client departure */
   int stop;                       /* set once by api_stream_destroy */
   stream_ev_t ring[STREAM_RING];  /* event id i lives at ring[i % STREAM_RING] */
+  uint64_t first_id;              /* id of the first event of this run */
   uint64_t next_id;               /* id of the next event */
   stream_client_t *clients;       /* list of open streams */
   int n_clients;
@@ -202,7 +203,10 @@ api_stream_t *api_stream_new(ww_api_t *api) {
   if (!hub)
     return NULL;
   hub->api = api;
-  hub->next_id = 1;
+  /* Ids start from the wall clock (x1000) so they keep growing across
+   * restarts: a Last-Event-ID from an earlier run is older than anything in
+   * the ring, and the client gets every event of this run. */
+  hub->first_id = hub->next_id = (uint64_t)ww_now_ms() * 1000u;
   hub->line_reading_id = calloc((size_t)(api->conf.fac->n_lines + 1), sizeof(int64_t));
   if (!hub->line_reading_id || pthread_mutex_init(&hub->mu, NULL) != 0) {
     free(hub->line_reading_id);
@@ -285,7 +289,8 @@ static ssize_t client_read(void *cls, uint64_t pos, char *buf, size_t max) {
     }
   }
   while (o < max) {
-    uint64_t oldest = hub->next_id > STREAM_RING ? hub->next_id - STREAM_RING : 1;
+    uint64_t oldest = hub->next_id - hub->first_id > STREAM_RING ? hub->next_id - STREAM_RING
+                                                                 : hub->first_id;
     stream_ev_t *ev;
     if (c->pend) {
       o += drain(c, buf + o, max - o);
@@ -296,9 +301,9 @@ static ssize_t client_read(void *cls, uint64_t pos, char *buf, size_t max) {
     if (c->last_id + 1 < oldest) /* fell out of the ring: skip what is gone */
       c->last_id = oldest - 1;
     ev = &hub->ring[(c->last_id + 1) % STREAM_RING];
-    c->last_id = ev->id;
-    if (!ev->frame)
-      continue;
+    c->last_id++;
+    if (ev->id != c->last_id || !ev->frame)
+      continue; /* an event that could not be built */
     c->pend = malloc(ev->len);
     if (!c->pend)
       break;

@@ -27,7 +27,7 @@ typedef struct comp_s {
   double sumsq_all[WW_MAX_SENSORS];
   uint32_t prev_ok;                   /* bit i: prev_mean/std[i] valid */
   double prev_mean[WW_MAX_SENSORS];   /* this component in the previous closed window */
-  double prev_std[WW_MAX_SENSORS];
+  double prev_std[WW_MAX_SENSORS];     /* sqrt(within-window variance + last mean shift^2) */
   uint32_t have_last;                 /* bit i: last[i] valid */
   double last[WW_MAX_SENSORS];        /* previous value, for stuck sensors */
   int repeats[WW_MAX_SENSORS];        /* times last[i] came again in a row */
@@ -85,7 +85,7 @@ void ww_proc_conf_defaults(ww_proc_conf_t *pc) {
   pc->model.n_trees = 100;
   pc->model.max_samples = 256;
   pc->model.seed = 1;
-  pc->model.q_warning = 0.995;
+  pc->model.q_warning = 0.999;
   pc->model.q_critical = 0.9999;
   pc->models_dir = NULL;
 }
@@ -224,12 +224,18 @@ static void on_window_close(void *opaque, const ww_window_result_t *res) {
     comp_t *cp = &ln->comps[c];
     for (int i = 0; i < WW_MAX_SENSORS; i++) {
       int normal = cp->n[i] >= 2 && 2 * cp->n[i] >= cp->n_all[i];
-      int64_t n = normal ? cp->n[i] : cp->n_all[i];
-      if (n >= 2) {
-        double mu = (normal ? cp->sum[i] : cp->sum_all[i]) / (double)n;
-        double var = (normal ? cp->sumsq[i] : cp->sumsq_all[i]) / (double)n - mu * mu;
-        cp->prev_mean[i] = cp->shift[i] + mu;
-        cp->prev_std[i] = var > 0 ? sqrt(var) : 0.0;
+      int64_t cnt = normal ? cp->n[i] : cp->n_all[i];
+      if (cnt >= 2) {
+        double mu = (normal ? cp->sum[i] : cp->sum_all[i]) / (double)cnt;
+        double var = (normal ? cp->sumsq[i] : cp->sumsq_all[i]) / (double)cnt - mu * mu;
+        double mean = cp->shift[i] + mu, shift = 0;
+        /* The signal moves between windows too (cycles, trends): the shift of
+         * the mean since the window before counts as spread, or a reading of
+         * a moving signal would look anomalous against a narrow window. */
+        if (cp->prev_ok & (1u << i))
+          shift = mean - cp->prev_mean[i];
+        cp->prev_mean[i] = mean;
+        cp->prev_std[i] = sqrt((var > 0 ? var : 0.0) + shift * shift);
         cp->prev_ok |= 1u << i;
       }
       cp->n[i] = cp->n_all[i] = 0;

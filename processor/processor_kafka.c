@@ -254,7 +254,11 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
       snprintf(tid, sizeof(tid), "%s-%s-%ld", ww_config_str(cfg, "group"), host, (long)getpid());
       id = tid;
     }
-    if (ww_kafka_conf_set(conf, "transactional.id", id, errstr, n) != 0)
+    /* A crashed instance's open transaction holds back read_committed
+     * readers until the broker aborts it: when the same transactional.id
+     * restarts it is fenced at once, otherwise after this timeout. */
+    if (ww_kafka_conf_set(conf, "transactional.id", id, errstr, n) != 0 ||
+        conf_default(cfg, conf, "transaction.timeout.ms", "10000", errstr, n) != 0)
       goto err;
   }
   rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);

@@ -1,12 +1,14 @@
 /* windwatch-sink: the processor's topics into SQLite, exactly once. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "sink_consumer.h"
 #include "windwatch/config.h"
 #include "windwatch/db.h"
 #include "windwatch/log.h"
 #include "windwatch/signal.h"
+#include "windwatch/timeutil.h"
 
 int main(int argc, char **argv) {
   char errstr[512];
@@ -22,10 +24,18 @@ int main(int argc, char **argv) {
     WW_LOG(WW_LOG_ERROR, "SINK", "cannot install signal handlers");
     goto done;
   }
-  if (!(db = ww_db_open_rw(ww_config_str(cfg, "db"), ww_config_factory(cfg), errstr,
-                           sizeof(errstr)))) {
-    WW_LOG(WW_LOG_ERROR, "SINK", "%s", errstr);
-    goto done;
+  /* Another writer holding the lock (a backup, a manual session) is temporary:
+   * wait for it, as the run loop does, instead of failing the start. */
+  for (int64_t backoff = 100; !db; backoff = backoff < 5000 ? backoff * 2 : 5000) {
+    db = ww_db_open_rw(ww_config_str(cfg, "db"), ww_config_factory(cfg), errstr, sizeof(errstr));
+    if (db)
+      break;
+    if (!strstr(errstr, "database is locked") || ww_signal_stop_requested()) {
+      WW_LOG(WW_LOG_ERROR, "SINK", "%s", errstr);
+      goto done;
+    }
+    WW_LOG(WW_LOG_WARN, "SINK", "%s; retrying in %" PRId64 " ms", errstr, backoff);
+    ww_sleep_ms(backoff);
   }
   exit_code = ww_sink_run(cfg, db, &total);
   /* The summary is data: stdout, one JSON line, in both modes. */

@@ -9,6 +9,7 @@
 
 #include "sink_retention.h"
 #include "sink_stats.h"
+#include "sink_writer.h"
 #include "windwatch/kafka.h"
 #include "windwatch/log.h"
 #include "windwatch/metrics.h"
@@ -21,28 +22,42 @@
 #define WW_SINK_SHUTDOWN_RETRY_MS 10000 /* how long shutdown keeps retrying the last batch */
 #define WW_SINK_ERRSTR 512
 
+/* Messages gathered for one transaction. Index-aligned arrays, all owned. */
+typedef struct sink_batch_s {
+  rd_kafka_message_t **rkms;   /* the messages themselves (payloads are borrowed from them) */
+  ww_sink_msg_t *msgs;         /* the store's view */
+  ww_sink_pre_t *pre;          /* readings decoded on the consumer thread */
+  char **hdrs;                 /* NUL-terminated DLQ header copies, or NULL */
+  size_t n, cap;
+  int64_t t0;                  /* ww_mono_ms() when the first message arrived */
+} sink_batch_t;
+
 typedef struct ww_sink_s {
   const ww_config_t *cfg;      /* borrowed */
-  sqlite3 *db;                 /* borrowed */
+  sqlite3 *db;                 /* borrowed; used by the writer thread while a batch is in flight */
   rd_kafka_t *rk;              /* owned */
   ww_sink_store_t *store;      /* owned */
+  ww_sink_writer_t *writer;    /* owned */
   ww_sink_retention_t *ret;    /* owned */
   ww_sink_stats_t *stats;      /* owned */
   ww_metrics_t *metrics;       /* owned; NULL without --metrics-listen */
   ww_eof_t *eof;               /* owned; --mode batch only */
   const char *topics[WW_SINK__KINDS]; /* borrowed from cfg */
-  int64_t batch_size;          /* messages per transaction, at most */
+  int64_t batch_size;          /* messages per transaction, at most (unless retrying) */
   int64_t batch_ms;            /* age of the oldest batched message that forces a commit */
-  /* The open batch: messages (owned) and their store view, index-aligned. */
-  rd_kafka_message_t **rkms;
-  ww_sink_msg_t *msgs;
-  char **hdrs;                 /* owned NUL-terminated DLQ header copies, or NULL */
-  size_t n, cap;
-  int64_t batch_t0;            /* ww_mono_ms() when the first message of the batch arrived */
-  int64_t retry_at;            /* ww_mono_ms() of the next attempt after a fault; 0 = none */
-  int64_t backoff_ms;          /* current retry delay */
+  /* Double buffering: the writer stores *flight while *open fills up. */
+  sink_batch_t bufs[2];
+  sink_batch_t *open;          /* being filled by the consumer */
+  sink_batch_t *flight;        /* submitted, or failed and waiting for its retry */
+  int in_flight;               /* flight is with the writer thread */
+  int failed;                  /* flight failed; resubmit at retry_at */
+  int64_t retry_at;            /* ww_mono_ms() of the next attempt */
+  int64_t backoff_ms;          /* current retry delay; 0 = not failing */
   int paused;                  /* partitions paused while the database fails */
   int fatal;                   /* a fatal error: stop and exit 1 */
+  int64_t next_retention;      /* ww_mono_ms() of the next retention pass */
+  int ret_more;                /* the last retention step was full: keep going */
+  int64_t next_gauges;         /* ww_mono_ms() of the next gauge refresh */
   ww_sink_counts_t total;
 } ww_sink_t;
 
@@ -106,24 +121,29 @@ static int dlq_headers(rd_kafka_message_t *rkm, ww_sink_msg_t *m, char **mem) {
 
 /* Take ownership of \p rkm into the open batch. @returns 0 or -1 (out of memory). */
 static int batch_add(ww_sink_t *s, rd_kafka_message_t *rkm) {
+  sink_batch_t *b = s->open;
   ww_sink_msg_t *m;
-  if (s->n == s->cap) {
-    size_t cap = s->cap ? s->cap * 2 : 1024;
-    rd_kafka_message_t **r = realloc(s->rkms, cap * sizeof(*r));
+  if (b->n == b->cap) {
+    size_t cap = b->cap ? b->cap * 2 : 1024;
+    rd_kafka_message_t **r = realloc(b->rkms, cap * sizeof(*r));
     ww_sink_msg_t *mm;
+    ww_sink_pre_t *pp;
     char **hh;
     if (r)
-      s->rkms = r;
-    mm = r ? realloc(s->msgs, cap * sizeof(*mm)) : NULL;
+      b->rkms = r;
+    mm = r ? realloc(b->msgs, cap * sizeof(*mm)) : NULL;
     if (mm)
-      s->msgs = mm;
-    hh = mm ? realloc(s->hdrs, cap * sizeof(*hh)) : NULL;
+      b->msgs = mm;
+    pp = mm ? realloc(b->pre, cap * sizeof(*pp)) : NULL;
+    if (pp)
+      b->pre = pp;
+    hh = pp ? realloc(b->hdrs, cap * sizeof(*hh)) : NULL;
     if (!hh)
       return -1;
-    s->hdrs = hh;
-    s->cap = cap;
+    b->hdrs = hh;
+    b->cap = cap;
   }
-  m = &s->msgs[s->n];
+  m = &b->msgs[b->n];
   memset(m, 0, sizeof(*m));
   m->topic = rd_kafka_topic_name(rkm->rkt);
   m->kind = topic_kind(s, m->topic);
@@ -136,30 +156,41 @@ static int batch_add(ww_sink_t *s, rd_kafka_message_t *rkm) {
   m->len = rkm->len;
   m->h_src_partition = -1;
   m->h_src_offset = -1;
-  s->hdrs[s->n] = NULL;
-  if (m->kind == WW_SINK_DLQ && dlq_headers(rkm, m, &s->hdrs[s->n]) != 0)
+  b->hdrs[b->n] = NULL;
+  if (m->kind == WW_SINK_DLQ && dlq_headers(rkm, m, &b->hdrs[b->n]) != 0)
     return -1;
-  s->rkms[s->n] = rkm;
-  if (s->n++ == 0)
-    s->batch_t0 = ww_mono_ms();
+  /* Decoding here, on the consumer thread, overlaps it with the writer's SQLite work. */
+  if (m->kind == WW_SINK_READINGS && m->payload)
+    ww_sink_predecode(ww_config_factory(s->cfg), m, &b->pre[b->n]);
+  b->rkms[b->n] = rkm;
+  if (b->n++ == 0)
+    b->t0 = ww_mono_ms();
   return 0;
 }
 
-static void batch_clear(ww_sink_t *s) {
-  for (size_t i = 0; i < s->n; i++) {
-    rd_kafka_message_destroy(s->rkms[i]);
-    free(s->hdrs[i]);
+static void batch_clear(sink_batch_t *b) {
+  for (size_t i = 0; i < b->n; i++) {
+    rd_kafka_message_destroy(b->rkms[i]);
+    free(b->hdrs[i]);
   }
-  s->n = 0;
+  b->n = 0;
+}
+
+static void batch_free(sink_batch_t *b) {
+  batch_clear(b);
+  free(b->rkms);
+  free(b->msgs);
+  free(b->pre);
+  free(b->hdrs);
 }
 
 /* Tell Kafka how far the database got, so lag tools see it. The database
  * stays the source of truth: assignment seeks to its offsets, not these. */
-static void commit_to_kafka(ww_sink_t *s) {
+static void commit_to_kafka(ww_sink_t *s, const sink_batch_t *b) {
   rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(16);
   rd_kafka_resp_err_t err;
-  for (size_t i = 0; i < s->n; i++) {
-    const ww_sink_msg_t *m = &s->msgs[i];
+  for (size_t i = 0; i < b->n; i++) {
+    const ww_sink_msg_t *m = &b->msgs[i];
     rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(parts, m->topic,
                                                                         m->partition);
     if (!tp)
@@ -184,68 +215,116 @@ static void pause_all(ww_sink_t *s, int pause) {
   s->paused = pause;
 }
 
-/*
- * Store the open batch in one transaction. On a database fault nothing is
- * stored and no offset moves: the batch is kept for the next attempt, the
- * partitions are paused, and the retry waits with exponential backoff.
- * @returns 0 (stored, or nothing to store) or -1 (kept for a retry).
- */
-static int batch_flush(ww_sink_t *s) {
-  char errstr[WW_SINK_ERRSTR];
-  ww_sink_counts_t c;
-  int64_t t0;
-  ww_err_t err;
+/* Hand s->flight to the writer thread. */
+static void submit_flight(ww_sink_t *s) {
+  sink_batch_t *b = s->flight;
+  for (size_t i = 0; i < b->n; i++) /* the arrays may have moved since batch_add */
+    b->msgs[i].pre = b->msgs[i].kind == WW_SINK_READINGS && b->msgs[i].payload ? &b->pre[i] : NULL;
+  if (ww_sink_writer_submit(s->writer, b->msgs, b->n) != 0) {
+    WW_LOG(WW_LOG_ERROR, "SINK", "internal: a batch was submitted while another was in flight");
+    s->fatal = 1;
+    return;
+  }
+  s->in_flight = 1;
+  s->failed = 0;
+}
 
-  if (s->n == 0)
-    return 0;
-  memset(&c, 0, sizeof(c));
-  t0 = ww_mono_ns();
-  err = ww_sink_store_apply(s->store, s->msgs, s->n, &c, errstr, sizeof(errstr));
-  if (err != WW_OK) {
+/* Swap the open batch into flight and submit it. Only when nothing is in flight. */
+static void submit_open(ww_sink_t *s) {
+  sink_batch_t *t = s->flight;
+  s->flight = s->open;
+  s->open = t;
+  submit_flight(s);
+}
+
+/*
+ * The writer finished s->flight. Stored: tell Kafka, count, free. Failed:
+ * nothing was stored and no offset moved, so keep the batch, pause the
+ * partitions, and retry with exponential backoff.
+ */
+static void complete_flight(ww_sink_t *s, const ww_sink_result_t *res) {
+  s->in_flight = 0;
+  if (res->err != WW_OK) {
     ww_sink_stats_fault(s->stats);
-    WW_LOG(s->backoff_ms >= WW_SINK_BACKOFF_MAX_MS ? WW_LOG_ERROR : WW_LOG_WARN, "SINK",
-           "%s (%s); %zu messages kept, offsets not advanced, retrying in %" PRId64 " ms%s",
-           errstr, ww_err2str(err), s->n, s->backoff_ms ? s->backoff_ms : WW_SINK_BACKOFF_MIN_MS,
-           err == WW_ERR_FULL ? " (free disk space)" : "");
     s->backoff_ms = s->backoff_ms ? s->backoff_ms * 2 : WW_SINK_BACKOFF_MIN_MS;
     if (s->backoff_ms > WW_SINK_BACKOFF_MAX_MS)
       s->backoff_ms = WW_SINK_BACKOFF_MAX_MS;
+    WW_LOG(s->backoff_ms >= WW_SINK_BACKOFF_MAX_MS ? WW_LOG_ERROR : WW_LOG_WARN, "SINK",
+           "%s (%s); %zu messages kept, offsets not advanced, retrying in %" PRId64 " ms%s",
+           res->errstr, ww_err2str(res->err), s->flight->n, s->backoff_ms,
+           res->err == WW_ERR_FULL ? " (free disk space)" : "");
+    s->failed = 1;
     s->retry_at = ww_mono_ms() + s->backoff_ms;
     if (!s->paused)
       pause_all(s, 1);
-    return -1;
+    return;
   }
-  ww_sink_stats_batch(s->stats, &c, ww_mono_ns() - t0);
-  if (s->retry_at)
-    WW_LOG(WW_LOG_NOTICE, "SINK", "database writable again; stored %zu kept messages", s->n);
-  commit_to_kafka(s);
-  batch_clear(s);
-  s->retry_at = 0;
+  ww_sink_stats_batch(s->stats, &res->c, res->ns);
+  if (s->backoff_ms)
+    WW_LOG(WW_LOG_NOTICE, "SINK", "database writable again; stored %zu kept messages",
+           s->flight->n);
+  commit_to_kafka(s, s->flight);
+  batch_clear(s->flight);
+  s->failed = 0;
   s->backoff_ms = 0;
   if (s->paused)
     pause_all(s, 0);
-  /* accumulate */
-  s->total.records += c.records;
-  s->total.readings += c.readings;
-  s->total.windows += c.windows;
-  s->total.alerts += c.alerts;
-  s->total.dead_letters += c.dead_letters;
-  s->total.models += c.models;
-  s->total.skipped += c.skipped;
-  s->total.tombstones += c.tombstones;
-  return 0;
+  s->total.records += res->c.records;
+  s->total.readings += res->c.readings;
+  s->total.windows += res->c.windows;
+  s->total.alerts += res->c.alerts;
+  s->total.dead_letters += res->c.dead_letters;
+  s->total.models += res->c.models;
+  s->total.skipped += res->c.skipped;
+  s->total.tombstones += res->c.tombstones;
 }
 
-/* Keep retrying the open batch until stored, stop requested, or \p max_ms passed. */
-static int batch_flush_wait(ww_sink_t *s, int64_t max_ms) {
+/* Collect the writer's result, waiting up to \p timeout_ms (-1 = until done). */
+static void reap(ww_sink_t *s, int timeout_ms) {
+  ww_sink_result_t res;
+  if (s->in_flight && ww_sink_writer_result(s->writer, timeout_ms, &res) == 1)
+    complete_flight(s, &res);
+}
+
+/*
+ * Store everything held (the batch in flight, a failed one, the open one),
+ * retrying faults until \p max_ms has passed.
+ * @returns 0 when nothing is left unstored, -1 otherwise.
+ */
+static int drain(ww_sink_t *s, int64_t max_ms) {
   int64_t deadline = ww_mono_ms() + max_ms;
-  while (batch_flush(s) != 0) {
-    int64_t now = ww_mono_ms();
+  for (;;) {
+    int64_t now;
+    reap(s, -1);
+    if (!s->failed && s->open->n == 0)
+      return 0;
+    now = ww_mono_ms();
     if (now >= deadline)
       return -1;
-    ww_sleep_ms(s->retry_at < deadline ? s->retry_at - now : deadline - now);
+    if (s->failed) {
+      if (now < s->retry_at)
+        ww_sleep_ms(s->retry_at < deadline ? s->retry_at - now : deadline - now);
+      submit_flight(s);
+    } else {
+      submit_open(s);
+    }
+    if (s->fatal)
+      return -1;
   }
-  return 0;
+}
+
+/* Give up on everything unstored: its offsets were not stored, so it is read
+ * again from the database offsets (by us after re-assignment, or by another sink). */
+static void drop_unstored(ww_sink_t *s, const char *why) {
+  size_t n = s->open->n + (s->failed ? s->flight->n : 0);
+  if (n)
+    WW_LOG(WW_LOG_WARN, "SINK", "%s: dropping %zu unstored messages; they will be read again "
+           "from the stored offsets", why, n);
+  batch_clear(s->open);
+  if (s->failed)
+    batch_clear(s->flight);
+  s->failed = 0;
+  s->backoff_ms = 0;
 }
 
 /* Set every partition of \p parts to its offset in the database (beginning if none).
@@ -294,17 +373,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     else
       aerr = rd_kafka_assign(rk, parts);
     s->paused = 0;
+    if (s->failed || s->backoff_ms) /* still failing: keep the new partitions paused too */
+      pause_all(s, 1);
   } else {
     /* Store what we have before giving the partitions away. If the database
      * refuses, drop the batch: its offsets were not stored, so whoever owns
      * the partitions next re-reads it from the database offsets. */
-    if (batch_flush_wait(s, WW_SINK_SHUTDOWN_RETRY_MS) != 0) {
-      WW_LOG(WW_LOG_WARN, "SINK", "revocation: dropping %zu unstored messages; they will be "
-             "read again from the stored offsets", s->n);
-      batch_clear(s);
-      s->retry_at = 0;
-      s->backoff_ms = 0;
-    }
+    if (drain(s, WW_SINK_SHUTDOWN_RETRY_MS) != 0)
+      drop_unstored(s, "revocation");
     if (s->eof)
       ww_eof_revoke(s->eof, parts);
     if (coop)
@@ -338,6 +414,10 @@ static rd_kafka_t *consumer_new(ww_sink_t *s, int batch_mode) {
       ww_kafka_conf_set(conf, "enable.partition.eof", batch_mode ? "true" : "false", errstr,
                         sizeof(errstr)) != 0)
     goto err;
+  if (ww_config_str(s->cfg, "instance-id") &&
+      ww_kafka_conf_set(conf, "group.instance.id", ww_config_str(s->cfg, "instance-id"), errstr,
+                        sizeof(errstr)) != 0)
+    goto err;
   rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
   rd_kafka_conf_set_opaque(conf, s);
   if (!(rk = ww_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr))))
@@ -351,21 +431,26 @@ err:
   return NULL;
 }
 
-/* One retention step when due; keeps stepping each loop while rows remain. */
-static void retention_tick(ww_sink_t *s, int64_t now_mono, int64_t *next_at, int *more) {
+/* Work that needs the database while the writer is idle: one retention step
+ * when due (small, so the next batch waits little), and the size gauge. */
+static void idle_work(ww_sink_t *s, int64_t now) {
   char errstr[WW_SINK_ERRSTR];
   int64_t readings = 0, rollups = 0;
   ww_err_t err;
-  if (!*more && now_mono < *next_at)
+  if (s->metrics && now >= s->next_gauges) {
+    ww_sink_stats_gauges(s->stats, s->rk, s->db);
+    s->next_gauges = now + 1000;
+  }
+  if (s->failed || (!s->ret_more && now < s->next_retention))
     return;
-  err = ww_sink_retention_step(s->ret, ww_now_ms(), more, &readings, &rollups, errstr,
+  err = ww_sink_retention_step(s->ret, ww_now_ms(), &s->ret_more, &readings, &rollups, errstr,
                                sizeof(errstr));
   if (err != WW_OK)
     WW_LOG(WW_LOG_WARN, "SINK", "%s (%s); retention retries later", errstr, ww_err2str(err));
   else
     ww_sink_stats_retention(s->stats, readings, rollups);
-  if (!*more)
-    *next_at = now_mono + ww_config_duration_ms(s->cfg, "retention-interval");
+  if (!s->ret_more)
+    s->next_retention = now + ww_config_duration_ms(s->cfg, "retention-interval");
 }
 
 static void handle_event(ww_sink_t *s, rd_kafka_message_t *rkm) {
@@ -383,57 +468,71 @@ static void handle_event(ww_sink_t *s, rd_kafka_message_t *rkm) {
   rd_kafka_message_destroy(rkm);
 }
 
+static int open_ready(const ww_sink_t *s, int64_t now) {
+  const sink_batch_t *b = s->open;
+  return b->n > 0 && ((int64_t)b->n >= s->batch_size || now - b->t0 >= s->batch_ms ||
+                      (s->eof && ww_eof_all(s->eof)));
+}
+
 static int loop(ww_sink_t *s, int batch_mode) {
   int64_t stats_every = ww_config_duration_ms(s->cfg, "stats-interval");
-  int64_t next_stats = ww_mono_ms() + stats_every, next_retention = 0, next_gauges = 0;
-  int ret_more = 0;
+  int64_t next_stats = ww_mono_ms() + stats_every;
 
   while (!ww_signal_stop_requested() && !s->fatal) {
     int64_t now = ww_mono_ms(), wait = WW_SINK_POLL_MS;
     rd_kafka_message_t *rkm;
-    if (s->n > 0 && !s->retry_at) {
-      int64_t left = s->batch_t0 + s->batch_ms - now;
-      wait = left < 0 ? 0 : left < wait ? left : wait;
+
+    if (s->in_flight && (int64_t)s->open->n >= s->batch_size) {
+      /* Backpressure: the next batch is full; wait for the writer, not Kafka. */
+      reap(s, WW_SINK_POLL_MS);
+      rkm = NULL;
+    } else {
+      if (s->open->n > 0 && !s->in_flight && !s->failed) {
+        int64_t left = s->open->t0 + s->batch_ms - now;
+        wait = left < 0 ? 0 : left < wait ? left : wait;
+      } else if (s->in_flight) {
+        wait = 1; /* come back soon to collect the writer's result */
+      }
+      rkm = rd_kafka_consumer_poll(s->rk, (int)wait);
     }
-    rkm = rd_kafka_consumer_poll(s->rk, (int)wait);
     if (rkm && rkm->err) {
       handle_event(s, rkm);
     } else if (rkm) {
       if (s->eof)
         ww_eof_message(s->eof, rd_kafka_topic_name(rkm->rkt), rkm->partition);
       if (batch_add(s, rkm) != 0) {
-        WW_LOG(WW_LOG_ERROR, "SINK", "out of memory holding a batch of %zu messages", s->n);
+        WW_LOG(WW_LOG_ERROR, "SINK", "out of memory holding a batch of %zu messages",
+               s->open->n);
         rd_kafka_message_destroy(rkm);
         s->fatal = 1;
         break;
       }
     }
+    reap(s, 0);
     now = ww_mono_ms();
-    if (s->n > 0 && (s->retry_at ? now >= s->retry_at
-                                 : ((int64_t)s->n >= s->batch_size ||
-                                    now - s->batch_t0 >= s->batch_ms ||
-                                    (s->eof && ww_eof_all(s->eof)))))
-      batch_flush(s);
-    if (batch_mode && s->n == 0 && ww_eof_all(s->eof))
-      break;
-    if (!s->retry_at)
-      retention_tick(s, now, &next_retention, &ret_more);
-    if (s->metrics && now >= next_gauges) {
-      ww_sink_stats_gauges(s->stats, s->rk, s->db);
-      next_gauges = now + 1000;
-    }
-    if (stats_every > 0 && now >= next_stats) {
-      ww_sink_stats_log(s->stats, s->rk, s->db);
+    if (!s->in_flight) {
+      idle_work(s, now);
+      if (stats_every > 0 && now >= next_stats) {
+        ww_sink_stats_log(s->stats, s->rk, s->db);
+        next_stats = now + stats_every;
+      }
+      if (s->failed) {
+        if (now >= s->retry_at)
+          submit_flight(s);
+      } else if (open_ready(s, now)) {
+        submit_open(s);
+      } else if (batch_mode && s->open->n == 0 && ww_eof_all(s->eof)) {
+        break;
+      }
+    } else if (stats_every > 0 && now >= next_stats) {
+      ww_sink_stats_log(s->stats, s->rk, NULL);
       next_stats = now + stats_every;
     }
   }
-  /* Graceful stop: store the open batch (a second signal or the deadline gives up;
-   * unstored messages are re-read from the stored offsets on the next start). */
-  if (s->n > 0 && batch_flush_wait(s, WW_SINK_SHUTDOWN_RETRY_MS) != 0) {
-    WW_LOG(WW_LOG_ERROR, "SINK", "shutdown: %zu messages not stored; they will be read again "
-           "on the next start", s->n);
-    batch_clear(s);
-  }
+  /* Graceful stop: store what is held (the deadline gives up; unstored
+   * messages are read again from the stored offsets on the next start). */
+  if (drain(s, WW_SINK_SHUTDOWN_RETRY_MS) != 0)
+    drop_unstored(s, "shutdown");
   return s->fatal ? 1 : 0;
 }
 
@@ -445,6 +544,8 @@ int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total) {
 
   memset(&s, 0, sizeof(s));
   memset(total, 0, sizeof(*total));
+  s.open = &s.bufs[0];
+  s.flight = &s.bufs[1];
   s.cfg = cfg;
   s.db = db;
   s.batch_size = ww_config_int(cfg, "batch-size");
@@ -478,6 +579,10 @@ int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total) {
     WW_LOG(WW_LOG_INFO, "SINK", "Prometheus metrics at http://%s/metrics (port %d)",
            ww_config_str(cfg, "metrics-listen"), port);
   }
+  if (!(s.writer = ww_sink_writer_new(s.store))) {
+    WW_LOG(WW_LOG_ERROR, "SINK", "cannot start the writer thread");
+    goto done;
+  }
   if (!(s.stats = ww_sink_stats_new(s.metrics))) {
     WW_LOG(WW_LOG_ERROR, "SINK", "out of memory");
     goto done;
@@ -497,16 +602,17 @@ int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total) {
          ww_config_str(cfg, "group"), batch_mode ? "batch" : "real_time",
          ww_config_str(cfg, "db"));
   rc = loop(&s, batch_mode);
-  ww_sink_stats_log(s.stats, s.rk, s.db);
+  ww_sink_stats_log(s.stats, s.rk, s.in_flight ? NULL : s.db);
 done:
-  /* Closing the consumer runs the revoke callback, which needs the store. */
+  /* Closing the consumer runs the revoke callback, which needs the store and writer. */
   if (s.rk)
     ww_kafka_consumer_close(s.rk);
-  batch_clear(&s);
+  if (s.writer)
+    reap(&s, -1);
+  ww_sink_writer_destroy(s.writer);
   *total = s.total;
-  free(s.rkms);
-  free(s.msgs);
-  free(s.hdrs);
+  batch_free(&s.bufs[0]);
+  batch_free(&s.bufs[1]);
   ww_eof_destroy(s.eof);
   ww_sink_stats_destroy(s.stats);
   ww_metrics_destroy(s.metrics);

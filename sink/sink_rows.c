@@ -87,43 +87,55 @@ int ww__sink_rollup_flush(ww_sink_store_t *st, char *errstr, size_t errstr_size)
   return 0;
 }
 
+void ww_sink_predecode(const ww_factory_t *fac, const ww_sink_msg_t *m, ww_sink_pre_t *pre) {
+  pre->why[0] = '\0';
+  pre->reason = (int)ww_scored_decode(fac, m->payload, m->len, &pre->r, &pre->sc, pre->why,
+                                      sizeof(pre->why));
+}
+
 int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
                          char *errstr, size_t errstr_size) {
   sqlite3_stmt *s = st->ins_reading;
   const ww_factory_t *fac = st->fac;
-  ww_reading_t r;
-  ww_score_t sc;
-  ww_dlq_reason_t reason;
-  char why[WW_SINK_WHY_MAX];
+  ww_sink_pre_t local;
+  const ww_sink_pre_t *pre = m->pre;
+  const ww_reading_t *rp;
+  const ww_score_t *scp;
   char ts[WW_TS_BUFSZ];
   char extra[WW_MAX_SENSORS * (WW_ID_MAX + 32) + 4];
   size_t xo = 0;
   int done;
 
-  reason = ww_scored_decode(fac, m->payload, m->len, &r, &sc, why, sizeof(why));
-  if (reason != WW_DLQ_NONE)
-    return ww__sink_row_dead(st, m, ww_dlq_reason_name(reason), why, c, errstr, errstr_size);
+  if (!pre) {
+    ww_sink_predecode(fac, m, &local);
+    pre = &local;
+  }
+  if (pre->reason != WW_DLQ_NONE)
+    return ww__sink_row_dead(st, m, ww_dlq_reason_name((ww_dlq_reason_t)pre->reason), pre->why,
+                             c, errstr, errstr_size);
+  rp = &pre->r;
+  scp = &pre->sc;
 
-  ww_ts_format(r.ts_ms, ts, sizeof(ts));
+  ww_ts_format(rp->ts_ms, ts, sizeof(ts));
   sqlite3_bind_text(s, 1, ts, -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, r.ts_ms);
-  sqlite3_bind_text(s, 3, fac->lines[r.line_idx].id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, r.component_id, -1, SQLITE_STATIC);
-  if (r.seq >= 0)
-    sqlite3_bind_int64(s, 5, r.seq);
+  sqlite3_bind_int64(s, 2, rp->ts_ms);
+  sqlite3_bind_text(s, 3, fac->lines[rp->line_idx].id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, rp->component_id, -1, SQLITE_STATIC);
+  if (rp->seq >= 0)
+    sqlite3_bind_int64(s, 5, rp->seq);
   else
     sqlite3_bind_null(s, 5);
   for (int col = 0; col < 3; col++)
     sqlite3_bind_null(s, 6 + col);
   for (int i = 0; i < fac->n_sensors; i++) {
-    if (!(r.present & (1u << i)))
+    if (!(rp->present & (1u << i)))
       continue;
     if (st->col_of_sensor[i] >= 0) {
-      sqlite3_bind_double(s, 6 + st->col_of_sensor[i], r.values[i]);
+      sqlite3_bind_double(s, 6 + st->col_of_sensor[i], rp->values[i]);
     } else {
       /* Sensor names come from the validated config: no characters to escape. */
       int k = snprintf(extra + xo, sizeof(extra) - xo, "%s\"%s\":%.17g", xo ? "," : "{",
-                       fac->sensors[i].name, r.values[i]);
+                       fac->sensors[i].name, rp->values[i]);
       if (k > 0 && (size_t)k < sizeof(extra) - xo)
         xo += (size_t)k;
     }
@@ -134,17 +146,17 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
   } else {
     sqlite3_bind_null(s, 9);
   }
-  sqlite3_bind_int(s, 10, sc.severity != WW_SEV_NORMAL);
-  sqlite3_bind_double(s, 11, sc.anomaly_score);
-  sqlite3_bind_text(s, 12, ww_severity_name(sc.severity), -1, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 13, sc.model_version);
-  sqlite3_bind_double(s, 14, sc.zscore);
-  if (r.injected_anomaly[0])
-    sqlite3_bind_text(s, 15, r.injected_anomaly, -1, SQLITE_STATIC);
+  sqlite3_bind_int(s, 10, scp->severity != WW_SEV_NORMAL);
+  sqlite3_bind_double(s, 11, scp->anomaly_score);
+  sqlite3_bind_text(s, 12, ww_severity_name(scp->severity), -1, SQLITE_STATIC);
+  sqlite3_bind_int64(s, 13, scp->model_version);
+  sqlite3_bind_double(s, 14, scp->zscore);
+  if (rp->injected_anomaly[0])
+    sqlite3_bind_text(s, 15, rp->injected_anomaly, -1, SQLITE_STATIC);
   else
     sqlite3_bind_null(s, 15);
-  if (r.episode_id)
-    sqlite3_bind_int64(s, 16, r.episode_id);
+  if (rp->episode_id)
+    sqlite3_bind_int64(s, 16, rp->episode_id);
   else
     sqlite3_bind_null(s, 16);
   sqlite3_bind_int(s, 17, m->partition);
@@ -155,9 +167,9 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
   c->readings++;
   for (int i = 0; i < fac->n_sensors; i++) {
     int rc;
-    if (!(r.present & (1u << i)))
+    if (!(rp->present & (1u << i)))
       continue;
-    rc = rollup_add(st, r.line_idx, i, r.ts_ms, r.values[i], errstr, errstr_size);
+    rc = rollup_add(st, rp->line_idx, i, rp->ts_ms, rp->values[i], errstr, errstr_size);
     if (rc)
       return rc;
   }

@@ -19,6 +19,7 @@ struct ww_sink_stats_s {
   int64_t faults;          /* failed transactions (retried) */
   int64_t del_readings;    /* rows deleted by retention */
   int64_t del_rollups;
+  int64_t db_size;         /* bytes, as of the last ww_sink_stats_gauges with a database; -1 unknown */
   /* Prometheus mirrors (NULL when metrics are off; updates on NULL are no-ops). */
   ww_metric_t *m_rows[5];      /* rows by table: readings, windows, alerts, dead letters, models */
   ww_metric_t *m_records;      /* messages stored */
@@ -65,6 +66,7 @@ ww_sink_stats_t *ww_sink_stats_new(ww_metrics_t *reg) {
   if (!stats)
     return NULL;
   stats->last_mono = ww_mono_ms();
+  stats->db_size = -1;
   if (reg)
     register_metrics(stats, reg);
   return stats;
@@ -144,15 +146,17 @@ static int64_t db_bytes(sqlite3 *db) {
 }
 
 void ww_sink_stats_gauges(ww_sink_stats_t *stats, rd_kafka_t *rk, sqlite3 *db) {
-  int64_t l = lag(rk), b = db_bytes(db);
+  int64_t l = lag(rk), b = db ? db_bytes(db) : -1;
   if (l >= 0)
     ww_metric_set(stats->m_lag, (double)l);
-  if (b >= 0)
+  if (b >= 0) {
+    stats->db_size = b;
     ww_metric_set(stats->m_db_bytes, (double)b);
+  }
 }
 
 void ww_sink_stats_log(ww_sink_stats_t *stats, rd_kafka_t *rk, sqlite3 *db) {
-  int64_t now = ww_mono_ms(), lg = lag(rk), b = db_bytes(db);
+  int64_t now = ww_mono_ms(), lg = lag(rk), b = db ? db_bytes(db) : stats->db_size;
   double secs = (double)(now - stats->last_mono) / 1000.0;
   const ww_sink_counts_t *t = &stats->total, *l = &stats->last;
   if (secs <= 0)

@@ -30,14 +30,15 @@ void ww_sink_stats_fault(ww_sink_stats_t *stats);
 /** Retention deleted \p readings raw readings and \p rollups rollup rows. */
 void ww_sink_stats_retention(ww_sink_stats_t *stats, int64_t readings, int64_t rollups);
 
-/** Refresh the lag and database-size gauges (cheap: cached watermarks, two pragmas). */
+/** Refresh the lag and database-size gauges (cheap: cached watermarks, two pragmas).
+ *  \p db may be NULL while another thread writes: the size is then left as it was. */
 void ww_sink_stats_gauges(ww_sink_stats_t *stats, rd_kafka_t *rk, sqlite3 *db);
 
 /**
  * @brief Log one stats line: rows/s per table since the last line, batches and their
  *        latency, faults, retention deletions, lag of the assigned partitions
  *        (from cached watermarks, no network call) and the database size.
- * @param rk, db borrowed; either may be NULL (then lag or size is omitted).
+ * @param rk, db borrowed; either may be NULL (lag omitted; the last known size is shown).
  */
 void ww_sink_stats_log(ww_sink_stats_t *stats, rd_kafka_t *rk, sqlite3 *db);
 

@@ -16,6 +16,7 @@
 
 #include "windwatch/config.h"
 #include "windwatch/err.h"
+#include "windwatch/reading.h"
 
 /** What a topic carries; decides the table its messages go to. */
 typedef enum ww_sink_kind_e {
@@ -26,6 +27,14 @@ typedef enum ww_sink_kind_e {
   WW_SINK_MODELS,       /* models → models */
   WW_SINK__KINDS
 } ww_sink_kind_t;
+
+/** A reading decoded ahead of the transaction (on the consumer thread). */
+typedef struct ww_sink_pre_s {
+  int reason;            /* ww_dlq_reason_t: WW_DLQ_NONE if r and sc are valid */
+  ww_reading_t r;
+  ww_score_t sc;
+  char why[160];         /* the decoder's detail when reason != WW_DLQ_NONE */
+} ww_sink_pre_t;
 
 /** One Kafka message as the store sees it. Every pointer is borrowed. */
 typedef struct ww_sink_msg_s {
@@ -44,6 +53,7 @@ typedef struct ww_sink_msg_s {
   const char *h_src_topic;
   int32_t h_src_partition;
   int64_t h_src_offset;
+  const ww_sink_pre_t *pre; /* kind WW_SINK_READINGS: already decoded, or NULL to decode here */
 } ww_sink_msg_t;
 
 /** Row counts, per table, of what one or more batches stored. */
@@ -94,6 +104,9 @@ ww_err_t ww_sink_store_offset(ww_sink_store_t *st, const char *topic, int32_t pa
  */
 ww_err_t ww_sink_store_apply(ww_sink_store_t *st, const ww_sink_msg_t *msgs, size_t n,
                              ww_sink_counts_t *added, char *errstr, size_t errstr_size);
+
+/** Decode \p m's payload into \p pre (any thread; no database access). */
+void ww_sink_predecode(const ww_factory_t *fac, const ww_sink_msg_t *m, ww_sink_pre_t *pre);
 
 /** @returns the ww_err_t for an SQLite result code (BUSY/LOCKED, FULL, IOERR, other). */
 ww_err_t ww_sink_sqlite_err(int rc);

@@ -215,8 +215,11 @@ async function loadStatus() {
   ]);
   const ok = health.status === 'healthy';
   document.getElementById('health-dot').className = `status-dot ${ok ? 'ok' : 'bad'}`;
+  const age = health.data_age_seconds;
+  const flowing = typeof age === 'number' && age < 10 ? 'data flowing'
+    : `no new data (last ${ww.age(age)})`;
   document.getElementById('health').textContent = ok
-    ? `healthy · model ${health.model} · scoring ${health.scoring}`
+    ? `healthy · model ${health.model} · scoring ${health.scoring} · ${flowing}`
     : `unhealthy: ${health.error || ''}`;
   state.lineOrder = Object.keys(status.production_lines);
   state.lines = status.production_lines;

@@ -4,9 +4,10 @@
 let lines = {};
 
 async function loadPredictions() {
-  const d = await ww.getJSON('/api/data-samples?limit=50');
+  /* recent_data is an index range scan; data-samples would also summarise the whole table. */
+  const d = await ww.getJSON('/api/dashboard-data?limit=50');
   const body = document.querySelector('#preds tbody');
-  body.replaceChildren(...d.sensor_readings.map((r) => ww.el('tr', null,
+  body.replaceChildren(...d.recent_data.map((r) => ww.el('tr', null,
     ww.el('td', { text: r.timestamp }), ww.el('td', { text: r.production_line }),
     ww.el('td', { text: r.component_id }), ww.el('td', { text: ww.fmt(r.temperature) }),
     ww.el('td', { text: ww.fmt(r.humidity) }), ww.el('td', { text: ww.fmt(r.sound_level) }),

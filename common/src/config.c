@@ -691,6 +691,10 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
   int rc = -1, c, li;
   char where[WW_WHERE_MAX];
 
+  if (argc < 2 || !argv) { /* no flags at all (tests pass argc 0) */
+    free(lopts);
+    return 0;
+  }
   if (!lopts) {
     errf(errstr, errstr_size, "out of memory");
     return -1;

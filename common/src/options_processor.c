@@ -53,7 +53,7 @@ const ww_opt_t ww__opts_processor[] = {
    "Isolation Forest rows per tree", WW_ROLE_PROCESSOR},
   {"seed", 0, NULL, "model.seed", WW_OPT_INT, "1", NULL, 0, 9.2e18, "N",
    "model training seed (same seed and data: same model)", WW_ROLE_PROCESSOR},
-  {"score-warning-quantile", 0, NULL, "model.warning_quantile", WW_OPT_DOUBLE, "0.995", NULL, 0.5,
+  {"score-warning-quantile", 0, NULL, "model.warning_quantile", WW_OPT_DOUBLE, "0.999", NULL, 0.5,
    1, "Q", "quantile of the training scores where warning starts", WW_ROLE_PROCESSOR},
   {"score-critical-quantile", 0, NULL, "model.critical_quantile", WW_OPT_DOUBLE, "0.9999", NULL,
    0.5, 1, "Q", "quantile of the training scores where critical starts", WW_ROLE_PROCESSOR},

@@ -4,6 +4,10 @@
 const ww_opt_t ww__opts_sink[] = {
   {"group", 'g', NULL, "sink.group", WW_OPT_STR, "windwatch-sink", NULL, WW_NO_BOUNDS, "ID",
    "Kafka consumer group", WW_ROLE_SINK},
+  {"instance-id", 0, NULL, "sink.instance_id", WW_OPT_STR, NULL, NULL, WW_NO_BOUNDS, "ID",
+   "static group member id (group.instance.id): a restarted sink gets its partitions back at "
+   "once instead of after the session timeout; unique per sink process (default: unset)",
+   WW_ROLE_SINK},
   {"mode", 'm', NULL, "sink.mode", WW_OPT_ENUM, "real_time", "real_time|batch", WW_NO_BOUNDS,
    "MODE", "real_time follows forever; batch stops at the end of every partition", WW_ROLE_SINK},
   {"db", 0, NULL, "storage.db", WW_OPT_STR, "windwatch.db", NULL, WW_NO_BOUNDS, "PATH",

@@ -110,6 +110,9 @@ set_paths() {
   MOCK_LOG=$RUN_DIR/logs/mock.log
   JARS=$CACHE/jars
   BOOTSTRAP=$HOST:$PORT
+  # The tools start fast (C1 only, serial GC) and do little work.
+  TOOL_OPTS=(-Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC
+    -Dlog4j2.configurationFile="$RUN_DIR/log4j2-tools.properties")
 }
 
 make_run_dir() {
@@ -225,6 +228,9 @@ broker_answers() {
 wait_ready() {
   local pid=$1 t0 until_t
   t0=$(now)
+  # A failed start leaves no topic helper behind.
+  # shellcheck disable=SC2064 # the pid is meant to be expanded now
+  [[ -n ${TOPICS_PID:-} ]] && trap "kill $TOPICS_PID 2>/dev/null || true" EXIT
   until_t=$(deadline "$START_TIMEOUT")
   while ! broker_answers; do
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -246,6 +252,7 @@ wait_ready() {
     sleep 0.05
   done
   log "broker answers on $BOOTSTRAP ($(elapsed "$t0") s)"
+  trap - EXIT
 }
 
 # ---- jars --------------------------------------------------------------------
@@ -342,11 +349,8 @@ need_java() {
     die "Java ('$JAVA') not found; the broker needs Java 17+ (Debian: apt-get install openjdk-17-jre-headless), or try 'start --mock'"
 }
 
-# JVM flags for the short-lived tools: they start fast and do little work.
-tool_java() {
-  "$JAVA" -Xmx256m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC \
-    -Dlog4j2.configurationFile="$RUN_DIR/log4j2-tools.properties" "$@"
-}
+# A short-lived Kafka tool; TOOL_OPTS (set_paths) make it start fast.
+tool_java() { "$JAVA" "${TOOL_OPTS[@]}" "$@"; }
 
 # ---- configuration and storage -------------------------------------------------
 
@@ -380,6 +384,11 @@ write_config() {
     # short session timeouts (ms).
     printf 'group.initial.rebalance.delay.ms=0\n'
     printf 'group.min.session.timeout.ms=1000\n'
+    # After a kill -9 the controller refuses the restarted broker until the
+    # old registration's session expires: 4 s instead of 9 s (heartbeats
+    # every 0.5 s instead of 2 s keep it alive).
+    printf 'broker.heartbeat.interval.ms=500\n'
+    printf 'broker.session.timeout.ms=4000\n'
     local kv
     for kv in $EXTRA_PROPS; do
       [[ $kv == *=* ]] || die "WINDWATCH_KAFKA_PROPS entries must be key=value (got '$kv')"
@@ -403,14 +412,17 @@ rootLogger.level = $level
 rootLogger.appenderRef.console.ref = console
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
+# A client that waits for a starting broker warns at every refused connection.
+logger.network.name = org.apache.kafka.clients.NetworkClient
+logger.network.level = ERROR
 EOF
   done
 }
 
-# A Kafka cluster id: 16 random bytes, base64url without padding. Kafka's own
-# generator (StorageTool random-uuid) costs a JVM start; this is the same
-# format, and like Kafka's it never begins with '-'.
-new_cluster_id() {
+# A Kafka UUID (cluster id, directory id): 16 random bytes, base64url without
+# padding, the format of Kafka's own Uuid.randomUuid(); like Kafka's, it never
+# begins with '-'.
+new_uuid() {
   local id
   while :; do
     id=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
@@ -419,27 +431,67 @@ new_cluster_id() {
   printf '%s' "$id"
 }
 
-# Formats the data directory unless it already holds a valid KRaft store for
-# node 1, which is reused as it is (whatever its cluster id).
+# The bootstrap.checkpoint that kafka.tools.StorageTool writes for this
+# Kafka version, made once per jar cache. With a static controller quorum
+# (controller.quorum.voters) a formatted store is exactly that file (the
+# initial feature levels, nothing tied to a cluster or a port) plus
+# meta.properties, so each new store copies it instead of paying a JVM start
+# for StorageTool. Prints the file's path.
+format_template() {
+  local dir=$CACHE/format/$KAFKA_VERSION tmp
+  if [[ ! -s $dir/bootstrap.checkpoint ]]; then
+    lock_cache
+    if [[ ! -s $dir/bootstrap.checkpoint ]]; then
+      tmp=$CACHE/format/tmp.$$
+      rm -rf "$tmp"
+      mkdir -p "$tmp/data" || die "cannot create $tmp"
+      sed "s#^log\.dirs=.*#log.dirs=$tmp/data#" "$PROPS" >"$tmp/server.properties"
+      if ! tool_java -cp "$JARS/*" kafka.tools.StorageTool format -t "$(new_uuid)" \
+        -c "$tmp/server.properties" >&2; then
+        rm -rf "$tmp"
+        die "kafka.tools.StorageTool format failed"
+      fi
+      [[ -s $tmp/data/bootstrap.checkpoint ]] ||
+        die "kafka.tools.StorageTool wrote no bootstrap.checkpoint (files: $(ls "$tmp/data"))"
+      rm -rf "$dir"
+      mkdir -p "$dir" || die "cannot create $dir"
+      mv "$tmp/data/bootstrap.checkpoint" "$dir/" || die "cannot fill $dir"
+      rm -rf "$tmp"
+    fi
+    unlock_cache
+  fi
+  printf '%s' "$dir/bootstrap.checkpoint"
+}
+
+# Formats the data directory unless it already holds a KRaft store of node 1,
+# which is reused as it is (whatever its cluster id).
 prepare_storage() {
-  local meta=$DATA_DIR/meta.properties cid nid t0
+  local meta=$DATA_DIR/meta.properties cid nid template
   if [[ -f $meta ]]; then
     cid=$(sed -n 's/^cluster\.id=//p' "$meta")
     nid=$(sed -n 's/^node\.id=//p' "$meta")
-    if [[ -n $cid && $nid == 1 && -d $DATA_DIR/__cluster_metadata-0 ]]; then
+    if [[ -n $cid && $nid == 1 ]] &&
+      [[ -d $DATA_DIR/__cluster_metadata-0 || -s $DATA_DIR/bootstrap.checkpoint ]]; then
       log "reusing the data in $DATA_DIR (cluster id $cid)"
+      FORMATTED=0
       return 0
     fi
     log "the data in $DATA_DIR is not a usable store (cluster.id='$cid' node.id='$nid'); formatting it anew"
   elif [[ -d $DATA_DIR ]] && [[ -n $(ls -A "$DATA_DIR") ]]; then
     log "$DATA_DIR holds no meta.properties (an interrupted format?); formatting it anew"
   fi
+  template=$(format_template)
   rm -rf "$DATA_DIR"
-  cid=$(new_cluster_id)
-  t0=$(now)
-  tool_java -cp "$JARS/*" kafka.tools.StorageTool format -t "$cid" -c "$PROPS" >&2 ||
-    die "formatting $DATA_DIR failed (kafka.tools.StorageTool)"
-  log "formatted $DATA_DIR with cluster id $cid ($(elapsed "$t0") s)"
+  mkdir -p "$DATA_DIR" || die "cannot create $DATA_DIR"
+  cp "$template" "$DATA_DIR/bootstrap.checkpoint" || die "cannot write $DATA_DIR/bootstrap.checkpoint"
+  cid=$(new_uuid)
+  # meta.properties last, written whole: its presence marks a finished format.
+  printf '%s\n' "# Written by deploy/kafka/kafka.sh (as kafka.tools.StorageTool format would)" \
+    "node.id=1" "directory.id=$(new_uuid)" "version=1" "cluster.id=$cid" >"$DATA_DIR/meta.properties.tmp" ||
+    die "cannot write $DATA_DIR/meta.properties.tmp"
+  mv "$DATA_DIR/meta.properties.tmp" "$DATA_DIR/meta.properties" || die "cannot write $DATA_DIR/meta.properties"
+  log "formatted $DATA_DIR (cluster id $cid)"
+  FORMATTED=1
 }
 
 # Class-data sharing: the first broker of a jar cache that stops cleanly
@@ -530,15 +582,20 @@ import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.errors.TopicExistsException;
 
-/* Usage: WwCreateTopics BOOTSTRAP name:partitions[:compact]...  Exit 0 when
- * every topic exists afterwards, 1 otherwise. Messages go to stderr. */
+/* Usage: WwCreateTopics BOOTSTRAP TIMEOUT_MS name:partitions[:compact]...
+ * Waits up to TIMEOUT_MS for the broker (it may still be starting). Exit 0
+ * when every topic exists afterwards, 1 otherwise. Messages go to stderr. */
 public final class WwCreateTopics {
     public static void main(String[] args) throws InterruptedException {
         Properties props = new Properties();
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
-        props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, "30000");
+        props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, args[1]);
+        props.put(AdminClientConfig.RECONNECT_BACKOFF_MS_CONFIG, "20");
+        props.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "100");
+        props.put(AdminClientConfig.RETRY_BACKOFF_MS_CONFIG, "20");
+        props.put(AdminClientConfig.RETRY_BACKOFF_MAX_MS_CONFIG, "100");
         List<NewTopic> topics = new ArrayList<>();
-        for (int i = 1; i < args.length; i++) {
+        for (int i = 2; i < args.length; i++) {
             String[] f = args[i].split(":");
             NewTopic t = new NewTopic(f[0], Integer.parseInt(f[1]), (short) 1);
             if (f.length > 2 && f[2].equals("compact"))
@@ -587,6 +644,21 @@ helper_classes() {
   printf '%s' "$dir"
 }
 
+# On a store formatted just now every topic is missing, so the helper starts
+# with the broker and creates them as soon as it answers: its JVM start-up
+# overlaps the broker's. Sets TOPICS_PID (empty when not started).
+start_topics_early() {
+  local helper
+  TOPICS_PID=
+  [[ $TOPIC_TOOL == admin ]] || return 0
+  helper=$(helper_classes)
+  [[ -n $helper ]] || return 0
+  parse_topics
+  tool_java -cp "$helper:$JARS/*" WwCreateTopics "$BOOTSTRAP" "$((START_TIMEOUT * 1000))" \
+    "${TOPIC_SPECS[@]}" >&2 8>&- 9>&- &
+  TOPICS_PID=$!
+}
+
 # Creates every topic of TOPICS that the broker lacks. Topics kcat already
 # lists are not asked for again, so a start on reused data costs no JVM.
 ensure_topics() {
@@ -608,7 +680,7 @@ ensure_topics() {
   helper=
   [[ $TOPIC_TOOL == admin ]] && helper=$(helper_classes)
   if [[ -n $helper ]]; then
-    tool_java -cp "$helper:$JARS/*" WwCreateTopics "$BOOTSTRAP" "${missing[@]}" >&2 ||
+    tool_java -cp "$helper:$JARS/*" WwCreateTopics "$BOOTSTRAP" 30000 "${missing[@]}" >&2 ||
       die "creating topics on $BOOTSTRAP failed"
   else
     [[ $TOPIC_TOOL == admin ]] && log "topic helper unavailable; using TopicCommand (one JVM per topic)"
@@ -688,8 +760,14 @@ cmd_start() {
   write_config
   prepare_storage
   launch_broker
+  ((FORMATTED)) && start_topics_early
   wait_ready "$BROKER_PID"
-  ensure_topics
+  if [[ -n ${TOPICS_PID:-} ]]; then
+    wait "$TOPICS_PID" || die "creating topics on $BOOTSTRAP failed"
+    log "topics created"
+  else
+    ensure_topics
+  fi
   log "ready in $(elapsed "$t0") s"
   printf '%s\n' "$BOOTSTRAP"
 }

@@ -114,6 +114,22 @@ try {
     await page.close();
   }
 
+  // ---- a phone-sized screen: everything fits the width
+  {
+    const page = await ctx.newPage();
+    const errors = [];
+    watch(page, errors);
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+    await page.waitForFunction(() => window.wwCharts && window.wwCharts.sound_level
+      && window.wwCharts.sound_level.data[0].length > 0, null, { timeout: WAIT_MS });
+    const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    check('phone: no horizontal scrolling', widths[0] <= widths[1] + 1, JSON.stringify(widths));
+    await page.screenshot({ path: join(artifacts, 'overview-phone.png'), fullPage: true });
+    check('phone: no console errors', errors.length === 0, errors.join('\n'));
+    await page.close();
+  }
+
   // ---- predictions
   {
     const page = await ctx.newPage();

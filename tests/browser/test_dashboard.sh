@@ -29,5 +29,5 @@ if WW_CHROMIUM="$CHROMIUM" node "$HERE/dashboard.test.mjs" "http://127.0.0.1:$PO
   >"$WW_TMP/node.out" 2>"$WW_TMP/node.log"; then ok=1; else ok=0; fi
 cat "$WW_TMP/node.log" >&2
 check_eq "browser checks ($(cat "$WW_TMP/node.out"))" "$ok" 1
-check_eq "screenshots kept" "$(ls "$ART"/*.png 2>/dev/null | wc -l)" 3
+check_eq "screenshots kept" "$(ls "$ART"/*.png 2>/dev/null | wc -l)" 4
 ww_done

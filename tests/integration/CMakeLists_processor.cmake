@@ -1,3 +1,4 @@
 # Processor integration tests on the real broker. Included from
 # tests/integration/CMakeLists.txt.
 ww_integration_test(it_processor_batch test_processor_batch.sh TIMEOUT 300)
+ww_integration_test(it_processor_kill test_processor_kill.sh TIMEOUT 300)

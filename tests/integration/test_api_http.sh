@@ -75,9 +75,13 @@ check_eq "production-lines" "$(js 'sorted(d), d["turbine-line-2"]["name"], d["tu
   "(['turbine-line-1', 'turbine-line-2'], 'Nacelle Assembly Line', ['Nacelle', 'Gearbox', 'Generator'])"
 get /api/thresholds >/dev/null
 check_eq "thresholds" "$(js 'd["normal_threshold"] <= d["warning_threshold"] < d["anomaly_threshold"], d["sensor_thresholds"]["sound_level"]["warning"]')" "(True, 70.0)"
-get "/api/data-samples?limit=7" >/dev/null
+get "/api/data-samples?limit=7&since=0" >/dev/null
 check_eq "data-samples" "$(js 'len(d["sensor_readings"]), d["total_count"], d["summary"]["total_readings"], sorted(d["summary"])')" \
-  "(7, 101, 101, ['anomaly_count', 'avg_anomaly_score', 'avg_humidity', 'avg_sound_level', 'avg_temperature', 'earliest_timestamp', 'latest_timestamp', 'total_readings'])"
+  "(7, 101, 101, ['anomaly_count', 'avg_anomaly_score', 'avg_humidity', 'avg_sound_level', 'avg_temperature', 'earliest_timestamp', 'latest_timestamp', 'since', 'total_readings', 'until'])"
+get "/api/data-samples?limit=1" >/dev/null
+check_eq "data-samples summary: newest hour by default" "$(js 'd["summary"]["since"], d["total_count"]')" "('2025-11-25T09:00:49.001Z', 101)"
+get "/api/data-samples?limit=1&since=2025-11-25T10:00:40Z&until=2025-11-25T10:00:44.999Z" >/dev/null
+check_eq "data-samples summary range" "$(js 'd["total_count"], d["summary"]["avg_humidity"]')" "(10, 52.0)"
 get /api/debug-sensor-count >/dev/null
 check_eq "debug-sensor-count" "$(js 'd["total_count"], d["earliest_timestamp"], d["latest_timestamp"]')" \
   "(101, '2025-11-25T09:59:00.000Z', '2025-11-25T10:00:49.001Z')"
@@ -244,17 +248,25 @@ kill "$sse_pid" 2>/dev/null || true
 # Resume: from before the first event, the missed events come back at once.
 curl -s -N --max-time 3 -H "Last-Event-ID: $((last_id - 1))" "$BASE/api/stream" >"$WW_TMP/sse2" 2>/dev/null || true
 check_contains "stream resumes with Last-Event-ID" "$(cat "$WW_TMP/sse2")" "id: $last_id"
+curl -s -N --max-time 3 -H "Last-Event-ID: 1" "$BASE/api/stream" >"$WW_TMP/sse3" 2>/dev/null || true
+check_contains "stream: an id from an earlier run replays this run's events" "$(cat "$WW_TMP/sse3")" "it-alert-$now"
 check_eq "stream bad Last-Event-ID 400" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Last-Event-ID: x' "$BASE/api/stream")" 400
 
 # ---- health fails for real when the database is unusable
 mv "$DB" "$DB.gone"
 rm -f "$DB-wal" "$DB-shm"
 PORT2=$(free_port)
-start_bg api2 "$API" --db "$DB" --listen "127.0.0.1:$PORT2"
+start_bg api2 "$API" --db "$DB" --listen "127.0.0.1:$PORT2" --token s3cret
 wait_until 20 "second api on $PORT2" curl -s "http://127.0.0.1:$PORT2/metrics"
 check_eq "health 503 without a database" "$(curl -s -o "$WW_TMP/body" -w '%{http_code}' "http://127.0.0.1:$PORT2/api/health")" 503
 check_eq "health 503 body" "$(js 'd["status"], d["database"]')" "('unhealthy', 'error')"
 check_eq "endpoints 503 without a database" "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT2/api/current-status")" 503
+
+# ---- --token guards POST
+B2="http://127.0.0.1:$PORT2/api/predict"
+check_eq "predict without token 401" "$(curl -s -o /dev/null -w '%{http_code}' --data-binary "$ORIG" "$B2")" 401
+check_eq "predict with a wrong token 401" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer nope' --data-binary "$ORIG" "$B2")" 401
+check_eq "predict with the token 200" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer s3cret' --data-binary "$ORIG" "$B2")" 200
 
 # ---- bad flags name the flag, the value and the fix
 out=$("$API" --listen nonsense 2>&1 >/dev/null) && fail "--listen nonsense accepted"

@@ -10,8 +10,8 @@ ww_topics it-sinkkill
 
 db="$WW_TMP/kill.db"
 group="it-sinkkill-$$-$RANDOM"
-ROUNDS=${WW_KILL_ROUNDS:-10}
-CHUNK=${WW_KILL_CHUNK:-20000}
+ROUNDS=${WW_KILL_ROUNDS:-8}
+CHUNK=${WW_KILL_CHUNK:-60000}
 
 # gen_scored FIRST COUNT: "key<TAB>json" scored readings, sequence numbers FIRST...
 gen_scored() {
@@ -33,8 +33,10 @@ for i in range(first, first + count):
 PY
 }
 
+# Static group membership: a restarted sink takes its dead predecessor's place
+# at once instead of waiting for the session timeout to evict it.
 sink_args=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --db "$db" --group "$group"
-  --stats-interval 0 --log-level warn)
+  --stats-interval 0 --log-level warn --instance-id "$group-1" -X session.timeout.ms=6000)
 rows() { sqlite3 "file:$db?mode=ro" 'SELECT count(*) FROM sensor_readings' 2>/dev/null || echo 0; }
 
 total=0
@@ -49,8 +51,11 @@ for round in $(seq 1 "$ROUNDS"); do
   "$WW_BIN_DIR/windwatch-sink" "${sink_args[@]}" --batch-size $((200 + RANDOM % 2000)) \
     --batch-ms 20ms >>"$WW_TMP/sink.out" 2>>"$WW_TMP/sink.log" &
   spid=$!
-  # A random moment between 0.2 and 2.0 s into the run (deliberate, not a readiness wait).
-  sleep "$(python3 -c 'import random; print(round(random.uniform(0.2, 2.0), 3))')"
+  # Once it is writing again, a random moment 0..0.3 s later (deliberate, not a readiness wait).
+  before=$(rows)
+  progressed() { [ "$(rows)" -gt "$before" ]; }
+  wait_until 120 "the restarted sink to store readings (round $round)" progressed
+  sleep "$(python3 -c 'import random; print(round(random.uniform(0, 0.3), 3))')"
   kill -KILL "$spid" 2>/dev/null || true
   wait "$spid" 2>/dev/null || true
   wait "$kpid" || die "kcat could not produce round $round"

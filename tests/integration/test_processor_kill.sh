@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# Exactly once under crashes: the processor is killed with SIGKILL mid-stream
+# several times while readings keep arriving, restarted each time, and
+# finally drained in batch mode. Every input reading must then be in
+# sensor-scored exactly once (read_committed) and no alert event repeated.
+source "$(dirname "$0")/lib.sh"
+require_broker
+require_tools python3
+PROC="$WW_BIN_DIR/windwatch-processor"
+PRODUCER="$WW_BIN_DIR/windwatch-producer"
+[ -x "$PROC" ] || die "$PROC is missing: build the windwatch-processor target"
+[ -x "$PRODUCER" ] || die "$PRODUCER is missing: build the windwatch-producer target"
+
+N=60000
+ww_topics pkill
+GROUP="g-$WW_T_DATA"
+# A fixed transactional.id, as a supervisor restarting "instance 1" would
+# keep: the restarted processor fences and aborts its predecessor's open
+# transaction at once.
+PFLAGS=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "$GROUP"
+  --transactional-id "tx-$WW_T_DATA" --commit-interval 50ms --window-type count
+  --window-size 60 --stats-interval 0 -X session.timeout.ms=6000)
+# (a short session timeout: the killed member's partitions are reassigned
+# after 6 s instead of 45 s)
+
+start_bg producer "$PRODUCER" --brokers "$WW_BROKERS" --topic "$WW_T_DATA" --count "$N" \
+  --rate 5000 --seed 11 --start-time 2026-01-01T00:00:00Z --stats-interval 0
+committed() { kcat_count "$WW_T_SCORED"; }
+# more_than M: at least M+1 committed scored readings. Reads only that many,
+# because while transactions keep opening a read_committed reader may not
+# see the end of a partition (so kcat -e would not return).
+more_than() {
+  [ "$(timeout 10 kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -q -c "$(($1 + 1))" \
+    -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l)" -gt "$1" ]
+}
+progress=0
+
+for round in 1 2 3; do
+  before=$progress
+  progress=$((progress + 8000))
+  "$PROC" "${PFLAGS[@]}" >"$WW_TMP/proc$round.out" 2>"$WW_TMP/proc$round.log" &
+  pid=$!
+  wait_until 120 "round $round: progress past $before committed readings" more_than "$progress"
+  kill -KILL "$pid"
+  wait "$pid" 2>/dev/null || true
+  echo "round $round: killed after more than $progress committed readings" >&2
+done
+
+wait "$PID_producer" || die "the producer failed (see $WW_TMP/producer.log)"
+"$PROC" "${PFLAGS[@]}" --mode batch >"$WW_TMP/final.json" 2>"$WW_TMP/final.log" ||
+  { cat "$WW_TMP/final.log" >&2; die "the final batch run failed"; }
+
+check_eq "input readings" "$(kcat_count "$WW_T_DATA")" "$N"
+check_eq "sensor-scored readings (read_committed)" "$(committed)" "$N"
+unique=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -e -q -X isolation.level=read_committed \
+  -f '%s\n' 2>/dev/null | python3 -c 'import json,sys
+seen=set()
+for l in sys.stdin:
+    d=json.loads(l); seen.add((d["production_line"], d["component_id"], d["sequence_number"]))
+print(len(seen))')
+check_eq "distinct readings in sensor-scored" "$unique" "$N"
+dups=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_ALERTS" -e -q -X isolation.level=read_committed \
+  -f '%s\n' 2>/dev/null | sort | uniq -d | wc -l)
+check_eq "duplicated alert events" "$dups" 0
+ww_done
