@@ -9,10 +9,12 @@
 #include <stdint.h>
 
 #include "api.h"
+#include "windwatch/reading.h"
 
 #define WW_API_LIMIT_MAX 10000    /* largest ?limit= a JSON endpoint accepts */
 #define WW_API_QUERY_MAX 4096     /* bytes of query string accepted (414 above) */
 #define WW_API_URL_MAX 2048       /* bytes of path accepted (414 above) */
+#define WW_API_ALERT_ID_MAX 256   /* bytes of an alert id accepted in a URL or cursor, incl. NUL */
 
 /* Every prepared query the handlers run. The SQL texts are fixed strings in
  * api_db.c: request text only ever reaches SQLite as a bound parameter. */
@@ -118,6 +120,61 @@ int api_arg_int(api_req_t *req, const char *name, int64_t def, int64_t min, int6
 /** Parse ?name= as RFC 3339 or epoch ms; \p def when absent. -1 after a 400. */
 int api_arg_time(api_req_t *req, const char *name, int64_t def, int64_t *out,
                  enum MHD_Result *ret);
+
+/* ---- api_parse.c: pure parsers of outside input (no connection, no database) ---- */
+/**
+ * Parse a query value as a decimal integer in [min, max]: an optional '-' and
+ * up to 18 digits, nothing else. NULL or "" gives \p def.
+ * @returns 0 with min <= *out <= max (or *out = def), or -1.
+ */
+int api_parse_int(const char *v, int64_t def, int64_t min, int64_t max, int64_t *out);
+/**
+ * Parse a time query value: RFC 3339 / ISO 8601 (ww_ts_parse), epoch
+ * milliseconds (digits), "now", or relative to \p now_ms as -N{s,m,h,d}
+ * ("-15m"; N <= 999999999, clamped at the epoch). NULL or "" gives \p def.
+ * @returns 0, or -1.
+ */
+int api_parse_time(const char *v, int64_t def, int64_t now_ms, int64_t *out);
+/**
+ * Parse an /api/alerts cursor "<updated_ms>:<alert_id>" (digits, a colon, a
+ * non-empty id without control bytes, shorter than WW_API_ALERT_ID_MAX and
+ * \p id_size). @returns 0 with *ms >= 0 and \p id set, or -1.
+ */
+int api_parse_cursor(const char *v, int64_t *ms, char *id, size_t id_size);
+/** The cursor api_parse_cursor() reads back. @returns 0, or -1 if it does not fit. */
+int api_format_cursor(int64_t ms, const char *id, char *buf, size_t size);
+/**
+ * Map a (decoded) request path to a file path relative to the web root:
+ * "/" and the original's page URLs to their .html files, /vendor/uplot/ to
+ * node_modules/uplot/dist/. Refuses anything with an empty, "." or ".."
+ * segment, a hidden segment, a backslash or control byte, an unknown
+ * extension, or any other node_modules path.
+ * @returns 0 with \p rel ("/..." with only plain segments) and \p ctype set, or -1.
+ */
+int api_static_map(const char *url, char *rel, size_t rel_size, const char **ctype);
+
+/** A parse error: HTTP status, the offending field (or NULL) and a message. */
+typedef struct api_parse_err_s {
+  unsigned status;     /* 400 */
+  const char *field;   /* static or factory-owned name, or NULL for the body as a whole */
+  char msg[256];
+} api_parse_err_t;
+
+/** A validated POST /api/predict body. */
+typedef struct api_predict_in_s {
+  ww_reading_t rd;     /* line, component (the line's first when absent), ts, every line sensor */
+  int has_component;   /* the body named a component_id */
+} api_predict_in_t;
+
+/**
+ * Validate a POST /api/predict body (the original simulator's, exactly):
+ * production_line known; component_id null/absent or one of that line's;
+ * timestamp absent/null (\p now_ms) or ISO 8601; every sensor of the line a
+ * finite number inside its physical range.
+ * @returns 0 with \p in filled, or the HTTP status (400) with \p e naming the field.
+ */
+unsigned api_predict_parse(const ww_factory_t *fac, const char *body, size_t len,
+                           int64_t now_ms, api_predict_in_t *in, api_parse_err_t *e);
 
 /* ---- api_db.c ---- */
 /**

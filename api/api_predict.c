@@ -86,22 +86,25 @@ static int check_token(api_req_t *req) {
   return diff == 0;
 }
 
+/* 400 naming the field: {"error": message, "status": 400, "field": name or null}. */
+static enum MHD_Result send_parse_error(api_req_t *req, const api_parse_err_t *e) {
+  return api_send_json(req, e->status,
+                       json_pack("{s:s, s:i, s:s?}", "error", e->msg, "status", (int)e->status,
+                                 "field", e->field));
+}
+
 enum MHD_Result api_h_predict(api_req_t *req) {
   const ww_factory_t *fac = req->api->conf.fac;
-  json_error_t jerr;
-  json_t *body = NULL, *v, *per_sensor;
-  const char *line_id, *comp = NULL;
-  int l;
-  int64_t ts_ms, version = 0;
+  json_t *per_sensor, *root;
+  api_predict_in_t in;
+  api_parse_err_t perr;
+  const ww_line_def_t *line;
+  int64_t version = 0;
   double warn, crit, score = 0.0, mscore;
-  ww_reading_t rd;
   ww_severity_t sev, range_sev = WW_SEV_NORMAL;
   const char *scorer = "threshold";
-  json_t *root;
   char ts[WW_TS_BUFSZ];
-  enum MHD_Result ret;
 
-  memset(&rd, 0, sizeof(rd));
   if (!check_token(req)) {
     struct MHD_Response *resp;
     static const char msg[] =
@@ -114,85 +117,16 @@ enum MHD_Result api_h_predict(api_req_t *req) {
     (void)MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer");
     return api_send_response(req, MHD_HTTP_UNAUTHORIZED, resp);
   }
-  if (!req->body || req->body_len == 0)
-    return api_send_error(req, MHD_HTTP_BAD_REQUEST, "empty body: send a JSON object");
-  body = json_loadb(req->body, req->body_len, 0, &jerr);
-  if (!body)
-    return api_send_error(req, MHD_HTTP_BAD_REQUEST, "body is not JSON: %s (line %d, column %d)",
-                          jerr.text, jerr.line, jerr.column);
-  if (!json_is_object(body)) {
-    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "body must be a JSON object");
-    goto done;
-  }
-  v = json_object_get(body, "production_line");
-  if (!v) {
-    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "Missing required field: production_line");
-    goto done;
-  }
-  if (!json_is_string(v)) {
-    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "field production_line must be a string");
-    goto done;
-  }
-  line_id = json_string_value(v);
-  l = ww_factory_line_find(fac, line_id, strlen(line_id));
-  if (l < 0) {
-    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
-                         "field production_line: unknown line '%.64s' (see /api/production-lines)",
-                         line_id);
-    goto done;
-  }
-  v = json_object_get(body, "component_id");
-  if (v && !json_is_null(v)) {
-    if (!json_is_string(v)) {
-      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "field component_id must be a string");
-      goto done;
-    }
-    comp = json_string_value(v);
-    if (ww_factory_component_find(fac, l, comp, strlen(comp)) < 0) {
-      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
-                           "field component_id: '%.64s' is not a component of %s", comp,
-                           fac->lines[l].id);
-      goto done;
-    }
-  }
-  v = json_object_get(body, "timestamp");
-  if (!v || json_is_null(v)) {
-    ts_ms = ww_now_ms();
-  } else if (!json_is_string(v) ||
-             ww_ts_parse(json_string_value(v), json_string_length(v), &ts_ms) != 0) {
-    ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
-                         "field timestamp must be an ISO 8601 string such as "
-                         "\"2026-01-01 00:00:00\" or \"2026-01-01T00:00:00Z\"");
-    goto done;
-  }
+  if (api_predict_parse(fac, req->body, req->body_len, ww_now_ms(), &in, &perr) != 0)
+    return send_parse_error(req, &perr);
+  line = &fac->lines[in.rd.line_idx];
   api_score_thresholds(req->api, &warn, &crit);
   per_sensor = json_object();
-  for (int s = 0; s < fac->lines[l].n_sensors; s++) {
-    int si = fac->lines[l].sensor_idx[s];
+  for (int s = 0; s < line->n_sensors; s++) {
+    int si = line->sensor_idx[s];
     const ww_sensor_def_t *sd = &fac->sensors[si];
-    double x, sc;
-    ww_severity_t s_sev;
-    v = json_object_get(body, sd->name);
-    if (!v) {
-      json_decref(per_sensor);
-      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "Missing required field: %s", sd->name);
-      goto done;
-    }
-    if (!json_is_number(v) || !isfinite(x = json_number_value(v))) {
-      json_decref(per_sensor);
-      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST, "field %s must be a number", sd->name);
-      goto done;
-    }
-    if (x < sd->physical_min || x > sd->physical_max) {
-      json_decref(per_sensor);
-      ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
-                           "field %s: %g is outside the physically possible range %g..%g",
-                           sd->name, x, sd->physical_min, sd->physical_max);
-      goto done;
-    }
-    rd.values[si] = x;
-    rd.present |= 1u << si;
-    s_sev = ww_sensor_severity(sd, x);
+    double x = in.rd.values[si], sc;
+    ww_severity_t s_sev = ww_sensor_severity(sd, x);
     if (s_sev > range_sev)
       range_sev = s_sev;
     json_object_set_new(per_sensor, sd->name, json_string(ww_severity_name(s_sev)));
@@ -202,7 +136,7 @@ enum MHD_Result api_h_predict(api_req_t *req) {
   }
   /* The line's Isolation Forest when one is loaded; a value outside its
    * configured range is at least that severe whatever the model says. */
-  if (api_models_score(req->api, l, rd.values, &mscore, &version, &warn, &crit)) {
+  if (api_models_score(req->api, in.rd.line_idx, in.rd.values, &mscore, &version, &warn, &crit)) {
     score = mscore;
     scorer = "model";
   }
@@ -210,24 +144,15 @@ enum MHD_Result api_h_predict(api_req_t *req) {
   if (range_sev > sev)
     sev = range_sev;
   score = round(score * 10000.0) / 10000.0;
-  ww_ts_format(ts_ms, ts, sizeof(ts));
+  ww_ts_format(in.rd.ts_ms, ts, sizeof(ts));
   root = json_pack("{s:f, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s?}", "anomaly_score", score,
-                   "production_line", fac->lines[l].id, "status", ww_severity_name(sev),
-                   "severity", ww_severity_name(sev), "timestamp", ts, "model_version",
+                   "production_line", line->id, "status", ww_severity_name(sev), "severity",
+                   ww_severity_name(sev), "timestamp", ts, "model_version",
                    version > 0 ? json_integer(version) : json_null(), "scoring", scorer,
-                   "sensors", per_sensor, "component_id", comp);
-  if (root && req->api->conf.rk) {
-    /* Into the pipeline like any other reading; the processor scores it again. */
-    rd.ts_ms = ts_ms;
-    rd.seq = -1;
-    rd.line_idx = l;
-    rd.component_idx = comp ? ww_factory_component_find(fac, l, comp, strlen(comp)) : 0;
-    snprintf(rd.component_id, sizeof(rd.component_id), "%s",
-             comp ? comp : fac->lines[l].components[0]);
-    json_object_set_new(root, "produced", json_boolean(produce(req->api, &rd) == 0));
-  }
-  ret = api_send_json(req, MHD_HTTP_OK, root);
-done:
-  json_decref(body);
-  return ret;
+                   "sensors", per_sensor, "component_id",
+                   in.has_component ? in.rd.component_id : NULL);
+  /* Into the pipeline like any other reading; the processor scores it again. */
+  if (root && req->api->conf.rk)
+    json_object_set_new(root, "produced", json_boolean(produce(req->api, &in.rd) == 0));
+  return api_send_json(req, MHD_HTTP_OK, root);
 }

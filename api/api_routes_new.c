@@ -10,7 +10,6 @@
 
 #define DB_FAIL(req, err) \
   api_send_error((req), MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", (err))
-#define ALERT_ID_MAX 256 /* bytes of an alert id accepted in a URL or cursor */
 
 /* Step \p st to the end, appending each row converted by \p conv to a new array. */
 static json_t *collect(sqlite3_stmt *st, json_t *(*conv)(sqlite3_stmt *, int), int arg,
@@ -42,7 +41,7 @@ enum MHD_Result api_h_alerts(api_req_t *req) {
   const char *line = api_arg(req, "line"), *state = api_arg(req, "state");
   const char *sev = api_arg(req, "severity"), *cursor = api_arg(req, "cursor");
   int64_t limit, since, cur_ms = INT64_MAX;
-  char cur_id[ALERT_ID_MAX] = "\xff"; /* sorts after every id */
+  char cur_id[WW_API_ALERT_ID_MAX] = "\xff"; /* sorts after every id */
   enum MHD_Result ret = MHD_NO;
   char err[256];
   sqlite3_stmt *st;
@@ -60,15 +59,9 @@ enum MHD_Result api_h_alerts(api_req_t *req) {
   if (api_arg_int(req, "limit", 50, 1, 1000, &limit, &ret) != 0 ||
       api_arg_time(req, "since", 0, &since, &ret) != 0)
     return ret;
-  if (cursor && *cursor) { /* "<updated_ms>:<alert_id>" from a previous next_cursor */
-    char *end = NULL;
-    errno = 0;
-    cur_ms = strtoll(cursor, &end, 10);
-    if (errno || *end != ':' || strlen(end + 1) >= sizeof(cur_id))
-      return api_send_error(req, MHD_HTTP_BAD_REQUEST,
-                            "?cursor= is not a next_cursor value from a previous page");
-    snprintf(cur_id, sizeof(cur_id), "%s", end + 1);
-  }
+  if (cursor && *cursor && api_parse_cursor(cursor, &cur_ms, cur_id, sizeof(cur_id)) != 0)
+    return api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                          "?cursor= is not a next_cursor value from a previous page");
   if (!(st = api_stmt(req->api, Q_ALERTS, err, sizeof(err))))
     return DB_FAIL(req, err);
   api_bind_text_or_null(st, 1, line);
@@ -84,12 +77,11 @@ enum MHD_Result api_h_alerts(api_req_t *req) {
     int64_t ms;
     last = json_array_get(alerts, json_array_size(alerts) - 1);
     const char *upd = json_string_value(json_object_get(last, "updated_at"));
-    char buf[ALERT_ID_MAX + 32];
-    if (upd && ww_ts_parse(upd, strlen(upd), &ms) == 0) {
-      snprintf(buf, sizeof(buf), "%lld:%s", (long long)ms,
-               json_string_value(json_object_get(last, "alert_id")));
+    char buf[WW_API_ALERT_ID_MAX + 32];
+    const char *id = json_string_value(json_object_get(last, "alert_id"));
+    if (upd && id && ww_ts_parse(upd, strlen(upd), &ms) == 0 &&
+        api_format_cursor(ms, id, buf, sizeof(buf)) == 0)
       next = json_string(buf);
-    }
   }
   return api_send_json(req, MHD_HTTP_OK,
                        json_pack("{s:I, s:o, s:o}", "count", (json_int_t)json_array_size(alerts),
@@ -101,7 +93,7 @@ enum MHD_Result api_h_alert_one(api_req_t *req, const char *id) {
   sqlite3_stmt *st;
   json_t *o = NULL;
   int rc;
-  if (strlen(id) >= ALERT_ID_MAX)
+  if (strlen(id) >= WW_API_ALERT_ID_MAX)
     return api_send_error(req, MHD_HTTP_NOT_FOUND, "no such alert");
   if (!(st = api_stmt(req->api, Q_ALERT_ONE, err, sizeof(err))))
     return DB_FAIL(req, err);

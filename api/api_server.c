@@ -133,44 +133,22 @@ const char *api_arg(api_req_t *req, const char *name) {
 int api_arg_int(api_req_t *req, const char *name, int64_t def, int64_t min, int64_t max,
                 int64_t *out, enum MHD_Result *ret) {
   const char *v = api_arg(req, name);
-  char *end = NULL;
-  long long n;
-  if (!v || !*v) {
-    *out = def;
+  if (api_parse_int(v, def, min, max, out) == 0)
     return 0;
-  }
-  errno = 0;
-  n = strtoll(v, &end, 10);
-  if (*end || errno || n < min || n > max) {
-    *ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
-                          "query parameter %s must be an integer in %lld..%lld (got '%.64s')",
-                          name, (long long)min, (long long)max, v);
-    return -1;
-  }
-  *out = n;
-  return 0;
+  *ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                        "query parameter %s must be an integer in %lld..%lld (got '%.64s')", name,
+                        (long long)min, (long long)max, v);
+  return -1;
 }
 
 int api_arg_time(api_req_t *req, const char *name, int64_t def, int64_t *out,
                  enum MHD_Result *ret) {
   const char *v = api_arg(req, name);
-  char *end = NULL;
-  long long n;
-  if (!v || !*v) {
-    *out = def;
-    return 0;
-  }
-  errno = 0;
-  n = strtoll(v, &end, 10);
-  if (!*end && !errno && n >= 0) { /* epoch milliseconds */
-    *out = n;
-    return 0;
-  }
-  if (ww_ts_parse(v, strlen(v), out) == 0)
+  if (api_parse_time(v, def, ww_now_ms(), out) == 0)
     return 0;
   *ret = api_send_error(req, MHD_HTTP_BAD_REQUEST,
-                        "query parameter %s must be an RFC 3339 time "
-                        "(2026-11-25T19:34:44Z) or epoch milliseconds (got '%.64s')",
+                        "query parameter %s must be an RFC 3339 time (2026-11-25T19:34:44Z), "
+                        "epoch milliseconds, now, or relative like -15m / -2h / -7d (got '%.64s')",
                         name, v);
   return -1;
 }
@@ -217,7 +195,6 @@ static enum MHD_Result method_not_allowed(api_req_t *req, const char *allow) {
 
 static enum MHD_Result route(api_req_t *req) {
   const char *url = req->url, *rest;
-  const char *page = NULL;
 
   if (strcmp(url, "/api/predict") == 0) {
     req->route = R_PREDICT;
@@ -260,10 +237,7 @@ static enum MHD_Result route(api_req_t *req) {
     return req->route = R_EXPORT_PRED, api_h_export_csv(req, 1);
 
   req->route = R_STATIC;
-  if (!strcmp(url, "/") || !strcmp(url, "/index.html")) page = "/index.html";
-  else if (!strcmp(url, "/predictions")) page = "/predictions.html";
-  else if (!strcmp(url, "/data-view")) page = "/data-view.html";
-  return api_h_static(req, page ? page : url);
+  return api_h_static(req, url);
 
 not_allowed_post:
   return method_not_allowed(req, "POST");

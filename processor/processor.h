@@ -80,6 +80,8 @@ typedef struct ww_proc_counters_s {
   int64_t anomalous;        /* readings with severity > normal */
   int64_t produce_errors;   /* outputs the output layer refused */
   int64_t models;           /* model versions trained */
+  int64_t by_severity[3];   /* readings per ww_severity_t */
+  int64_t score_decile[10]; /* readings with anomaly_score in [k/10, (k+1)/10) (1.0 in the last) */
 } ww_proc_counters_t;
 
 typedef struct ww_proc_s ww_proc_t;
@@ -116,6 +118,13 @@ typedef struct ww_proc_src_s {
  * @remark never fails on bad input: bad input becomes a dead letter.
  */
 void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src);
+
+/**
+ * @brief Load a model file written by --models-dir (or taken from the models
+ *        topic) into the line named in it.
+ * @returns 0, or -1 with \p errstr naming the file and the problem.
+ */
+int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t errstr_size);
 
 /** End of input (--mode batch): close open windows if flush_on_end. */
 void ww_proc_finish(ww_proc_t *proc);

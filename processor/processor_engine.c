@@ -40,6 +40,7 @@ typedef struct comp_s {
  * thresholds judge raw values). */
 #define WW_FEATS_PER_SENSOR 2
 #define WW_MAX_FEATS (WW_MAX_SENSORS * WW_FEATS_PER_SENSOR)
+#define WW_ZCUR_MIN 5 /* values of the current window before it can confirm a z-score */
 
 typedef struct line_s {
   ww_proc_t *proc;                  /* back-pointer for the window callback */
@@ -259,6 +260,7 @@ typedef struct verdict_s {
   const char *type;     /* anomaly_type, NULL if normal */
   uint32_t sensors;     /* sensors out of line */
   int opens_now;        /* critical by threshold or z-score: alert without a streak */
+  int has_baseline;     /* every present sensor had a baseline: the features mean something */
   double feats[WW_MAX_FEATS]; /* model features of the reading */
 } verdict_t;
 
@@ -275,15 +277,16 @@ static ww_severity_t sev_max(ww_severity_t a, ww_severity_t b) { return a > b ? 
 static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r, verdict_t *v) {
   const ww_factory_t *fac = proc->fac;
   const ww_line_def_t *ld = &fac->lines[ln->idx];
-  double zthr = proc->conf.zscore_threshold, zmax = 0, mscore = 0;
+  double zthr = proc->conf.zscore_threshold, zmax = 0, zconf = 0, mscore = 0;
   ww_severity_t thr_sev = WW_SEV_NORMAL, z_sev = WW_SEV_NORMAL, st_sev = WW_SEV_NORMAL;
   ww_severity_t m_sev = WW_SEV_NORMAL;
   uint32_t thr_bits = 0, z_bits = 0, st_bits = 0;
   memset(v, 0, sizeof(*v));
+  v->has_baseline = 1;
   for (int j = 0; j < ld->n_sensors; j++) {
     int i = ld->sensor_idx[j];
     uint32_t bit = 1u << i;
-    double x = r->values[i], mean = 0, sd = 0, z = 0, zcur = 0;
+    double x = r->values[i], mean = 0, sd = 0, z = 0, zcur = 0, zc;
     ww_severity_t s;
     if (!(r->present & bit))
       continue; /* absent: neutral features, z = 0 */
@@ -299,6 +302,8 @@ static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r
       mean = ln->prev_mean[i];
       sd = ln->prev_std[i];
     }
+    if (sd <= 1e-9)
+      v->has_baseline = 0;
     if (sd > 1e-9) {
       z = (x - mean) / sd;
       zcur = cp->n_all[i] > 0
@@ -306,7 +311,17 @@ static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r
                  : z;
       if (fabs(z) > zmax)
         zmax = fabs(z);
-      if (fabs(z) >= zthr)
+      /* Confirmed deviation: the reading must also stand out from its own
+       * window so far (once that has a few values). A signal that merely
+       * moved since the previous window (hourly cycle, slow trend) is far
+       * from the old mean but not from the current one; a fault is far from
+       * both. */
+      zc = fabs(z);
+      if (cp->n_all[i] >= WW_ZCUR_MIN && fabs(zcur) < zc)
+        zc = fabs(zcur);
+      if (zc > zconf)
+        zconf = zc;
+      if (zc >= zthr)
         z_bits |= bit;
     }
     if ((cp->have_last & bit) && x == cp->last[i]) {
@@ -320,14 +335,16 @@ static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r
     v->feats[2 * j] = z;
     v->feats[2 * j + 1] = zcur;
   }
-  if (zmax >= 2 * zthr)
+  if (zconf >= 2 * zthr)
     z_sev = WW_SEV_CRITICAL;
-  else if (zmax >= zthr)
+  else if (zconf >= zthr)
     z_sev = WW_SEV_WARNING;
   if (st_bits)
     st_sev = WW_SEV_WARNING;
   v->sc.zscore = zmax;
-  if (ln->model && ww_model_score(ln->model, v->feats, &mscore, &m_sev) == 0) {
+  /* Before the first window closes there are no deviations to judge. */
+  if (ln->model && v->has_baseline &&
+      ww_model_score(ln->model, v->feats, &mscore, &m_sev) == 0) {
     v->sc.anomaly_score = mscore;
     v->sc.model_version = ww_model_version(ln->model);
   } else {
@@ -466,6 +483,11 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
   proc->cnt.readings++;
   if (v.sc.severity > WW_SEV_NORMAL)
     proc->cnt.anomalous++;
+  proc->cnt.by_severity[v.sc.severity <= WW_SEV_CRITICAL ? v.sc.severity : WW_SEV_CRITICAL]++;
+  {
+    int d = (int)(v.sc.anomaly_score * 10.0);
+    proc->cnt.score_decile[d < 0 ? 0 : d > 9 ? 9 : d]++;
+  }
   n = ww_scored_encode(proc->fac, &r, &v.sc, out, sizeof(out));
   if (n >= sizeof(out))
     proc->cnt.produce_errors++;
@@ -473,7 +495,7 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
     produce(proc, WW_OUT_SCORED, line_id, strlen(line_id), out, n, NULL, 0);
 
   /* Train on readings every detector calls normal. */
-  if (ln->model && v.sc.severity == WW_SEV_NORMAL &&
+  if (ln->model && v.has_baseline && v.sc.severity == WW_SEV_NORMAL &&
       ww_model_observe(ln->model, v.feats, r.ts_ms) == 1)
     publish_model(proc, ln);
   /* The reading joins its component's window sums: before the add for count
@@ -506,6 +528,47 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
     publish_alert(proc, ln, a, ev, &r);
   ww_eval_reading(proc->eval, r.line_idx * WW_SLOTS_PER_LINE + slot, r.line_idx, &r,
                   obs.anomalous, a->open, ev == WW_ALERT_OPENED, ev == WW_ALERT_RESOLVED);
+}
+
+int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t errstr_size) {
+  FILE *fp = fopen(path, "rb");
+  char *buf = NULL, err[256], *p, *q;
+  long len;
+  int rc = -1, li;
+  if (!fp) {
+    snprintf(errstr, errstr_size, "--model %s: cannot open it", path);
+    return -1;
+  }
+  if (fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0 ||
+      !(buf = malloc((size_t)len + 1)) || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
+    snprintf(errstr, errstr_size, "--model %s: cannot read it", path);
+    goto done;
+  }
+  buf[len] = '\0';
+  /* The line is named near the start: "production_line":"<id>". */
+  p = strstr(buf, "\"production_line\":\"");
+  q = p ? strchr(p + 19, '"') : NULL;
+  li = q ? ww_factory_line_find(proc->fac, p + 19, (size_t)(q - (p + 19))) : -1;
+  if (li < 0) {
+    snprintf(errstr, errstr_size, "--model %s: no production_line of the configured factory in it",
+             path);
+    goto done;
+  }
+  if (!proc->lines[li].model) {
+    snprintf(errstr, errstr_size, "--model %s: models are off (train-size 0)", path);
+    goto done;
+  }
+  if (ww_model_load(proc->lines[li].model, buf, (size_t)len, err, sizeof(err)) != 0) {
+    snprintf(errstr, errstr_size, "--model %s: %s", path, err);
+    goto done;
+  }
+  WW_LOG(WW_LOG_NOTICE, "MODEL", "%s: loaded model v%" PRId64 " from %s", proc->fac->lines[li].id,
+         ww_model_version(proc->lines[li].model), path);
+  rc = 0;
+done:
+  free(buf);
+  fclose(fp);
+  return rc;
 }
 
 void ww_proc_finish(ww_proc_t *proc) {

@@ -10,6 +10,7 @@
 #include "processor.h"
 #include "windwatch/kafka.h"
 #include "windwatch/log.h"
+#include "windwatch/metrics.h"
 #include "windwatch/signal.h"
 #include "windwatch/timeutil.h"
 
@@ -29,10 +30,120 @@ typedef struct kctx_s {
   int from_beginning;                   /* start assigned partitions at the beginning */
   int txn_open;                         /* a transaction has begun */
   int failed;                           /* an unrecoverable error happened */
+  int need_rewind;                      /* a transaction was aborted: rewind before going on */
   rd_kafka_topic_partition_list_t *pending; /* next offset per partition, not yet committed */
   int64_t uncommitted;                  /* messages consumed since the last commit */
   int64_t delivery_failures;            /* delivery reports with an error */
+  ww_metrics_t *reg;                    /* Prometheus registry, NULL without --metrics-listen */
+  ww_proc_counters_t published;         /* counters as last added to the registry */
+  ww_metric_t *m_in, *m_readings, *m_windows, *m_alerts, *m_alert_events, *m_anomalous;
+  ww_metric_t *m_dlq[WW_DLQ__COUNT];    /* dead letters by reason */
+  ww_metric_t *m_commits, *m_commit_ms, *m_models, *m_outq;
+  ww_metric_t *m_sev[3];                /* readings by severity */
+  ww_metric_t *m_decile[10];            /* readings by anomaly_score decile */
+  int64_t metrics_ms;                   /* monotonic ms of the last metrics_update */
 } kctx_t;
+
+/* ---- metrics ------------------------------------------------------------- */
+
+static const double commit_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000};
+
+static int metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) {
+  int port = 0;
+  k->reg = ww_metrics_new();
+  if (!k->reg) {
+    snprintf(errstr, n, "out of memory for metrics");
+    return -1;
+  }
+  k->m_in = ww_metrics_counter(k->reg, "ww_processor_records_in_total",
+                               "input messages consumed", NULL);
+  k->m_readings = ww_metrics_counter(k->reg, "ww_processor_readings_total",
+                                     "valid readings scored and produced to sensor-scored", NULL);
+  k->m_windows = ww_metrics_counter(k->reg, "ww_processor_windows_total",
+                                    "windows closed (window-stats messages)", NULL);
+  k->m_alerts = ww_metrics_counter(k->reg, "ww_processor_alerts_total", "alert episodes opened",
+                                   NULL);
+  k->m_alert_events = ww_metrics_counter(k->reg, "ww_processor_alert_events_total",
+                                         "alert messages (opened, updated, resolved)", NULL);
+  k->m_anomalous = ww_metrics_counter(k->reg, "ww_processor_anomalous_readings_total",
+                                      "readings scored warning or critical", NULL);
+  k->m_models = ww_metrics_counter(k->reg, "ww_processor_models_total",
+                                   "model versions trained", NULL);
+  for (int r = 1; r < WW_DLQ__COUNT; r++)
+    k->m_dlq[r] = ww_metrics_counter(k->reg, "ww_processor_dead_letters_total",
+                                     "messages sent to the dead-letter topic", "reason",
+                                     ww_dlq_reason_name((ww_dlq_reason_t)r), NULL);
+  k->m_commits = ww_metrics_counter(k->reg, "ww_processor_commits_total",
+                                    "transactions (or offset commits) completed", NULL);
+  k->m_commit_ms = ww_metrics_histogram(k->reg, "ww_processor_commit_ms",
+                                        "time to commit outputs and offsets, ms", commit_bounds,
+                                        (int)(sizeof(commit_bounds) / sizeof(commit_bounds[0])),
+                                        NULL);
+  for (int i = 0; i < 3; i++)
+    k->m_sev[i] = ww_metrics_counter(k->reg, "ww_processor_readings_by_severity_total",
+                                     "readings by severity", "severity",
+                                     ww_severity_name((ww_severity_t)i), NULL);
+  for (int i = 0; i < 10; i++) {
+    char lo[8];
+    snprintf(lo, sizeof(lo), "0.%d", i);
+    k->m_decile[i] = ww_metrics_counter(k->reg, "ww_processor_score_decile_total",
+                                        "readings by anomaly_score decile (label: lower bound)",
+                                        "from", lo, NULL);
+  }
+  k->m_outq = ww_metrics_gauge(k->reg, "ww_processor_output_queue",
+                               "messages waiting in the producer queue", NULL);
+  if (ww_metrics_serve(k->reg, listen, &port, errstr, n) != 0)
+    return -1;
+  WW_LOG(WW_LOG_NOTICE, "METRICS", "serving http://%s/metrics (port %d)", listen, port);
+  return 0;
+}
+
+/* Move the engine's counters into the registry (as deltas), and refresh the
+ * consumer lag of every assigned partition from librdkafka's cached watermarks. */
+static void metrics_update(kctx_t *k) {
+  ww_proc_counters_t c;
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (!k->reg || ww_mono_ms() - k->metrics_ms < 250)
+    return;
+  k->metrics_ms = ww_mono_ms();
+  ww_proc_counters(k->proc, &c);
+#define WW_DELTA(m, field) ww_metric_add(k->m, (double)(c.field - k->published.field))
+  WW_DELTA(m_in, messages);
+  WW_DELTA(m_readings, readings);
+  WW_DELTA(m_windows, windows);
+  WW_DELTA(m_alerts, alerts);
+  WW_DELTA(m_alert_events, alert_events);
+  WW_DELTA(m_anomalous, anomalous);
+  WW_DELTA(m_models, models);
+#undef WW_DELTA
+  for (int r = 1; r < WW_DLQ__COUNT; r++)
+    ww_metric_add(k->m_dlq[r], (double)(c.dlq_by_reason[r] - k->published.dlq_by_reason[r]));
+  for (int i = 0; i < 3; i++)
+    ww_metric_add(k->m_sev[i], (double)(c.by_severity[i] - k->published.by_severity[i]));
+  for (int i = 0; i < 10; i++)
+    ww_metric_add(k->m_decile[i], (double)(c.score_decile[i] - k->published.score_decile[i]));
+  k->published = c;
+  ww_metric_set(k->m_outq, (double)rd_kafka_outq_len(k->producer));
+  if (rd_kafka_assignment(k->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+    return;
+  if (rd_kafka_position(k->consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < parts->cnt; i++) {
+      int64_t lo = 0, hi = 0;
+      char pbuf[16];
+      ww_metric_t *g;
+      if (rd_kafka_get_watermark_offsets(k->consumer, parts->elems[i].topic,
+                                         parts->elems[i].partition, &lo, &hi) != 0 ||
+          hi < 0 || parts->elems[i].offset < 0)
+        continue;
+      snprintf(pbuf, sizeof(pbuf), "%d", (int)parts->elems[i].partition);
+      g = ww_metrics_gauge(k->reg, "ww_processor_consumer_lag",
+                           "input messages not yet consumed, per partition", "topic",
+                           parts->elems[i].topic, "partition", pbuf, NULL);
+      ww_metric_set(g, (double)(hi - parts->elems[i].offset));
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+}
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   kctx_t *k = opaque;
@@ -101,10 +212,14 @@ static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
       rd_kafka_error_destroy(e2);
     }
     k->txn_open = 0;
-    /* The engine's in-memory state has moved past the aborted outputs; the
-     * only consistent way on is to restart from the committed offsets. */
-    WW_LOG(WW_LOG_ERROR, "TXN", "transaction aborted: exiting so a restart resumes from the "
-                                "last committed offsets");
+    /* The outputs of the aborted transaction are gone and its offsets were
+     * not committed: go back to the committed offsets, as a restart would
+     * (rewind(), from the run loop). Typical cause: a rebalance fenced the
+     * group generation (ILLEGAL_GENERATION) mid-transaction. */
+    WW_LOG(WW_LOG_WARN, "TXN", "transaction aborted: rewinding to the last committed offsets");
+    k->need_rewind = 1;
+    rd_kafka_error_destroy(error);
+    return -1;
   }
   rd_kafka_error_destroy(error);
   if (!retry) {
@@ -114,9 +229,52 @@ static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
   return retry ? 0 : -1;
 }
 
+/* After an aborted transaction: seek every assigned partition back to its
+ * committed offset and drop the state built from the aborted readings.
+ * @returns 0, or -1 (marks the run failed). */
+static int rewind_to_committed(kctx_t *k) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  rd_kafka_error_t *error = NULL;
+  rd_kafka_resp_err_t err;
+  k->need_rewind = 0;
+  err = rd_kafka_assignment(k->consumer, &parts);
+  if (!err)
+    err = rd_kafka_committed(k->consumer, parts, WW_TXN_TIMEOUT_MS);
+  if (!err) {
+    for (int i = 0; i < parts->cnt; i++) {
+      /* Nothing committed yet: the beginning, as auto.offset.reset=earliest. */
+      if (parts->elems[i].offset < 0)
+        parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+      ww_proc_revoke(k->proc, parts->elems[i].partition);
+    }
+    error = parts->cnt > 0 ? rd_kafka_seek_partitions(k->consumer, parts, WW_TXN_TIMEOUT_MS)
+                           : NULL;
+    if (k->eof) {
+      /* An end seen before the seek is not the end any more. */
+      ww_eof_revoke(k->eof, parts);
+      ww_eof_assign(k->eof, parts);
+    }
+  }
+  if (parts)
+    rd_kafka_topic_partition_list_destroy(parts);
+  rd_kafka_topic_partition_list_destroy(k->pending);
+  k->pending = rd_kafka_topic_partition_list_new(8);
+  k->uncommitted = 0;
+  if (err || error) {
+    WW_LOG(WW_LOG_ERROR, "TXN", "cannot rewind to the committed offsets: %s; exiting so a "
+           "restart resumes from them", error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+    if (error)
+      rd_kafka_error_destroy(error);
+    k->failed = 1;
+    ww_signal_request_stop();
+    return -1;
+  }
+  return 0;
+}
+
 static int txn_begin(kctx_t *k) {
   rd_kafka_error_t *error;
-  if (!k->eos || k->txn_open || k->failed)
+  if (!k->eos || k->txn_open || k->failed || k->need_rewind)
     return 0;
   error = rd_kafka_begin_transaction(k->producer);
   if (error)
@@ -127,8 +285,20 @@ static int txn_begin(kctx_t *k) {
 
 /* Commit outputs and consumed offsets together (exactly-once), or after all
  * outputs are delivered (at-least-once). @returns 0 or -1. */
+static int commit_inner(kctx_t *k);
+
 static int commit(kctx_t *k) {
-  if (k->failed)
+  int64_t t0 = ww_mono_ns();
+  int rc = commit_inner(k);
+  if (rc == 0 && k->reg) {
+    ww_metric_inc(k->m_commits);
+    ww_metric_observe(k->m_commit_ms, (double)(ww_mono_ns() - t0) / 1e6);
+  }
+  return rc;
+}
+
+static int commit_inner(kctx_t *k) {
+  if (k->failed || k->need_rewind)
     return -1;
   if (k->eos) {
     rd_kafka_error_t *error;
@@ -141,13 +311,13 @@ static int commit(kctx_t *k) {
                                                      WW_TXN_TIMEOUT_MS);
       } while (error && txn_error(k, "send_offsets_to_transaction", error) == 0);
       rd_kafka_consumer_group_metadata_destroy(gm);
-      if (k->failed)
+      if (k->failed || k->need_rewind)
         return -1;
     }
     do {
       error = rd_kafka_commit_transaction(k->producer, WW_TXN_TIMEOUT_MS);
     } while (error && txn_error(k, "commit_transaction", error) == 0);
-    if (k->failed)
+    if (k->failed || k->need_rewind)
       return -1;
     k->txn_open = 0;
   } else {
@@ -314,6 +484,72 @@ static void stats_line(kctx_t *k, int64_t *last_ms, int64_t *last_readings) {
   *last_readings = c.readings;
 }
 
+/* Run-loop state kept across calls of run_loop(). */
+typedef struct loop_s {
+  int64_t commit_ms;     /* --commit-interval */
+  int64_t stats_ms;      /* --stats-interval, 0 = none */
+  int64_t last_commit;   /* monotonic ms of the last commit */
+  int64_t last_stats;    /* monotonic ms of the last stats line */
+  int64_t last_readings; /* readings at the last stats line */
+  int64_t first_msg_ns;  /* monotonic ns of the first message, 0 before */
+  int64_t since_check;   /* messages since the last housekeeping */
+} loop_t;
+
+/* Consume, process and commit until a stop is requested, a failure, or (batch)
+ * the end of every partition. @returns 1 at the end of input, else 0. */
+static int run_loop(kctx_t *k, loop_t *lp) {
+  char errstr[512];
+  while (!ww_signal_stop_requested()) {
+    if (k->need_rewind) {
+      /* (set by an aborted transaction, here or in the rebalance callback) */
+      if (rewind_to_committed(k) != 0 || txn_begin(k) != 0)
+        break;
+    }
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, WW_POLL_MS);
+    if (m) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (k->eof)
+          ww_eof_reached(k->eof, rd_kafka_topic_name(m->rkt), m->partition);
+      } else if (m->err) {
+        WW_LOG(WW_LOG_WARN, "CONSUME", "%s", rd_kafka_message_errstr(m));
+      } else {
+        ww_proc_src_t src = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key,
+                             m->key_len};
+        if (!lp->first_msg_ns)
+          lp->first_msg_ns = ww_mono_ns();
+        if (k->eof)
+          ww_eof_message(k->eof, src.topic, m->partition);
+        ww_proc_message(k->proc, m->payload, m->len, &src);
+        pending_store(k, src.topic, m->partition, m->offset);
+      }
+      rd_kafka_message_destroy(m);
+    }
+    /* Serve delivery reports and check the clock every few hundred messages. */
+    if (m && ++lp->since_check < 256)
+      continue;
+    lp->since_check = 0;
+    rd_kafka_poll(k->producer, 0);
+    if (ww_kafka_fatal(k->consumer, errstr, sizeof(errstr)) ||
+        ww_kafka_fatal(k->producer, errstr, sizeof(errstr))) {
+      WW_LOG(WW_LOG_ERROR, "KAFKA", "fatal error: %s", errstr);
+      k->failed = 1;
+      break;
+    }
+    if (k->eof && ww_eof_all(k->eof))
+      return 1;
+    if (k->uncommitted > 0 && ww_mono_ms() - lp->last_commit >= lp->commit_ms) {
+      if ((commit(k) != 0 || txn_begin(k) != 0) && !k->need_rewind)
+        break;
+      lp->last_commit = ww_mono_ms();
+    }
+    if (lp->stats_ms > 0 && ww_mono_ms() - lp->last_stats >= lp->stats_ms)
+      stats_line(k, &lp->last_stats, &lp->last_readings);
+    metrics_update(k);
+  }
+
+  return 0;
+}
+
 int ww_proc_run(const ww_config_t *cfg) {
   kctx_t k;
   ww_proc_conf_t pc;
@@ -324,13 +560,14 @@ int ww_proc_run(const ww_config_t *cfg) {
       ww_config_str(cfg, "topic-sensor-scored"), ww_config_str(cfg, "topic-window-stats"),
       ww_config_str(cfg, "topic-alerts"), ww_config_str(cfg, "topic-dlq"),
       ww_config_str(cfg, "topic-models")};
-  int64_t commit_ms = ww_config_duration_ms(cfg, "commit-interval");
-  int64_t stats_ms = ww_config_duration_ms(cfg, "stats-interval");
-  int64_t last_commit, last_stats, last_readings = 0, since_check = 0;
-  int64_t first_msg_ns = 0, end_ns = 0; /* processing time, for the summary's rate */
+  loop_t lp;
+  int64_t end_ns = 0; /* end of processing, for the summary's rate */
   int rc = 1, done = 0, undelivered;
 
   memset(&k, 0, sizeof(k));
+  memset(&lp, 0, sizeof(lp));
+  lp.commit_ms = ww_config_duration_ms(cfg, "commit-interval");
+  lp.stats_ms = ww_config_duration_ms(cfg, "stats-interval");
   k.cfg = cfg;
   k.eos = strcmp(ww_config_str(cfg, "guarantee"), "exactly-once") == 0;
   k.batch = strcmp(ww_config_str(cfg, "mode"), "batch") == 0;
@@ -347,6 +584,23 @@ int ww_proc_run(const ww_config_t *cfg) {
   k.proc = ww_proc_new(ww_config_factory(cfg), &pc, &out, errstr, sizeof(errstr));
   if (!k.proc) {
     WW_LOG(WW_LOG_ERROR, "CONFIG", "%s", errstr);
+    rc = 2;
+    goto done;
+  }
+  if (ww_config_str(cfg, "model")) {
+    /* A comma-separated list: one file per line. */
+    char files[4096], *save = NULL;
+    snprintf(files, sizeof(files), "%s", ww_config_str(cfg, "model"));
+    for (char *f = strtok_r(files, ",", &save); f; f = strtok_r(NULL, ",", &save))
+      if (ww_proc_load_model(k.proc, f, errstr, sizeof(errstr)) != 0) {
+        WW_LOG(WW_LOG_ERROR, "MODEL", "%s", errstr);
+        rc = 2;
+        goto done;
+      }
+  }
+  if (ww_config_str(cfg, "metrics-listen") &&
+      metrics_start(&k, ww_config_str(cfg, "metrics-listen"), errstr, sizeof(errstr)) != 0) {
+    WW_LOG(WW_LOG_ERROR, "METRICS", "--metrics-listen: %s", errstr);
     rc = 2;
     goto done;
   }
@@ -395,65 +649,29 @@ int ww_proc_run(const ww_config_t *cfg) {
     goto done;
   }
 
-  last_commit = last_stats = ww_mono_ms();
-  while (!ww_signal_stop_requested()) {
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(k.consumer, WW_POLL_MS);
-    if (m) {
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        if (k.eof)
-          ww_eof_reached(k.eof, rd_kafka_topic_name(m->rkt), m->partition);
-      } else if (m->err) {
-        WW_LOG(WW_LOG_WARN, "CONSUME", "%s", rd_kafka_message_errstr(m));
-      } else {
-        ww_proc_src_t src = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key,
-                             m->key_len};
-        if (!first_msg_ns)
-          first_msg_ns = ww_mono_ns();
-        if (k.eof)
-          ww_eof_message(k.eof, src.topic, m->partition);
-        ww_proc_message(k.proc, m->payload, m->len, &src);
-        pending_store(&k, src.topic, m->partition, m->offset);
-      }
-      rd_kafka_message_destroy(m);
+  lp.last_commit = lp.last_stats = ww_mono_ms();
+  for (;;) {
+    done = run_loop(&k, &lp);
+    if (!k.failed && !k.need_rewind) {
+      if (done)
+        ww_proc_finish(k.proc);
+      end_ns = ww_mono_ns();
+      /* Graceful stop: what was processed is committed with its outputs. */
+      if (commit(&k) == 0)
+        rc = 0;
     }
-    /* Serve delivery reports and check the clock every few hundred messages. */
-    if (m && ++since_check < 256)
-      continue;
-    since_check = 0;
-    rd_kafka_poll(k.producer, 0);
-    if (ww_kafka_fatal(k.consumer, errstr, sizeof(errstr)) ||
-        ww_kafka_fatal(k.producer, errstr, sizeof(errstr))) {
-      WW_LOG(WW_LOG_ERROR, "KAFKA", "fatal error: %s", errstr);
-      k.failed = 1;
-      break;
-    }
-    if (k.eof && ww_eof_all(k.eof)) {
-      done = 1;
-      break;
-    }
-    if (k.uncommitted > 0 && ww_mono_ms() - last_commit >= commit_ms) {
-      if (commit(&k) != 0 || txn_begin(&k) != 0)
-        break;
-      last_commit = ww_mono_ms();
-    }
-    if (stats_ms > 0 && ww_mono_ms() - last_stats >= stats_ms)
-      stats_line(&k, &last_stats, &last_readings);
+    if (k.need_rewind && !k.failed && !ww_signal_stop_requested())
+      continue; /* the last transaction was aborted: process that part again */
+    if (k.need_rewind && !k.failed)
+      rc = 0; /* stopping: nothing of the aborted part was committed; a restart redoes it */
+    break;
   }
-
-  if (!k.failed) {
-    if (done)
-      ww_proc_finish(k.proc);
-    end_ns = ww_mono_ns();
-    /* Graceful stop: what was processed is committed with its outputs. */
-    if (commit(&k) == 0)
-      rc = 0;
-  }
-  stats_line(&k, &last_stats, &last_readings);
+  stats_line(&k, &lp.last_stats, &lp.last_readings);
   if (done && rc == 0) {
     char summary[4096];
     size_t n = ww_proc_summary(k.proc, summary, sizeof(summary));
     ww_proc_counters_t c;
-    double secs = first_msg_ns ? (double)(end_ns - first_msg_ns) / 1e9 : 0.0;
+    double secs = lp.first_msg_ns ? (double)(end_ns - lp.first_msg_ns) / 1e9 : 0.0;
     ww_proc_counters(k.proc, &c);
     /* The engine's summary plus the processing time, first message to the
      * last commit (group join and start-up excluded). */
@@ -485,6 +703,7 @@ done:
         rc = 1;
     }
   }
+  ww_metrics_destroy(k.reg);
   ww_eof_destroy(k.eof);
   ww_proc_destroy(k.proc);
   rd_kafka_topic_partition_list_destroy(k.pending);

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "windwatch/iforest.h"
 #include "windwatch/log.h"
 #include "windwatch/timeutil.h"
@@ -130,6 +132,13 @@ static int train(ww_model_t *m, int64_t ts_ms) {
                                        : quantile(scores, m->n_buf, m->conf.q_critical);
   if (m->crit < m->warn)
     m->crit = m->warn;
+  /* Identical training rows give every point the same score: such a model
+   * cannot tell anything apart, so it must not flag anything either. */
+  if (m->q[WW_MODEL_NQ - 1] - m->q[0] < 1e-9) {
+    WW_LOG(WW_LOG_WARN, "MODEL", "%s: training rows are all alike; the model will not flag "
+           "readings until it is retrained on varied data", m->line_id);
+    m->warn = m->crit = 1.01;
+  }
   free(scores);
   ww_iforest_destroy(m->forest);
   m->forest = f;
@@ -161,6 +170,8 @@ int ww_model_observe(ww_model_t *m, const double *row, int64_t ts_ms) {
   }
   if (!m->forest)
     return m->n_buf == cap ? train(m, ts_ms) : 0;
+  if (m->trained_event_ms == INT64_MIN / 2)
+    m->trained_event_ms = ts_ms; /* a loaded model: its clock starts now */
   if (m->conf.retrain_ms > 0 && ts_ms - m->trained_event_ms >= m->conf.retrain_ms &&
       m->n_buf == cap)
     return train(m, ts_ms);
@@ -211,4 +222,60 @@ char *ww_model_json(const ww_model_t *m, const char *const *feature_names, size_
   }
   free(forest);
   return out;
+}
+
+int ww_model_load(ww_model_t *m, const char *json, size_t len, char *errstr, size_t errstr_size) {
+  json_error_t jerr;
+  json_t *root = json_loadb(json, len, 0, &jerr), *forest, *th, *q;
+  char *fjs = NULL;
+  ww_iforest_t *f = NULL;
+  int rc = -1;
+  if (!root) {
+    snprintf(errstr, errstr_size, "line %d: %s", jerr.line, jerr.text);
+    goto done;
+  }
+  forest = json_object_get(root, "forest");
+  th = json_object_get(root, "thresholds");
+  if (!json_is_object(forest) || !json_is_object(th) ||
+      !json_is_integer(json_object_get(root, "version"))) {
+    snprintf(errstr, errstr_size, "not a windwatch model: needs version, thresholds and forest");
+    goto done;
+  }
+  fjs = json_dumps(forest, JSON_COMPACT);
+  if (!fjs) {
+    snprintf(errstr, errstr_size, "out of memory");
+    goto done;
+  }
+  f = ww_iforest_from_json(fjs, strlen(fjs), errstr, errstr_size);
+  if (!f)
+    goto done;
+  if (ww_iforest_dims(f) != m->d) {
+    snprintf(errstr, errstr_size, "the model has %d features, line %s needs %d",
+             ww_iforest_dims(f), m->line_id, m->d);
+    goto done;
+  }
+  ww_iforest_destroy(m->forest);
+  m->forest = f;
+  f = NULL;
+  m->version = (int64_t)json_integer_value(json_object_get(root, "version"));
+  m->warn = json_number_value(json_object_get(th, "warning"));
+  m->crit = json_number_value(json_object_get(th, "critical"));
+  if (m->conf.score_warning > 0)
+    m->warn = m->conf.score_warning;
+  if (m->conf.score_critical > 0)
+    m->crit = m->conf.score_critical;
+  m->n_trained = (int)json_integer_value(json_object_get(root, "samples"));
+  m->trained_at_ms = ww_now_ms();
+  m->trained_event_ms = 0;
+  q = json_object_get(root, "score_quantiles");
+  for (int i = 0; i < WW_MODEL_NQ; i++)
+    m->q[i] = json_number_value(json_object_get(q, quantile_name[i]));
+  /* The event time of the next reading starts the retrain clock. */
+  m->trained_event_ms = INT64_MIN / 2;
+  rc = 0;
+done:
+  ww_iforest_destroy(f);
+  free(fjs);
+  json_decref(root);
+  return rc;
 }

@@ -53,6 +53,13 @@ int ww_model_score(const ww_model_t *m, const double *row, double *score, ww_sev
  */
 int ww_model_observe(ww_model_t *m, const double *row, int64_t ts_ms);
 
+/**
+ * @brief Install a model serialised by ww_model_json() (\p json, \p len bytes)
+ *        as the current version; training then only retrains.
+ * @returns 0, or -1 with \p errstr naming the problem (wrong feature count, bad JSON).
+ */
+int ww_model_load(ww_model_t *m, const char *json, size_t len, char *errstr, size_t errstr_size);
+
 /** @returns the current version, 0 before the first model. */
 int64_t ww_model_version(const ww_model_t *m);
 

@@ -1,10 +1,19 @@
 /*
  * producer_kafka.c: delivery, backpressure and the producer's counters.
  *
- * Hot path: one rd_kafka_producev() per reading with RD_KAFKA_MSG_F_COPY, so
- * the caller encodes into a stack buffer and nothing here allocates. The
- * handle rides along as the message opaque, so the delivery callback needs
- * no conf opaque (which libwindwatch's callbacks may use).
+ * Hot path: readings are copied into a per-partition batch (a fixed arena,
+ * allocated once per line) and handed to librdkafka with one
+ * rd_kafka_produce_batch() per batch, which takes the partition's lock once
+ * instead of once per message. The partition of a key is the one librdkafka's
+ * default partitioner (consistent_random: CRC32 of the key) would choose, so
+ * batching changes no message's partition. Batches are flushed when full,
+ * whenever the caller polls or waits, and at close, so pacing adds no delay.
+ * Without a known partition count at start (no broker yet, a topic still to
+ * be created) or with a user-set partitioner, every reading goes through
+ * rd_kafka_producev() instead, with the same backpressure.
+ *
+ * The handle rides along as the message opaque, so the delivery callback
+ * needs no conf opaque (which libwindwatch's callbacks may use).
  */
 #include "producer_kafka.h"
 
@@ -22,6 +31,21 @@
 /* Failed deliveries logged one by one before the log goes quiet (the count
  * still reaches the stats line and the final summary). */
 #define FAIL_LOG_MAX 10
+#define BATCH_MAX 512               /* readings per partition batch */
+#define BATCH_ARENA (256 * 1024)    /* payload bytes per partition batch */
+#define MAX_BATCHES 64              /* distinct keys batched; more go one by one */
+#define METADATA_TIMEOUT_MS 5000    /* wait for the partition count at start */
+
+/* Readings of one key waiting for rd_kafka_produce_batch(). */
+typedef struct batch_s {
+  char key[256];                          /* the message key (a line id) */
+  size_t key_len;
+  int32_t partition;                      /* where the default partitioner sends the key */
+  int n;                                  /* pending messages in msgs[] */
+  size_t used;                            /* arena bytes in use */
+  rd_kafka_message_t msgs[BATCH_MAX];     /* payload points into arena */
+  char arena[BATCH_ARENA];
+} batch_t;
 
 struct ww_pkafka_s {
   rd_kafka_t *rk;           /* owned */
@@ -35,6 +59,9 @@ struct ww_pkafka_s {
   ww_metric_t *m_stall;     /* seconds */
   ww_metric_t *m_queue;     /* gauge, updated on poll */
   ww_metric_t *m_latency;   /* histogram of produce-to-ack latency, seconds */
+  int32_t partition_cnt;    /* partitions of the topic at start; 0 = no batching */
+  int n_batches;            /* entries in batches */
+  batch_t *batches[MAX_BATCHES]; /* owned, one per key seen */
 };
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
@@ -101,6 +128,27 @@ static void register_metrics(ww_pkafka_t *pk, ww_metrics_t *reg, const char *top
                                        "topic", topic, NULL);
 }
 
+/* Partitions of the topic if batching can use them, else 0. */
+static int32_t partition_count(const ww_config_t *cfg, ww_pkafka_t *pk) {
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_resp_err_t err;
+  int32_t cnt = 0;
+  for (size_t i = 0; i < ww_config_kafka_prop_count(cfg); i++) {
+    const char *k, *v;
+    ww_config_kafka_prop(cfg, i, &k, &v);
+    if (strcmp(k, "partitioner") == 0 || strcmp(k, "partitioner_cb") == 0)
+      return 0; /* the user's partitioner decides, message by message */
+  }
+  err = rd_kafka_metadata(pk->rk, 0, pk->rkt, &md, METADATA_TIMEOUT_MS);
+  if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && !md->topics[0].err)
+    cnt = md->topics[0].partition_cnt;
+  WW_LOG(WW_LOG_DEBUG, "PRODUCER", "topic %s: %s", rd_kafka_topic_name(pk->rkt),
+         cnt > 0 ? "batching per partition" : "partition count unknown; producing one by one");
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  return cnt;
+}
+
 ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_on_full,
                            ww_metrics_t *reg, ww_err_t *err, char *errstr, size_t errstr_size) {
   ww_pkafka_t *pk = calloc(1, sizeof(*pk));
@@ -135,6 +183,7 @@ ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_o
     goto err;
   }
   register_metrics(pk, reg, topic);
+  pk->partition_cnt = partition_count(cfg, pk);
   *err = WW_OK;
   return pk;
 err:
@@ -148,10 +197,39 @@ err:
   return NULL;
 }
 
-ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len,
-                                const char *val, size_t val_len) {
-  int64_t stall_start = 0;
+/* Add \p ns of waiting for room to the stall counters. */
+static void stalled(ww_pkafka_t *pk, int64_t since_ns) {
+  if (since_ns) {
+    int64_t ns = ww_mono_ns() - since_ns;
+    pk->st.stall_ns += ns;
+    ww_metric_add(pk->m_stall, (double)ns / 1e9);
+  }
+}
+
+/* Wait for room in a full queue. @returns non-zero to give up (stop or fatal). */
+static int wait_room(ww_pkafka_t *pk, int64_t deadline_ns, ww_pkafka_send_t *rc) {
   char why[256];
+  if (rd_kafka_fatal_error(pk->rk, why, sizeof(why))) {
+    *rc = WW_PKAFKA_FATAL;
+    return 1;
+  }
+  if (deadline_ns ? ww_mono_ns() >= deadline_ns : ww_signal_stop_requested()) {
+    *rc = WW_PKAFKA_STOPPED;
+    return 1;
+  }
+  rd_kafka_poll(pk->rk, 10);
+  return 0;
+}
+
+static void produce_failed(ww_pkafka_t *pk, rd_kafka_resp_err_t err) {
+  WW_LOG(WW_LOG_ERROR, "PRODUCER", "cannot produce to %s: %s", rd_kafka_topic_name(pk->rkt),
+         rd_kafka_err2str(err));
+}
+
+/* One reading through rd_kafka_producev (no batching). */
+static ww_pkafka_send_t send_one(ww_pkafka_t *pk, const char *key, size_t key_len,
+                                 const char *val, size_t val_len) {
+  int64_t stall_start = 0;
   ww_pkafka_send_t rc = WW_PKAFKA_OK;
   for (;;) {
     rd_kafka_resp_err_t err =
@@ -164,8 +242,7 @@ ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len
       break;
     }
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      WW_LOG(WW_LOG_ERROR, "PRODUCER", "cannot produce to %s: %s", rd_kafka_topic_name(pk->rkt),
-             rd_kafka_err2str(err));
+      produce_failed(pk, err);
       rc = WW_PKAFKA_FATAL;
       break;
     }
@@ -176,26 +253,127 @@ ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len
       rc = WW_PKAFKA_DROPPED;
       break;
     }
-    /* Backpressure: serve delivery reports until there is room. */
-    if (!stall_start)
+    if (!stall_start) /* backpressure: serve delivery reports until there is room */
       stall_start = ww_mono_ns();
-    if (ww_signal_stop_requested() || rd_kafka_fatal_error(pk->rk, why, sizeof(why))) {
-      rc = ww_signal_stop_requested() ? WW_PKAFKA_STOPPED : WW_PKAFKA_FATAL;
+    if (wait_room(pk, 0, &rc))
+      break;
+  }
+  stalled(pk, stall_start);
+  return rc;
+}
+
+/*
+ * Hand batch \p b to librdkafka. Messages refused for a full queue are
+ * dropped (--on-full drop) or retried after serving delivery reports, until
+ * \p deadline_ns (monotonic) or, when that is 0, until a stop is requested.
+ * Whatever could not be handed over stays in the batch, in order.
+ */
+static ww_pkafka_send_t flush_batch(ww_pkafka_t *pk, batch_t *b, int64_t deadline_ns) {
+  int64_t stall_start = 0;
+  ww_pkafka_send_t rc = WW_PKAFKA_OK;
+  while (b->n > 0) {
+    int kept = 0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    int ok = rd_kafka_produce_batch(pk->rkt, b->partition, RD_KAFKA_MSG_F_COPY, b->msgs, b->n);
+    pk->st.produced += (uint64_t)ok;
+    ww_metric_add(pk->m_produced, ok);
+    if (ok == b->n)
+      break;
+    /* Keep the refused ones, in order. A full queue only empties when this
+     * thread serves delivery reports, so once one message is refused the
+     * rest of the batch is refused too: order is never broken. */
+    for (int i = 0; i < b->n; i++)
+      if (b->msgs[i].err) {
+        if (!err || err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+          err = b->msgs[i].err;
+        b->msgs[kept++] = b->msgs[i];
+      }
+    b->n = kept;
+    if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+      produce_failed(pk, err);
+      rc = WW_PKAFKA_FATAL;
       break;
     }
-    rd_kafka_poll(pk->rk, 10);
+    if (pk->drop_on_full) {
+      pk->st.dropped += (uint64_t)kept;
+      ww_metric_add(pk->m_dropped, kept);
+      b->n = 0;
+      rd_kafka_poll(pk->rk, 0);
+      rc = WW_PKAFKA_DROPPED;
+      break;
+    }
+    if (!stall_start)
+      stall_start = ww_mono_ns();
+    if (wait_room(pk, deadline_ns, &rc))
+      break;
   }
-  if (stall_start) {
-    int64_t ns = ww_mono_ns() - stall_start;
-    pk->st.stall_ns += ns;
-    ww_metric_add(pk->m_stall, (double)ns / 1e9);
+  if (b->n == 0)
+    b->used = 0;
+  stalled(pk, stall_start);
+  return rc;
+}
+
+/* Flush every batch; @returns the first problem, or WW_PKAFKA_OK. */
+static ww_pkafka_send_t flush_all(ww_pkafka_t *pk, int64_t deadline_ns) {
+  ww_pkafka_send_t rc = WW_PKAFKA_OK;
+  for (int i = 0; i < pk->n_batches; i++) {
+    ww_pkafka_send_t r = flush_batch(pk, pk->batches[i], deadline_ns);
+    if (r == WW_PKAFKA_FATAL || r == WW_PKAFKA_STOPPED)
+      return r;
+    if (r != WW_PKAFKA_OK)
+      rc = r;
   }
   return rc;
 }
 
-void ww_pkafka_poll(ww_pkafka_t *pk, int timeout_ms) {
+/* The batch of \p key, created on first use; NULL when it cannot be batched. */
+static batch_t *batch_for(ww_pkafka_t *pk, const char *key, size_t key_len) {
+  batch_t *b;
+  for (int i = 0; i < pk->n_batches; i++)
+    if (pk->batches[i]->key_len == key_len && memcmp(pk->batches[i]->key, key, key_len) == 0)
+      return pk->batches[i];
+  if (pk->n_batches == MAX_BATCHES || key_len > sizeof(b->key) || !(b = malloc(sizeof(*b))))
+    return NULL;
+  memcpy(b->key, key, key_len);
+  b->key_len = key_len;
+  b->partition = rd_kafka_msg_partitioner_consistent_random(pk->rkt, key, key_len,
+                                                            pk->partition_cnt, NULL, NULL);
+  b->n = 0;
+  b->used = 0;
+  pk->batches[pk->n_batches++] = b;
+  return b;
+}
+
+ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len,
+                                const char *val, size_t val_len) {
+  batch_t *b = pk->partition_cnt > 0 && val_len <= BATCH_ARENA ? batch_for(pk, key, key_len) : NULL;
+  ww_pkafka_send_t rc = WW_PKAFKA_OK;
+  rd_kafka_message_t *m;
+  if (!b)
+    return send_one(pk, key, key_len, val, val_len);
+  if (b->n == BATCH_MAX || b->used + val_len > BATCH_ARENA) {
+    rc = flush_batch(pk, b, 0);
+    if (b->n > 0) /* still full: stopped or fatal; this reading was not taken */
+      return rc == WW_PKAFKA_OK ? WW_PKAFKA_FATAL : rc;
+  }
+  m = &b->msgs[b->n++];
+  memset(m, 0, sizeof(*m));
+  memcpy(b->arena + b->used, val, val_len);
+  m->payload = b->arena + b->used;
+  m->len = val_len;
+  m->key = b->key;
+  m->key_len = b->key_len;
+  m->_private = pk;
+  b->used += val_len;
+  /* A reading dropped while flushing older ones was counted there; this one is queued. */
+  return rc == WW_PKAFKA_DROPPED ? WW_PKAFKA_OK : rc;
+}
+
+ww_pkafka_send_t ww_pkafka_poll(ww_pkafka_t *pk, int timeout_ms) {
+  ww_pkafka_send_t rc = flush_all(pk, 0);
   rd_kafka_poll(pk->rk, timeout_ms);
   ww_metric_set(pk->m_queue, (double)rd_kafka_outq_len(pk->rk));
+  return rc;
 }
 
 int ww_pkafka_fatal(ww_pkafka_t *pk, char *errstr, size_t errstr_size) {
@@ -209,14 +387,29 @@ void ww_pkafka_stats(ww_pkafka_t *pk, ww_pkafka_stats_t *st) {
 }
 
 int ww_pkafka_close(ww_pkafka_t *pk, int timeout_ms, ww_pkafka_stats_t *st) {
-  int left = 0;
+  int left = 0, unsent = 0;
+  int64_t start;
   if (!pk)
     return 0;
+  /* Pending batches get the same deadline as the flush that follows. */
+  start = ww_mono_ns();
+  flush_all(pk, start + (int64_t)timeout_ms * 1000000 + 1);
+  for (int i = 0; i < pk->n_batches; i++) {
+    unsent += pk->batches[i]->n;
+    free(pk->batches[i]);
+  }
+  if (unsent > 0) {
+    WW_LOG(WW_LOG_ERROR, "PRODUCER", "%d readings could not be handed to the Kafka client "
+           "before the flush timeout", unsent);
+    pk->st.failed += (uint64_t)unsent;
+    ww_metric_add(pk->m_failed, unsent);
+  }
+  timeout_ms -= (int)((ww_mono_ns() - start) / 1000000);
   if (pk->rkt)
     rd_kafka_topic_destroy(pk->rkt);
   /* ww_kafka_producer_close flushes, purges the rest and serves the purge
    * reports, which land in dr_msg_cb as failures before the destroy. */
-  left = ww_kafka_producer_close(pk->rk, timeout_ms);
+  left = ww_kafka_producer_close(pk->rk, timeout_ms > 0 ? timeout_ms : 0) + unsent;
   if (st) {
     *st = pk->st;
     st->queue_depth = left;

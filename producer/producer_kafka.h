@@ -52,14 +52,23 @@ ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_o
 /**
  * @brief Produce one message (key and value are copied).
  *
- * When librdkafka's queue is full it either waits, serving delivery reports
- * (the stall is timed), or drops and counts the reading.
+ * The message may wait in a per-partition batch until the next send that
+ * fills it, ww_pkafka_poll() or ww_pkafka_close(). When librdkafka's queue is
+ * full it either waits, serving delivery reports (the stall is timed), or
+ * drops and counts the readings it cannot place.
+ * @returns WW_PKAFKA_OK when the reading was taken (queued or batched);
+ *          WW_PKAFKA_DROPPED when it was dropped; WW_PKAFKA_STOPPED or
+ *          WW_PKAFKA_FATAL when it was not taken.
  */
 ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len,
                                 const char *val, size_t val_len);
 
-/** Serve delivery reports, waiting at most \p timeout_ms for one. */
-void ww_pkafka_poll(ww_pkafka_t *pk, int timeout_ms);
+/**
+ * @brief Hand pending batches to librdkafka (with backpressure), then serve
+ *        delivery reports, waiting at most \p timeout_ms for one.
+ * @returns WW_PKAFKA_OK, or WW_PKAFKA_STOPPED / WW_PKAFKA_FATAL as ww_pkafka_send.
+ */
+ww_pkafka_send_t ww_pkafka_poll(ww_pkafka_t *pk, int timeout_ms);
 
 /** @returns non-zero if the producer raised a fatal error (reason in \p errstr). */
 int ww_pkafka_fatal(ww_pkafka_t *pk, char *errstr, size_t errstr_size);
@@ -68,8 +77,9 @@ int ww_pkafka_fatal(ww_pkafka_t *pk, char *errstr, size_t errstr_size);
 void ww_pkafka_stats(ww_pkafka_t *pk, ww_pkafka_stats_t *st);
 
 /**
- * @brief Flush for at most \p timeout_ms, purge what is left (counted as
- *        failed), destroy the producer and fill \p st with the final counters.
+ * @brief Hand over pending batches and flush, for at most \p timeout_ms in all;
+ *        purge what is left (counted as failed), destroy the producer and fill
+ *        \p st with the final counters.
  * @returns the number of readings still undelivered when the flush timed out.
  *          NULL \p pk is a no-op returning 0.
  */

@@ -26,7 +26,7 @@
 #include "windwatch/timeutil.h"
 
 #define ENC_BUFSZ 4096        /* one encoded simulated/replayed reading */
-#define POLL_EVERY 256        /* readings between delivery-report polls on the fast path */
+#define POLL_EVERY 1024       /* readings between batch flushes and delivery-report polls */
 #define MAX_WAIT_MS 100       /* longest single wait, so signals and stats stay timely */
 
 typedef enum src_e { SRC_SIM, SRC_REPLAY, SRC_STDIN } src_t;
@@ -161,7 +161,8 @@ static int tick(run_t *run, int64_t now) {
   return ww_signal_stop_requested();
 }
 
-/* Wait until monotonic \p target_ns, serving delivery reports. @returns non-zero to stop. */
+/* Wait until monotonic \p target_ns, serving delivery reports.
+ * @returns 0 to go on, 1 to stop, 2 on a fatal Kafka error. */
 static int wait_until(run_t *run, int64_t target_ns) {
   for (;;) {
     int64_t now = ww_mono_ns(), left_ms;
@@ -174,10 +175,15 @@ static int wait_until(run_t *run, int64_t target_ns) {
       left_ms = MAX_WAIT_MS;
     if (run->stats_ns > 0 && (run->next_stats - now) / 1000000 < left_ms)
       left_ms = (run->next_stats - now) / 1000000 + 1;
-    if (run->pk)
-      ww_pkafka_poll(run->pk, (int)left_ms);
-    else
+    if (run->pk) {
+      ww_pkafka_send_t rc = ww_pkafka_poll(run->pk, (int)left_ms);
+      if (rc == WW_PKAFKA_FATAL)
+        return 2;
+      if (rc == WW_PKAFKA_STOPPED)
+        return 1;
+    } else {
       ww_sleep_ms(left_ms);
+    }
   }
 }
 
@@ -186,6 +192,7 @@ static int loop(run_t *run) {
   char buf[ENC_BUFSZ > WW_READING_MAX_BYTES + 2 ? ENC_BUFSZ : WW_READING_MAX_BYTES + 2];
   char why[512];
   ww_reading_t r;
+  int w = 0; /* wait_until's verdict */
   run->t0 = run->last_stats = ww_mono_ns();
   run->next_stats = run->t0 + run->stats_ns;
   while (run->count == 0 || run->taken < (uint64_t)run->count) {
@@ -193,7 +200,7 @@ static int loop(run_t *run) {
     long len;
     if (run->src == SRC_SIM && run->rate > 0) {
       int64_t target = run->t0 + (int64_t)((double)run->taken * 1e9 / run->rate);
-      if (wait_until(run, target))
+      if ((w = wait_until(run, target)) != 0)
         break;
     }
     if ((len = next_item(run, buf, run->src == SRC_STDIN ? sizeof(buf) : ENC_BUFSZ, &r)) < 0)
@@ -203,27 +210,30 @@ static int loop(run_t *run) {
     if (run->src == SRC_REPLAY && run->speed > 0) {
       if (run->taken == 0)
         run->first_ts = r.ts_ms;
-      if (wait_until(run, run->t0 + (int64_t)((double)(r.ts_ms - run->first_ts) * 1e6 /
-                                              run->speed)))
+      if ((w = wait_until(run, run->t0 + (int64_t)((double)(r.ts_ms - run->first_ts) * 1e6 /
+                                                   run->speed))) != 0)
         break;
     }
     key = run->fac->lines[r.line_idx].id;
+    if (run->pk) {
+      ww_pkafka_send_t rc = ww_pkafka_send(run->pk, key, strlen(key), buf, (size_t)len);
+      if (rc == WW_PKAFKA_STOPPED)
+        break; /* never taken: not a reading of this run */
+      if (rc == WW_PKAFKA_FATAL)
+        return WW_PRODUCER_EXIT_FATAL;
+    }
     run->taken++;
     ww_metric_inc(run->m_taken);
     if (r.injected_anomaly[0])
       ww_metric_inc(run->m_anomalous);
     if (run->pk) {
-      ww_pkafka_send_t rc = ww_pkafka_send(run->pk, key, strlen(key), buf, (size_t)len);
-      if (rc == WW_PKAFKA_STOPPED) {
-        run->taken--; /* never accepted: not a reading of this run */
-        break;
-      }
-      if (rc == WW_PKAFKA_FATAL)
-        return WW_PRODUCER_EXIT_FATAL;
+      ww_pkafka_send_t rc;
       if ((run->taken % POLL_EVERY) == 0) {
-        ww_pkafka_poll(run->pk, 0);
-        if (ww_pkafka_fatal(run->pk, why, sizeof(why)))
+        rc = ww_pkafka_poll(run->pk, 0);
+        if (rc == WW_PKAFKA_FATAL || ww_pkafka_fatal(run->pk, why, sizeof(why)))
           return WW_PRODUCER_EXIT_FATAL;
+        if (rc == WW_PKAFKA_STOPPED)
+          break;
       }
     } else {
       ww_phttp_send(run->http, buf, (size_t)len);
@@ -232,7 +242,7 @@ static int loop(run_t *run) {
       if (tick(run, ww_mono_ns()))
         break;
   }
-  return -1;
+  return w == 2 ? WW_PRODUCER_EXIT_FATAL : -1;
 }
 
 /* Flush and report; @returns the exit code. */

@@ -23,6 +23,10 @@
 #include <strings.h>
 
 #define TWO_PI 6.283185307179586
+#define RESYNC_TICKS 1024 /* recompute cycle angles exactly this often (rotation drift) */
+
+/* Periods of the daily, hourly and 5-minute cycles, ms. */
+static const double cycle_ms[3] = {86400000.0, 3600000.0, 300000.0};
 
 /* ---- random numbers ---------------------------------------------------- */
 
@@ -177,6 +181,7 @@ typedef struct sensor_model_s {
   double load;        /* loading on the component's shared factor, -1..1 */
   double trend_sd;    /* stationary standard deviation of the slow trend */
   double trend;       /* current trend offset (state) */
+  double pc[3], ps[3]; /* cos and sin of ph_day, ph_hour, ph_short */
   double lo, hi;      /* physical limits: values are clamped to these */
   double last;        /* last value emitted (for stuck sensors) */
 } sensor_model_t;
@@ -197,6 +202,7 @@ typedef struct comp_s {
   int sensor_idx[WW_MAX_SENSORS];      /* factory sensor index of line sensor i */
   sensor_model_t sm[WW_MAX_SENSORS];   /* per line sensor */
   double offset_ms;                    /* event-time offset inside a step */
+  double cyc_c[3], cyc_s[3];           /* cos, sin of the day, hour and 5-minute cycle angles */
   int64_t seq;                         /* next sequence_number */
   episode_t ep;                        /* the current anomaly episode */
 } comp_t;
@@ -215,6 +221,7 @@ struct ww_sim_s {
   int64_t next_episode;    /* next episode_id */
   double trend_keep;       /* OU decay per reading: exp(-step / tau) */
   double trend_kick;       /* OU innovation factor: sqrt(1 - keep^2) */
+  double rot_c[3], rot_s[3]; /* cos, sin of one step's advance of each cycle angle */
 };
 
 static int name_has(const char *s, const char *word) {
@@ -324,6 +331,19 @@ ww_sim_t *ww_sim_new(const ww_factory_t *fac, const ww_sim_opts_t *opts, char *e
   /* Trend time constant: about 30 minutes of event time. */
   sim->trend_keep = exp(-opts->step_ms / (30.0 * 60.0 * 1000.0));
   sim->trend_kick = sqrt(1.0 - sim->trend_keep * sim->trend_keep);
+  for (int k = 0; k < 3; k++) {
+    sim->rot_c[k] = cos(opts->step_ms * TWO_PI / cycle_ms[k]);
+    sim->rot_s[k] = sin(opts->step_ms * TWO_PI / cycle_ms[k]);
+  }
+  for (int i = 0; i < sim->n_comps; i++)
+    for (int j = 0; j < sim->comps[i].n; j++) {
+      sensor_model_t *sm = &sim->comps[i].sm[j];
+      double ph[3] = {sm->ph_day, sm->ph_hour, sm->ph_short};
+      for (int k = 0; k < 3; k++) {
+        sm->pc[k] = cos(ph[k]);
+        sm->ps[k] = sin(ph[k]);
+      }
+    }
 
   for (int i = 0; i < WW_SIM_N_TYPES; i++)
     if (opts->anomaly_types & types[i].bit) {
@@ -407,12 +427,24 @@ void ww_sim_next(ww_sim_t *sim, ww_reading_t *r) {
   episode_t *ep = &cp->ep;
   double t_ms = sim->opts.start_ms + sim->opts.step_ms * (double)sim->tick + cp->offset_ms;
   int64_t ts = (int64_t)llround(t_ms);
-  double t_s = (double)ts / 1000.0;
-  double day = fmod(t_s, 86400.0) / 86400.0 * TWO_PI;
-  double hour = fmod(t_s, 3600.0) / 3600.0 * TWO_PI;
-  double shrt = fmod(t_s, 300.0) / 300.0 * TWO_PI;
   double shared = ww_rng_gauss(&sim->rng);
-  const char *type_name = NULL;
+
+  /* Cycle angles advance by a fixed rotation per reading (no trig on the hot
+   * path), re-synchronised exactly from the timestamp every RESYNC_TICKS. */
+  if (sim->tick % RESYNC_TICKS == 0) {
+    for (int k = 0; k < 3; k++) {
+      int64_t period = (int64_t)cycle_ms[k];
+      double a = (double)(((ts % period) + period) % period) * (TWO_PI / cycle_ms[k]);
+      cp->cyc_c[k] = cos(a);
+      cp->cyc_s[k] = sin(a);
+    }
+  } else {
+    for (int k = 0; k < 3; k++) {
+      double c = cp->cyc_c[k], s = cp->cyc_s[k];
+      cp->cyc_c[k] = c * sim->rot_c[k] - s * sim->rot_s[k];
+      cp->cyc_s[k] = s * sim->rot_c[k] + c * sim->rot_s[k];
+    }
+  }
 
   if (ep->type < 0 && sim->q > 0 && ww_rng_uniform(&sim->rng) < sim->q)
     episode_start(sim, cp);
@@ -430,10 +462,16 @@ void ww_sim_next(ww_sim_t *sim, ww_reading_t *r) {
     double own = ww_rng_gauss(&sim->rng);
     double noise = sm->load * shared + sqrt(1.0 - sm->load * sm->load) * own;
     double v;
+    /* The trend's innovations are uniform with unit variance: the walk sums
+     * thousands of them, so it is Gaussian anyway, at a fraction of the cost. */
     sm->trend = sm->trend * sim->trend_keep +
-                sm->trend_sd * sim->trend_kick * ww_rng_gauss(&sim->rng);
-    v = sm->base + sm->amp_day * sin(day + sm->ph_day) + sm->amp_hour * sin(hour + sm->ph_hour) +
-        sm->amp_short * sin(shrt + sm->ph_short) + sm->trend + sm->noise_sd * noise;
+                sm->trend_sd * sim->trend_kick * 1.7320508075688772 *
+                    (2.0 * ww_rng_uniform(&sim->rng) - 1.0);
+    /* sin(angle + phase) by angle addition */
+    v = sm->base + sm->trend + sm->noise_sd * noise +
+        sm->amp_day * (cp->cyc_s[0] * sm->pc[0] + cp->cyc_c[0] * sm->ps[0]) +
+        sm->amp_hour * (cp->cyc_s[1] * sm->pc[1] + cp->cyc_c[1] * sm->ps[1]) +
+        sm->amp_short * (cp->cyc_s[2] * sm->pc[2] + cp->cyc_c[2] * sm->ps[2]);
     if (ep->type >= 0 && (ep->mask & (1u << i))) {
       switch (types[ep->type].bit) {
       case WW_SIM_SPIKE:
@@ -463,8 +501,8 @@ void ww_sim_next(ww_sim_t *sim, ww_reading_t *r) {
   }
 
   if (ep->type >= 0) {
-    type_name = types[ep->type].name;
-    snprintf(r->injected_anomaly, sizeof(r->injected_anomaly), "%s", type_name);
+    size_t n = strlen(types[ep->type].name); /* names are far shorter than the field */
+    memcpy(r->injected_anomaly, types[ep->type].name, n + 1);
     r->episode_id = ep->id;
     if (++ep->pos >= ep->len)
       ep->type = -1;

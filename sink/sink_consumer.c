@@ -362,6 +362,9 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   rd_kafka_resp_err_t aerr = RD_KAFKA_RESP_ERR_NO_ERROR;
 
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    /* The offsets are read on this thread: the writer must not hold the connection
+     * (with the cooperative protocol a batch can be in flight here). */
+    reap(s, -1);
     if (offsets_from_db(s, parts) != 0) {
       s->fatal = 1;
       return;
@@ -528,6 +531,12 @@ static int loop(ww_sink_t *s, int batch_mode) {
       ww_sink_stats_log(s->stats, s->rk, NULL);
       next_stats = now + stats_every;
     }
+  }
+  if (batch_mode && !s->fatal && !s->in_flight && !ww_signal_stop_requested()) {
+    /* Batch mode finishes its work: expired rows still pending go now. */
+    do
+      idle_work(s, ww_mono_ms());
+    while (s->ret_more && !ww_signal_stop_requested());
   }
   /* Graceful stop: store what is held (the deadline gives up; unstored
    * messages are read again from the stored offsets on the next start). */

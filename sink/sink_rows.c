@@ -91,6 +91,8 @@ void ww_sink_predecode(const ww_factory_t *fac, const ww_sink_msg_t *m, ww_sink_
   pre->why[0] = '\0';
   pre->reason = (int)ww_scored_decode(fac, m->payload, m->len, &pre->r, &pre->sc, pre->why,
                                       sizeof(pre->why));
+  if (pre->reason == WW_DLQ_NONE)
+    ww_ts_format(pre->r.ts_ms, pre->ts, sizeof(pre->ts));
 }
 
 int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
@@ -101,7 +103,6 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
   const ww_sink_pre_t *pre = m->pre;
   const ww_reading_t *rp;
   const ww_score_t *scp;
-  char ts[WW_TS_BUFSZ];
   char extra[WW_MAX_SENSORS * (WW_ID_MAX + 32) + 4];
   size_t xo = 0;
   int done;
@@ -116,8 +117,7 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
   rp = &pre->r;
   scp = &pre->sc;
 
-  ww_ts_format(rp->ts_ms, ts, sizeof(ts));
-  sqlite3_bind_text(s, 1, ts, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 1, pre->ts, -1, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, rp->ts_ms);
   sqlite3_bind_text(s, 3, fac->lines[rp->line_idx].id, -1, SQLITE_STATIC);
   sqlite3_bind_text(s, 4, rp->component_id, -1, SQLITE_STATIC);

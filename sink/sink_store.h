@@ -17,6 +17,7 @@
 #include "windwatch/config.h"
 #include "windwatch/err.h"
 #include "windwatch/reading.h"
+#include "windwatch/timeutil.h"
 
 /** What a topic carries; decides the table its messages go to. */
 typedef enum ww_sink_kind_e {
@@ -34,6 +35,7 @@ typedef struct ww_sink_pre_s {
   ww_reading_t r;
   ww_score_t sc;
   char why[160];         /* the decoder's detail when reason != WW_DLQ_NONE */
+  char ts[WW_TS_BUFSZ];  /* r.ts_ms as RFC 3339, formatted off the writer thread */
 } ww_sink_pre_t;
 
 /** One Kafka message as the store sees it. Every pointer is borrowed. */

@@ -44,8 +44,27 @@ const ww = {
     return isNaN(t) ? null : t / 1000;
   },
 
+  /* Server clock minus browser clock in ms, from the "timestamp" of API
+   * responses (see syncClock): ages are measured on the server's clock, so a
+   * browser whose clock runs ahead or behind never shows "-9 s ago". */
+  clockSkewMs: 0,
+
+  /* Record the server's time \p serverTs (RFC 3339) of a response that was
+   * requested at browser time t0 and arrived at t1 (ms). */
+  syncClock(serverTs, t0, t1) {
+    const t = Date.parse(serverTs);
+    if (!isNaN(t)) ww.clockSkewMs = t - (t0 + t1) / 2;
+  },
+
+  /* The server's current time in seconds since the epoch. */
+  now() {
+    return (Date.now() + ww.clockSkewMs) / 1000;
+  },
+
   age(seconds) {
-    if (typeof seconds !== 'number') return 'no data';
+    if (typeof seconds !== 'number' || !isFinite(seconds)) return 'no data';
+    /* A reading stamped slightly ahead of the server's clock is "just now". */
+    if (seconds < 1) return 'just now';
     if (seconds < 90) return `${Math.round(seconds)} s ago`;
     if (seconds < 5400) return `${Math.round(seconds / 60)} min ago`;
     if (seconds < 172800) return `${Math.round(seconds / 3600)} h ago`;

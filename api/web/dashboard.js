@@ -20,6 +20,7 @@ const state = {
   pollTimer: null,
   stream: null,
   streamErrors: 0,
+  everOpen: false,    /* the stream was open at least once */
 };
 window.wwCharts = state.charts; /* read by the browser tests */
 
@@ -134,7 +135,7 @@ function renderStats() {
   document.getElementById('t-avg').textContent = cnt ? (sum / cnt).toFixed(3) : '–';
   const last = state.readings.length ? state.readings[state.readings.length - 1] : null;
   const t = last ? ww.epoch(last.timestamp) : null;
-  document.getElementById('t-age').textContent = t ? ww.age(Date.now() / 1000 - t) : 'no data';
+  document.getElementById('t-age').textContent = t ? ww.age(ww.now() - t) : 'no data';
 
   const bins = new Array(10).fill(0);
   for (const r of state.readings) {
@@ -179,7 +180,7 @@ function updateLineFromReading(r) {
   l.anomaly_score = r.anomaly_score;
   l.status = r.severity || r.status;
   const t = ww.epoch(r.timestamp);
-  if (t) l.age_seconds = Date.now() / 1000 - t;
+  if (t) l.age_seconds = ww.now() - t;
 }
 
 /* --------------------------------------------------------------- alerts */
@@ -209,10 +210,12 @@ function addAlert(a, live) {
 
 /* --------------------------------------------------------- status/health */
 async function loadStatus() {
+  const t0 = Date.now();
   const [health, status] = await Promise.all([
     ww.getJSON('/api/health').catch((e) => ({ status: 'unhealthy', error: e.message })),
     ww.getJSON('/api/current-status'),
   ]);
+  if (health.timestamp) ww.syncClock(health.timestamp, t0, Date.now());
   const ok = health.status === 'healthy';
   document.getElementById('health-dot').className = `status-dot ${ok ? 'ok' : 'bad'}`;
   const age = health.data_age_seconds;
@@ -245,9 +248,24 @@ function renderAll() {
 }
 
 /* ------------------------------------------------------ live: SSE / poll */
+/* The header says what really feeds the page: the open stream, polling, or
+ * a stream still (re)connecting. Called on every stream state change and
+ * once a second, so it can never lag behind the EventSource. */
+function showLive() {
+  const es = state.stream;
+  let text;
+  const OPEN = 1, CONNECTING = 0; /* EventSource readyState values */
+  if (es && es.readyState === OPEN) text = 'live';
+  else if (state.pollTimer) text = 'polling every 3 s';
+  else if (es && es.readyState === CONNECTING) text = state.everOpen ? 'reconnecting…' : 'connecting…';
+  else text = 'offline';
+  const box = document.getElementById('live');
+  if (box.textContent !== text) box.textContent = text;
+  box.dataset.state = text === 'live' ? 'live' : state.pollTimer ? 'polling' : 'connecting';
+}
+
 function startPolling() {
   if (state.pollTimer) return;
-  document.getElementById('live').textContent = 'polling every 3 s';
   state.pollTimer = setInterval(async () => {
     try {
       await loadStatus();
@@ -258,6 +276,7 @@ function startPolling() {
       ww.showError('error', e);
     }
   }, POLL_MS);
+  showLive();
 }
 
 function startStream() {
@@ -267,8 +286,9 @@ function startStream() {
   let dirty = false;
   es.onopen = () => {
     state.streamErrors = 0;
-    document.getElementById('live').textContent = 'live';
+    state.everOpen = true;
     if (state.pollTimer) { clearInterval(state.pollTimer); state.pollTimer = null; }
+    showLive();
   };
   es.addEventListener('reading', (ev) => {
     const r = JSON.parse(ev.data);
@@ -283,9 +303,10 @@ function startStream() {
   es.addEventListener('window', () => { /* windows show on /api/lines/<id>; nothing to redraw */ });
   es.onerror = () => {
     state.streamErrors++;
-    document.getElementById('live').textContent = 'reconnecting…';
     if (es.readyState === EventSource.CLOSED || state.streamErrors >= 3) startPolling();
+    showLive();
   };
+  setInterval(showLive, 1000);
   /* Batch redraws: at most four a second whatever the event rate. */
   setInterval(() => { if (dirty) { dirty = false; renderAll(); } }, 250);
 }

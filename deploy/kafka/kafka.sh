@@ -210,29 +210,29 @@ terminate() {
 # Something accepts TCP connections on 127.0.0.1:$1.
 port_open() { (exec 3<>"/dev/tcp/$HOST/$1") 2>/dev/null; }
 
-# The broker answers a metadata request. Without kcat, an open port plus the
-# broker's own "started" log line stand in for it. The port is tried first:
-# kcat waits out its whole timeout (-m, seconds) when nothing listens, and the
-# broker opens its client listener only at the end of its start-up.
+# The broker answers a metadata request (kcat, when installed). The port is
+# tried first: kcat waits out its whole timeout (-m, seconds) when nothing
+# listens, and the broker opens its client listener only at the end of its
+# start-up.
 broker_answers() {
   port_open "$PORT" || return 1
   if command -v kcat >/dev/null 2>&1; then
     kcat -b "$BOOTSTRAP" -L -m 2 >/dev/null 2>&1
-  else
-    grep -q 'Kafka Server started' "$LOG_FILE" 2>/dev/null
   fi
 }
+
+# This instance's broker has finished starting: its own log says so. Another
+# process that took the port meanwhile cannot fake this, since our broker
+# would have died on the taken port instead.
+broker_started() { grep -q 'Kafka Server started' "$LOG_FILE" 2>/dev/null; }
 
 # Waits until broker $1 answers. If it dies or the deadline passes, shows the
 # end of its log and fails (a broker that never came up is stopped).
 wait_ready() {
   local pid=$1 t0 until_t
   t0=$(now)
-  # A failed start leaves no topic helper behind.
-  # shellcheck disable=SC2064 # the pid is meant to be expanded now
-  [[ -n ${TOPICS_PID:-} ]] && trap "kill $TOPICS_PID 2>/dev/null || true" EXIT
   until_t=$(deadline "$START_TIMEOUT")
-  while ! broker_answers; do
+  while ! { kill -0 "$pid" 2>/dev/null && broker_started && broker_answers; }; do
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$PID_FILE"
       KILLED=1 # whatever it dumped is not to be trusted
@@ -252,7 +252,6 @@ wait_ready() {
     sleep 0.05
   done
   log "broker answers on $BOOTSTRAP ($(elapsed "$t0") s)"
-  trap - EXIT
 }
 
 # ---- jars --------------------------------------------------------------------
@@ -412,6 +411,9 @@ rootLogger.level = $level
 rootLogger.appenderRef.console.ref = console
 logger.request.name = kafka.request.logger
 logger.request.level = WARN
+# kafka.sh waits for this logger's "Kafka Server started".
+logger.started.name = kafka.server.KafkaRaftServer
+logger.started.level = INFO
 # A client that waits for a starting broker warns at every refused connection.
 logger.network.name = org.apache.kafka.clients.NetworkClient
 logger.network.level = ERROR
@@ -583,17 +585,15 @@ import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.errors.TopicExistsException;
 
 /* Usage: WwCreateTopics BOOTSTRAP TIMEOUT_MS name:partitions[:compact]...
- * Waits up to TIMEOUT_MS for the broker (it may still be starting). Exit 0
+ * Gives up after TIMEOUT_MS. Exit 0
  * when every topic exists afterwards, 1 otherwise. Messages go to stderr. */
 public final class WwCreateTopics {
     public static void main(String[] args) throws InterruptedException {
         Properties props = new Properties();
         props.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, args[0]);
         props.put(AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, args[1]);
-        props.put(AdminClientConfig.RECONNECT_BACKOFF_MS_CONFIG, "20");
-        props.put(AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, "100");
         props.put(AdminClientConfig.RETRY_BACKOFF_MS_CONFIG, "20");
-        props.put(AdminClientConfig.RETRY_BACKOFF_MAX_MS_CONFIG, "100");
+        props.put(AdminClientConfig.RETRY_BACKOFF_MAX_MS_CONFIG, "200");
         List<NewTopic> topics = new ArrayList<>();
         for (int i = 2; i < args.length; i++) {
             String[] f = args[i].split(":");
@@ -627,44 +627,46 @@ EOF
 # Compiles the helper once per cache (and again when its source changes).
 # Prints the class directory, or nothing if it cannot be built.
 helper_classes() {
-  local sum dir
+  local sum dir tmp ecj
   sum=$(helper_source | cksum | cut -d' ' -f1)
   dir=$CACHE/helper/$sum
   if [[ ! -f $dir/WwCreateTopics.class ]]; then
-    local ecj
-    ecj=$(compgen -G "$CACHE/tools/ecj-*.jar" | head -n 1) || true
-    [[ -n $ecj ]] || return 0
-    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp" || return 0
-    helper_source >"$dir.tmp/WwCreateTopics.java"
-    tool_java -jar "$ecj" --release 17 -nowarn -proc:none \
-      -cp "$JARS/kafka-clients-$KAFKA_VERSION.jar" -d "$dir.tmp" "$dir.tmp/WwCreateTopics.java" >&2 ||
-      return 0
-    rm -rf "$dir" && mv "$dir.tmp" "$dir" || return 0
+    lock_cache
+    if [[ ! -f $dir/WwCreateTopics.class ]]; then
+      ecj=$(compgen -G "$CACHE/tools/ecj-*.jar" | head -n 1) || true
+      [[ -n $ecj ]] || return 0
+      tmp=$CACHE/helper/tmp.$$
+      rm -rf "$tmp"
+      mkdir -p "$tmp" || return 0
+      helper_source >"$tmp/WwCreateTopics.java"
+      if ! tool_java -jar "$ecj" --release 17 -nowarn -proc:none \
+        -cp "$JARS/kafka-clients-$KAFKA_VERSION.jar" -d "$tmp" "$tmp/WwCreateTopics.java" >&2; then
+        rm -rf "$tmp"
+        return 0
+      fi
+      # Builds of older versions of the helper go.
+      find "$CACHE/helper" -mindepth 1 -maxdepth 1 ! -name "tmp.$$" -exec rm -rf {} +
+      mv "$tmp" "$dir" || return 0
+    fi
+    unlock_cache
   fi
   printf '%s' "$dir"
 }
 
-# On a store formatted just now every topic is missing, so the helper starts
-# with the broker and creates them as soon as it answers: its JVM start-up
-# overlaps the broker's. Sets TOPICS_PID (empty when not started).
-start_topics_early() {
-  local helper
-  TOPICS_PID=
-  [[ $TOPIC_TOOL == admin ]] || return 0
-  helper=$(helper_classes)
-  [[ -n $helper ]] || return 0
-  parse_topics
-  tool_java -cp "$helper:$JARS/*" WwCreateTopics "$BOOTSTRAP" "$((START_TIMEOUT * 1000))" \
-    "${TOPIC_SPECS[@]}" >&2 8>&- 9>&- &
-  TOPICS_PID=$!
-}
-
 # Creates every topic of TOPICS that the broker lacks. Topics kcat already
 # lists are not asked for again, so a start on reused data costs no JVM.
+# $1: 1 when the store was formatted by this start.
+#
+# The helper is started only once the broker answers: a client that retries
+# a refused connection many times a second can, on a port in the kernel's
+# ephemeral range (tests pick such ports), end up connected to itself.
 ensure_topics() {
-  local spec name missing=() listing t0 helper
+  local fresh=${1:-0} spec name missing=() listing t0 helper
   parse_topics
-  if command -v kcat >/dev/null 2>&1 && listing=$(kcat -b "$BOOTSTRAP" -L -m 5 2>/dev/null); then
+  # A store formatted just now has none of them: no need to ask.
+  if ((fresh)); then
+    missing=("${TOPIC_SPECS[@]}")
+  elif command -v kcat >/dev/null 2>&1 && listing=$(kcat -b "$BOOTSTRAP" -L -m 5 2>/dev/null); then
     for spec in "${TOPIC_SPECS[@]}"; do
       name=${spec%%:*}
       grep -qF "  topic \"$name\" with " <<<"$listing" || missing+=("$spec")
@@ -760,14 +762,8 @@ cmd_start() {
   write_config
   prepare_storage
   launch_broker
-  ((FORMATTED)) && start_topics_early
   wait_ready "$BROKER_PID"
-  if [[ -n ${TOPICS_PID:-} ]]; then
-    wait "$TOPICS_PID" || die "creating topics on $BOOTSTRAP failed"
-    log "topics created"
-  else
-    ensure_topics
-  fi
+  ensure_topics "$FORMATTED"
   log "ready in $(elapsed "$t0") s"
   printf '%s\n' "$BOOTSTRAP"
 }

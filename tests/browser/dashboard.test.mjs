@@ -93,6 +93,8 @@ try {
     await page.waitForFunction(() => document.getElementById('live').textContent === 'live', null,
       { timeout: WAIT_MS });
     check('live stream connected', true);
+    const streamOpen = await page.evaluate(() => document.getElementById('live').dataset.state);
+    check('live label matches the open stream', streamOpen === 'live', streamOpen);
 
     // An anomaly injected into the database appears in the feed within seconds (via /api/stream).
     const now = Date.now();
@@ -109,6 +111,8 @@ try {
     await page.waitForFunction((n) => window.wwCharts.temperature.data[0].length > n, before,
       { timeout: WAIT_MS });
     check('live reading added to the chart', true);
+    const label = await page.locator('#live').innerText();
+    check('header still says live at the screenshot', label === 'live', label);
     await page.screenshot({ path: join(artifacts, 'overview.png'), fullPage: true });
     check('overview: no console errors', errors.length === 0, errors.join('\n'));
     await page.close();
@@ -120,9 +124,22 @@ try {
     const errors = [];
     watch(page, errors);
     await page.setViewportSize({ width: 390, height: 844 });
+    // This browser's clock runs two minutes behind the server's: ages must
+    // still be measured on the server's clock, never "-120 s ago".
+    await page.clock.setFixedTime(new Date(Date.now() - 120000));
+    const fresh = Date.now();
+    sql(`INSERT INTO sensor_readings(timestamp, ts_ms, production_line, component_id, temperature,`
+      + ` humidity, sound_level, is_anomaly, anomaly_score, severity) VALUES(`
+      + `strftime('%Y-%m-%dT%H:%M:%fZ','now'), ${fresh}, 'turbine-line-2', 'Gearbox', 25, 50, 60, 0, 0.1, 'normal')`);
     await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
     await page.waitForFunction(() => window.wwCharts && window.wwCharts.sound_level
       && window.wwCharts.sound_level.data[0].length > 0, null, { timeout: WAIT_MS });
+    const ages = await page.evaluate(() => [document.getElementById('t-age').textContent,
+      ...[...document.querySelectorAll('#lines .card .muted')].map((e) => e.textContent),
+      document.getElementById('health').textContent]);
+    check('phone: skewed browser clock shows no negative age', ages.length >= 3
+      && ages.every((a) => !/-\s*\d/.test(a.replace(/\d{4}-\d\d-\d\d/g, '')))
+      && /just now|^\d+ s ago/.test(ages[0]), JSON.stringify(ages));
     const widths = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
     check('phone: no horizontal scrolling', widths[0] <= widths[1] + 1, JSON.stringify(widths));
     await page.screenshot({ path: join(artifacts, 'overview-phone.png'), fullPage: true });

@@ -9,3 +9,7 @@ set_tests_properties(browser_dashboard PROPERTIES LABELS browser TIMEOUT 300
 
 # /api/predict feeding the pipeline through the real broker.
 ww_integration_test(it_api_predict_kafka test_api_predict_kafka.sh TIMEOUT 300)
+
+# An anomaly through the real pipeline (processor, sink, api) shows in the
+# dashboard's alert feed in headless Chromium (label "browser"; needs the broker).
+ww_integration_test(browser_pipeline test_api_browser_pipeline.sh TIMEOUT 300 LABELS browser)

@@ -2,3 +2,4 @@
 # tests/integration/CMakeLists.txt.
 ww_integration_test(it_processor_batch test_processor_batch.sh TIMEOUT 300)
 ww_integration_test(it_processor_kill test_processor_kill.sh TIMEOUT 300)
+ww_integration_test(it_processor_rebalance test_processor_rebalance.sh TIMEOUT 300)

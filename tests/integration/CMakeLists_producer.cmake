@@ -4,3 +4,4 @@ ww_integration_test(it_producer_backpressure test_producer_backpressure.sh TIMEO
 ww_integration_test(it_producer_replay test_producer_replay.sh TIMEOUT 300)
 ww_integration_test(it_producer_shutdown test_producer_shutdown.sh TIMEOUT 300)
 ww_integration_test(it_producer_outage test_producer_outage.sh TIMEOUT 600)
+ww_integration_test(it_producer_http test_producer_http.sh TIMEOUT 120)

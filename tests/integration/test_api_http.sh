@@ -63,6 +63,17 @@ get "/api/sensor-history/temperature?limit=100001" >/dev/null
 check_eq "limit bounded 400" "$(code)" 400
 get "/api/sensor-history/temperature?since=yesterday" >/dev/null
 check_eq "bad since 400" "$(code)" 400
+# Relative times: the seeded readings are from 2025-11-25, older than a week.
+get "/api/sensor-history/temperature?since=-7d&until=now&resolution=raw" >/dev/null
+check_eq "history since -7d: nothing that recent" "$(code) $(js 'd["count"]')" "200 0"
+get "/api/sensor-history/temperature?since=-36500d&until=now&resolution=raw&limit=10000" >/dev/null
+check_eq "history since -36500d: everything" "$(code) $(js 'd["count"]')" "200 101"
+for bad in -5 %2B5 -15x 2025-13-01T00:00:00Z; do
+  get "/api/sensor-history/temperature?since=$bad" >/dev/null
+  check_eq "since=$bad 400" "$(code)" 400
+done
+get "/api/sensor-history/temperature?limit=%205" >/dev/null
+check_eq "limit with a space 400" "$(code)" 400
 
 # ---- the original endpoints
 get /api/current-status >/dev/null
@@ -192,6 +203,7 @@ check_eq "predict uses sound_level" "$(js 'd["status"], d["sensors"]["sound_leve
 post '{"production_line":"turbine-line-1","component_id":"Blade","temperature":27.3,"humidity":48.2}'
 check_eq "predict missing field 400" "$(code)" 400
 check_eq "predict missing field message" "$(js 'd["error"]')" "Missing required field: sound_level"
+check_eq "predict missing field named" "$(js 'd["field"], d["status"]')" "('sound_level', 400)"
 post '{"production_line":"turbine-line-1","temperature":"hot","humidity":48.2,"sound_level":60}'
 check_eq "predict wrong type names the field" "$(code) $(js 'd["error"]')" "400 field temperature must be a number"
 post '{"production_line":"turbine-line-1","temperature":900,"humidity":48.2,"sound_level":60}'
@@ -200,6 +212,7 @@ post '{"production_line":"line-x","temperature":20,"humidity":48.2,"sound_level"
 check_eq "predict unknown line 400" "$(code)" 400
 post '{"production_line":'
 check_eq "predict malformed JSON 400" "$(code)" 400
+check_eq "predict malformed JSON names no field" "$(js 'd["field"]')" "None"
 post "{\"production_line\":\"turbine-line-1\",\"pad\":\"$(head -c 5000 /dev/zero | tr '\0' x)\"}"
 check_eq "predict body too large 413" "$(code)" 413
 check_eq "predict 413 is JSON" "$(js 'd["status"]')" 413

@@ -4,7 +4,7 @@
 # batch`, checked row by row with sqlite3. Re-running (same group, a new group,
 # new data) must never duplicate a row: the offsets live in the database.
 source "$(dirname "$0")/lib.sh"
-require_tools kcat sqlite3 python3
+require_tools kcat sqlite3 python3 curl
 require_broker
 ww_topics it-sink
 
@@ -134,12 +134,24 @@ check_eq "distinct after new data" "$(q 'SELECT count(DISTINCT sequence_number) 
 
 # 5. real_time mode: follows new data; the api-side read works while it writes (WAL);
 #    SIGTERM stores the open batch and exits 0.
+mport=$(free_port)
 start_bg live "$WW_BIN_DIR/windwatch-sink" --brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" \
-  --db "$db" --group "$group" --batch-ms 50ms --stats-interval 1s
+  --db "$db" --group "$group" --batch-ms 50ms --stats-interval 1s \
+  --metrics-listen "127.0.0.1:$mport"
 gen_scored $((N + 500)) 1000 | produce "$WW_T_SCORED"
 want=$((N + 1500))
 rows_reached() { [ "$(sqlite3 "file:$db?mode=ro" 'SELECT count(*) FROM sensor_readings')" -ge "$want" ]; }
 wait_until 60 "the live sink to store $want readings" rows_reached
+# A reader (as the api) works while the sink holds the database open for writing.
+check_eq "read-only query while the sink runs" \
+  "$(sqlite3 "file:$db?mode=ro" "SELECT count(*) FROM sensor_readings WHERE production_line='turbine-line-1'")" $((want / 2))
+# The counters follow the commit by a moment (the consumer thread counts it).
+metrics_counted() { curl -sf "http://127.0.0.1:$mport/metrics" | grep -q '^windwatch_sink_rows_total{table="sensor_readings"} 1000$'; }
+wait_until 30 "/metrics to count the 1000 live readings" metrics_counted
+metrics=$(curl -sf "http://127.0.0.1:$mport/metrics") || die "no /metrics on port $mport"
+check_contains "metrics: rows by table" "$metrics" 'windwatch_sink_rows_total{table="sensor_readings"} 1000'
+check_contains "metrics: batch latency" "$metrics" "windwatch_sink_batch_seconds_count"
+check_contains "metrics: lag" "$metrics" "windwatch_sink_lag_messages"
 kill -TERM "$PID_live"
 rc=0; wait "$PID_live" || rc=$?
 check_eq "live sink exit code on SIGTERM" "$rc" 0
@@ -147,5 +159,27 @@ check_contains "live sink summary" "$(cat "$WW_TMP/live.out")" '"readings":1000'
 check_contains "live sink stats line" "$(cat "$WW_TMP/live.log")" "rows/s readings="
 check_eq "rows after the live run" "$(q 'SELECT count(*) FROM sensor_readings')" "$want"
 check_eq "distinct after the live run" "$(q 'SELECT count(DISTINCT sequence_number) FROM sensor_readings')" "$want"
+
+# 6. Retention: readings two days old are stored (and rolled up), then the next
+#    start deletes the raw rows older than --retention; the rollups stay.
+python3 - <<'PY' | produce "$WW_T_SCORED"
+import json, time
+old = int(time.time() * 1000) - 2 * 86400 * 1000
+for i in range(10):
+    ts = old + i * 1000
+    print("turbine-line-1\t" + json.dumps({"v": 1, "production_line": "turbine-line-1",
+        "component_id": "Blade",
+        "timestamp": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ts // 1000)) + ".%03dZ" % (ts % 1000),
+        "sequence_number": 900000 + i, "temperature": 30.0, "humidity": 40.0, "sound_level": 70.0,
+        "anomaly_score": 0.1, "severity": "normal", "model_version": 1, "zscore": 0.0},
+        separators=(",", ":")))
+PY
+run_sink old --group "$group" --retention 0
+check_eq "old readings stored with retention off" "$(q 'SELECT count(*) FROM sensor_readings WHERE sequence_number >= 900000')" 10
+run_sink expire --group "$group" --retention 24h --retention-batch 3
+check_eq "old readings deleted by retention" "$(q 'SELECT count(*) FROM sensor_readings WHERE sequence_number >= 900000')" 0
+check_eq "recent readings kept by retention" "$(q 'SELECT count(*) FROM sensor_readings')" "$want"
+check_eq "rollups of the deleted readings kept" \
+  "$(q "SELECT sum(count) FROM readings_rollup_1m WHERE minute_ms < (strftime('%s','now') - 86400) * 1000")" 30
 
 ww_done

@@ -3,6 +3,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "processor.h"
 #include "windwatch/config.h"
@@ -224,6 +225,7 @@ static void test_stuck_and_model(void) {
   const msg_t *m;
   int64_t t0 = 1700000000000;
   uint64_t s = 99;
+  char models_dir[] = "/tmp/ww-test-models.XXXXXX", path[256];
   if (!fac) {
     CHECK(fac != NULL);
     return;
@@ -235,14 +237,21 @@ static void test_stuck_and_model(void) {
   pc.model.train_size = 64;
   pc.model.n_trees = 50;
   pc.model.max_samples = 64;
+  if (!mkdtemp(models_dir)) {
+    CHECK(0);
+    ww_config_destroy(cfg);
+    return;
+  }
+  pc.models_dir = models_dir;
   proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
   if (!proc) {
     CHECK(proc != NULL);
     ww_config_destroy(cfg);
     return;
   }
-  /* 90 noisy normal readings: three windows, and the model trains after 64. */
-  for (int i = 0; i < 90; i++) {
+  /* 120 noisy normal readings: four windows; from the first window on the
+   * readings have a baseline, and 64 of those train the model. */
+  for (int i = 0; i < 120; i++) {
     double u[3];
     for (int k = 0; k < 3; k++) {
       s = s * 6364136223846793005ULL + 1442695040888963407ULL;
@@ -262,7 +271,7 @@ static void test_stuck_and_model(void) {
     CHECK_STR_CONTAINS(m->val, "\"features\":[\"temperature_z\",\"temperature_zcur\"");
     CHECK_STR_CONTAINS(m->val, "\"forest\":{\"n_features\":6,");
   }
-  m = nth(&c, WW_OUT_SCORED, 89);
+  m = nth(&c, WW_OUT_SCORED, 119);
   if (m)
     CHECK_STR_CONTAINS(m->val, "\"model_version\":1");
   /* Normal readings mostly score normal with thresholds from the training scores. */
@@ -270,7 +279,7 @@ static void test_stuck_and_model(void) {
   /* A stuck humidity: the same value again and again. Three repeats make it
    * stuck (the fourth identical reading), two stuck readings open an alert. */
   for (int i = 0; i < 5; i++)
-    feed(proc, "turbine-line-2", "Gearbox", t0 + (100 + i) * 1000, 25.1 + 0.01 * i, 50.37,
+    feed(proc, "turbine-line-2", "Gearbox", t0 + (130 + i) * 1000, 25.1 + 0.01 * i, 50.37,
          65 + 0.02 * i, "stuck", 3);
   m = NULL;
   for (int k = 0; k < c.per[WW_OUT_ALERTS]; k++)
@@ -280,9 +289,34 @@ static void test_stuck_and_model(void) {
   if (m) {
     CHECK_STR_CONTAINS(m->val, "\"event\":\"opened\"");
     CHECK_STR_CONTAINS(m->val, "\"sensors\":[\"humidity\"]");
-    CHECK_STR_CONTAINS(m->val, "\"opened_at\":\"2023-11-14T22:15:03.000Z\"");
+    CHECK_STR_CONTAINS(m->val, "\"opened_at\":\"2023-11-14T22:15:33.000Z\"");
   }
   ww_proc_destroy(proc);
+
+  /* The model file written to --models-dir starts a new engine scoring at once. */
+  snprintf(path, sizeof(path), "%s/turbine-line-2-v1.json", models_dir);
+  memset(&c, 0, sizeof(c));
+  proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
+  CHECK(proc != NULL);
+  if (proc) {
+    CHECK_INT_EQ(ww_proc_load_model(proc, path, err, sizeof(err)), 0);
+    /* It scores as soon as the first window gives the readings a baseline. */
+    for (int i = 0; i < 31; i++)
+      feed(proc, "turbine-line-2", "Gearbox", t0 + i * 1000, 25 + 0.1 * (i % 3), 50 + 0.1 * (i % 5),
+           65 + 0.1 * (i % 7), NULL, 0);
+    m = nth(&c, WW_OUT_SCORED, 29);
+    if (m)
+      CHECK_STR_CONTAINS(m->val, "\"model_version\":0");
+    m = nth(&c, WW_OUT_SCORED, 30);
+    if (m)
+      CHECK_STR_CONTAINS(m->val, "\"model_version\":1");
+    CHECK_INT_EQ(c.per[WW_OUT_MODELS], 0); /* loaded, not trained */
+    CHECK_INT_EQ(ww_proc_load_model(proc, "/nonexistent/model.json", err, sizeof(err)), -1);
+    CHECK_STR_CONTAINS(err, "/nonexistent/model.json");
+    ww_proc_destroy(proc);
+  }
+  remove(path);
+  rmdir(models_dir);
   ww_config_destroy(cfg);
 }
 

@@ -1,0 +1,96 @@
+# bench/lib.sh: helpers shared by the bench/bench_*.sh scripts (bash).
+# bench/run exports the environment below and runs each script; a script
+# records measurements with `rec`, remarks with `note`, and ends with
+# `bench_end`, which writes bench/results/NAME.json.
+#
+# Environment (from bench/run): WW_SRC (repo), WW_BIN (windwatch binaries),
+# HBIN (compiled bench helpers), WORK (scratch directory), RESULTS,
+# BROKERS, REPS, QUICK (1 = smoke run), PY (baselines' python, empty when
+# the virtual environment is unusable), KAFKA_ENV (env for deploy/kafka/kafka.sh).
+set -euo pipefail
+
+: "${WW_SRC:?run through bench/run}" "${WW_BIN:?}" "${HBIN:?}" "${WORK:?}" "${RESULTS:?}"
+: "${BROKERS:?}" "${REPS:?}"
+
+BENCH_NAME=""
+RAW=""
+META=""
+
+log() { printf 'bench %s: %s\n' "${BENCH_NAME:-run}" "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+# bench_begin NAME: start a results file for NAME.
+bench_begin() {
+  BENCH_NAME=$1
+  RAW=$WORK/$1.raw
+  META=$WORK/$1.meta.json
+  : >"$RAW"
+  echo '{}' >"$META"
+}
+
+# rec SERIES SYSTEM METRIC UNIT VALUE [RSS_KB]: one measurement of one repetition.
+rec() {
+  printf 'm\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$3" "$4" "$5" "${6:--}" >>"$RAW"
+  log "$1: $5 $4${6:+ (peak RSS ${6} kB)}"
+}
+note() { printf 'note\t%s\n' "$*" >>"$RAW"; log "note: $*"; }
+# extra KEY JSON: a free-form figure shown under the tables.
+extra() { printf 'extra\t%s\t%s\n' "$1" "$2" >>"$RAW"; }
+
+# bench_end: write $RESULTS/NAME.json from the measurements and $META.
+bench_end() {
+  python3 "$WW_SRC/bench/report.py" collect "$BENCH_NAME" "$RAW" "$META" \
+    >"$RESULTS/$BENCH_NAME.json.tmp"
+  mv "$RESULTS/$BENCH_NAME.json.tmp" "$RESULTS/$BENCH_NAME.json"
+  log "wrote $RESULTS/$BENCH_NAME.json"
+}
+
+# timed CMD...: run CMD under bench/measure.c; sets T_WALL (s), T_RSS (kB),
+# T_RC. stdin/stdout/stderr are the caller's: redirect around the call.
+timed() {
+  local f=$WORK/measure.$BASHPID.txt
+  rm -f "$f"
+  "$HBIN/measure" "$f" -- "$@" || true
+  if [ ! -s "$f" ]; then T_WALL=0; T_RSS=0; T_RC=255; return 0; fi
+  read -r T_WALL T_RSS T_RC <"$f"
+}
+
+# rate COUNT SECONDS: COUNT / SECONDS, one decimal.
+rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", n / s; else print 0 }'; }
+
+# topics "NAME:PARTITIONS[:compact] ...": create topics on the bench broker.
+topics() {
+  env $KAFKA_ENV WINDWATCH_TOPICS="$1" "$WW_SRC/deploy/kafka/kafka.sh" topics >/dev/null \
+    2>>"$WORK/kafka-topics.log" || die "cannot create topics $1 (see $WORK/kafka-topics.log)"
+}
+
+# kcat_count TOPIC: messages in TOPIC (read_committed), reading to the end.
+kcat_count() {
+  kcat -b "$BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l
+}
+
+# topic_flags PREFIX: windwatch flags naming the six topics PREFIX.<topic>.
+topic_flags() {
+  echo "--topic-sensor-data $1.sensor-data --topic-sensor-scored $1.sensor-scored" \
+    "--topic-window-stats $1.window-stats --topic-alerts $1.alerts" \
+    "--topic-dlq $1.sensor-data-dlq --topic-models $1.models"
+}
+# topic_specs PREFIX [DATA_PARTITIONS]: the kafka.sh spec of those six topics.
+topic_specs() {
+  local p=${2:-3}
+  echo "$1.sensor-data:$p $1.sensor-scored:$p $1.window-stats:1 $1.alerts:1" \
+    "$1.sensor-data-dlq:1 $1.models:1:compact"
+}
+
+# json_get JSON KEY: a top-level number or string of a JSON object.
+json_get() {
+  python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' \
+    "$1" "$2" 2>/dev/null || true
+}
+
+# py_baseline ARGS...: run the baselines' python (OpenBLAS tuning unset,
+# one thread everywhere: the comparisons are per core).
+py_baseline() {
+  env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 \
+    MKL_NUM_THREADS=1 "$PY" "$@"
+}

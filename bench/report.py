@@ -1,0 +1,204 @@
+#!/usr/bin/env python3
+"""Benchmark results: raw measurements -> JSON -> docs/benchmarks.md.
+
+    report.py collect NAME RAW.tsv META.json   > results/NAME.json
+    report.py render RESULTS_DIR               > docs/benchmarks.md
+
+RAW.tsv lines, tab-separated (written by bench/lib.sh):
+    m  SERIES_ID  SYSTEM  METRIC  UNIT  VALUE  RSS_KB      one measurement (one repetition)
+    note  TEXT                                             a remark for the report
+    extra KEY JSON                                         a free-form figure (agreement, counts)
+META.json: {"title", "what", "params": {...}, "series": {ID: {"label", "better": "higher"|"lower"}},
+            "ratios": [{"num": ID, "den": ID, "goal": X or null, "goal_text": "..."}],
+            "goals": [{"series": ID, "min"|"max": X, "text": "..."}]}
+
+Uses the Python standard library only, so the report works without the
+baselines' virtual environment.
+"""
+import json
+import os
+import statistics
+import sys
+
+
+def collect(name, raw_path, meta_path):
+    with open(meta_path) as f:
+        meta = json.load(f)
+    series, notes, extra = {}, [], {}
+    with open(raw_path) as f:
+        for line in f:
+            parts = line.rstrip("\n").split("\t")
+            if parts[0] == "m" and len(parts) >= 7:
+                sid, system, metric, unit, value, rss = parts[1:7]
+                s = series.setdefault(sid, {"system": system, "metric": metric, "unit": unit,
+                                            "values": [], "rss_kb": []})
+                s["values"].append(float(value))
+                if rss not in ("", "-"):
+                    s["rss_kb"].append(int(float(rss)))
+            elif parts[0] == "note" and len(parts) >= 2:
+                notes.append(parts[1])
+            elif parts[0] == "extra" and len(parts) >= 3:
+                try:
+                    extra[parts[1]] = json.loads(parts[2])
+                except ValueError:
+                    extra[parts[1]] = parts[2]
+    for sid, info in meta.get("series", {}).items():
+        if sid in series:
+            series[sid].update(info)
+    meta.update({"name": name, "series": series, "notes": meta.get("notes", []) + notes,
+                 "extra": extra})
+    json.dump(meta, sys.stdout, indent=1)
+    sys.stdout.write("\n")
+
+
+def mmm(values):
+    if not values:
+        return None
+    return min(values), statistics.median(values), max(values)
+
+
+def fmt(x, unit=""):
+    if x is None:
+        return "n/a"
+    if unit in ("ms", "s"):
+        return "%.3g" % x if x < 10 else "%.1f" % x
+    if abs(x) >= 100:
+        return "{:,.0f}".format(x)
+    return "%.3g" % x
+
+
+def fmt_mmm(values, unit=""):
+    t = mmm(values)
+    if t is None:
+        return "n/a"
+    return "%s / **%s** / %s" % (fmt(t[0], unit), fmt(t[1], unit), fmt(t[2], unit))
+
+
+def fmt_mb(rss):
+    t = mmm(rss)
+    if t is None:
+        return "n/a"
+    return "%.0f MB" % (t[2] / 1024.0) if t[2] >= 10240 else "%.1f MB" % (t[2] / 1024.0)
+
+
+def ratio_values(num, den, better):
+    """Paired ratios, repetition by repetition, oriented so that > 1 favours num."""
+    out = []
+    for a, b in zip(num["values"], den["values"]):
+        if better == "lower":
+            a, b = b, a
+        if b > 0:
+            out.append(a / b)
+    return out
+
+
+def render_bench(r):
+    lines = ["## %s" % r.get("title", r["name"]), ""]
+    if r.get("what"):
+        lines += [r["what"], ""]
+    params = r.get("params") or {}
+    if params:
+        lines += ["Parameters: " + ", ".join("%s = %s" % (k, v) for k, v in params.items()) + ".", ""]
+    series = r.get("series", {})
+    if series:
+        lines += ["| series | system | metric | min / **median** / max | runs | peak RSS (max) |",
+                  "|---|---|---|---|---|---|"]
+        for sid, s in series.items():
+            lines.append("| %s | %s | %s (%s) | %s | %d | %s |" % (
+                s.get("label", sid), s["system"], s["metric"], s["unit"],
+                fmt_mmm(s["values"], s["unit"]), len(s["values"]), fmt_mb(s["rss_kb"])))
+        lines.append("")
+    ratios = r.get("ratios", [])
+    rows = []
+    for q in ratios:
+        num, den = series.get(q["num"]), series.get(q["den"])
+        if not num or not den:
+            rows.append("| %s vs %s | n/a (a side did not run) | %s | **not measured** |" % (
+                q["num"], q["den"], q.get("goal_text", "-")))
+            continue
+        better = num.get("better", "higher")
+        vals = ratio_values(num, den, better)
+        t = mmm(vals)
+        verdict = "-"
+        if q.get("goal") is not None and t is not None:
+            verdict = "met" if t[1] >= q["goal"] else "**missed**"
+        rows.append("| %s vs %s | %s | %s | %s |" % (
+            num.get("label", q["num"]), den.get("label", q["den"]),
+            "n/a" if t is None else "%.2f× / **%.2f×** / %.2f×" % t, q.get("goal_text", "-"), verdict))
+    for g in r.get("goals", []):
+        s = series.get(g["series"])
+        t = mmm(s["values"]) if s else None
+        if t is None:
+            rows.append("| %s (absolute) | n/a | %s | **not measured** |" % (g["series"], g["text"]))
+            continue
+        ok = (t[1] >= g["min"]) if "min" in g else (t[1] <= g["max"])
+        rows.append("| %s (absolute) | %s %s (median) | %s | %s |" % (
+            s.get("label", g["series"]), fmt(t[1], s["unit"]), s["unit"], g["text"],
+            "met" if ok else "**missed**"))
+    if rows:
+        lines += ["| comparison | ratio min / **median** / max (paired by repetition; > 1 favours windwatch) | goal | verdict |",
+                  "|---|---|---|---|"] + rows + [""]
+    extra = r.get("extra") or {}
+    for k, v in extra.items():
+        lines.append("- %s: `%s`" % (k, json.dumps(v, sort_keys=True)))
+    if extra:
+        lines.append("")
+    for n in r.get("notes", []):
+        lines.append("- " + n)
+    if r.get("notes"):
+        lines.append("")
+    return lines
+
+
+ORDER = ["iforest", "producer", "processor", "sink", "api", "e2e"]
+
+
+def render(results_dir):
+    def load(name):
+        try:
+            with open(os.path.join(results_dir, name + ".json")) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return None
+    machine = load("machine") or {}
+    out = ["# Benchmarks", "",
+           "Generated by `make bench` (`bench/run`) from `bench/results/*.json`; do not edit by hand.",
+           "Every figure is measured side by side with its baseline in the same run, on the same",
+           "machine, with repetitions interleaved (windwatch, baseline, windwatch, ...). Each row",
+           "gives min / **median** / max over the repetitions; ratios are computed repetition by",
+           "repetition (so a noisy moment hits both sides of one pair) and oriented so that a",
+           "ratio above 1 favours windwatch. Peak RSS is the process's `ru_maxrss`. All load goes",
+           "to 127.0.0.1. No test asserts a timing: these figures are reported, not enforced.", ""]
+    if machine:
+        out += ["## Machine and versions", "", "| item | value |", "|---|---|"]
+        for k, v in machine.items():
+            if k != "notes":
+                out.append("| %s | %s |" % (k, v))
+        out.append("")
+        for n in machine.get("notes", []):
+            out.append("- " + n)
+        if machine.get("notes"):
+            out.append("")
+    names = ORDER + sorted(n[:-5] for n in os.listdir(results_dir)
+                           if n.endswith(".json") and n[:-5] not in ORDER and n != "machine.json")
+    summary = []
+    for name in names:
+        r = load(name)
+        if r is None:
+            out += ["## %s" % name, "", "Not run in this run (see the bench/run log).", ""]
+            continue
+        out += render_bench(r)
+    sys.stdout.write("\n".join(out).rstrip() + "\n")
+
+
+def main():
+    if len(sys.argv) == 5 and sys.argv[1] == "collect":
+        collect(sys.argv[2], sys.argv[3], sys.argv[4])
+    elif len(sys.argv) == 3 and sys.argv[1] == "render":
+        render(sys.argv[2])
+    else:
+        sys.exit(__doc__)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Two processors in one consumer group (cooperative-sticky): the second joins
+# mid-stream and takes partitions over, then the first leaves with SIGTERM and
+# hands its partitions back. Across both rebalances every reading is in
+# sensor-scored exactly once (read_committed).
+source "$(dirname "$0")/lib.sh"
+require_broker
+require_tools python3
+PROC="$WW_BIN_DIR/windwatch-processor"
+PRODUCER="$WW_BIN_DIR/windwatch-producer"
+[ -x "$PROC" ] || die "$PROC is missing: build the windwatch-processor target"
+[ -x "$PRODUCER" ] || die "$PRODUCER is missing: build the windwatch-producer target"
+
+N=40000
+WW_PARTITIONS=6 ww_topics preb
+PFLAGS=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "g-$WW_T_DATA"
+  --commit-interval 50ms --stats-interval 0 -X session.timeout.ms=6000)
+# at least M+1 committed scored readings (reads only that many; see test_processor_kill.sh)
+more_than() {
+  [ "$(timeout 10 kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -q -c "$(($1 + 1))" \
+    -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l)" -gt "$1" ]
+}
+assigned() { grep -q "REBALANCE: assigned" "$1"; }
+revoked() { grep -q "REBALANCE: revoked" "$1"; }
+
+start_bg producer "$PRODUCER" --brokers "$WW_BROKERS" --topic "$WW_T_DATA" --count "$N" \
+  --rate 4000 --seed 5 --start-time 2026-02-01T00:00:00Z --stats-interval 0
+start_bg procA "$PROC" "${PFLAGS[@]}" --transactional-id "txA-$WW_T_DATA"
+wait_until 120 "processor A to make progress" more_than 3000
+start_bg procB "$PROC" "${PFLAGS[@]}" --transactional-id "txB-$WW_T_DATA"
+wait_until 120 "processor B to be assigned partitions" assigned "$WW_TMP/procB.log"
+wait_until 60 "processor A to give partitions up" revoked "$WW_TMP/procA.log"
+wait "$PID_producer" || die "the producer failed (see $WW_TMP/producer.log)"
+kill -TERM "$PID_procA"
+wait "$PID_procA" || die "processor A did not stop cleanly (see $WW_TMP/procA.log)"
+wait_until 120 "processor B to finish all $N readings" more_than $((N - 1))
+kill -TERM "$PID_procB"
+wait "$PID_procB" || die "processor B did not stop cleanly (see $WW_TMP/procB.log)"
+
+check_eq "sensor-scored readings (read_committed)" "$(kcat_count "$WW_T_SCORED")" "$N"
+unique=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -e -q -X isolation.level=read_committed \
+  -f '%s\n' 2>/dev/null | python3 -c 'import json,sys
+seen=set()
+for l in sys.stdin:
+    d=json.loads(l); seen.add((d["production_line"], d["component_id"], d["sequence_number"]))
+print(len(seen))')
+check_eq "distinct readings in sensor-scored" "$unique" "$N"
+check_ge "partitions B was assigned" "$(grep -c 'REBALANCE: assigned' "$WW_TMP/procB.log")" 1
+check_ge "partitions A gave up" "$(grep -c 'REBALANCE: revoked' "$WW_TMP/procA.log")" 1
+ww_done
