@@ -7,8 +7,8 @@
  * Consumes TOPIC from the beginning (a fresh group, read_committed) for
  * SECONDS. For every message whose value contains FILTER (empty: every
  * message) it reads the RFC 3339 string field FIELD (the event time: a
- * reading's "timestamp", an alert's "updated_at", which on an "opened" event
- * is the event time of the reading that opened it) and, if that is not
+ * reading's "timestamp", an alert event's "updated_at", which is the event
+ * time of the reading that caused the event) and, if that is not
  * before SKIP_BEFORE_MS (ms since epoch; warm-up), writes one line
  *   receipt_ms - event_ms <TAB> kafka_timestamp_ms - event_ms
  * to OUT.tsv. Receipt time is this process's wall clock when the message is

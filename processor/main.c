@@ -1,4 +1,5 @@
 /* windwatch-processor: readings in; scores, window statistics, alerts and dead letters out. */
+#include <curl/curl.h>
 #include <stdio.h>
 
 #include "processor_kafka.h"
@@ -12,12 +13,20 @@ int main(int argc, char **argv) {
                                     &exit_code);
   if (!cfg)
     return exit_code;
+  /* Before any thread starts: the webhook and e-mail handlers use libcurl. */
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+    WW_LOG(WW_LOG_ERROR, "MAIN", "curl_global_init failed");
+    ww_config_destroy(cfg);
+    return 1;
+  }
   if (ww_signal_install() != 0) {
     WW_LOG(WW_LOG_ERROR, "MAIN", "cannot install signal handlers");
     ww_config_destroy(cfg);
+    curl_global_cleanup();
     return 1;
   }
   rc = ww_proc_run(cfg);
   ww_config_destroy(cfg);
+  curl_global_cleanup();
   return rc;
 }

@@ -438,7 +438,7 @@ static void publish_alert(ww_proc_t *proc, const line_t *ln, const ww_alert_t *a
   proc->cnt.alert_events++;
   if (ev == WW_ALERT_OPENED)
     proc->cnt.alerts++;
-  WW_LOG(WW_LOG_NOTICE, "ALERT", "%s %s %s/%s severity %s type %s max_score %.3f readings %" PRId64,
+  WW_LOG(WW_LOG_DEBUG, "ALERT", "%s %s %s/%s severity %s type %s max_score %.3f readings %" PRId64,
          a->alert_id, ww_alert_event_name(ev), ld->id, comp,
          ww_severity_name(a->severity), a->type, a->max_score, a->readings);
   produce(proc, WW_OUT_ALERTS, ld->id, strlen(ld->id), buf, n, NULL, 0);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "processor.h"
+#include "processor_handlers.h"
 #include "windwatch/kafka.h"
 #include "windwatch/log.h"
 #include "windwatch/metrics.h"
@@ -42,7 +43,47 @@ typedef struct kctx_s {
   ww_metric_t *m_sev[3];                /* readings by severity */
   ww_metric_t *m_decile[10];            /* readings by anomaly_score decile */
   int64_t metrics_ms;                   /* monotonic ms of the last metrics_update */
+  ww_handlers_t *handlers;              /* console, webhook, e-mail */
+  char **staged;                        /* alert events of the open transaction (owned) */
+  size_t *staged_len;
+  size_t n_staged, cap_staged;
 } kctx_t;
+
+/* Alert events wait here until their transaction commits (handlers outside
+ * Kafka must not act on events an abort takes back). */
+static void stage_alert(kctx_t *k, const char *val, size_t len) {
+  char *copy;
+  if (k->n_staged == k->cap_staged) {
+    size_t ncap = k->cap_staged ? k->cap_staged * 2 : 16;
+    char **ns = realloc(k->staged, ncap * sizeof(*ns));
+    size_t *nl;
+    if (!ns)
+      return;
+    k->staged = ns;
+    nl = realloc(k->staged_len, ncap * sizeof(*nl));
+    if (!nl)
+      return;
+    k->staged_len = nl;
+    k->cap_staged = ncap;
+  }
+  copy = malloc(len + 1);
+  if (!copy)
+    return;
+  memcpy(copy, val, len);
+  copy[len] = '\0';
+  k->staged[k->n_staged] = copy;
+  k->staged_len[k->n_staged++] = len;
+}
+
+/* @param deliver hand the staged events to the handlers (committed) or drop them. */
+static void release_alerts(kctx_t *k, int deliver) {
+  for (size_t i = 0; i < k->n_staged; i++) {
+    if (deliver)
+      ww_handlers_submit(k->handlers, k->staged[i], k->staged_len[i]);
+    free(k->staged[i]);
+  }
+  k->n_staged = 0;
+}
 
 /* ---- metrics ------------------------------------------------------------- */
 
@@ -159,6 +200,8 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
   kctx_t *k = opaque;
   rd_kafka_resp_err_t err;
   rd_kafka_headers_t *h = NULL;
+  if (o == WW_OUT_ALERTS)
+    stage_alert(k, val, len);
   if (n_hdrs > 0) {
     h = rd_kafka_headers_new((size_t)n_hdrs);
     for (int i = 0; i < n_hdrs; i++)
@@ -237,6 +280,7 @@ static int rewind_to_committed(kctx_t *k) {
   rd_kafka_error_t *error = NULL;
   rd_kafka_resp_err_t err;
   k->need_rewind = 0;
+  release_alerts(k, 0); /* their transaction was aborted */
   err = rd_kafka_assignment(k->consumer, &parts);
   if (!err)
     err = rd_kafka_committed(k->consumer, parts, WW_TXN_TIMEOUT_MS);
@@ -290,6 +334,8 @@ static int commit_inner(kctx_t *k);
 static int commit(kctx_t *k) {
   int64_t t0 = ww_mono_ns();
   int rc = commit_inner(k);
+  if (rc == 0)
+    release_alerts(k, 1);
   if (rc == 0 && k->reg) {
     ww_metric_inc(k->m_commits);
     ww_metric_observe(k->m_commit_ms, (double)(ww_mono_ns() - t0) / 1e6);
@@ -598,6 +644,25 @@ int ww_proc_run(const ww_config_t *cfg) {
         goto done;
       }
   }
+  {
+    ww_handlers_conf_t hc;
+    memset(&hc, 0, sizeof(hc));
+    hc.console = 1;
+    hc.webhook_url = ww_config_str(cfg, "webhook");
+    hc.webhook_retries = (int)ww_config_int(cfg, "webhook-retries");
+    hc.webhook_timeout_ms = ww_config_duration_ms(cfg, "webhook-timeout");
+    hc.queue_max = (int)ww_config_int(cfg, "webhook-queue");
+    hc.email_url = ww_config_str(cfg, "alert-email");
+    hc.email_from = ww_config_str(cfg, "alert-email-from");
+    hc.email_to = ww_config_str(cfg, "alert-email-to");
+    hc.email_interval_ms = ww_config_duration_ms(cfg, "alert-email-interval");
+    k.handlers = ww_handlers_new(&hc, errstr, sizeof(errstr));
+    if (!k.handlers) {
+      WW_LOG(WW_LOG_ERROR, "CONFIG", "%s", errstr);
+      rc = 2;
+      goto done;
+    }
+  }
   if (ww_config_str(cfg, "metrics-listen") &&
       metrics_start(&k, ww_config_str(cfg, "metrics-listen"), errstr, sizeof(errstr)) != 0) {
     WW_LOG(WW_LOG_ERROR, "METRICS", "--metrics-listen: %s", errstr);
@@ -703,6 +768,11 @@ done:
         rc = 1;
     }
   }
+  release_alerts(&k, 0);
+  free(k.staged);
+  free(k.staged_len);
+  /* Give queued webhook posts and mails a few seconds to go out. */
+  ww_handlers_destroy(k.handlers, 5000);
   ww_metrics_destroy(k.reg);
   ww_eof_destroy(k.eof);
   ww_proc_destroy(k.proc);

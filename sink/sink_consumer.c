@@ -16,48 +16,48 @@
 #include "windwatch/signal.h"
 #include "windwatch/timeutil.h"
 
-#define WW_SINK_POLL_MS 100          /* longest wait in poll, so signals and timers stay prompt */
-#define WW_SINK_BACKOFF_MIN_MS 100   /* first retry after a database fault */
-#define WW_SINK_BACKOFF_MAX_MS 5000  /* retries never wait longer than this */
+#define WW_SINK_POLL_MS           100  /* longest wait in poll, so signals and timers stay prompt */
+#define WW_SINK_BACKOFF_MIN_MS    100  /* first retry after a database fault */
+#define WW_SINK_BACKOFF_MAX_MS    5000 /* retries never wait longer than this */
 #define WW_SINK_SHUTDOWN_RETRY_MS 10000 /* how long shutdown keeps retrying the last batch */
-#define WW_SINK_ERRSTR 512
+#define WW_SINK_ERRSTR            512
 
 /* Messages gathered for one transaction. Index-aligned arrays, all owned. */
 typedef struct sink_batch_s {
-  rd_kafka_message_t **rkms;   /* the messages themselves (payloads are borrowed from them) */
-  ww_sink_msg_t *msgs;         /* the store's view */
-  ww_sink_pre_t *pre;          /* readings decoded on the consumer thread */
-  char **hdrs;                 /* NUL-terminated DLQ header copies, or NULL */
+  rd_kafka_message_t **rkms; /* the messages themselves (payloads are borrowed from them) */
+  ww_sink_msg_t *msgs;       /* the store's view */
+  ww_sink_pre_t *pre;        /* readings decoded on the consumer thread */
+  char **hdrs;               /* NUL-terminated DLQ header copies, or NULL */
   size_t n, cap;
-  int64_t t0;                  /* ww_mono_ms() when the first message arrived */
+  int64_t t0; /* ww_mono_ms() when the first message arrived */
 } sink_batch_t;
 
 typedef struct ww_sink_s {
-  const ww_config_t *cfg;      /* borrowed */
-  sqlite3 *db;                 /* borrowed; used by the writer thread while a batch is in flight */
-  rd_kafka_t *rk;              /* owned */
-  ww_sink_store_t *store;      /* owned */
-  ww_sink_writer_t *writer;    /* owned */
-  ww_sink_retention_t *ret;    /* owned */
-  ww_sink_stats_t *stats;      /* owned */
-  ww_metrics_t *metrics;       /* owned; NULL without --metrics-listen */
-  ww_eof_t *eof;               /* owned; --mode batch only */
+  const ww_config_t *cfg;   /* borrowed */
+  sqlite3 *db;              /* borrowed; used by the writer thread while a batch is in flight */
+  rd_kafka_t *rk;           /* owned */
+  ww_sink_store_t *store;   /* owned */
+  ww_sink_writer_t *writer; /* owned */
+  ww_sink_retention_t *ret; /* owned */
+  ww_sink_stats_t *stats;   /* owned */
+  ww_metrics_t *metrics;    /* owned; NULL without --metrics-listen */
+  ww_eof_t *eof;            /* owned; --mode batch only */
   const char *topics[WW_SINK__KINDS]; /* borrowed from cfg */
-  int64_t batch_size;          /* messages per transaction, at most (unless retrying) */
-  int64_t batch_ms;            /* age of the oldest batched message that forces a commit */
+  int64_t batch_size;                 /* messages per transaction, at most (unless retrying) */
+  int64_t batch_ms;                   /* age of the oldest batched message that forces a commit */
   /* Double buffering: the writer stores *flight while *open fills up. */
   sink_batch_t bufs[2];
-  sink_batch_t *open;          /* being filled by the consumer */
-  sink_batch_t *flight;        /* submitted, or failed and waiting for its retry */
-  int in_flight;               /* flight is with the writer thread */
-  int failed;                  /* flight failed; resubmit at retry_at */
-  int64_t retry_at;            /* ww_mono_ms() of the next attempt */
-  int64_t backoff_ms;          /* current retry delay; 0 = not failing */
-  int paused;                  /* partitions paused while the database fails */
-  int fatal;                   /* a fatal error: stop and exit 1 */
-  int64_t next_retention;      /* ww_mono_ms() of the next retention pass */
-  int ret_more;                /* the last retention step was full: keep going */
-  int64_t next_gauges;         /* ww_mono_ms() of the next gauge refresh */
+  sink_batch_t *open;     /* being filled by the consumer */
+  sink_batch_t *flight;   /* submitted, or failed and waiting for its retry */
+  int in_flight;          /* flight is with the writer thread */
+  int failed;             /* flight failed; resubmit at retry_at */
+  int64_t retry_at;       /* ww_mono_ms() of the next attempt */
+  int64_t backoff_ms;     /* current retry delay; 0 = not failing */
+  int paused;             /* partitions paused while the database fails */
+  int fatal;              /* a fatal error: stop and exit 1 */
+  int64_t next_retention; /* ww_mono_ms() of the next retention pass */
+  int ret_more;           /* the last retention step was full: keep going */
+  int64_t next_gauges;    /* ww_mono_ms() of the next gauge refresh */
   ww_sink_counts_t total;
 } ww_sink_t;
 
@@ -191,15 +191,16 @@ static void commit_to_kafka(ww_sink_t *s, const sink_batch_t *b) {
   rd_kafka_resp_err_t err;
   for (size_t i = 0; i < b->n; i++) {
     const ww_sink_msg_t *m = &b->msgs[i];
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(parts, m->topic,
-                                                                        m->partition);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(parts, m->topic, m->partition);
     if (!tp)
       tp = rd_kafka_topic_partition_list_add(parts, m->topic, m->partition);
     if (m->offset + 1 > tp->offset)
       tp->offset = m->offset + 1;
   }
   if (parts->cnt > 0 && (err = rd_kafka_commit(s->rk, parts, 1)) != RD_KAFKA_RESP_ERR_NO_ERROR)
-    WW_LOG(WW_LOG_DEBUG, "SINK", "offset commit to Kafka (for lag only): %s", rd_kafka_err2str(err));
+    WW_LOG(WW_LOG_DEBUG, "SINK", "offset commit to Kafka (for lag only): %s",
+           rd_kafka_err2str(err));
   rd_kafka_topic_partition_list_destroy(parts);
 }
 
@@ -318,8 +319,10 @@ static int drain(ww_sink_t *s, int64_t max_ms) {
 static void drop_unstored(ww_sink_t *s, const char *why) {
   size_t n = s->open->n + (s->failed ? s->flight->n : 0);
   if (n)
-    WW_LOG(WW_LOG_WARN, "SINK", "%s: dropping %zu unstored messages; they will be read again "
-           "from the stored offsets", why, n);
+    WW_LOG(WW_LOG_WARN, "SINK",
+           "%s: dropping %zu unstored messages; they will be read again "
+           "from the stored offsets",
+           why, n);
   batch_clear(s->open);
   if (s->failed)
     batch_clear(s->flight);
@@ -336,7 +339,8 @@ static int offsets_from_db(ww_sink_t *s, rd_kafka_topic_partition_list_t *parts)
     int64_t next = -1, backoff = WW_SINK_BACKOFF_MIN_MS;
     ww_err_t err;
     while ((err = ww_sink_store_offset(s->store, tp->topic, tp->partition, &next, errstr,
-                                       sizeof(errstr))) != WW_OK && err != WW_ERR_NOENT) {
+                                       sizeof(errstr))) != WW_OK &&
+           err != WW_ERR_NOENT) {
       WW_LOG(WW_LOG_WARN, "SINK", "%s; retrying in %" PRId64 " ms", errstr, backoff);
       if (ww_signal_stop_requested())
         return -1;
@@ -348,8 +352,8 @@ static int offsets_from_db(ww_sink_t *s, rd_kafka_topic_partition_list_t *parts)
       WW_LOG(WW_LOG_INFO, "SINK", "assigned %s [%d] at stored offset %" PRId64, tp->topic,
              (int)tp->partition, next);
     else
-      WW_LOG(WW_LOG_INFO, "SINK", "assigned %s [%d] at the beginning (no stored offset)",
-             tp->topic, (int)tp->partition);
+      WW_LOG(WW_LOG_INFO, "SINK", "assigned %s [%d] at the beginning (no stored offset)", tp->topic,
+             (int)tp->partition);
   }
   return 0;
 }
@@ -408,8 +412,8 @@ static rd_kafka_t *consumer_new(ww_sink_t *s, int batch_mode) {
   if (!conf)
     goto err;
   /* The database holds the offsets; Kafka's committed offsets are only for lag tools. */
-  if (ww_kafka_conf_set(conf, "group.id", ww_config_str(s->cfg, "group"), errstr,
-                        sizeof(errstr)) != 0 ||
+  if (ww_kafka_conf_set(conf, "group.id", ww_config_str(s->cfg, "group"), errstr, sizeof(errstr)) !=
+          0 ||
       ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, sizeof(errstr)) != 0 ||
       ww_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr)) != 0 ||
       ww_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof(errstr)) != 0 ||
@@ -504,8 +508,7 @@ static int loop(ww_sink_t *s, int batch_mode) {
       if (s->eof)
         ww_eof_message(s->eof, rd_kafka_topic_name(rkm->rkt), rkm->partition);
       if (batch_add(s, rkm) != 0) {
-        WW_LOG(WW_LOG_ERROR, "SINK", "out of memory holding a batch of %zu messages",
-               s->open->n);
+        WW_LOG(WW_LOG_ERROR, "SINK", "out of memory holding a batch of %zu messages", s->open->n);
         rd_kafka_message_destroy(rkm);
         s->fatal = 1;
         break;
@@ -566,11 +569,10 @@ int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total) {
   s.topics[WW_SINK_MODELS] = ww_config_str(cfg, "topic-models");
 
   if (!(s.store = ww_sink_store_new(db, ww_config_factory(cfg), errstr, sizeof(errstr))) ||
-      !(s.ret = ww_sink_retention_new(db, ww_config_factory(cfg),
-                                      ww_config_duration_ms(cfg, "retention"),
-                                      ww_config_duration_ms(cfg, "rollup-retention"),
-                                      (int)ww_config_int(cfg, "retention-batch"), errstr,
-                                      sizeof(errstr)))) {
+      !(s.ret = ww_sink_retention_new(
+            db, ww_config_factory(cfg), ww_config_duration_ms(cfg, "retention"),
+            ww_config_duration_ms(cfg, "rollup-retention"),
+            (int)ww_config_int(cfg, "retention-batch"), errstr, sizeof(errstr)))) {
     WW_LOG(WW_LOG_ERROR, "SINK", "%s", errstr);
     goto done;
   }
@@ -608,8 +610,7 @@ int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total) {
   }
   WW_LOG(WW_LOG_INFO, "SINK", "consuming %s, %s, %s, %s, %s in group %s (%s mode) into %s",
          s.topics[0], s.topics[1], s.topics[2], s.topics[3], s.topics[4],
-         ww_config_str(cfg, "group"), batch_mode ? "batch" : "real_time",
-         ww_config_str(cfg, "db"));
+         ww_config_str(cfg, "group"), batch_mode ? "batch" : "real_time", ww_config_str(cfg, "db"));
   rc = loop(&s, batch_mode);
   ww_sink_stats_log(s.stats, s.rk, s.in_flight ? NULL : s.db);
 done:

@@ -8,25 +8,25 @@
 #include "windwatch/db.h"
 
 struct ww_sink_retention_s {
-  sqlite3 *db;                /* borrowed */
-  const ww_factory_t *fac;    /* borrowed */
-  int64_t retention_ms;       /* raw readings; 0 = forever */
-  int64_t rollup_retention_ms;/* rollups; 0 = forever */
-  int batch;                  /* rows per delete */
-  sqlite3_stmt *del_readings; /* oldest expired readings, by the ts_ms index */
-  sqlite3_stmt *del_rollups;  /* oldest expired rollups of one line and sensor, by the primary key */
+  sqlite3 *db;                 /* borrowed */
+  const ww_factory_t *fac;     /* borrowed */
+  int64_t retention_ms;        /* raw readings; 0 = forever */
+  int64_t rollup_retention_ms; /* rollups; 0 = forever */
+  int batch;                   /* rows per delete */
+  sqlite3_stmt *del_readings;  /* oldest expired readings, by the ts_ms index */
+  sqlite3_stmt *del_rollups; /* oldest expired rollups of one line and sensor, by the primary key */
 };
 
 /* The inner SELECT walks sensor_readings_ts from the oldest row, so each
  * delete touches only the rows it removes. */
 static const char SQL_DEL_READINGS[] =
-  "DELETE FROM sensor_readings WHERE id IN (SELECT id FROM sensor_readings "
-  "WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)";
+    "DELETE FROM sensor_readings WHERE id IN (SELECT id FROM sensor_readings "
+    "WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2)";
 
 static const char SQL_DEL_ROLLUPS[] =
-  "DELETE FROM readings_rollup_1m WHERE production_line = ?1 AND sensor = ?2 AND minute_ms IN "
-  "(SELECT minute_ms FROM readings_rollup_1m WHERE production_line = ?1 AND sensor = ?2 "
-  "AND minute_ms < ?3 ORDER BY minute_ms LIMIT ?4)";
+    "DELETE FROM readings_rollup_1m WHERE production_line = ?1 AND sensor = ?2 AND minute_ms IN "
+    "(SELECT minute_ms FROM readings_rollup_1m WHERE production_line = ?1 AND sensor = ?2 "
+    "AND minute_ms < ?3 ORDER BY minute_ms LIMIT ?4)";
 
 ww_sink_retention_t *ww_sink_retention_new(sqlite3 *db, const ww_factory_t *fac,
                                            int64_t retention_ms, int64_t rollup_retention_ms,

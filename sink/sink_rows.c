@@ -89,8 +89,8 @@ int ww__sink_rollup_flush(ww_sink_store_t *st, char *errstr, size_t errstr_size)
 
 void ww_sink_predecode(const ww_factory_t *fac, const ww_sink_msg_t *m, ww_sink_pre_t *pre) {
   pre->why[0] = '\0';
-  pre->reason = (int)ww_scored_decode(fac, m->payload, m->len, &pre->r, &pre->sc, pre->why,
-                                      sizeof(pre->why));
+  pre->reason =
+      (int)ww_scored_decode(fac, m->payload, m->len, &pre->r, &pre->sc, pre->why, sizeof(pre->why));
   if (pre->reason == WW_DLQ_NONE)
     ww_ts_format(pre->r.ts_ms, pre->ts, sizeof(pre->ts));
 }
@@ -112,8 +112,8 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
     pre = &local;
   }
   if (pre->reason != WW_DLQ_NONE)
-    return ww__sink_row_dead(st, m, ww_dlq_reason_name((ww_dlq_reason_t)pre->reason), pre->why,
-                             c, errstr, errstr_size);
+    return ww__sink_row_dead(st, m, ww_dlq_reason_name((ww_dlq_reason_t)pre->reason), pre->why, c,
+                             errstr, errstr_size);
   rp = &pre->r;
   scp = &pre->sc;
 
@@ -382,8 +382,7 @@ done:
 
 /* Keys holding the model itself; everything else of the message is metadata. */
 static int is_model_body(const char *k) {
-  return !strcmp(k, "trees") || !strcmp(k, "forest") || !strcmp(k, "nodes") ||
-         !strcmp(k, "model");
+  return !strcmp(k, "trees") || !strcmp(k, "forest") || !strcmp(k, "nodes") || !strcmp(k, "model");
 }
 
 int ww__sink_row_model(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
@@ -456,8 +455,7 @@ done:
 }
 
 int ww__sink_row_dead(ww_sink_store_t *st, const ww_sink_msg_t *m, const char *reason,
-                      const char *detail, ww_sink_counts_t *c, char *errstr,
-                      size_t errstr_size) {
+                      const char *detail, ww_sink_counts_t *c, char *errstr, size_t errstr_size) {
   sqlite3_stmt *s = st->ins_dead;
   int from_dlq = reason == NULL; /* coordinates from the DLQ headers, not this message */
   int rc;
@@ -495,9 +493,10 @@ int ww__sink_row_dead(ww_sink_store_t *st, const ww_sink_msg_t *m, const char *r
   rc = sqlite3_step(s);
   sqlite3_reset(s);
   if (rc != SQLITE_DONE) {
-    snprintf(errstr, errstr_size, "sqlite: cannot store a dead letter from %s [%d] at offset "
-             "%lld: %s", m->topic, (int)m->partition, (long long)m->offset,
-             sqlite3_errmsg(st->db));
+    snprintf(errstr, errstr_size,
+             "sqlite: cannot store a dead letter from %s [%d] at offset "
+             "%lld: %s",
+             m->topic, (int)m->partition, (long long)m->offset, sqlite3_errmsg(st->db));
     return rc;
   }
   c->dead_letters++;

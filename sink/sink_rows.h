@@ -19,27 +19,27 @@ typedef struct ww__sink_rollup_s {
 
 /* A partition seen in the batch being applied. */
 typedef struct ww__sink_part_s {
-  const char *topic;  /* borrowed from the batch's messages */
+  const char *topic; /* borrowed from the batch's messages */
   int32_t partition;
-  int64_t stored;     /* next offset in kafka_offsets when the batch began; -1 = none */
-  int64_t next;       /* next offset after this batch's messages so far */
+  int64_t stored; /* next offset in kafka_offsets when the batch began; -1 = none */
+  int64_t next;   /* next offset after this batch's messages so far */
 } ww__sink_part_t;
 
 struct ww_sink_store_s {
-  sqlite3 *db;                   /* borrowed */
-  const ww_factory_t *fac;       /* borrowed */
-  sqlite3_stmt *ins_reading;     /* sensor_readings insert */
-  sqlite3_stmt *ins_window;      /* window_stats insert */
-  sqlite3_stmt *up_alert;        /* alerts upsert, newest event wins */
-  sqlite3_stmt *up_model;        /* models upsert by (line, version) */
-  sqlite3_stmt *ins_dead;        /* dead_letters insert */
-  sqlite3_stmt *get_offset;      /* kafka_offsets lookup */
-  sqlite3_stmt *put_offset;      /* kafka_offsets upsert */
-  sqlite3_stmt *up_rollup;       /* readings_rollup_1m accumulate */
+  sqlite3 *db;                       /* borrowed */
+  const ww_factory_t *fac;           /* borrowed */
+  sqlite3_stmt *ins_reading;         /* sensor_readings insert */
+  sqlite3_stmt *ins_window;          /* window_stats insert */
+  sqlite3_stmt *up_alert;            /* alerts upsert, newest event wins */
+  sqlite3_stmt *up_model;            /* models upsert by (line, version) */
+  sqlite3_stmt *ins_dead;            /* dead_letters insert */
+  sqlite3_stmt *get_offset;          /* kafka_offsets lookup */
+  sqlite3_stmt *put_offset;          /* kafka_offsets upsert */
+  sqlite3_stmt *up_rollup;           /* readings_rollup_1m accumulate */
   int col_of_sensor[WW_MAX_SENSORS]; /* 0 temperature, 1 humidity, 2 sound_level, -1 extra_values */
-  struct ww__sink_part_s *parts; /* partitions touched by the batch being applied (owned) */
-  int n_parts, cap_parts;        /* used and allocated entries of parts[] */
-  int n_rollup;                  /* used entries of rollup[] */
+  struct ww__sink_part_s *parts;     /* partitions touched by the batch being applied (owned) */
+  int n_parts, cap_parts;            /* used and allocated entries of parts[] */
+  int n_rollup;                      /* used entries of rollup[] */
   ww__sink_rollup_t rollup[WW_SINK_ROLLUP_SLOTS];
 };
 
@@ -60,8 +60,7 @@ int ww__sink_row_model(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_coun
 /* A dead letter: from the DLQ topic (reason from headers when \p reason is NULL)
  * or for an undecodable message of another topic. */
 int ww__sink_row_dead(ww_sink_store_t *st, const ww_sink_msg_t *m, const char *reason,
-                      const char *detail, ww_sink_counts_t *c, char *errstr,
-                      size_t errstr_size);
+                      const char *detail, ww_sink_counts_t *c, char *errstr, size_t errstr_size);
 /* Upsert the summed rollup cells and empty them. */
 int ww__sink_rollup_flush(ww_sink_store_t *st, char *errstr, size_t errstr_size);
 

@@ -9,17 +9,17 @@
 #include "windwatch/timeutil.h"
 
 struct ww_sink_stats_s {
-  ww_sink_counts_t total;  /* since start */
-  ww_sink_counts_t last;   /* total at the previous stats line */
-  int64_t last_mono;       /* ww_mono_ms() of the previous stats line */
-  int64_t batches;         /* transactions committed */
-  int64_t batch_ns_sum;    /* since the previous line, for the mean */
-  int64_t batch_ns_max;    /* since the previous line */
-  int64_t batches_window;  /* batches since the previous line */
-  int64_t faults;          /* failed transactions (retried) */
-  int64_t del_readings;    /* rows deleted by retention */
+  ww_sink_counts_t total; /* since start */
+  ww_sink_counts_t last;  /* total at the previous stats line */
+  int64_t last_mono;      /* ww_mono_ms() of the previous stats line */
+  int64_t batches;        /* transactions committed */
+  int64_t batch_ns_sum;   /* since the previous line, for the mean */
+  int64_t batch_ns_max;   /* since the previous line */
+  int64_t batches_window; /* batches since the previous line */
+  int64_t faults;         /* failed transactions (retried) */
+  int64_t del_readings;   /* rows deleted by retention */
   int64_t del_rollups;
-  int64_t db_size;         /* bytes, as of the last ww_sink_stats_gauges with a database; -1 unknown */
+  int64_t db_size; /* bytes, as of the last ww_sink_stats_gauges with a database; -1 unknown */
   /* Prometheus mirrors (NULL when metrics are off; updates on NULL are no-ops). */
   ww_metric_t *m_rows[5];      /* rows by table: readings, windows, alerts, dead letters, models */
   ww_metric_t *m_records;      /* messages stored */
@@ -28,8 +28,8 @@ struct ww_sink_stats_s {
   ww_metric_t *m_faults;       /* failed transactions */
   ww_metric_t *m_del_readings; /* retention deletions */
   ww_metric_t *m_del_rollups;
-  ww_metric_t *m_lag;          /* messages behind the high watermarks */
-  ww_metric_t *m_db_bytes;     /* database file size (main file, not the WAL) */
+  ww_metric_t *m_lag;      /* messages behind the high watermarks */
+  ww_metric_t *m_db_bytes; /* database file size (main file, not the WAL) */
 };
 
 static const char *const table_names[5] = {"sensor_readings", "window_stats", "alerts",
@@ -49,16 +49,16 @@ static void register_metrics(ww_sink_stats_t *stats, ww_metrics_t *reg) {
                                         bounds, (int)(sizeof(bounds) / sizeof(bounds[0])), NULL);
   stats->m_faults = ww_metrics_counter(reg, "windwatch_sink_batch_failures_total",
                                        "batch transactions that failed and were retried", NULL);
-  stats->m_del_readings = ww_metrics_counter(reg, "windwatch_sink_retention_deleted_total",
-                                             "rows deleted by retention, by table", "table",
-                                             "sensor_readings", NULL);
+  stats->m_del_readings =
+      ww_metrics_counter(reg, "windwatch_sink_retention_deleted_total",
+                         "rows deleted by retention, by table", "table", "sensor_readings", NULL);
   stats->m_del_rollups = ww_metrics_counter(reg, "windwatch_sink_retention_deleted_total",
                                             "rows deleted by retention, by table", "table",
                                             "readings_rollup_1m", NULL);
   stats->m_lag = ww_metrics_gauge(reg, "windwatch_sink_lag_messages",
                                   "messages not yet stored, summed over assigned partitions", NULL);
-  stats->m_db_bytes = ww_metrics_gauge(reg, "windwatch_sink_db_bytes",
-                                       "size of the SQLite database file", NULL);
+  stats->m_db_bytes =
+      ww_metrics_gauge(reg, "windwatch_sink_db_bytes", "size of the SQLite database file", NULL);
 }
 
 ww_sink_stats_t *ww_sink_stats_new(ww_metrics_t *reg) {
@@ -126,7 +126,8 @@ static int64_t lag(rd_kafka_t *rk) {
     const rd_kafka_topic_partition_t *tp = &parts->elems[i];
     if (tp->offset >= 0 &&
         rd_kafka_get_watermark_offsets(rk, tp->topic, tp->partition, &lo, &hi) ==
-            RD_KAFKA_RESP_ERR_NO_ERROR && hi > tp->offset)
+            RD_KAFKA_RESP_ERR_NO_ERROR &&
+        hi > tp->offset)
       sum += hi - tp->offset;
   }
   rd_kafka_topic_partition_list_destroy(parts);
@@ -136,8 +137,10 @@ static int64_t lag(rd_kafka_t *rk) {
 static int64_t db_bytes(sqlite3 *db) {
   sqlite3_stmt *st = NULL;
   int64_t v = -1;
-  if (!db || sqlite3_prepare_v2(db, "SELECT page_count * page_size FROM pragma_page_count(), "
-                                    "pragma_page_size()", -1, &st, NULL) != SQLITE_OK)
+  if (!db || sqlite3_prepare_v2(db,
+                                "SELECT page_count * page_size FROM pragma_page_count(), "
+                                "pragma_page_size()",
+                                -1, &st, NULL) != SQLITE_OK)
     return -1;
   if (sqlite3_step(st) == SQLITE_ROW)
     v = sqlite3_column_int64(st, 0);
@@ -167,13 +170,12 @@ void ww_sink_stats_log(ww_sink_stats_t *stats, rd_kafka_t *rk, sqlite3 *db) {
          " batch_ms avg=%.2f max=%.2f faults=%" PRId64 " | retention deleted readings=%" PRId64
          " rollups=%" PRId64 " | lag=%" PRId64 " db_bytes=%" PRId64,
          (double)(t->readings - l->readings) / secs, (double)(t->windows - l->windows) / secs,
-         (double)(t->alerts - l->alerts) / secs,
-         (double)(t->dead_letters - l->dead_letters) / secs,
+         (double)(t->alerts - l->alerts) / secs, (double)(t->dead_letters - l->dead_letters) / secs,
          (double)(t->models - l->models) / secs, t->records, t->readings, t->skipped,
          stats->batches,
          stats->batches_window ? (double)stats->batch_ns_sum / stats->batches_window / 1e6 : 0.0,
-         (double)stats->batch_ns_max / 1e6, stats->faults, stats->del_readings,
-         stats->del_rollups, lg, b);
+         (double)stats->batch_ns_max / 1e6, stats->faults, stats->del_readings, stats->del_rollups,
+         lg, b);
   if (lg >= 0)
     ww_metric_set(stats->m_lag, (double)lg);
   if (b >= 0)

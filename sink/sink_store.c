@@ -9,71 +9,65 @@
 #include "windwatch/db.h"
 
 static const char SQL_INS_READING[] =
-  "INSERT INTO sensor_readings(timestamp, ts_ms, production_line, component_id, "
-  "sequence_number, temperature, humidity, sound_level, extra_values, is_anomaly, "
-  "anomaly_score, severity, model_version, zscore, injected_anomaly, episode_id, "
-  "src_partition, src_offset) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
-  "?17,?18)";
+    "INSERT INTO sensor_readings(timestamp, ts_ms, production_line, component_id, "
+    "sequence_number, temperature, humidity, sound_level, extra_values, is_anomaly, "
+    "anomaly_score, severity, model_version, zscore, injected_anomaly, episode_id, "
+    "src_partition, src_offset) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+    "?17,?18)";
 
 static const char SQL_INS_WINDOW[] =
-  "INSERT INTO window_stats(production_line, window_start_ms, window_end_ms, window_type, "
-  "count, anomalous, stats) VALUES(?1,?2,?3,?4,?5,?6,?7)";
+    "INSERT INTO window_stats(production_line, window_start_ms, window_end_ms, window_type, "
+    "count, anomalous, stats) VALUES(?1,?2,?3,?4,?5,?6,?7)";
 
 /* The newest event of an alert wins; a resolved alert never reopens (the
  * processor opens a new alert_id instead), so a late "updated" cannot undo it. */
 static const char SQL_UP_ALERT[] =
-  "INSERT INTO alerts(alert_id, production_line, component_id, state, severity, anomaly_type, "
-  "opened_ms, updated_ms, resolved_ms, max_score, readings, sensors, last_event) "
-  "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) "
-  "ON CONFLICT(alert_id) DO UPDATE SET component_id=excluded.component_id, "
-  "state=excluded.state, severity=excluded.severity, anomaly_type=excluded.anomaly_type, "
-  "updated_ms=excluded.updated_ms, resolved_ms=excluded.resolved_ms, "
-  "max_score=excluded.max_score, readings=excluded.readings, sensors=excluded.sensors, "
-  "last_event=excluded.last_event "
-  "WHERE excluded.updated_ms >= alerts.updated_ms "
-  "AND (alerts.state <> 'resolved' OR excluded.state = 'resolved')";
+    "INSERT INTO alerts(alert_id, production_line, component_id, state, severity, anomaly_type, "
+    "opened_ms, updated_ms, resolved_ms, max_score, readings, sensors, last_event) "
+    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13) "
+    "ON CONFLICT(alert_id) DO UPDATE SET component_id=excluded.component_id, "
+    "state=excluded.state, severity=excluded.severity, anomaly_type=excluded.anomaly_type, "
+    "updated_ms=excluded.updated_ms, resolved_ms=excluded.resolved_ms, "
+    "max_score=excluded.max_score, readings=excluded.readings, sensors=excluded.sensors, "
+    "last_event=excluded.last_event "
+    "WHERE excluded.updated_ms >= alerts.updated_ms "
+    "AND (alerts.state <> 'resolved' OR excluded.state = 'resolved')";
 
 static const char SQL_UP_MODEL[] =
-  "INSERT INTO models(production_line, version, trained_ms, samples, metadata, model) "
-  "VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(production_line, version) DO UPDATE SET "
-  "trained_ms=excluded.trained_ms, samples=excluded.samples, metadata=excluded.metadata, "
-  "model=excluded.model";
+    "INSERT INTO models(production_line, version, trained_ms, samples, metadata, model) "
+    "VALUES(?1,?2,?3,?4,?5,?6) ON CONFLICT(production_line, version) DO UPDATE SET "
+    "trained_ms=excluded.trained_ms, samples=excluded.samples, metadata=excluded.metadata, "
+    "model=excluded.model";
 
 static const char SQL_INS_DEAD[] =
-  "INSERT INTO dead_letters(received_ms, reason, detail, src_topic, src_partition, src_offset, "
-  "payload) VALUES(?1,?2,?3,?4,?5,?6,?7)";
+    "INSERT INTO dead_letters(received_ms, reason, detail, src_topic, src_partition, src_offset, "
+    "payload) VALUES(?1,?2,?3,?4,?5,?6,?7)";
 
 static const char SQL_GET_OFFSET[] =
-  "SELECT next_offset FROM kafka_offsets WHERE topic=?1 AND partition=?2";
+    "SELECT next_offset FROM kafka_offsets WHERE topic=?1 AND partition=?2";
 
 static const char SQL_PUT_OFFSET[] =
-  "INSERT INTO kafka_offsets(topic, partition, next_offset) VALUES(?1,?2,?3) "
-  "ON CONFLICT(topic, partition) DO UPDATE SET next_offset=excluded.next_offset";
+    "INSERT INTO kafka_offsets(topic, partition, next_offset) VALUES(?1,?2,?3) "
+    "ON CONFLICT(topic, partition) DO UPDATE SET next_offset=excluded.next_offset";
 
 static const char SQL_UP_ROLLUP[] =
-  "INSERT INTO readings_rollup_1m(production_line, sensor, minute_ms, count, sum, min, max) "
-  "VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(production_line, sensor, minute_ms) DO UPDATE SET "
-  "count=readings_rollup_1m.count+excluded.count, sum=readings_rollup_1m.sum+excluded.sum, "
-  "min=min(readings_rollup_1m.min, excluded.min), max=max(readings_rollup_1m.max, excluded.max)";
+    "INSERT INTO readings_rollup_1m(production_line, sensor, minute_ms, count, sum, min, max) "
+    "VALUES(?1,?2,?3,?4,?5,?6,?7) ON CONFLICT(production_line, sensor, minute_ms) DO UPDATE SET "
+    "count=readings_rollup_1m.count+excluded.count, sum=readings_rollup_1m.sum+excluded.sum, "
+    "min=min(readings_rollup_1m.min, excluded.min), max=max(readings_rollup_1m.max, excluded.max)";
 
 ww_err_t ww_sink_sqlite_err(int rc) {
   switch (rc & 0xff) {
   case SQLITE_OK:
   case SQLITE_DONE:
-  case SQLITE_ROW:
-    return WW_OK;
+  case SQLITE_ROW: return WW_OK;
   case SQLITE_BUSY:
-  case SQLITE_LOCKED:
-    return WW_ERR_BUSY;
-  case SQLITE_FULL:
-    return WW_ERR_FULL;
+  case SQLITE_LOCKED: return WW_ERR_BUSY;
+  case SQLITE_FULL: return WW_ERR_FULL;
   case SQLITE_IOERR:
-  case SQLITE_CANTOPEN:
-    return WW_ERR_IO;
-  case SQLITE_NOMEM:
-    return WW_ERR_NOMEM;
-  default:
-    return WW_ERR_DB;
+  case SQLITE_CANTOPEN: return WW_ERR_IO;
+  case SQLITE_NOMEM: return WW_ERR_NOMEM;
+  default: return WW_ERR_DB;
   }
 }
 
@@ -88,8 +82,10 @@ ww_sink_store_t *ww_sink_store_new(sqlite3 *db, const ww_factory_t *fac, char *e
   st->fac = fac;
   for (int i = 0; i < fac->n_sensors; i++) {
     const char *n = fac->sensors[i].name;
-    st->col_of_sensor[i] = !strcmp(n, "temperature") ? 0 : !strcmp(n, "humidity") ? 1
-                           : !strcmp(n, "sound_level") ? 2 : -1;
+    st->col_of_sensor[i] = !strcmp(n, "temperature")   ? 0
+                           : !strcmp(n, "humidity")    ? 1
+                           : !strcmp(n, "sound_level") ? 2
+                                                       : -1;
   }
   if (ww_db_prepare(db, SQL_INS_READING, &st->ins_reading, errstr, errstr_size) != 0 ||
       ww_db_prepare(db, SQL_INS_WINDOW, &st->ins_window, errstr, errstr_size) != 0 ||
@@ -210,8 +206,7 @@ ww_err_t ww_sink_store_apply(ww_sink_store_t *st, const ww_sink_msg_t *msgs, siz
   errstr[0] = '\0';
   rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
-    snprintf(errstr, errstr_size, "sqlite: cannot begin a transaction: %s",
-             sqlite3_errmsg(st->db));
+    snprintf(errstr, errstr_size, "sqlite: cannot begin a transaction: %s", sqlite3_errmsg(st->db));
     return ww_sink_sqlite_err(rc);
   }
   for (size_t i = 0; i < n; i++) {
@@ -246,13 +241,12 @@ ww_err_t ww_sink_store_apply(ww_sink_store_t *st, const ww_sink_msg_t *msgs, siz
   if ((rc = ww__sink_rollup_flush(st, errstr, errstr_size)) != 0)
     goto err;
   if ((rc = put_offsets(st)) != 0) {
-    snprintf(errstr, errstr_size, "sqlite: cannot store Kafka offsets: %s",
-             sqlite3_errmsg(st->db));
+    snprintf(errstr, errstr_size, "sqlite: cannot store Kafka offsets: %s", sqlite3_errmsg(st->db));
     goto err;
   }
   if ((rc = sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK) {
-    snprintf(errstr, errstr_size, "sqlite: cannot commit %lld records: %s",
-             (long long)c.records, sqlite3_errmsg(st->db));
+    snprintf(errstr, errstr_size, "sqlite: cannot commit %lld records: %s", (long long)c.records,
+             sqlite3_errmsg(st->db));
     goto err;
   }
   if (added)

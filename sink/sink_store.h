@@ -31,26 +31,26 @@ typedef enum ww_sink_kind_e {
 
 /** A reading decoded ahead of the transaction (on the consumer thread). */
 typedef struct ww_sink_pre_s {
-  int reason;            /* ww_dlq_reason_t: WW_DLQ_NONE if r and sc are valid */
+  int reason; /* ww_dlq_reason_t: WW_DLQ_NONE if r and sc are valid */
   ww_reading_t r;
   ww_score_t sc;
-  char why[160];         /* the decoder's detail when reason != WW_DLQ_NONE */
-  char ts[WW_TS_BUFSZ];  /* r.ts_ms as RFC 3339, formatted off the writer thread */
+  char why[160];        /* the decoder's detail when reason != WW_DLQ_NONE */
+  char ts[WW_TS_BUFSZ]; /* r.ts_ms as RFC 3339, formatted off the writer thread */
 } ww_sink_pre_t;
 
 /** One Kafka message as the store sees it. Every pointer is borrowed. */
 typedef struct ww_sink_msg_s {
   ww_sink_kind_t kind;
-  const char *topic;        /* NUL-terminated topic name */
+  const char *topic; /* NUL-terminated topic name */
   int32_t partition;
-  int64_t offset;           /* this message's offset; next_offset becomes offset + 1 */
-  int64_t ts_ms;            /* Kafka message timestamp, ms since epoch; -1 if unknown */
-  const char *key;          /* may be NULL */
+  int64_t offset;  /* this message's offset; next_offset becomes offset + 1 */
+  int64_t ts_ms;   /* Kafka message timestamp, ms since epoch; -1 if unknown */
+  const char *key; /* may be NULL */
   size_t key_len;
-  const char *payload;      /* may be NULL (a tombstone on the compacted models topic) */
+  const char *payload; /* may be NULL (a tombstone on the compacted models topic) */
   size_t len;
   /* Dead-letter headers (kind WW_SINK_DLQ); NULL/-1 when absent. */
-  const char *h_reason;     /* NUL-terminated */
+  const char *h_reason; /* NUL-terminated */
   const char *h_detail;
   const char *h_src_topic;
   int32_t h_src_partition;

@@ -12,15 +12,15 @@
 typedef enum { W_IDLE, W_QUEUED, W_DONE } w_state_t;
 
 struct ww_sink_writer_s {
-  ww_sink_store_t *st;        /* borrowed */
+  ww_sink_store_t *st; /* borrowed */
   pthread_t thread;
-  pthread_mutex_t mu;         /* guards everything below */
-  pthread_cond_t cv;          /* signalled on every state change */
-  w_state_t state;            /* IDLE → QUEUED (submit) → DONE (thread) → IDLE (result) */
-  int stop;                   /* ask the thread to exit */
-  const ww_sink_msg_t *msgs;  /* the batch in flight (borrowed) */
+  pthread_mutex_t mu;        /* guards everything below */
+  pthread_cond_t cv;         /* signalled on every state change */
+  w_state_t state;           /* IDLE → QUEUED (submit) → DONE (thread) → IDLE (result) */
+  int stop;                  /* ask the thread to exit */
+  const ww_sink_msg_t *msgs; /* the batch in flight (borrowed) */
   size_t n;
-  ww_sink_result_t res;       /* valid in W_DONE */
+  ww_sink_result_t res; /* valid in W_DONE */
 };
 
 static void *writer_main(void *arg) {
@@ -37,8 +37,7 @@ static void *writer_main(void *arg) {
       int64_t t0 = ww_mono_ns();
       memset(&res.c, 0, sizeof(res.c));
       res.errstr[0] = '\0';
-      res.err = ww_sink_store_apply(w->st, w->msgs, w->n, &res.c, res.errstr,
-                                    sizeof(res.errstr));
+      res.err = ww_sink_store_apply(w->st, w->msgs, w->n, &res.c, res.errstr, sizeof(res.errstr));
       res.ns = ww_mono_ns() - t0;
       pthread_mutex_lock(&w->mu);
       w->res = res;

@@ -19,10 +19,10 @@ typedef struct ww_sink_writer_s ww_sink_writer_t;
 
 /** The outcome of one batch. */
 typedef struct ww_sink_result_s {
-  ww_err_t err;          /* WW_OK or the store's error */
-  ww_sink_counts_t c;    /* what was stored (zero on error) */
-  int64_t ns;            /* transaction time */
-  char errstr[512];      /* reason when err != WW_OK */
+  ww_err_t err;       /* WW_OK or the store's error */
+  ww_sink_counts_t c; /* what was stored (zero on error) */
+  int64_t ns;         /* transaction time */
+  char errstr[512];   /* reason when err != WW_OK */
 } ww_sink_result_t;
 
 /** @returns a started writer over \p st (borrowed), or NULL. */

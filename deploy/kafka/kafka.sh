@@ -73,7 +73,11 @@ MVN=${MVN:-mvn}
 
 log() { printf 'kafka.sh: %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-usage() { sed -n '6,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() {
+  log "unknown command or option: ${*:-(none)}"
+  sed -n '7,13p' "$0" | sed 's/^# \{0,1\}//' >&2
+  exit 2
+}
 
 # A decimal number without leading zeros (bash would read those as octal).
 is_uint() { [[ $1 =~ ^(0|[1-9][0-9]*)$ ]]; }
@@ -329,10 +333,13 @@ fetch_jars() {
   t0=$(now)
   rm -rf "$CACHE/stamp" "$CACHE/jars.new" "$CACHE/tools.new" "$CACHE/helper"
   write_pom
-  if ! "$MVN" -q -B -Dstyle.color=never -f "$CACHE/pom.xml" package \
-    -Djars.dir="$CACHE/jars.new" -Dtools.dir="$CACHE/tools.new" >&2; then
+  # Maven 3.8 prints colour codes even in batch mode; they are stripped.
+  local rc=0
+  "$MVN" -q -B -Dstyle.color=never -f "$CACHE/pom.xml" package \
+    -Djars.dir="$CACHE/jars.new" -Dtools.dir="$CACHE/tools.new" >"$CACHE/maven.log" 2>&1 || rc=$?
+  sed 's/\x1b\[[0-9;]*m//g' "$CACHE/maven.log" | grep -v '^[[:space:]]*$' >&2 || true
+  ((rc == 0)) ||
     die "Maven could not fetch org.apache.kafka:kafka_2.13:$KAFKA_VERSION (is the version served? see $CACHE/pom.xml)"
-  fi
   compgen -G "$CACHE/jars.new/kafka_2.13-$KAFKA_VERSION.jar" >/dev/null ||
     die "Maven finished but $CACHE/jars.new lacks kafka_2.13-$KAFKA_VERSION.jar"
   rm -rf "$CACHE/jars" "$CACHE/tools"
@@ -585,8 +592,8 @@ import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.errors.TopicExistsException;
 
 /* Usage: WwCreateTopics BOOTSTRAP TIMEOUT_MS name:partitions[:compact]...
- * Gives up after TIMEOUT_MS. Exit 0
- * when every topic exists afterwards, 1 otherwise. Messages go to stderr. */
+ * Gives up after TIMEOUT_MS. Exit 0 when every topic exists afterwards,
+ * 1 otherwise. Messages go to stderr. */
 public final class WwCreateTopics {
     public static void main(String[] args) throws InterruptedException {
         Properties props = new Properties();
@@ -720,7 +727,7 @@ start_mock() {
   pid=$!
   printf '%s\n' "$pid" >"$MOCK_PID_FILE"
   until_t=$(deadline 10)
-  # The helper writes its address as one line once its listeners are up.
+  # windwatch-mock-kafka writes its address as one line once it listens.
   while (($(wc -l <"$MOCK_ADDR_FILE") == 0)); do
     if ! kill -0 "$pid" 2>/dev/null; then
       rm -f "$MOCK_PID_FILE"
@@ -825,29 +832,15 @@ cmd_topics() {
 }
 
 main() {
-  local cmd=${1:-}
-  (($# > 0)) && shift
-  case $cmd in
-    start)
-      check_settings
-      case ${1:-} in
-        "") (($# == 0)) || usage; cmd_start ;;
-        --mock) (($# == 1)) || usage; start_mock ;;
-        *) usage ;;
-      esac
-      ;;
-    stop)
-      check_settings
-      case ${1:-} in
-        "") (($# == 0)) || usage; cmd_stop 0 ;;
-        --purge) (($# == 1)) || usage; cmd_stop 1 ;;
-        *) usage ;;
-      esac
-      ;;
-    status) (($# == 0)) || usage; check_settings; cmd_status ;;
-    topics) (($# == 0)) || usage; check_settings; cmd_topics ;;
-    -h | --help | help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    *) usage ;;
+  case "$*" in
+    start) check_settings; cmd_start ;;
+    "start --mock") check_settings; start_mock ;;
+    stop) check_settings; cmd_stop 0 ;;
+    "stop --purge") check_settings; cmd_stop 1 ;;
+    status) check_settings; cmd_status ;;
+    topics) check_settings; cmd_topics ;;
+    -h | --help | help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { sub(/^# ?/, ""); print }' "$0" ;;
+    *) usage "$@" ;;
   esac
 }
 

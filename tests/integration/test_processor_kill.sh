@@ -7,9 +7,8 @@ source "$(dirname "$0")/lib.sh"
 require_broker
 require_tools python3
 PROC="$WW_BIN_DIR/windwatch-processor"
-PRODUCER="$WW_BIN_DIR/windwatch-producer"
 [ -x "$PROC" ] || die "$PROC is missing: build the windwatch-processor target"
-[ -x "$PRODUCER" ] || die "$PRODUCER is missing: build the windwatch-producer target"
+GEN="$(dirname "$0")/gen_readings.py"
 
 N=60000
 ww_topics pkill
@@ -23,8 +22,9 @@ PFLAGS=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "$GROUP"
 # (a short session timeout: the killed member's partitions are reassigned
 # after 6 s instead of 45 s)
 
-start_bg producer "$PRODUCER" --brokers "$WW_BROKERS" --topic "$WW_T_DATA" --count "$N" \
-  --rate 5000 --seed 11 --start-time 2026-01-01T00:00:00Z --stats-interval 0
+# N readings (N/2 per line) as a live stream of about 5000 a second.
+start_bg producer bash -c "set -o pipefail; python3 '$GEN' $((N / 2)) --clean --rate 5000 |
+  kcat -b '$WW_BROKERS' -P -t '$WW_T_DATA' -K \$'\t'"
 committed() { kcat_count "$WW_T_SCORED"; }
 # more_than M: at least M+1 committed scored readings. Reads only that many,
 # because while transactions keep opening a read_committed reader may not
@@ -46,7 +46,7 @@ for round in 1 2 3; do
   echo "round $round: killed after more than $progress committed readings" >&2
 done
 
-wait "$PID_producer" || die "the producer failed (see $WW_TMP/producer.log)"
+wait "$PID_producer" || die "producing the readings failed (see $WW_TMP/producer.log)"
 "$PROC" "${PFLAGS[@]}" --mode batch >"$WW_TMP/final.json" 2>"$WW_TMP/final.log" ||
   { cat "$WW_TMP/final.log" >&2; die "the final batch run failed"; }
 

@@ -7,9 +7,8 @@ source "$(dirname "$0")/lib.sh"
 require_broker
 require_tools python3
 PROC="$WW_BIN_DIR/windwatch-processor"
-PRODUCER="$WW_BIN_DIR/windwatch-producer"
 [ -x "$PROC" ] || die "$PROC is missing: build the windwatch-processor target"
-[ -x "$PRODUCER" ] || die "$PRODUCER is missing: build the windwatch-producer target"
+GEN="$(dirname "$0")/gen_readings.py"
 
 N=40000
 WW_PARTITIONS=6 ww_topics preb
@@ -23,14 +22,15 @@ more_than() {
 assigned() { grep -q "REBALANCE: assigned" "$1"; }
 revoked() { grep -q "REBALANCE: revoked" "$1"; }
 
-start_bg producer "$PRODUCER" --brokers "$WW_BROKERS" --topic "$WW_T_DATA" --count "$N" \
-  --rate 4000 --seed 5 --start-time 2026-02-01T00:00:00Z --stats-interval 0
+# N readings (N/2 per line) as a live stream of about 5000 a second.
+start_bg producer bash -c "set -o pipefail; python3 '$GEN' $((N / 2)) --clean --rate 5000 |
+  kcat -b '$WW_BROKERS' -P -t '$WW_T_DATA' -K \$'\t'"
 start_bg procA "$PROC" "${PFLAGS[@]}" --transactional-id "txA-$WW_T_DATA"
 wait_until 120 "processor A to make progress" more_than 3000
 start_bg procB "$PROC" "${PFLAGS[@]}" --transactional-id "txB-$WW_T_DATA"
 wait_until 120 "processor B to be assigned partitions" assigned "$WW_TMP/procB.log"
 wait_until 60 "processor A to give partitions up" revoked "$WW_TMP/procA.log"
-wait "$PID_producer" || die "the producer failed (see $WW_TMP/producer.log)"
+wait "$PID_producer" || die "producing the readings failed (see $WW_TMP/producer.log)"
 kill -TERM "$PID_procA"
 wait "$PID_procA" || die "processor A did not stop cleanly (see $WW_TMP/procA.log)"
 wait_until 120 "processor B to finish all $N readings" more_than $((N - 1))

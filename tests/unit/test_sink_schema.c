@@ -73,11 +73,11 @@ static void test_fresh_file(void) {
   if (!db)
     return;
   CHECK_INT_EQ(ww_db_schema_version(db), WW_DB_SCHEMA_VERSION);
-  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM production_lines"),
-               ww_config_factory(cfg)->n_lines);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM production_lines"), ww_config_factory(cfg)->n_lines);
   CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sqlite_master WHERE type='table' AND name IN "
                          "('production_lines','sensor_readings','window_stats','alerts','models',"
-                         "'dead_letters','readings_rollup_1m','kafka_offsets')"), 8);
+                         "'dead_letters','readings_rollup_1m','kafka_offsets')"),
+               8);
   ww_db_close(db);
   /* Opening again is a no-op migration and keeps the data. */
   db = ww_db_open_rw(path, ww_config_factory(cfg), errstr, sizeof(errstr));
@@ -96,7 +96,8 @@ static void test_old_file(void) {
   snprintf(path, sizeof(path), "%s/old.db", dir);
   CHECK_INT_EQ(sqlite3_open(path, &db), SQLITE_OK);
   CHECK_INT_EQ(sqlite3_exec(db, "CREATE TABLE notes(x TEXT); INSERT INTO notes VALUES('keep');",
-                            NULL, NULL, NULL), SQLITE_OK);
+                            NULL, NULL, NULL),
+               SQLITE_OK);
   sqlite3_close(db);
   db = ww_db_open_rw(path, ww_config_factory(cfg), errstr, sizeof(errstr));
   CHECK(db != NULL);
@@ -138,33 +139,49 @@ static void test_query_plans(void) {
   /* The api's reading queries: newest first, by time range, by line. */
   check_indexed(db, "SELECT * FROM sensor_readings ORDER BY ts_ms DESC, id DESC LIMIT 50",
                 "sensor_readings_ts");
-  check_indexed(db, "SELECT * FROM sensor_readings WHERE ts_ms >= ?2 AND ts_ms <= ?3 "
-                    "ORDER BY ts_ms DESC, id DESC LIMIT ?4", "sensor_readings_ts");
-  check_indexed(db, "SELECT * FROM sensor_readings WHERE production_line = ?1 "
-                    "ORDER BY ts_ms DESC, id DESC LIMIT 1", "sensor_readings_line_ts");
-  check_indexed(db, "SELECT * FROM sensor_readings WHERE production_line = ?1 AND ts_ms >= ?2 "
-                    "AND ts_ms <= ?3 ORDER BY ts_ms DESC LIMIT 100", "sensor_readings_line_ts");
+  check_indexed(db,
+                "SELECT * FROM sensor_readings WHERE ts_ms >= ?2 AND ts_ms <= ?3 "
+                "ORDER BY ts_ms DESC, id DESC LIMIT ?4",
+                "sensor_readings_ts");
+  check_indexed(db,
+                "SELECT * FROM sensor_readings WHERE production_line = ?1 "
+                "ORDER BY ts_ms DESC, id DESC LIMIT 1",
+                "sensor_readings_line_ts");
+  check_indexed(db,
+                "SELECT * FROM sensor_readings WHERE production_line = ?1 AND ts_ms >= ?2 "
+                "AND ts_ms <= ?3 ORDER BY ts_ms DESC LIMIT 100",
+                "sensor_readings_line_ts");
   check_indexed(db, "SELECT max(ts_ms) FROM sensor_readings", "sensor_readings_ts");
   /* Alerts and windows. */
   check_indexed(db, "SELECT * FROM alerts ORDER BY updated_ms DESC LIMIT 50", "alerts_updated");
-  check_indexed(db, "SELECT * FROM alerts WHERE production_line = ?1 ORDER BY updated_ms DESC "
-                    "LIMIT 50", "alerts_line_updated");
+  check_indexed(db,
+                "SELECT * FROM alerts WHERE production_line = ?1 ORDER BY updated_ms DESC "
+                "LIMIT 50",
+                "alerts_line_updated");
   check_indexed(db, "SELECT * FROM alerts WHERE alert_id = ?1", "sqlite_autoindex_alerts");
-  check_indexed(db, "SELECT * FROM window_stats WHERE production_line = ?1 "
-                    "ORDER BY window_end_ms DESC, id DESC LIMIT 1", "window_stats_line_end");
-  check_indexed(db, "SELECT * FROM window_stats WHERE window_end_ms >= ?1 "
-                    "ORDER BY window_end_ms DESC LIMIT 100", "window_stats_end");
+  check_indexed(db,
+                "SELECT * FROM window_stats WHERE production_line = ?1 "
+                "ORDER BY window_end_ms DESC, id DESC LIMIT 1",
+                "window_stats_line_end");
+  check_indexed(db,
+                "SELECT * FROM window_stats WHERE window_end_ms >= ?1 "
+                "ORDER BY window_end_ms DESC LIMIT 100",
+                "window_stats_end");
   /* Rollups for long ranges, per line and sensor. */
-  check_indexed(db, "SELECT minute_ms, count, sum, min, max FROM readings_rollup_1m "
-                    "WHERE production_line = ?1 AND sensor = ?2 AND minute_ms >= ?3 "
-                    "AND minute_ms <= ?4 ORDER BY minute_ms", "PRIMARY KEY");
+  check_indexed(db,
+                "SELECT minute_ms, count, sum, min, max FROM readings_rollup_1m "
+                "WHERE production_line = ?1 AND sensor = ?2 AND minute_ms >= ?3 "
+                "AND minute_ms <= ?4 ORDER BY minute_ms",
+                "PRIMARY KEY");
   /* The sink's own: offsets lookup and the retention deletes. */
   check_indexed(db, "SELECT next_offset FROM kafka_offsets WHERE topic = ?1 AND partition = ?2",
                 "PRIMARY KEY");
   check_indexed(db, "SELECT id FROM sensor_readings WHERE ts_ms < ?1 ORDER BY ts_ms LIMIT ?2",
                 "sensor_readings_ts");
-  check_indexed(db, "SELECT minute_ms FROM readings_rollup_1m WHERE production_line = ?1 AND "
-                    "sensor = ?2 AND minute_ms < ?3 ORDER BY minute_ms LIMIT ?4", "PRIMARY KEY");
+  check_indexed(db,
+                "SELECT minute_ms FROM readings_rollup_1m WHERE production_line = ?1 AND "
+                "sensor = ?2 AND minute_ms < ?3 ORDER BY minute_ms LIMIT ?4",
+                "PRIMARY KEY");
   ww_db_close(db);
 }
 

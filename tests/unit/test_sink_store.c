@@ -7,19 +7,20 @@
 
 #include "sink_retention.h"
 #include "sink_store.h"
+#include "sink_writer.h"
 #include "windwatch/config.h"
 #include "windwatch/db.h"
 #include "windwatch/reading.h"
 #include "windwatch/timeutil.h"
 #include "ww_test.h"
 
-#define T_SCORED "t.sensor-scored"
-#define T_WINDOWS "t.window-stats"
-#define T_ALERTS "t.alerts"
-#define T_DLQ "t.sensor-data-dlq"
-#define T_MODELS "t.models"
+#define T_SCORED   "t.sensor-scored"
+#define T_WINDOWS  "t.window-stats"
+#define T_ALERTS   "t.alerts"
+#define T_DLQ      "t.sensor-data-dlq"
+#define T_MODELS   "t.models"
 #define N_READINGS 200
-#define MSG_MAX 1024
+#define MSG_MAX    1024
 
 static ww_config_t *cfg;
 static const ww_factory_t *fac;
@@ -121,8 +122,7 @@ static void make_readings(int64_t t0_ms) {
   }
 }
 
-static ww_err_t apply(ww_sink_store_t *st, const ww_sink_msg_t *m, size_t n,
-                      ww_sink_counts_t *c) {
+static ww_err_t apply(ww_sink_store_t *st, const ww_sink_msg_t *m, size_t n, ww_sink_counts_t *c) {
   char errstr[512];
   ww_err_t err = ww_sink_store_apply(st, m, n, c, errstr, sizeof(errstr));
   if (err != WW_OK)
@@ -147,21 +147,21 @@ static void test_apply_once(void) {
   CHECK_INT_EQ(c.skipped, 0);
   CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings"), N_READINGS);
   CHECK_INT_EQ(q_int(db, "SELECT count(DISTINCT src_partition || ':' || src_offset) "
-                         "FROM sensor_readings"), N_READINGS);
+                         "FROM sensor_readings"),
+               N_READINGS);
   CHECK_INT_EQ(ww_sink_store_offset(st, T_SCORED, 0, &next, errstr, sizeof(errstr)), WW_OK);
   CHECK_INT_EQ(next, N_READINGS / 2);
-  CHECK_INT_EQ(ww_sink_store_offset(st, T_SCORED, 7, &next, errstr, sizeof(errstr)),
-               WW_ERR_NOENT);
+  CHECK_INT_EQ(ww_sink_store_offset(st, T_SCORED, 7, &next, errstr, sizeof(errstr)), WW_ERR_NOENT);
   /* Contents of one row: line, columns, score, severity. */
   CHECK_STR_EQ(q_str(db, "SELECT production_line FROM sensor_readings WHERE sequence_number=9"),
                fac->lines[1].id);
   CHECK_STR_EQ(q_str(db, "SELECT severity FROM sensor_readings WHERE sequence_number=9"),
                "critical");
   CHECK_INT_EQ(q_int(db, "SELECT is_anomaly FROM sensor_readings WHERE sequence_number=9"), 1);
-  CHECK_DBL_NEAR(q_dbl(db, "SELECT temperature FROM sensor_readings WHERE sequence_number=9"),
-                 29.0, 1e-9);
-  CHECK_DBL_NEAR(q_dbl(db, "SELECT sound_level FROM sensor_readings WHERE sequence_number=9"),
-                 49.0, 1e-9);
+  CHECK_DBL_NEAR(q_dbl(db, "SELECT temperature FROM sensor_readings WHERE sequence_number=9"), 29.0,
+                 1e-9);
+  CHECK_DBL_NEAR(q_dbl(db, "SELECT sound_level FROM sensor_readings WHERE sequence_number=9"), 49.0,
+                 1e-9);
   CHECK_DBL_NEAR(q_dbl(db, "SELECT anomaly_score FROM sensor_readings WHERE sequence_number=9"),
                  0.9, 1e-9);
   CHECK_INT_EQ(q_int(db, "SELECT model_version FROM sensor_readings WHERE sequence_number=9"), 3);
@@ -198,7 +198,8 @@ static void test_overlap(void) {
   CHECK_INT_EQ(c.skipped, 60);
   CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings"), N_READINGS);
   CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM (SELECT src_partition, src_offset FROM "
-                         "sensor_readings GROUP BY 1, 2 HAVING count(*) > 1)"), 0);
+                         "sensor_readings GROUP BY 1, 2 HAVING count(*) > 1)"),
+               0);
 done:
   ww_sink_store_destroy(st);
   ww_db_close(db);
@@ -216,10 +217,13 @@ static void test_rollups(void) {
   memset(&c, 0, sizeof(c));
   make_readings(t0); /* 200 s: minutes 0..3, 60+60+60+20 readings, half per line */
   CHECK_INT_EQ(apply(st, readings, N_READINGS, &c), WW_OK);
-  snprintf(sql, sizeof(sql), "SELECT count FROM readings_rollup_1m WHERE production_line='%s' "
-           "AND sensor='temperature' AND minute_ms=%lld", fac->lines[0].id, (long long)t0);
+  snprintf(sql, sizeof(sql),
+           "SELECT count FROM readings_rollup_1m WHERE production_line='%s' "
+           "AND sensor='temperature' AND minute_ms=%lld",
+           fac->lines[0].id, (long long)t0);
   CHECK_INT_EQ(q_int(db, sql), 30);
-  snprintf(sql, sizeof(sql), "SELECT min || '/' || max || '/' || sum FROM readings_rollup_1m "
+  snprintf(sql, sizeof(sql),
+           "SELECT min || '/' || max || '/' || sum FROM readings_rollup_1m "
            "WHERE production_line='%s' AND sensor='temperature' AND minute_ms=%lld",
            fac->lines[0].id, (long long)t0);
   /* line 0 = even i in 0..58: temperature 20 + i%10 over {0,2,4,6,8}, 6 times each */
@@ -233,16 +237,16 @@ done:
 
 static const char *alert_json(char *buf, size_t n, const char *event, const char *state,
                               const char *sev, int64_t updated_s, int readings_n) {
-  snprintf(buf, n,
-           "{\"v\":1,\"alert_id\":\"turbine-line-1-1700000000000-1\",\"event\":\"%s\","
-           "\"state\":\"%s\",\"production_line\":\"turbine-line-1\",\"component_id\":\"Blade\","
-           "\"severity\":\"%s\",\"anomaly_type\":\"threshold\","
-           "\"opened_at\":\"2023-11-14T22:13:20.000Z\",\"updated_at\":\"2023-11-14T22:%02d:%02d.000Z\","
-           "\"resolved_at\":%s,\"max_score\":0.8%d,\"readings\":%d,\"sensors\":[\"temperature\"],"
-           "\"details\":{\"temperature\":44.1}}",
-           event, state, sev, (int)(13 + updated_s / 60), (int)(20 + updated_s % 60) % 60,
-           strcmp(state, "resolved") ? "null" : "\"2023-11-14T22:20:00.000Z\"", readings_n,
-           readings_n);
+  snprintf(
+      buf, n,
+      "{\"v\":1,\"alert_id\":\"turbine-line-1-1700000000000-1\",\"event\":\"%s\","
+      "\"state\":\"%s\",\"production_line\":\"turbine-line-1\",\"component_id\":\"Blade\","
+      "\"severity\":\"%s\",\"anomaly_type\":\"threshold\","
+      "\"opened_at\":\"2023-11-14T22:13:20.000Z\",\"updated_at\":\"2023-11-14T22:%02d:%02d.000Z\","
+      "\"resolved_at\":%s,\"max_score\":0.8%d,\"readings\":%d,\"sensors\":[\"temperature\"],"
+      "\"details\":{\"temperature\":44.1}}",
+      event, state, sev, (int)(13 + updated_s / 60), (int)(20 + updated_s % 60) % 60,
+      strcmp(state, "resolved") ? "null" : "\"2023-11-14T22:20:00.000Z\"", readings_n, readings_n);
   return buf;
 }
 
@@ -298,11 +302,12 @@ static void test_windows_models_dead(void) {
   if (!st)
     goto done;
   memset(&c, 0, sizeof(c));
-  m[0] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 0,
-             "{\"v\":1,\"production_line\":\"turbine-line-2\",\"window_type\":\"time\","
-             "\"window_start\":\"2026-11-25T19:34:00.000Z\",\"window_end\":\"2026-11-25T19:35:00.000Z\","
-             "\"count\":60,\"anomalous\":2,\"sensors\":{\"temperature\":{\"mean\":25.5,\"std\":1.5,"
-             "\"min\":20,\"max\":31,\"p50\":25,\"p95\":30,\"trend\":\"stable\",\"slope_per_min\":0.1}}}");
+  m[0] = msg(
+      WW_SINK_WINDOWS, T_WINDOWS, 0, 0,
+      "{\"v\":1,\"production_line\":\"turbine-line-2\",\"window_type\":\"time\","
+      "\"window_start\":\"2026-11-25T19:34:00.000Z\",\"window_end\":\"2026-11-25T19:35:00.000Z\","
+      "\"count\":60,\"anomalous\":2,\"sensors\":{\"temperature\":{\"mean\":25.5,\"std\":1.5,"
+      "\"min\":20,\"max\":31,\"p50\":25,\"p95\":30,\"trend\":\"stable\",\"slope_per_min\":0.1}}}");
   m[1] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 1, "{\"v\":1,\"production_line\":\"turbine-line-2\"}");
   m[2] = msg(WW_SINK_READINGS, T_SCORED, 0, 0, "{not json");
   m[3] = msg(WW_SINK_DLQ, T_DLQ, 0, 0, "{\"temperature\":\"hot\"}");
@@ -364,8 +369,7 @@ static void test_full(void) {
                WW_ERR_FULL);
   CHECK_INT_EQ(c.records, 0);
   CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings"), 0);
-  CHECK_INT_EQ(ww_sink_store_offset(st, T_SCORED, 0, &next, errstr, sizeof(errstr)),
-               WW_ERR_NOENT);
+  CHECK_INT_EQ(ww_sink_store_offset(st, T_SCORED, 0, &next, errstr, sizeof(errstr)), WW_ERR_NOENT);
   CHECK(q_int(db, "PRAGMA max_page_count = 1000000") > 0);
   CHECK_INT_EQ(apply(st, readings, N_READINGS, &c), WW_OK);
   CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings"), N_READINGS);
@@ -445,6 +449,55 @@ done:
   ww_db_close(db);
 }
 
+/* The writer thread: one batch in flight, results collected, the same
+ * batch resubmitted is skipped by the offsets. Pre-decoded readings too. */
+static void test_writer(void) {
+  sqlite3 *db = open_db();
+  char errstr[256];
+  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_writer_t *w = st ? ww_sink_writer_new(st) : NULL;
+  static ww_sink_pre_t pre[N_READINGS];
+  ww_sink_result_t res;
+  CHECK(w != NULL);
+  if (!w)
+    goto done;
+  make_readings(ww_now_ms() - 600000);
+  for (int i = 0; i < N_READINGS; i++) {
+    ww_sink_predecode(fac, &readings[i], &pre[i]);
+    readings[i].pre = &pre[i];
+  }
+  CHECK_INT_EQ(ww_sink_writer_result(w, 0, &res), -1); /* nothing in flight */
+  CHECK(ww_sink_writer_idle(w));
+  CHECK_INT_EQ(ww_sink_writer_submit(w, readings, N_READINGS / 2), 0);
+  CHECK_INT_EQ(ww_sink_writer_submit(w, readings, N_READINGS), -1); /* one at a time */
+  CHECK_INT_EQ(ww_sink_writer_result(w, -1, &res), 1);
+  CHECK_INT_EQ(res.err, WW_OK);
+  CHECK_INT_EQ(res.c.readings, N_READINGS / 2);
+  CHECK(ww_sink_writer_idle(w));
+  CHECK_INT_EQ(ww_sink_writer_submit(w, readings, N_READINGS), 0);
+  while (ww_sink_writer_result(w, 5, &res) == 0)
+    ;
+  CHECK_INT_EQ(res.err, WW_OK);
+  CHECK_INT_EQ(res.c.readings, N_READINGS / 2);
+  CHECK_INT_EQ(res.c.skipped, N_READINGS / 2);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings"), N_READINGS);
+  CHECK_STR_EQ(q_str(db, "SELECT timestamp FROM sensor_readings WHERE sequence_number=0"),
+               pre[0].ts);
+  /* Destroy with a batch in flight: it finishes, it is not abandoned. */
+  for (int i = 0; i < N_READINGS; i++)
+    readings[i].offset += 1000;
+  CHECK_INT_EQ(ww_sink_writer_submit(w, readings, N_READINGS), 0);
+  ww_sink_writer_destroy(w);
+  w = NULL;
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings"), 2 * N_READINGS);
+done:
+  for (int i = 0; i < N_READINGS; i++)
+    readings[i].pre = NULL;
+  ww_sink_writer_destroy(w);
+  ww_sink_store_destroy(st);
+  ww_db_close(db);
+}
+
 int main(void) {
   char errstr[512];
   snprintf(dir, sizeof(dir), "/tmp/ww-test-sink.XXXXXX");
@@ -466,6 +519,7 @@ int main(void) {
   RUN(test_full);
   RUN(test_busy);
   RUN(test_retention);
+  RUN(test_writer);
   ww_config_destroy(cfg);
   if (!ww_test_failures) {
     char cmd[128];
