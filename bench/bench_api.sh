@@ -137,9 +137,6 @@ one_wrk() {
 endpoints=(health current_status history predict)
 declare -A path=([health]=/api/health [current_status]=/api/current-status
   [history]=/api/sensor-history/temperature [predict]=/api/predict)
-series='{}'
-ratios='[]'
-goals='[]'
 for e in "${endpoints[@]}"; do
   lua=""
   [ "$e" = predict ] && lua=$WORK/post.lua

@@ -36,7 +36,6 @@ one_impl() {
   fi
   rec "$sid" "$sys" "scoring rate" "rows/s" "$(json_get "$out" best_rows_per_s)" "$(json_get "$out" maxrss_kb)"
   rec "${sid}_train" "$sys" "training time" "s" "$(json_get "$out" train_s)" "$(json_get "$out" maxrss_kb)"
-  [ -n "$(json_get "$out" version)" ] && echo "$(json_get "$out" version)" >"$WORK/iforest.$sys.version"
   return 0
 }
 
@@ -61,4 +60,5 @@ if [ -n "${PY:-}" ] && [ -s "$WORK/if.sklearn.scores" ]; then
     note "agreement could not be computed (see $WORK/iforest.log)"
   fi
 fi
+note "Peak RSS is the whole process: for the baselines it includes the Python interpreter, numpy and the library itself; for windwatch, the C program with the data set in memory."
 bench_end

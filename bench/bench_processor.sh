@@ -26,7 +26,7 @@ log "producing $N readings into $pre.in.sensor-data"
 
 cat >"$META" <<EOF
 {"title": "3. Processor throughput (real broker, scoring on)",
- "what": "windwatch-processor --mode batch --from-beginning over a 3-partition topic of $N simulated readings (5 % injected anomalies; count windows off: default 60 s time windows; Isolation Forest of 100 trees trained on the first 2048 readings of each line, then every reading scored; alerts, window stats and scored readings produced), once with --guarantee exactly-once (the default: outputs and offsets in one Kafka transaction every 100 ms) and once with at-least-once, vs kcat -C -e -o beginning -q reading the same topic to /dev/null. Rate = N / process wall time, start-up, group join and final commit included.",
+ "what": "windwatch-processor --mode batch --from-beginning over a 3-partition topic of $N simulated readings (5 % injected anomalies, event time 1 s per component from 2026-01-01; default 60 s event-time windows; Isolation Forest of 100 trees trained on the first 2048 readings of each line, then every reading scored; alerts, window stats and scored readings produced), once with --guarantee exactly-once (the default: outputs and offsets in one Kafka transaction every 100 ms) and once with at-least-once, vs kcat -C -e -o beginning -q reading the same topic to /dev/null. Rate = N / process wall time, start-up, group join and final commit included.",
  "params": {"readings": $N, "partitions": 3, "repetitions": $REPS},
  "series": {"eos": {"label": "processor exactly-once"}, "alo": {"label": "processor at-least-once"},
             "kcat": {"label": "kcat -C (raw consume)"},

@@ -1,3 +1,5 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # T_*, RAW, META are read by the scripts that source this
 # bench/lib.sh: helpers shared by the bench/bench_*.sh scripts (bash).
 # bench/run exports the environment below and runs each script; a script
 # records measurements with `rec`, remarks with `note`, and ends with

@@ -92,8 +92,10 @@ def ratio_values(num, den, better):
     return out
 
 
-def render_bench(r):
-    lines = ["## %s" % r.get("title", r["name"]), ""]
+def render_bench(r, summary):
+    """Markdown of one benchmark; appends its goal rows to \p summary."""
+    title = r.get("title", r["name"])
+    lines = ["## %s" % title, ""]
     if r.get("what"):
         lines += [r["what"], ""]
     params = r.get("params") or {}
@@ -122,6 +124,11 @@ def render_bench(r):
         verdict = "-"
         if q.get("goal") is not None and t is not None:
             verdict = "met" if t[1] >= q["goal"] else "**missed**"
+        if q.get("goal") is not None:
+            summary.append("| %s | %s vs %s | %s | %s | %s |" % (
+                title, num.get("label", q["num"]), den.get("label", q["den"]),
+                "n/a" if t is None else "%.2f×" % t[1], q.get("goal_text", "-"),
+                verdict if t is not None else "**not measured**"))
         rows.append("| %s vs %s | %s | %s | %s |" % (
             num.get("label", q["num"]), den.get("label", q["den"]),
             "n/a" if t is None else "%.2f× / **%.2f×** / %.2f×" % t, q.get("goal_text", "-"), verdict))
@@ -130,8 +137,12 @@ def render_bench(r):
         t = mmm(s["values"]) if s else None
         if t is None:
             rows.append("| %s (absolute) | n/a | %s | **not measured** |" % (g["series"], g["text"]))
+            summary.append("| %s | %s | n/a | %s | **not measured** |" % (title, g["series"], g["text"]))
             continue
         ok = (t[1] >= g["min"]) if "min" in g else (t[1] <= g["max"])
+        summary.append("| %s | %s | %s %s | %s | %s |" % (
+            title, s.get("label", g["series"]), fmt(t[1], s["unit"]), s["unit"], g["text"],
+            "met" if ok else "**missed**"))
         rows.append("| %s (absolute) | %s %s (median) | %s | %s |" % (
             s.get("label", g["series"]), fmt(t[1], s["unit"]), s["unit"], g["text"],
             "met" if ok else "**missed**"))
@@ -168,7 +179,12 @@ def render(results_dir):
            "gives min / **median** / max over the repetitions; ratios are computed repetition by",
            "repetition (so a noisy moment hits both sides of one pair) and oriented so that a",
            "ratio above 1 favours windwatch. Peak RSS is the process's `ru_maxrss`. All load goes",
-           "to 127.0.0.1. No test asserts a timing: these figures are reported, not enforced.", ""]
+           "to 127.0.0.1. No test asserts a timing: these figures are reported, not enforced.", "",
+           "Run it: `make bench` (about 15 minutes on 2 cores), `BENCH_QUICK=1 make bench` (a ~3",
+           "minute smoke run), `BENCH_ONLY=\"iforest api\" make bench` for a subset; see `bench/run --help`.",
+           "The harness: `bench/run` starts its own broker (port 39092), compiles the C helpers in",
+           "`bench/` against the build's `libwindwatch.a`, sets up the Python baselines in `bench/.venv`",
+           "(PyPI: numpy, scipy, scikit-learn, isotree, pandas, flask) and runs `bench/bench_*.sh`.", ""]
     if machine:
         out += ["## Machine and versions", "", "| item | value |", "|---|---|"]
         for k, v in machine.items():
@@ -181,13 +197,19 @@ def render(results_dir):
             out.append("")
     names = ORDER + sorted(n[:-5] for n in os.listdir(results_dir)
                            if n.endswith(".json") and n[:-5] not in ORDER and n != "machine.json")
-    summary = []
+    summary, body = [], []
     for name in names:
         r = load(name)
         if r is None:
-            out += ["## %s" % name, "", "Not run in this run (see the bench/run log).", ""]
+            body += ["## %s" % name, "", "Not run in this run (see the bench/run log).", ""]
+            summary.append("| %s | - | n/a | - | **not run** |" % name)
             continue
-        out += render_bench(r)
+        body += render_bench(r, summary)
+    if summary:
+        out += ["## Goals at a glance", "",
+                "Medians of this run; the sections below give min / median / max and the details.", "",
+                "| benchmark | figure | median | goal | verdict |", "|---|---|---|---|---|"] + summary + [""]
+    out += body
     sys.stdout.write("\n".join(out).rstrip() + "\n")
 
 

@@ -15,8 +15,7 @@
 
 int main(int argc, char **argv) {
   int exit_code = WW_PRODUCER_EXIT_USAGE;
-  ww_config_t *cfg = ww_config_load(WW_ROLE_PRODUCER, "windwatch-producer", argc, argv,
-                                    &exit_code);
+  ww_config_t *cfg = ww_config_load(WW_ROLE_PRODUCER, "windwatch-producer", argc, argv, &exit_code);
   if (!cfg)
     return exit_code;
   if (ww_signal_install() != 0) {

@@ -15,19 +15,19 @@
 #include "windwatch/signal.h"
 #include "windwatch/timeutil.h"
 
-#define RESP_MAX 65536      /* response bytes kept; the rest is discarded */
+#define RESP_MAX         65536 /* response bytes kept; the rest is discarded */
 #define BACKOFF_FIRST_MS 100
-#define BACKOFF_MAX_MS 5000
+#define BACKOFF_MAX_MS   5000
 
 struct ww_phttp_s {
-  CURL *curl;                  /* owned; keeps the connection alive between requests */
-  struct curl_slist *headers;  /* owned */
-  char url[1024];              /* full URL of the predict endpoint */
-  int retries;                 /* extra attempts */
-  FILE *out;                   /* result lines (borrowed) */
-  char resp[RESP_MAX + 1];     /* response body of the current request */
+  CURL *curl;                 /* owned; keeps the connection alive between requests */
+  struct curl_slist *headers; /* owned */
+  char url[1024];             /* full URL of the predict endpoint */
+  int retries;                /* extra attempts */
+  FILE *out;                  /* result lines (borrowed) */
+  char resp[RESP_MAX + 1];    /* response body of the current request */
   size_t resp_len;
-  uint64_t ok, failed;         /* readings answered 2xx / given up */
+  uint64_t ok, failed; /* readings answered 2xx / given up */
 };
 
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
@@ -38,8 +38,8 @@ static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata) {
   return n;
 }
 
-ww_phttp_t *ww_phttp_new(const char *url, int64_t timeout_ms, int retries, FILE *out,
-                         char *errstr, size_t errstr_size) {
+ww_phttp_t *ww_phttp_new(const char *url, int64_t timeout_ms, int retries, FILE *out, char *errstr,
+                         size_t errstr_size) {
   ww_phttp_t *h = calloc(1, sizeof(*h));
   const char *scheme_end;
   CURLcode cc = CURLE_OK;
@@ -48,8 +48,10 @@ ww_phttp_t *ww_phttp_new(const char *url, int64_t timeout_ms, int retries, FILE 
     goto err;
   }
   if (!url || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0)) {
-    snprintf(errstr, errstr_size, "--http '%s' is not an http:// or https:// URL; use e.g. "
-             "http://127.0.0.1:5000/api/predict", url ? url : "");
+    snprintf(errstr, errstr_size,
+             "--http '%s' is not an http:// or https:// URL; use e.g. "
+             "http://127.0.0.1:5000/api/predict",
+             url ? url : "");
     goto err;
   }
   scheme_end = strstr(url, "://") + 3;
@@ -99,14 +101,14 @@ static void print_result(ww_phttp_t *h, const char *body, size_t len) {
   }
   if (req && json_is_object(req)) {
     json_t *v;
-    if ((v = json_object_get(req, "component_id")) &&
-        json_object_set(resp, "component_id", v) != 0)
+    if ((v = json_object_get(req, "component_id")) && json_object_set(resp, "component_id", v) != 0)
       goto done;
     v = json_object_get(req, "injected_anomaly");
     if (json_object_set_new(resp, "injected_anomaly", v ? json_incref(v) : json_null()) != 0)
       goto done;
   }
-  if ((line = json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL) {
+  if ((line = json_dumps(resp, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))) !=
+      NULL) {
     fputs(line, h->out);
     fputc('\n', h->out);
     fflush(h->out);

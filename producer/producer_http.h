@@ -23,8 +23,8 @@ typedef struct ww_phttp_s ww_phttp_t;
  * @param out         where each result line goes (stdout; borrowed)
  * @returns a handle for ww_phttp_destroy(), or NULL with \p errstr set.
  */
-ww_phttp_t *ww_phttp_new(const char *url, int64_t timeout_ms, int retries, FILE *out,
-                         char *errstr, size_t errstr_size);
+ww_phttp_t *ww_phttp_new(const char *url, int64_t timeout_ms, int retries, FILE *out, char *errstr,
+                         size_t errstr_size);
 
 /**
  * @brief POST \p body (a JSON reading) and print one JSON line to the output:

@@ -30,37 +30,37 @@
 
 /* Failed deliveries logged one by one before the log goes quiet (the count
  * still reaches the stats line and the final summary). */
-#define FAIL_LOG_MAX 10
-#define BATCH_MAX 512               /* readings per partition batch */
-#define BATCH_ARENA (256 * 1024)    /* payload bytes per partition batch */
-#define MAX_BATCHES 64              /* distinct keys batched; more go one by one */
-#define METADATA_TIMEOUT_MS 5000    /* wait for the partition count at start */
+#define FAIL_LOG_MAX        10
+#define BATCH_MAX           512          /* readings per partition batch */
+#define BATCH_ARENA         (256 * 1024) /* payload bytes per partition batch */
+#define MAX_BATCHES         64           /* distinct keys batched; more go one by one */
+#define METADATA_TIMEOUT_MS 5000         /* wait for the partition count at start */
 
 /* Readings of one key waiting for rd_kafka_produce_batch(). */
 typedef struct batch_s {
-  char key[256];                          /* the message key (a line id) */
+  char key[256]; /* the message key (a line id) */
   size_t key_len;
-  int32_t partition;                      /* where the default partitioner sends the key */
-  int n;                                  /* pending messages in msgs[] */
-  size_t used;                            /* arena bytes in use */
-  rd_kafka_message_t msgs[BATCH_MAX];     /* payload points into arena */
+  int32_t partition;                  /* where the default partitioner sends the key */
+  int n;                              /* pending messages in msgs[] */
+  size_t used;                        /* arena bytes in use */
+  rd_kafka_message_t msgs[BATCH_MAX]; /* payload points into arena */
   char arena[BATCH_ARENA];
 } batch_t;
 
 struct ww_pkafka_s {
-  rd_kafka_t *rk;           /* owned */
-  rd_kafka_topic_t *rkt;    /* owned; saves a topic lookup per message */
-  int drop_on_full;         /* --on-full drop */
-  ww_pkafka_stats_t st;     /* counters; queue_depth filled on demand */
-  ww_metric_t *m_produced;  /* counters mirrored for /metrics (may be NULL) */
+  rd_kafka_t *rk;          /* owned */
+  rd_kafka_topic_t *rkt;   /* owned; saves a topic lookup per message */
+  int drop_on_full;        /* --on-full drop */
+  ww_pkafka_stats_t st;    /* counters; queue_depth filled on demand */
+  ww_metric_t *m_produced; /* counters mirrored for /metrics (may be NULL) */
   ww_metric_t *m_delivered;
   ww_metric_t *m_failed;
   ww_metric_t *m_dropped;
-  ww_metric_t *m_stall;     /* seconds */
-  ww_metric_t *m_queue;     /* gauge, updated on poll */
-  ww_metric_t *m_latency;   /* histogram of produce-to-ack latency, seconds */
-  int32_t partition_cnt;    /* partitions of the topic at start; 0 = no batching */
-  int n_batches;            /* entries in batches */
+  ww_metric_t *m_stall;          /* seconds */
+  ww_metric_t *m_queue;          /* gauge, updated on poll */
+  ww_metric_t *m_latency;        /* histogram of produce-to-ack latency, seconds */
+  int32_t partition_cnt;         /* partitions of the topic at start; 0 = no batching */
+  int n_batches;                 /* entries in batches */
   batch_t *batches[MAX_BATCHES]; /* owned, one per key seen */
 };
 
@@ -101,31 +101,30 @@ static int conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const cha
 }
 
 static void register_metrics(ww_pkafka_t *pk, ww_metrics_t *reg, const char *topic) {
-  static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
-                                      0.1,   0.25,   0.5,   1,    2.5,   10, 60};
+  static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                      0.25,  0.5,    1,     2.5,  10,    60};
   if (!reg)
     return;
-  pk->m_produced = ww_metrics_counter(reg, "windwatch_producer_readings_produced_total",
-                                      "readings accepted by the Kafka client", "topic", topic,
-                                      NULL);
+  pk->m_produced =
+      ww_metrics_counter(reg, "windwatch_producer_readings_produced_total",
+                         "readings accepted by the Kafka client", "topic", topic, NULL);
   pk->m_delivered = ww_metrics_counter(reg, "windwatch_producer_readings_delivered_total",
-                                       "readings acknowledged by the broker", "topic", topic,
-                                       NULL);
+                                       "readings acknowledged by the broker", "topic", topic, NULL);
   pk->m_failed = ww_metrics_counter(reg, "windwatch_producer_readings_failed_total",
                                     "readings whose delivery failed", "topic", topic, NULL);
-  pk->m_dropped = ww_metrics_counter(reg, "windwatch_producer_readings_dropped_total",
-                                     "readings dropped on a full queue (--on-full drop)",
-                                     "topic", topic, NULL);
-  pk->m_stall = ww_metrics_counter(reg, "windwatch_producer_stall_seconds_total",
-                                   "time spent waiting for room in a full queue", "topic",
-                                   topic, NULL);
+  pk->m_dropped =
+      ww_metrics_counter(reg, "windwatch_producer_readings_dropped_total",
+                         "readings dropped on a full queue (--on-full drop)", "topic", topic, NULL);
+  pk->m_stall =
+      ww_metrics_counter(reg, "windwatch_producer_stall_seconds_total",
+                         "time spent waiting for room in a full queue", "topic", topic, NULL);
   pk->m_queue = ww_metrics_gauge(reg, "windwatch_producer_queue_depth",
-                                 "messages held by the Kafka client, not yet acknowledged",
-                                 "topic", topic, NULL);
-  pk->m_latency = ww_metrics_histogram(reg, "windwatch_producer_delivery_latency_seconds",
-                                       "time from produce to broker acknowledgement",
-                                       lat_bounds, (int)(sizeof(lat_bounds) / sizeof(double)),
-                                       "topic", topic, NULL);
+                                 "messages held by the Kafka client, not yet acknowledged", "topic",
+                                 topic, NULL);
+  pk->m_latency =
+      ww_metrics_histogram(reg, "windwatch_producer_delivery_latency_seconds",
+                           "time from produce to broker acknowledgement", lat_bounds,
+                           (int)(sizeof(lat_bounds) / sizeof(double)), "topic", topic, NULL);
 }
 
 /* Partitions of the topic if batching can use them, else 0. */
@@ -227,8 +226,8 @@ static void produce_failed(ww_pkafka_t *pk, rd_kafka_resp_err_t err) {
 }
 
 /* One reading through rd_kafka_producev (no batching). */
-static ww_pkafka_send_t send_one(ww_pkafka_t *pk, const char *key, size_t key_len,
-                                 const char *val, size_t val_len) {
+static ww_pkafka_send_t send_one(ww_pkafka_t *pk, const char *key, size_t key_len, const char *val,
+                                 size_t val_len) {
   int64_t stall_start = 0;
   ww_pkafka_send_t rc = WW_PKAFKA_OK;
   for (;;) {
@@ -277,8 +276,10 @@ static ww_pkafka_send_t flush_batch(ww_pkafka_t *pk, batch_t *b, int64_t deadlin
     int ok = rd_kafka_produce_batch(pk->rkt, b->partition, RD_KAFKA_MSG_F_COPY, b->msgs, b->n);
     pk->st.produced += (uint64_t)ok;
     ww_metric_add(pk->m_produced, ok);
-    if (ok == b->n)
+    if (ok == b->n) {
+      b->n = 0;
       break;
+    }
     /* Keep the refused ones, in order. A full queue only empties when this
      * thread serves delivery reports, so once one message is refused the
      * rest of the batch is refused too: order is never broken. */
@@ -344,8 +345,8 @@ static batch_t *batch_for(ww_pkafka_t *pk, const char *key, size_t key_len) {
   return b;
 }
 
-ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len,
-                                const char *val, size_t val_len) {
+ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len, const char *val,
+                                size_t val_len) {
   batch_t *b = pk->partition_cnt > 0 && val_len <= BATCH_ARENA ? batch_for(pk, key, key_len) : NULL;
   ww_pkafka_send_t rc = WW_PKAFKA_OK;
   rd_kafka_message_t *m;
@@ -399,8 +400,10 @@ int ww_pkafka_close(ww_pkafka_t *pk, int timeout_ms, ww_pkafka_stats_t *st) {
     free(pk->batches[i]);
   }
   if (unsent > 0) {
-    WW_LOG(WW_LOG_ERROR, "PRODUCER", "%d readings could not be handed to the Kafka client "
-           "before the flush timeout", unsent);
+    WW_LOG(WW_LOG_ERROR, "PRODUCER",
+           "%d readings could not be handed to the Kafka client "
+           "before the flush timeout",
+           unsent);
     pk->st.failed += (uint64_t)unsent;
     ww_metric_add(pk->m_failed, unsent);
   }

@@ -17,19 +17,19 @@
 #include "windwatch/metrics.h"
 
 typedef struct ww_pkafka_stats_s {
-  uint64_t produced;   /* readings accepted by librdkafka */
-  uint64_t delivered;  /* delivery reports without error */
-  uint64_t failed;     /* delivery reports with an error (incl. purged at shutdown) */
-  uint64_t dropped;    /* refused on a full queue under --on-full drop */
-  int64_t stall_ns;    /* time spent waiting for room in a full queue, ns */
-  int queue_depth;     /* messages and requests librdkafka still holds */
+  uint64_t produced;  /* readings accepted by librdkafka */
+  uint64_t delivered; /* delivery reports without error */
+  uint64_t failed;    /* delivery reports with an error (incl. purged at shutdown) */
+  uint64_t dropped;   /* refused on a full queue under --on-full drop */
+  int64_t stall_ns;   /* time spent waiting for room in a full queue, ns */
+  int queue_depth;    /* messages and requests librdkafka still holds */
 } ww_pkafka_stats_t;
 
 typedef enum ww_pkafka_send_e {
-  WW_PKAFKA_OK = 0,       /* accepted; a delivery report will follow */
-  WW_PKAFKA_DROPPED = 1,  /* queue full and --on-full drop: counted, not sent */
-  WW_PKAFKA_STOPPED = 2,  /* a stop was requested while waiting for room: not accepted */
-  WW_PKAFKA_FATAL = 3,    /* the producer raised a fatal error or refused the message */
+  WW_PKAFKA_OK = 0,      /* accepted; a delivery report will follow */
+  WW_PKAFKA_DROPPED = 1, /* queue full and --on-full drop: counted, not sent */
+  WW_PKAFKA_STOPPED = 2, /* a stop was requested while waiting for room: not accepted */
+  WW_PKAFKA_FATAL = 3,   /* the producer raised a fatal error or refused the message */
 } ww_pkafka_send_t;
 
 typedef struct ww_pkafka_s ww_pkafka_t;
@@ -60,8 +60,8 @@ ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_o
  *          WW_PKAFKA_DROPPED when it was dropped; WW_PKAFKA_STOPPED or
  *          WW_PKAFKA_FATAL when it was not taken.
  */
-ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len,
-                                const char *val, size_t val_len);
+ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len, const char *val,
+                                size_t val_len);
 
 /**
  * @brief Hand pending batches to librdkafka (with backpressure), then serve

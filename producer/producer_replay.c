@@ -13,28 +13,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "windwatch/log.h"
 #include "windwatch/timeutil.h"
 
-#define MAX_COLS 256     /* columns per row */
-#define MAX_REPORTS 100  /* malformed rows reported one by one before a summary */
+#define MAX_COLS    256 /* columns per row */
+#define MAX_REPORTS 100 /* malformed rows reported one by one before a summary */
 
 /* Fields a column can feed; sensors follow as F_SENSOR + factory index. */
 enum { F_TS, F_LINE, F_COMP, F_SEQ, F_SENSOR, F_COUNT = F_SENSOR + WW_MAX_SENSORS };
 
 struct ww_replay_s {
-  const ww_factory_t *fac;          /* borrowed */
-  FILE *fp;                         /* owned */
-  char path[512];                   /* for messages */
-  char *line;                       /* getline buffer, owned */
+  const ww_factory_t *fac; /* borrowed */
+  FILE *fp;                /* owned */
+  char path[512];          /* for messages */
+  char *line;              /* getline buffer, owned */
   size_t line_cap;
-  uint64_t lineno;                  /* 1-based number of the last line read */
-  uint64_t skipped;                 /* malformed rows */
-  int col[F_COUNT];                 /* column of each field, -1 = none */
-  int n_header;                     /* columns in the header */
-  int def_line;                     /* line index for rows without that column */
-  char def_comp[WW_ID_MAX];         /* component for rows without that column */
+  uint64_t lineno;                                  /* 1-based number of the last line read */
+  uint64_t skipped;                                 /* malformed rows */
+  int col[F_COUNT];                                 /* column of each field, -1 = none */
+  int n_header;                                     /* columns in the header */
+  int def_line;                                     /* line index for rows without that column */
+  char def_comp[WW_ID_MAX];                         /* component for rows without that column */
   int64_t seq[WW_MAX_LINES][WW_MAX_COMPONENTS + 1]; /* next sequence_number; last slot: others */
 };
 
@@ -124,13 +125,17 @@ static int apply_map(ww_replay_t *rp, const char *map, char **hdr, int n_hdr, ch
     char col[256];
     int f, c = -1;
     eq = memchr(p, '=', len);
-    if (!eq || eq == p || (size_t)(eq - p) + 1 >= len || len - (size_t)(eq - p) - 1 >= sizeof(col)) {
-      snprintf(errstr, errstr_size, "--replay-map: '%.*s' is not FIELD=COLUMN (e.g. "
-               "temperature=value,timestamp=1)", (int)len, p);
+    if (!eq || eq == p || (size_t)(eq - p) + 1 >= len ||
+        len - (size_t)(eq - p) - 1 >= sizeof(col)) {
+      snprintf(errstr, errstr_size,
+               "--replay-map: '%.*s' is not FIELD=COLUMN (e.g. "
+               "temperature=value,timestamp=1)",
+               (int)len, p);
       return -1;
     }
     if ((f = field_find(rp->fac, p, (size_t)(eq - p))) < 0) {
-      snprintf(errstr, errstr_size, "--replay-map: unknown field '%.*s'; use timestamp, "
+      snprintf(errstr, errstr_size,
+               "--replay-map: unknown field '%.*s'; use timestamp, "
                "production_line, component_id, sequence_number or a sensor of the config",
                (int)(eq - p), p);
       return -1;
@@ -147,9 +152,10 @@ static int apply_map(ww_replay_t *rp, const char *map, char **hdr, int n_hdr, ch
           c = i;
     }
     if (c < 0) {
-      snprintf(errstr, errstr_size, "--replay-map: column '%s' for %s is not in %s (%d columns; "
-               "give a header name or a number 1..%d)", col, field_name(rp->fac, f), rp->path,
-               n_hdr, n_hdr);
+      snprintf(errstr, errstr_size,
+               "--replay-map: column '%s' for %s is not in %s (%d columns; "
+               "give a header name or a number 1..%d)",
+               col, field_name(rp->fac, f), rp->path, n_hdr, n_hdr);
       return -1;
     }
     rp->col[f] = c;
@@ -186,8 +192,10 @@ ww_replay_t *ww_replay_open(const ww_factory_t *fac, const char *path, const cha
   if (n >= 3 && memcmp(rp->line, "\xef\xbb\xbf", 3) == 0)
     memmove(rp->line, rp->line + 3, (size_t)n - 2);
   if ((n_hdr = csv_split(rp->line, hdr)) < 0) {
-    snprintf(errstr, errstr_size, "--replay %s line 1: malformed header (bad quoting or over %d "
-             "columns)", path, MAX_COLS);
+    snprintf(errstr, errstr_size,
+             "--replay %s line 1: malformed header (bad quoting or over %d "
+             "columns)",
+             path, MAX_COLS);
     goto err;
   }
   for (int i = 0; i < n_hdr; i++) {
@@ -202,9 +210,10 @@ ww_replay_t *ww_replay_open(const ww_factory_t *fac, const char *path, const cha
   for (int f = F_SENSOR; f < F_SENSOR + fac->n_sensors; f++)
     any_sensor |= rp->col[f] >= 0;
   if (rp->col[F_TS] < 0 || !any_sensor) {
-    snprintf(errstr, errstr_size, "--replay %s: no column for %s; map one with --replay-map "
-             "(e.g. --replay-map timestamp=1,temperature=value)", path,
-             rp->col[F_TS] < 0 ? "the timestamp" : "any sensor");
+    snprintf(errstr, errstr_size,
+             "--replay %s: no column for %s; map one with --replay-map "
+             "(e.g. --replay-map timestamp=1,temperature=value)",
+             path, rp->col[F_TS] < 0 ? "the timestamp" : "any sensor");
     goto err;
   }
   rp->def_line = 0;
@@ -303,8 +312,10 @@ int ww_replay_next(ww_replay_t *rp, ww_reading_t *r) {
       r->component_idx = ww_factory_component_find(rp->fac, r->line_idx, comp, strlen(comp));
     }
     if (parse_ts(cols[rp->col[F_TS]], &r->ts_ms) != 0) {
-      row_bad(rp, "timestamp '%.40s' is not RFC 3339, 'YYYY-MM-DD HH:MM:SS' or epoch "
-              "seconds", cols[rp->col[F_TS]]);
+      row_bad(rp,
+              "timestamp '%.40s' is not RFC 3339, 'YYYY-MM-DD HH:MM:SS' or epoch "
+              "seconds",
+              cols[rp->col[F_TS]]);
       continue;
     }
     for (int s = 0; s < rp->fac->n_sensors && ok; s++) {
@@ -355,7 +366,9 @@ int ww_replay_next(ww_replay_t *rp, ww_reading_t *r) {
   }
 }
 
-uint64_t ww_replay_skipped(const ww_replay_t *rp) { return rp->skipped; }
+uint64_t ww_replay_skipped(const ww_replay_t *rp) {
+  return rp->skipped;
+}
 
 void ww_replay_close(ww_replay_t *rp) {
   if (!rp)
@@ -369,39 +382,105 @@ void ww_replay_close(ww_replay_t *rp) {
   free(rp);
 }
 
-long ww_jsonl_next(const ww_factory_t *fac, FILE *fp, char *buf, size_t size,
-                   ww_reading_t *r, uint64_t *lineno, uint64_t *skipped) {
+#define JSONL_BUF (4 * WW_READING_MAX_BYTES) /* read buffer; holds the longest valid line */
+
+struct ww_jsonl_s {
+  const ww_factory_t *fac; /* borrowed */
+  int fd;                  /* borrowed */
+  char *buf;               /* JSONL_BUF + 1 bytes (room for a final NUL) */
+  size_t start, end;       /* unread bytes are buf[start..end) */
+  int eof;                 /* read(2) returned 0 */
+  int skipping;            /* discarding the rest of an over-long line */
+  uint64_t lineno;         /* lines seen */
+  uint64_t skipped;        /* invalid lines */
+};
+
+ww_jsonl_t *ww_jsonl_new(const ww_factory_t *fac, int fd) {
+  ww_jsonl_t *jl = calloc(1, sizeof(*jl));
+  if (!jl || !(jl->buf = malloc(JSONL_BUF + 1))) {
+    free(jl);
+    return NULL;
+  }
+  jl->fac = fac;
+  jl->fd = fd;
+  return jl;
+}
+
+void ww_jsonl_destroy(ww_jsonl_t *jl) {
+  if (!jl)
+    return;
+  free(jl->buf);
+  free(jl);
+}
+
+uint64_t ww_jsonl_lineno(const ww_jsonl_t *jl) {
+  return jl->lineno;
+}
+uint64_t ww_jsonl_skipped(const ww_jsonl_t *jl) {
+  return jl->skipped;
+}
+
+/* Validate one line (NUL-terminated in place). @returns its length, or 0 to skip it. */
+static size_t jsonl_line(ww_jsonl_t *jl, char *p, size_t len, ww_reading_t *r) {
   char why[256];
+  jl->lineno++;
+  if (jl->skipping) { /* the tail of an over-long line */
+    jl->skipping = 0;
+    return 0;
+  }
+  while (len > 0 && p[len - 1] == '\r')
+    len--;
+  p[len] = '\0';
+  if (len == 0)
+    return 0;
+  if (ww_reading_decode(jl->fac, p, len, 0, r, why, sizeof(why)) != WW_DLQ_NONE) {
+    jl->skipped++;
+    WW_LOG(WW_LOG_WARN, "STDIN", "line %llu skipped: %s", (unsigned long long)jl->lineno, why);
+    return 0;
+  }
+  return len;
+}
+
+long ww_jsonl_next(ww_jsonl_t *jl, const char **line, ww_reading_t *r,
+                   void (*before_read)(void *opaque), void *opaque) {
   for (;;) {
+    char *p = jl->buf + jl->start;
+    char *nl = memchr(p, '\n', jl->end - jl->start);
+    ssize_t n;
     size_t len;
-    int c = 0;
-    if (!fgets(buf, (int)size, fp)) {
-      if (ferror(fp)) {
-        WW_LOG(WW_LOG_ERROR, "STDIN", "read error after line %llu: %s",
-               (unsigned long long)*lineno, strerror(errno));
-        return -1;
+    if (nl || (jl->eof && jl->start < jl->end)) { /* a whole line, or the last one */
+      len = nl ? (size_t)(nl - p) : jl->end - jl->start;
+      jl->start += len + (nl ? 1 : 0);
+      if ((len = jsonl_line(jl, p, len, r)) > 0) {
+        *line = p;
+        return (long)len;
       }
+      continue;
+    }
+    if (jl->eof)
       return 0;
+    if (jl->end - jl->start >= WW_READING_MAX_BYTES) {
+      jl->skipped++;
+      jl->skipping = 1;
+      WW_LOG(WW_LOG_WARN, "STDIN", "line %llu skipped: longer than %d bytes",
+             (unsigned long long)jl->lineno + 1, WW_READING_MAX_BYTES);
+      jl->start = jl->end = 0;
     }
-    (*lineno)++;
-    len = strlen(buf);
-    if (len == size - 1 && buf[len - 1] != '\n' && !feof(fp)) {
-      while ((c = fgetc(fp)) != EOF && c != '\n')
-        ; /* discard the rest of the over-long line */
-      (*skipped)++;
-      WW_LOG(WW_LOG_WARN, "STDIN", "line %llu skipped: longer than %zu bytes",
-             (unsigned long long)*lineno, size - 2);
-      continue;
+    memmove(jl->buf, jl->buf + jl->start, jl->end - jl->start);
+    jl->end -= jl->start;
+    jl->start = 0;
+    if (before_read)
+      before_read(opaque);
+    n = read(jl->fd, jl->buf + jl->end, JSONL_BUF - jl->end);
+    if (n < 0 && errno == EINTR)
+      return 0; /* a stop signal: the caller looks at the flag */
+    if (n < 0) {
+      WW_LOG(WW_LOG_ERROR, "STDIN", "read error after line %llu: %s",
+             (unsigned long long)jl->lineno, strerror(errno));
+      return -1;
     }
-    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
-      buf[--len] = '\0';
-    if (len == 0)
-      continue;
-    if (ww_reading_decode(fac, buf, len, 0, r, why, sizeof(why)) != WW_DLQ_NONE) {
-      (*skipped)++;
-      WW_LOG(WW_LOG_WARN, "STDIN", "line %llu skipped: %s", (unsigned long long)*lineno, why);
-      continue;
-    }
-    return (long)len;
+    if (n == 0)
+      jl->eof = 1;
+    jl->end += (size_t)n;
   }
 }

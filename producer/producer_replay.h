@@ -47,17 +47,34 @@ uint64_t ww_replay_skipped(const ww_replay_t *rp);
 
 void ww_replay_close(ww_replay_t *rp);
 
+/** A JSON-lines reader with its own buffer (no stdio: it knows when a read may block). */
+typedef struct ww_jsonl_s ww_jsonl_t;
+
 /**
- * @brief Read the next valid JSON-lines reading from \p fp into \p buf.
- *
- * Validates the line with ww_reading_decode (into \p r, for its line index)
- * and returns its bytes unchanged, without the newline. Empty lines are
- * ignored; invalid or over-long lines are reported with their number and
- * counted in \p *skipped.
- * @param lineno  line counter, updated (start it at 0)
- * @returns the length (> 0), 0 at end of input, -1 on a read error (logged).
+ * @brief A reader of \p fd (borrowed, not closed).
+ * @remark \p fac is borrowed and must outlive the reader.
+ * @returns a reader to free with ww_jsonl_destroy(), or NULL if out of memory.
  */
-long ww_jsonl_next(const ww_factory_t *fac, FILE *fp, char *buf, size_t size,
-                   ww_reading_t *r, uint64_t *lineno, uint64_t *skipped);
+ww_jsonl_t *ww_jsonl_new(const ww_factory_t *fac, int fd);
+void ww_jsonl_destroy(ww_jsonl_t *jl);
+
+/**
+ * @brief The next valid reading's line, unchanged (without its line ending).
+ *
+ * Each line is validated with ww_reading_decode (into \p r, for its line
+ * index). Empty lines are ignored; invalid or over-long lines are reported
+ * with their number and counted (ww_jsonl_skipped).
+ * @param line         set to the line, NUL-terminated, valid until the next call
+ * @param before_read  called, if not NULL, before a read(2) that may block
+ *                     (the caller hands over what it holds back)
+ * @returns the length (> 0), 0 at end of input or when a signal interrupted
+ *          the read, -1 on a read error (logged).
+ */
+long ww_jsonl_next(ww_jsonl_t *jl, const char **line, ww_reading_t *r,
+                   void (*before_read)(void *opaque), void *opaque);
+
+/** Lines read so far, and lines skipped as invalid. */
+uint64_t ww_jsonl_lineno(const ww_jsonl_t *jl);
+uint64_t ww_jsonl_skipped(const ww_jsonl_t *jl);
 
 #endif /* WW_PRODUCER_REPLAY_H */

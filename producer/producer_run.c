@@ -25,36 +25,35 @@
 #include "windwatch/signal.h"
 #include "windwatch/timeutil.h"
 
-#define ENC_BUFSZ 4096        /* one encoded simulated/replayed reading */
-#define POLL_EVERY 1024       /* readings between batch flushes and delivery-report polls */
-#define MAX_WAIT_MS 100       /* longest single wait, so signals and stats stay timely */
+#define ENC_BUFSZ   4096 /* one encoded simulated/replayed reading */
+#define POLL_EVERY  1024 /* readings between batch flushes and delivery-report polls */
+#define MAX_WAIT_MS 100  /* longest single wait, so signals and stats stay timely */
 
 typedef enum src_e { SRC_SIM, SRC_REPLAY, SRC_STDIN } src_t;
 
 typedef struct run_s {
   const ww_config_t *cfg;
-  const ww_factory_t *fac;   /* borrowed from cfg */
+  const ww_factory_t *fac; /* borrowed from cfg */
   src_t src;
-  ww_sim_t *sim;             /* SRC_SIM */
-  ww_replay_t *rp;           /* SRC_REPLAY */
-  uint64_t stdin_lineno;     /* SRC_STDIN: lines read */
-  uint64_t stdin_skipped;    /* SRC_STDIN: invalid lines */
-  ww_pkafka_t *pk;           /* Kafka output, or NULL */
-  ww_phttp_t *http;          /* HTTP output, or NULL */
-  ww_metrics_t *reg;         /* metrics, or NULL */
-  ww_metric_t *m_taken;      /* readings taken from the source */
-  ww_metric_t *m_anomalous;  /* of which carry injected_anomaly */
-  int64_t count;             /* stop after this many readings, 0 = no limit */
-  int64_t duration_ns;       /* stop after this long, 0 = no limit */
-  int64_t stats_ns;          /* stats line period, 0 = never */
-  double rate;               /* readings per second, 0 = unpaced */
-  double speed;              /* replay pace factor, 0 = unpaced */
-  uint64_t taken;            /* readings taken from the source */
-  int64_t t0;                /* start, monotonic ns */
-  int64_t first_ts;          /* replay: event time of the first row, ms */
-  int64_t next_stats;        /* monotonic ns of the next stats line */
-  uint64_t last_produced;    /* at the last stats line */
-  int64_t last_stats;        /* monotonic ns of the last stats line */
+  ww_sim_t *sim;            /* SRC_SIM */
+  ww_replay_t *rp;          /* SRC_REPLAY */
+  ww_jsonl_t *jl;           /* SRC_STDIN */
+  ww_pkafka_t *pk;          /* Kafka output, or NULL */
+  ww_phttp_t *http;         /* HTTP output, or NULL */
+  ww_metrics_t *reg;        /* metrics, or NULL */
+  ww_metric_t *m_taken;     /* readings taken from the source */
+  ww_metric_t *m_anomalous; /* of which carry injected_anomaly */
+  int64_t count;            /* stop after this many readings, 0 = no limit */
+  int64_t duration_ns;      /* stop after this long, 0 = no limit */
+  int64_t stats_ns;         /* stats line period, 0 = never */
+  double rate;              /* readings per second, 0 = unpaced */
+  double speed;             /* replay pace factor, 0 = unpaced */
+  uint64_t taken;           /* readings taken from the source */
+  int64_t t0;               /* start, monotonic ns */
+  int64_t first_ts;         /* replay: event time of the first row, ms */
+  int64_t next_stats;       /* monotonic ns of the next stats line */
+  uint64_t last_produced;   /* at the last stats line */
+  int64_t last_stats;       /* monotonic ns of the last stats line */
 } run_t;
 
 /* ---- set-up ------------------------------------------------------------- */
@@ -81,13 +80,16 @@ static int setup_sim(run_t *run, char *errstr, size_t errstr_size) {
     so.seed = (uint64_t)ww_config_int(cfg, "seed");
   } else {
     so.seed = clock_seed();
-    WW_LOG(WW_LOG_INFO, "PRODUCER", "random seed %" PRIu64 " (pass --seed %" PRIu64
-           " and --start-time to repeat this run)", so.seed, so.seed);
+    WW_LOG(WW_LOG_INFO, "PRODUCER",
+           "random seed %" PRIu64 " (pass --seed %" PRIu64 " and --start-time to repeat this run)",
+           so.seed, so.seed);
   }
   so.start_ms = ww_now_ms();
   if (start && ww_ts_parse(start, strlen(start), &so.start_ms) != 0) {
-    snprintf(errstr, errstr_size, "--start-time '%s' is not RFC 3339; use e.g. "
-             "2026-01-01T00:00:00.000Z", start);
+    snprintf(errstr, errstr_size,
+             "--start-time '%s' is not RFC 3339; use e.g. "
+             "2026-01-01T00:00:00.000Z",
+             start);
     return -1;
   }
   /* Event time advances by the simulation interval per component, unless a
@@ -104,27 +106,34 @@ static int setup_sim(run_t *run, char *errstr, size_t errstr_size) {
 
 /* ---- the loop ----------------------------------------------------------- */
 
-/* Next reading from the source into buf. @returns its length, 0 at the end, -1 on error. */
-static long next_item(run_t *run, char *buf, size_t size, ww_reading_t *r) {
+/* Before a read of stdin that may block: hand pending batches over, so the
+ * readings of a slow writer are not held back. */
+static void before_stdin_read(void *opaque) {
+  run_t *run = opaque;
+  if (run->pk)
+    ww_pkafka_poll(run->pk, 0);
+}
+
+/* Next reading from the source: encoded into \p buf, or (stdin) passed through,
+ * in \p *data. @returns its length, 0 at the end, -1 on error. */
+static long next_item(run_t *run, char *buf, size_t size, const char **data, ww_reading_t *r) {
   size_t n;
   int rc;
   switch (run->src) {
-  case SRC_SIM:
-    ww_sim_next(run->sim, r);
-    break;
+  case SRC_SIM: ww_sim_next(run->sim, r); break;
   case SRC_REPLAY:
     if ((rc = ww_replay_next(run->rp, r)) <= 0)
       return rc;
     break;
-  case SRC_STDIN:
-    return ww_jsonl_next(run->fac, stdin, buf, size, r, &run->stdin_lineno, &run->stdin_skipped);
+  case SRC_STDIN: return ww_jsonl_next(run->jl, data, r, before_stdin_read, run);
   }
   n = ww_reading_encode(run->fac, r, buf, size);
   if (n >= size) {
-    WW_LOG(WW_LOG_ERROR, "PRODUCER", "encoded reading is %zu bytes, over the %zu-byte buffer",
-           n, size);
+    WW_LOG(WW_LOG_ERROR, "PRODUCER", "encoded reading is %zu bytes, over the %zu-byte buffer", n,
+           size);
     return -1;
   }
+  *data = buf;
   return (long)n;
 }
 
@@ -134,8 +143,8 @@ static void stats_line(run_t *run, int64_t now) {
     ww_pkafka_stats_t st;
     ww_pkafka_stats(run->pk, &st);
     WW_LOG(WW_LOG_INFO, "STATS",
-           "produced %" PRIu64 " (%.0f/s) delivered %" PRIu64 " failed %" PRIu64
-           " dropped %" PRIu64 " queue %d stall %" PRId64 " ms",
+           "produced %" PRIu64 " (%.0f/s) delivered %" PRIu64 " failed %" PRIu64 " dropped %" PRIu64
+           " queue %d stall %" PRId64 " ms",
            st.produced, secs > 0 ? (double)(st.produced - run->last_produced) / secs : 0.0,
            st.delivered, st.failed, st.dropped, st.queue_depth, st.stall_ns / 1000000);
     run->last_produced = st.produced;
@@ -189,21 +198,21 @@ static int wait_until(run_t *run, int64_t target_ns) {
 
 /* @returns an exit code if the loop must end with an error, else -1. */
 static int loop(run_t *run) {
-  char buf[ENC_BUFSZ > WW_READING_MAX_BYTES + 2 ? ENC_BUFSZ : WW_READING_MAX_BYTES + 2];
+  char buf[ENC_BUFSZ];
   char why[512];
   ww_reading_t r;
   int w = 0; /* wait_until's verdict */
   run->t0 = run->last_stats = ww_mono_ns();
   run->next_stats = run->t0 + run->stats_ns;
   while (run->count == 0 || run->taken < (uint64_t)run->count) {
-    const char *key;
+    const char *key, *data = NULL;
     long len;
     if (run->src == SRC_SIM && run->rate > 0) {
       int64_t target = run->t0 + (int64_t)((double)run->taken * 1e9 / run->rate);
       if ((w = wait_until(run, target)) != 0)
         break;
     }
-    if ((len = next_item(run, buf, run->src == SRC_STDIN ? sizeof(buf) : ENC_BUFSZ, &r)) < 0)
+    if ((len = next_item(run, buf, sizeof(buf), &data, &r)) < 0)
       return WW_PRODUCER_EXIT_FATAL;
     if (len == 0)
       break; /* end of the input */
@@ -216,7 +225,7 @@ static int loop(run_t *run) {
     }
     key = run->fac->lines[r.line_idx].id;
     if (run->pk) {
-      ww_pkafka_send_t rc = ww_pkafka_send(run->pk, key, strlen(key), buf, (size_t)len);
+      ww_pkafka_send_t rc = ww_pkafka_send(run->pk, key, strlen(key), data, (size_t)len);
       if (rc == WW_PKAFKA_STOPPED)
         break; /* never taken: not a reading of this run */
       if (rc == WW_PKAFKA_FATAL)
@@ -236,7 +245,7 @@ static int loop(run_t *run) {
           break;
       }
     } else {
-      ww_phttp_send(run->http, buf, (size_t)len);
+      ww_phttp_send(run->http, data, (size_t)len);
     }
     if ((run->taken % 64) == 0 || run->http || run->src != SRC_SIM)
       if (tick(run, ww_mono_ns()))
@@ -264,27 +273,33 @@ static int finish(run_t *run, int code, int64_t flush_ms) {
            " failed, %" PRIu64 " dropped, stall %" PRId64 " ms",
            run->taken, st.produced, st.delivered, st.failed, st.dropped, st.stall_ns / 1000000);
     if (left > 0)
-      WW_LOG(WW_LOG_ERROR, "PRODUCER", "%d readings were still undelivered after the "
-             "%" PRId64 " ms flush timeout (--flush-timeout) and were purged", left, flush_ms);
+      WW_LOG(WW_LOG_ERROR, "PRODUCER",
+             "%d readings were still undelivered after the "
+             "%" PRId64 " ms flush timeout (--flush-timeout) and were purged",
+             left, flush_ms);
     if (lost > 0)
-      WW_LOG(WW_LOG_ERROR, "PRODUCER", "%" PRIu64 " of %" PRIu64 " readings were not delivered "
-             "(%" PRIu64 " failed, %" PRIu64 " dropped on a full queue)", lost, run->taken,
-             st.failed, st.dropped);
+      WW_LOG(WW_LOG_ERROR, "PRODUCER",
+             "%" PRIu64 " of %" PRIu64 " readings were not delivered "
+             "(%" PRIu64 " failed, %" PRIu64 " dropped on a full queue)",
+             lost, run->taken, st.failed, st.dropped);
     if (fatal && code < 0)
       code = WW_PRODUCER_EXIT_FATAL;
   } else if (run->http) {
     uint64_t ok, failed;
     ww_phttp_counts(run->http, &ok, &failed);
     lost = failed;
-    WW_LOG(WW_LOG_NOTICE, "PRODUCER", "done: %" PRIu64 " readings posted, %" PRIu64 " ok, %" PRIu64
-           " failed", ok + failed, ok, failed);
+    WW_LOG(WW_LOG_NOTICE, "PRODUCER",
+           "done: %" PRIu64 " readings posted, %" PRIu64 " ok, %" PRIu64 " failed", ok + failed, ok,
+           failed);
     if (failed > 0)
-      WW_LOG(WW_LOG_ERROR, "PRODUCER", "%" PRIu64 " of %" PRIu64 " readings were not accepted "
-             "by %s", failed, ok + failed, ww_config_str(run->cfg, "http"));
+      WW_LOG(WW_LOG_ERROR, "PRODUCER",
+             "%" PRIu64 " of %" PRIu64 " readings were not accepted "
+             "by %s",
+             failed, ok + failed, ww_config_str(run->cfg, "http"));
   }
-  if (run->src == SRC_STDIN && run->stdin_skipped > 0)
+  if (run->jl && ww_jsonl_skipped(run->jl) > 0)
     WW_LOG(WW_LOG_WARN, "STDIN", "%" PRIu64 " of %" PRIu64 " lines were invalid and skipped",
-           run->stdin_skipped, run->stdin_lineno);
+           ww_jsonl_skipped(run->jl), ww_jsonl_lineno(run->jl));
   if (code >= 0)
     return code;
   return lost > 0 ? WW_PRODUCER_EXIT_UNDELIVERED : WW_PRODUCER_EXIT_OK;
@@ -303,8 +318,8 @@ int ww_producer_run(const ww_config_t *cfg) {
   run.cfg = cfg;
   run.fac = ww_config_factory(cfg);
   run.count = ww_config_int(cfg, "count");
-  run.duration_ns = ww_config_is_set(cfg, "duration") ? ww_config_duration_ms(cfg, "duration") *
-                                                           1000000 : 0;
+  run.duration_ns =
+      ww_config_is_set(cfg, "duration") ? ww_config_duration_ms(cfg, "duration") * 1000000 : 0;
   run.stats_ns = ww_config_duration_ms(cfg, "stats-interval") * 1000000;
   run.rate = ww_config_is_set(cfg, "rate") ? ww_config_double(cfg, "rate") : 0.0;
   run.speed = ww_config_double(cfg, "speed");
@@ -317,11 +332,15 @@ int ww_producer_run(const ww_config_t *cfg) {
     run.src = SRC_REPLAY;
     if (!(run.rp = ww_replay_open(run.fac, replay, ww_config_str(cfg, "replay-map"),
                                   ww_config_str(cfg, "replay-line"),
-                                  ww_config_str(cfg, "replay-component"), errstr,
-                                  sizeof(errstr))))
+                                  ww_config_str(cfg, "replay-component"), errstr, sizeof(errstr))))
       goto done;
   } else if (use_stdin) {
     run.src = SRC_STDIN;
+    if (!(run.jl = ww_jsonl_new(run.fac, STDIN_FILENO))) {
+      snprintf(errstr, sizeof(errstr), "out of memory");
+      code = WW_PRODUCER_EXIT_FATAL;
+      goto done;
+    }
   } else {
     run.src = SRC_SIM;
     if (setup_sim(&run, errstr, sizeof(errstr)) != 0)
@@ -334,12 +353,12 @@ int ww_producer_run(const ww_config_t *cfg) {
       code = WW_PRODUCER_EXIT_FATAL;
       goto done;
     }
-    run.m_taken = ww_metrics_counter(run.reg, "windwatch_producer_readings_total",
-                                     "readings taken from the source (simulator, replay, stdin)",
-                                     NULL);
-    run.m_anomalous = ww_metrics_counter(run.reg, "windwatch_producer_injected_anomalies_total",
-                                         "readings that carry an injected anomaly (ground truth)",
-                                         NULL);
+    run.m_taken =
+        ww_metrics_counter(run.reg, "windwatch_producer_readings_total",
+                           "readings taken from the source (simulator, replay, stdin)", NULL);
+    run.m_anomalous =
+        ww_metrics_counter(run.reg, "windwatch_producer_injected_anomalies_total",
+                           "readings that carry an injected anomaly (ground truth)", NULL);
   }
 
   if (http) {
@@ -365,11 +384,19 @@ int ww_producer_run(const ww_config_t *cfg) {
     WW_LOG(WW_LOG_INFO, "PRODUCER", "metrics at http://%s/metrics (port %d)", listen, port);
   }
 
+  if (run.src != SRC_SIM && ww_config_is_set(cfg, "rate"))
+    WW_LOG(WW_LOG_WARN, "PRODUCER", "--rate paces the simulator only; %s",
+           run.src == SRC_REPLAY ? "--replay keeps the file's pace (see --speed)"
+                                 : "--stdin sends lines as they come");
   WW_LOG(WW_LOG_INFO, "PRODUCER", "producing to %s%s%s%s",
          http ? http : ww_config_str(cfg, "topic-sensor-data"),
-         run.src == SRC_REPLAY ? " from " : run.src == SRC_STDIN ? " from stdin" : " (simulated)",
+         run.src == SRC_REPLAY  ? " from "
+         : run.src == SRC_STDIN ? " from stdin"
+                                : " (simulated)",
          run.src == SRC_REPLAY ? replay : "",
-         run.count > 0 ? "" : " until stopped");
+         run.count > 0        ? ""
+         : run.src == SRC_SIM ? " until stopped"
+                              : " until the end of the input");
   code = finish(&run, loop(&run), ww_config_duration_ms(cfg, "flush-timeout"));
   errstr[0] = '\0';
 
@@ -380,6 +407,7 @@ done:
     ww_pkafka_close(run.pk, 0, NULL);
   ww_phttp_destroy(run.http);
   ww_replay_close(run.rp);
+  ww_jsonl_destroy(run.jl);
   ww_sim_destroy(run.sim);
   ww_metrics_destroy(run.reg);
   return code;

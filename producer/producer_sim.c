@@ -22,7 +22,7 @@
 #include <string.h>
 #include <strings.h>
 
-#define TWO_PI 6.283185307179586
+#define TWO_PI       6.283185307179586
 #define RESYNC_TICKS 1024 /* recompute cycle angles exactly this often (rotation drift) */
 
 /* Periods of the daily, hourly and 5-minute cycles, ms. */
@@ -45,7 +45,9 @@ void ww_rng_seed(ww_rng_t *rng, uint64_t seed) {
   rng->spare = 0.0;
 }
 
-static inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static inline uint64_t rotl(uint64_t x, int k) {
+  return (x << k) | (x >> (64 - k));
+}
 
 uint64_t ww_rng_next(ww_rng_t *rng) {
   uint64_t *s = rng->s;
@@ -105,10 +107,8 @@ static const struct {
   const char *name;
   int len_min, len_max; /* episode length in readings of the component */
 } types[WW_SIM_N_TYPES] = {
-    {WW_SIM_SPIKE, "spike", 1, 1},
-    {WW_SIM_DRIFT, "drift", 30, 120},
-    {WW_SIM_STUCK, "stuck", 20, 60},
-    {WW_SIM_NOISE, "noise", 10, 30},
+    {WW_SIM_SPIKE, "spike", 1, 1},   {WW_SIM_DRIFT, "drift", 30, 120},
+    {WW_SIM_STUCK, "stuck", 20, 60}, {WW_SIM_NOISE, "noise", 10, 30},
     {WW_SIM_MULTI, "multi", 5, 20},
 };
 
@@ -168,60 +168,60 @@ done:
 /* ---- the model ---------------------------------------------------------- */
 
 typedef struct sensor_model_s {
-  double scale;       /* warning - min (or max - min): the unit of every amplitude */
-  double range;       /* max - min */
-  double base;        /* level around which the sensor moves */
-  double amp_day;     /* daily cycle amplitude */
-  double ph_day;      /* its phase, radians */
-  double amp_hour;    /* hourly cycle amplitude */
-  double ph_hour;     /* its phase, radians */
-  double amp_short;   /* 5-minute ripple amplitude */
-  double ph_short;    /* its phase, radians */
-  double noise_sd;    /* standard deviation of the reading noise */
-  double load;        /* loading on the component's shared factor, -1..1 */
-  double trend_sd;    /* stationary standard deviation of the slow trend */
-  double trend;       /* current trend offset (state) */
+  double scale;        /* warning - min (or max - min): the unit of every amplitude */
+  double range;        /* max - min */
+  double base;         /* level around which the sensor moves */
+  double amp_day;      /* daily cycle amplitude */
+  double ph_day;       /* its phase, radians */
+  double amp_hour;     /* hourly cycle amplitude */
+  double ph_hour;      /* its phase, radians */
+  double amp_short;    /* 5-minute ripple amplitude */
+  double ph_short;     /* its phase, radians */
+  double noise_sd;     /* standard deviation of the reading noise */
+  double load;         /* loading on the component's shared factor, -1..1 */
+  double trend_sd;     /* stationary standard deviation of the slow trend */
+  double trend;        /* current trend offset (state) */
   double pc[3], ps[3]; /* cos and sin of ph_day, ph_hour, ph_short */
-  double lo, hi;      /* physical limits: values are clamped to these */
-  double last;        /* last value emitted (for stuck sensors) */
+  double lo, hi;       /* physical limits: values are clamped to these */
+  double last;         /* last value emitted (for stuck sensors) */
 } sensor_model_t;
 
 typedef struct episode_s {
-  int type;                          /* index into types[], -1 = none */
-  int64_t id;                        /* episode_id, > 0 while active */
-  int len;                           /* readings in the episode */
-  int pos;                           /* readings of it already emitted */
-  uint32_t mask;                     /* bit i: line sensor i is affected */
-  double mag[WW_MAX_SENSORS];        /* signed magnitude per line sensor */
+  int type;                   /* index into types[], -1 = none */
+  int64_t id;                 /* episode_id, > 0 while active */
+  int len;                    /* readings in the episode */
+  int pos;                    /* readings of it already emitted */
+  uint32_t mask;              /* bit i: line sensor i is affected */
+  double mag[WW_MAX_SENSORS]; /* signed magnitude per line sensor */
 } episode_t;
 
 typedef struct comp_s {
-  int line_idx;                        /* index into factory lines */
-  int comp_idx;                        /* index into that line's components */
-  int n;                               /* sensors of the line */
-  int sensor_idx[WW_MAX_SENSORS];      /* factory sensor index of line sensor i */
-  sensor_model_t sm[WW_MAX_SENSORS];   /* per line sensor */
-  double offset_ms;                    /* event-time offset inside a step */
-  double cyc_c[3], cyc_s[3];           /* cos, sin of the day, hour and 5-minute cycle angles */
-  int64_t seq;                         /* next sequence_number */
-  episode_t ep;                        /* the current anomaly episode */
+  int line_idx;                      /* index into factory lines */
+  int comp_idx;                      /* index into that line's components */
+  int n;                             /* sensors of the line */
+  int sensor_idx[WW_MAX_SENSORS];    /* factory sensor index of line sensor i */
+  sensor_model_t sm[WW_MAX_SENSORS]; /* per line sensor */
+  double offset_ms;                  /* event-time offset inside a step */
+  double cyc_c[3], cyc_s[3];         /* cos, sin of the day, hour and 5-minute cycle angles */
+  int64_t seq;                       /* next sequence_number */
+  episode_t ep;                      /* the current anomaly episode */
 } comp_t;
 
 struct ww_sim_s {
   const ww_factory_t *fac; /* borrowed */
   ww_sim_opts_t opts;
-  ww_rng_t rng;            /* run generator: noise and anomalies */
-  int n_comps;             /* readings per tick */
-  comp_t *comps;           /* n_comps, tick order */
-  int next;                /* index of the next component in this tick */
-  int64_t tick;            /* current tick */
-  double q;                /* episode start probability per normal reading */
-  int n_enabled;           /* enabled anomaly types */
+  ww_rng_t rng;                /* run generator: noise and anomalies */
+  int n_comps;                 /* readings per tick */
+  comp_t *comps;               /* n_comps, tick order */
+  int next;                    /* index of the next component in this tick */
+  int64_t tick;                /* current tick */
+  double q;                    /* episode start probability per normal reading */
+  int n_enabled;               /* enabled anomaly types */
   int enabled[WW_SIM_N_TYPES]; /* their indexes into types[] */
-  int64_t next_episode;    /* next episode_id */
-  double trend_keep;       /* OU decay per reading: exp(-step / tau) */
-  double trend_kick;       /* OU innovation factor: sqrt(1 - keep^2) */
-  double rot_c[3], rot_s[3]; /* cos, sin of one step's advance of each cycle angle */
+  int64_t next_episode;        /* next episode_id */
+  double trend_keep;           /* OU decay per reading: exp(-step / tau) */
+  double trend_kick;           /* OU innovation factor: sqrt(1 - keep^2) */
+  double rot_c[3], rot_s[3];   /* cos, sin of one step's advance of each cycle angle */
 };
 
 static int name_has(const char *s, const char *word) {
@@ -371,9 +371,13 @@ void ww_sim_destroy(ww_sim_t *sim) {
   free(sim);
 }
 
-int ww_sim_components(const ww_sim_t *sim) { return sim->n_comps; }
+int ww_sim_components(const ww_sim_t *sim) {
+  return sim->n_comps;
+}
 
-double ww_sim_start_probability(const ww_sim_t *sim) { return sim->q; }
+double ww_sim_start_probability(const ww_sim_t *sim) {
+  return sim->q;
+}
 
 static void episode_start(ww_sim_t *sim, comp_t *cp) {
   episode_t *ep = &cp->ep;
@@ -419,7 +423,9 @@ static void episode_start(ww_sim_t *sim, comp_t *cp) {
   }
 }
 
-static double round2(double v) { return round(v * 100.0) / 100.0; }
+static double round2(double v) {
+  return round(v * 100.0) / 100.0;
+}
 
 void ww_sim_next(ww_sim_t *sim, ww_reading_t *r) {
   comp_t *cp = &sim->comps[sim->next];
@@ -464,9 +470,8 @@ void ww_sim_next(ww_sim_t *sim, ww_reading_t *r) {
     double v;
     /* The trend's innovations are uniform with unit variance: the walk sums
      * thousands of them, so it is Gaussian anyway, at a fraction of the cost. */
-    sm->trend = sm->trend * sim->trend_keep +
-                sm->trend_sd * sim->trend_kick * 1.7320508075688772 *
-                    (2.0 * ww_rng_uniform(&sim->rng) - 1.0);
+    sm->trend = sm->trend * sim->trend_keep + sm->trend_sd * sim->trend_kick * 1.7320508075688772 *
+                                                  (2.0 * ww_rng_uniform(&sim->rng) - 1.0);
     /* sin(angle + phase) by angle addition */
     v = sm->base + sm->trend + sm->noise_sd * noise +
         sm->amp_day * (cp->cyc_s[0] * sm->pc[0] + cp->cyc_c[0] * sm->ps[0]) +
@@ -475,18 +480,12 @@ void ww_sim_next(ww_sim_t *sim, ww_reading_t *r) {
     if (ep->type >= 0 && (ep->mask & (1u << i))) {
       switch (types[ep->type].bit) {
       case WW_SIM_SPIKE:
-      case WW_SIM_MULTI:
-        v += ep->mag[i];
-        break;
-      case WW_SIM_DRIFT:
-        v += ep->mag[i] * (ep->pos + 1) / ep->len;
-        break;
+      case WW_SIM_MULTI: v += ep->mag[i]; break;
+      case WW_SIM_DRIFT: v += ep->mag[i] * (ep->pos + 1) / ep->len; break;
       case WW_SIM_STUCK:
         v = sm->last; /* the value frozen at the last good reading */
         break;
-      case WW_SIM_NOISE:
-        v += ep->mag[i] * ww_rng_gauss(&sim->rng);
-        break;
+      case WW_SIM_NOISE: v += ep->mag[i] * ww_rng_gauss(&sim->rng); break;
       }
     }
     if (v < sm->lo)

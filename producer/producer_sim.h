@@ -19,9 +19,9 @@
 
 /** xoshiro256** state plus a cached second Gaussian. Plain data; copyable. */
 typedef struct ww_rng_s {
-  uint64_t s[4];    /* generator state, never all zero */
-  int has_spare;    /* spare holds an unused N(0,1) draw */
-  double spare;     /* second value of the last polar Box-Muller pair */
+  uint64_t s[4]; /* generator state, never all zero */
+  int has_spare; /* spare holds an unused N(0,1) draw */
+  double spare;  /* second value of the last polar Box-Muller pair */
 } ww_rng_t;
 
 /** Seed \p rng from \p seed through splitmix64 (any seed, including 0, is fine). */

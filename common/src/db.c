@@ -120,9 +120,17 @@ static const char *const migrations[] = {
   "  next_offset INTEGER NOT NULL,"
   "  PRIMARY KEY (topic, partition)"
   ") WITHOUT ROWID;",
+
+  /* 2: indexes for the api's rollup history, table browsing and model list */
+  "CREATE INDEX readings_rollup_1m_sensor_minute ON readings_rollup_1m(sensor, minute_ms DESC,"
+  "  production_line);"
+  "CREATE INDEX readings_rollup_1m_minute ON readings_rollup_1m(minute_ms);"
+  "CREATE INDEX models_trained ON models(trained_ms);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
+_Static_assert(sizeof(migrations) / sizeof(migrations[0]) == WW_DB_SCHEMA_VERSION,
+               "add a migration for every schema version");
 
 int ww_db_exec(sqlite3 *db, const char *sql, char *errstr, size_t errstr_size) {
   char *msg = NULL;
@@ -156,6 +164,10 @@ int ww_db_schema_version(sqlite3 *db) {
 }
 
 int ww_db_migrate(sqlite3 *db, char *errstr, size_t errstr_size) {
+  return ww_db_migrate_to(db, N_MIGRATIONS, errstr, errstr_size);
+}
+
+int ww_db_migrate_to(sqlite3 *db, int target, char *errstr, size_t errstr_size) {
   char sql[64];
   int v = ww_db_schema_version(db);
   if (v < 0) {
@@ -168,16 +180,18 @@ int ww_db_migrate(sqlite3 *db, char *errstr, size_t errstr_size) {
              "upgrade windwatch or use another --db file", v, N_MIGRATIONS);
     return -1;
   }
-  if (v == N_MIGRATIONS)
+  if (target < 0 || target > N_MIGRATIONS)
+    target = N_MIGRATIONS;
+  if (v >= target)
     return 0;
   if (ww_db_exec(db, "BEGIN IMMEDIATE", errstr, errstr_size) != 0)
     return -1;
-  for (int i = v; i < N_MIGRATIONS; i++) {
+  for (int i = v; i < target; i++) {
     if (ww_db_exec(db, migrations[i], errstr, errstr_size) != 0)
       goto err;
     WW_LOG(WW_LOG_INFO, "DB", "schema migrated to version %d", i + 1);
   }
-  snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", N_MIGRATIONS);
+  snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", target);
   if (ww_db_exec(db, sql, errstr, errstr_size) != 0)
     goto err;
   if (ww_db_exec(db, "COMMIT", errstr, errstr_size) != 0)

@@ -28,31 +28,31 @@
 typedef enum kind_e { K_COUNTER, K_GAUGE, K_HISTOGRAM } kind_t;
 
 typedef struct family_s {
-  char *name;              /* metric name, validated */
-  char *help;              /* HELP text, unescaped */
-  kind_t kind;             /* every series of the family has it */
+  char *name;                /* metric name, validated */
+  char *help;                /* HELP text, unescaped */
+  kind_t kind;               /* every series of the family has it */
   double bounds[MAX_BOUNDS]; /* histogram upper bounds, increasing */
-  int n_bounds;            /* entries in bounds */
-  ww_metric_t *first;      /* series in registration order */
+  int n_bounds;              /* entries in bounds */
+  ww_metric_t *first;        /* series in registration order */
   ww_metric_t *last;
   struct family_s *next;
 } family_t;
 
 struct ww_metric_s {
-  family_t *fam;            /* owning family */
-  char *labels;             /* rendered pairs `a="x",b="y"` or "" */
-  _Atomic uint64_t bits;    /* counter/gauge value, or histogram sum, as double bits */
+  family_t *fam;             /* owning family */
+  char *labels;              /* rendered pairs `a="x",b="y"` or "" */
+  _Atomic uint64_t bits;     /* counter/gauge value, or histogram sum, as double bits */
   _Atomic uint64_t *buckets; /* histogram: n_bounds + 1 non-cumulative counts (last = +Inf) */
-  ww_metric_fn_t fn;        /* gauge computed at scrape time, or NULL */
-  void *opaque;             /* argument of fn */
+  ww_metric_fn_t fn;         /* gauge computed at scrape time, or NULL */
+  void *opaque;              /* argument of fn */
   ww_metric_t *next;
 };
 
 struct ww_metrics_s {
-  pthread_mutex_t mu;       /* guards the lists against concurrent registration/rendering */
+  pthread_mutex_t mu; /* guards the lists against concurrent registration/rendering */
   family_t *first;
   family_t *last;
-  struct MHD_Daemon *mhd;   /* /metrics server, or NULL */
+  struct MHD_Daemon *mhd; /* /metrics server, or NULL */
 };
 
 /* ---- atomic doubles ----------------------------------------------------- */
@@ -71,8 +71,8 @@ static inline double u2d(uint64_t u) {
 
 static void atomic_add_double(_Atomic uint64_t *a, double v) {
   uint64_t old = atomic_load_explicit(a, memory_order_relaxed);
-  while (!atomic_compare_exchange_weak_explicit(a, &old, d2u(u2d(old) + v),
-                                                memory_order_relaxed, memory_order_relaxed))
+  while (!atomic_compare_exchange_weak_explicit(a, &old, d2u(u2d(old) + v), memory_order_relaxed,
+                                                memory_order_relaxed))
     ;
 }
 
@@ -115,8 +115,8 @@ static int valid_name(const char *s, int label) {
     return 0;
   for (const char *p = s; *p; p++) {
     char c = *p;
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
-             (!label && c == ':') || (p != s && c >= '0' && c <= '9');
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || (!label && c == ':') ||
+             (p != s && c >= '0' && c <= '9');
     if (!ok)
       return 0;
   }
@@ -156,7 +156,9 @@ static void sb_putn(sbuf_t *sb, const char *s, size_t n) {
   sb->buf[sb->len] = '\0';
 }
 
-static void sb_puts(sbuf_t *sb, const char *s) { sb_putn(sb, s, strlen(s)); }
+static void sb_puts(sbuf_t *sb, const char *s) {
+  sb_putn(sb, s, strlen(s));
+}
 
 /* Escape for label values (\\, \", \n) or, with help=1, HELP text (\\, \n). */
 static void sb_escaped(sbuf_t *sb, const char *s, int help) {
@@ -214,9 +216,9 @@ static char *labels_render(va_list ap) {
   return sb.buf;
 }
 
-static ww_metric_t *series_get(ww_metrics_t *reg, kind_t kind, const char *name,
-                               const char *help, const double *bounds, int n_bounds,
-                               ww_metric_fn_t fn, void *opaque, va_list ap) {
+static ww_metric_t *series_get(ww_metrics_t *reg, kind_t kind, const char *name, const char *help,
+                               const double *bounds, int n_bounds, ww_metric_fn_t fn, void *opaque,
+                               va_list ap) {
   ww_metric_t *m = NULL;
   family_t *f;
   char *labels = NULL;
@@ -259,8 +261,7 @@ static ww_metric_t *series_get(ww_metrics_t *reg, kind_t kind, const char *name,
   }
   if (!(m = calloc(1, sizeof(*m))))
     goto done;
-  if (kind == K_HISTOGRAM &&
-      !(m->buckets = calloc((size_t)f->n_bounds + 1, sizeof(*m->buckets)))) {
+  if (kind == K_HISTOGRAM && !(m->buckets = calloc((size_t)f->n_bounds + 1, sizeof(*m->buckets)))) {
     free(m);
     m = NULL;
     goto done;
@@ -324,7 +325,9 @@ ww_metric_t *ww_metrics_histogram(ww_metrics_t *reg, const char *name, const cha
 
 /* ---- updates ------------------------------------------------------------ */
 
-void ww_metric_inc(ww_metric_t *m) { ww_metric_add(m, 1.0); }
+void ww_metric_inc(ww_metric_t *m) {
+  ww_metric_add(m, 1.0);
+}
 
 void ww_metric_add(ww_metric_t *m, double v) {
   if (!m || m->fam->kind == K_HISTOGRAM || (m->fam->kind == K_COUNTER && !(v >= 0)))
@@ -461,9 +464,8 @@ static enum MHD_Result queue_text(struct MHD_Connection *conn, unsigned status, 
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
   ww_metrics_t *reg = cls;
   char *body;
   size_t len = 0;

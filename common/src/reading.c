@@ -125,7 +125,25 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
     v->truncated = 0;
   }
   while (sc->p < sc->end) {
-    unsigned char c = (unsigned char)*sc->p++;
+    unsigned char c;
+    /* Copy the plain run up to the next quote, escape or control byte in
+     * one go: almost every string here has no escapes. */
+    const char *run = sc->p;
+    while (sc->p < sc->end && (c = (unsigned char)*sc->p) != '"' && c != '\\' && c >= 0x20)
+      sc->p++;
+    if (v && sc->p > run) {
+      size_t n = (size_t)(sc->p - run);
+      if (v->len + n < sizeof(v->str)) {
+        memcpy(v->str + v->len, run, n);
+        v->len += n;
+      } else {
+        for (const char *q = run; q < sc->p; q++)
+          put(v, *q);
+      }
+    }
+    if (sc->p >= sc->end)
+      break;
+    c = (unsigned char)*sc->p++;
     if (c == '"') {
       if (v)
         v->str[v->len < sizeof(v->str) ? v->len : sizeof(v->str) - 1] = '\0';
@@ -204,6 +222,66 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
   return fail(sc, WW_DLQ_MALFORMED_JSON, "unterminated string (at byte %zu from the end)", at);
 }
 
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/*
+ * Clinger's fast path: a decimal with at most 15 significant digits and a
+ * power of ten up to 22 is exactly m / 10^k or m * 10^k with both operands
+ * exact doubles, so one IEEE division or multiplication gives the correctly
+ * rounded result, the same double strtod would. Readings look like "27.31",
+ * so this avoids strtod (and its locale) on the hot path.
+ * @returns 1 and sets \p out, or 0 when the text needs strtod.
+ */
+static int fast_decimal(const char *s, size_t n, double *out) {
+  const char *p = s, *end = s + n;
+  uint64_t m = 0;
+  int digits = 0, frac = 0, neg = 0, exp10 = 0;
+  if (p < end && *p == '-') {
+    neg = 1;
+    p++;
+  }
+  for (; p < end && *p >= '0' && *p <= '9'; p++) {
+    m = m * 10 + (uint64_t)(*p - '0');
+    if (m || digits)
+      digits++;
+    if (digits > 15)
+      return 0;
+  }
+  if (p < end && *p == '.') {
+    for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+      m = m * 10 + (uint64_t)(*p - '0');
+      if (m || digits)
+        digits++;
+      frac++;
+      if (digits > 15 || frac > 22)
+        return 0;
+    }
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    int eneg = 0, e = 0;
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      eneg = *p++ == '-';
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+      e = e * 10 + (*p - '0');
+      if (e > 400)
+        return 0;
+    }
+    exp10 = eneg ? -e : e;
+  }
+  if (p != end)
+    return 0;
+  exp10 -= frac;
+  if (exp10 < -22 || exp10 > 22)
+    return 0;
+  double v = (double)m;
+  v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
+  *out = neg ? -v : v;
+  return 1;
+}
+
 static ww_dlq_reason_t scan_number(scan_t *sc, value_t *v) {
   const char *s = sc->p;
   char buf[64];
@@ -245,6 +323,10 @@ static ww_dlq_reason_t scan_number(scan_t *sc, value_t *v) {
       sc->p++;
   }
   n = (size_t)(sc->p - s);
+  if (fast_decimal(s, n, &v->num)) {
+    v->type = T_NUMBER;
+    return WW_DLQ_NONE;
+  }
   if (n >= sizeof(buf)) {
     v->type = T_NUMBER; /* absurdly long, but valid JSON: parse a prefix-safe copy */
     n = sizeof(buf) - 1;
@@ -612,46 +694,61 @@ static void out_json_string(out_t *o, const char *s) {
   out_raw(o, "\"", 1);
 }
 
+static void out_scaled(out_t *o, int64_t r, int k);
+
 static void out_int(out_t *o, int64_t v) {
-  char tmp[24];
-  int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
-  out_raw(o, tmp, (size_t)n);
+  if (v > -(INT64_C(1) << 53) && v < (INT64_C(1) << 53)) {
+    out_scaled(o, v, 0);
+  } else {
+    char tmp[24];
+    int n = snprintf(tmp, sizeof(tmp), "%lld", (long long)v);
+    out_raw(o, tmp, (size_t)n);
+  }
+}
+
+/* Write the integer \p r (|r| < 2^53) divided by 10^k, trailing zeros dropped. */
+static void out_scaled(out_t *o, int64_t r, int k) {
+  char tmp[40];
+  char *p = tmp + sizeof(tmp);
+  int neg = r < 0;
+  uint64_t ux = neg ? (uint64_t)(-r) : (uint64_t)r;
+  int started = 0;
+  for (int i = 0; i < k; i++) {
+    unsigned d = (unsigned)(ux % 10);
+    ux /= 10;
+    if (d || started) {
+      *--p = (char)('0' + d);
+      started = 1;
+    }
+  }
+  if (started)
+    *--p = '.';
+  do {
+    *--p = (char)('0' + ux % 10);
+    ux /= 10;
+  } while (ux);
+  if (neg)
+    *--p = '-';
+  out_raw(o, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 /*
- * Shortest text that reads back as the same double. Most readings have two
- * decimals, so that case is formatted with integer arithmetic.
+ * Shortest text that reads back as the same double. Readings have a few
+ * decimals, so those are written with integer arithmetic: r/10^k is
+ * correctly rounded, so when it equals v, the k-decimal text of r reads back
+ * as exactly v. Anything else takes the printf route.
  */
 static void out_double(out_t *o, double v) {
   char tmp[40];
-  int n;
-  /* r/100.0 is correctly rounded, so when it equals v the two-decimal text
-   * of r reads back as exactly v. */
-  double r = nearbyint(v * 100.0);
-  if (fabs(v) < 1e12 && r / 100.0 == v) {
-    int64_t x = (int64_t)r;
-    int neg = x < 0;
-    uint64_t ux = neg ? (uint64_t)(-x) : (uint64_t)x;
-    char *p = tmp + sizeof(tmp);
-    unsigned frac = (unsigned)(ux % 100);
-    ux /= 100;
-    if (frac) {
-      if (frac % 10) {
-        *--p = (char)('0' + frac % 10);
-        *--p = (char)('0' + frac / 10);
-      } else {
-        *--p = (char)('0' + frac / 10);
+  int n = 0;
+  if (fabs(v) < 1e9) {
+    for (int k = 0; k <= 6; k++) {
+      double r = nearbyint(v * pow10_exact[k]);
+      if (r / pow10_exact[k] == v) {
+        out_scaled(o, (int64_t)r, k);
+        return;
       }
-      *--p = '.';
     }
-    do {
-      *--p = (char)('0' + ux % 10);
-      ux /= 10;
-    } while (ux);
-    if (neg)
-      *--p = '-';
-    out_raw(o, p, (size_t)(tmp + sizeof(tmp) - p));
-    return;
   }
   for (int prec = 15; prec <= 17; prec++) {
     n = snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
@@ -660,6 +757,9 @@ static void out_double(out_t *o, double v) {
   }
   out_raw(o, tmp, (size_t)n);
 }
+
+/* Scores are shown to 1e-6; rounding them keeps the message short and fast. */
+static double round6(double v) { return isfinite(v) ? nearbyint(v * 1e6) / 1e6 : 0.0; }
 
 static void encode_reading(out_t *o, const ww_factory_t *fac, const ww_reading_t *r) {
   char ts[WW_TS_BUFSZ];
@@ -713,13 +813,13 @@ size_t ww_scored_encode(const ww_factory_t *fac, const ww_reading_t *r, const ww
   out_t o = {buf, size, 0};
   encode_reading(&o, fac, r);
   out_str(&o, ",\"anomaly_score\":");
-  out_double(&o, isfinite(sc->anomaly_score) ? sc->anomaly_score : 0.0);
+  out_double(&o, round6(sc->anomaly_score));
   out_str(&o, ",\"severity\":\"");
   out_str(&o, ww_severity_name(sc->severity));
   out_str(&o, "\",\"model_version\":");
   out_int(&o, sc->model_version);
   out_str(&o, ",\"zscore\":");
-  out_double(&o, isfinite(sc->zscore) ? sc->zscore : 0.0);
+  out_double(&o, round6(sc->zscore));
   out_raw(&o, "}", 1);
   return finish(&o);
 }

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <string.h>
 #include <time.h>
 
 int64_t ww_now_ms(void) {
@@ -62,9 +63,46 @@ size_t ww_ts_format(int64_t ms, char *buf, size_t size) {
   int64_t y;
   unsigned mo, d;
   civil_from_days(days, &y, &mo, &d);
-  int n = snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, mo, d, sod / 3600,
-                   (sod / 60) % 60, sod % 60, msec);
-  return n < 0 ? 0 : (size_t)n;
+  char t[WW_TS_BUFSZ];
+  size_t n;
+  if (y < 0 || y > 9999) { /* outside what the fixed layout can hold */
+    int w = snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, mo, d, sod / 3600,
+                     (sod / 60) % 60, sod % 60, msec);
+    return w < 0 ? 0 : (size_t)w;
+  }
+  /* Fixed layout written digit by digit: this runs for every message. */
+  t[0] = (char)('0' + y / 1000);
+  t[1] = (char)('0' + y / 100 % 10);
+  t[2] = (char)('0' + y / 10 % 10);
+  t[3] = (char)('0' + y % 10);
+  t[4] = '-';
+  t[5] = (char)('0' + mo / 10);
+  t[6] = (char)('0' + mo % 10);
+  t[7] = '-';
+  t[8] = (char)('0' + d / 10);
+  t[9] = (char)('0' + d % 10);
+  t[10] = 'T';
+  t[11] = (char)('0' + sod / 36000);
+  t[12] = (char)('0' + sod / 3600 % 10);
+  t[13] = ':';
+  t[14] = (char)('0' + sod / 60 % 60 / 10);
+  t[15] = (char)('0' + sod / 60 % 10);
+  t[16] = ':';
+  t[17] = (char)('0' + sod % 60 / 10);
+  t[18] = (char)('0' + sod % 10);
+  t[19] = '.';
+  t[20] = (char)('0' + msec / 100);
+  t[21] = (char)('0' + msec / 10 % 10);
+  t[22] = (char)('0' + msec % 10);
+  t[23] = 'Z';
+  t[24] = '\0';
+  n = 24;
+  if (size) {
+    size_t c = n < size ? n : size - 1;
+    memcpy(buf, t, c);
+    buf[c] = '\0';
+  }
+  return n;
 }
 
 static int digits(const char *s, size_t len, size_t *i, int n, int *out) {

@@ -85,6 +85,30 @@ static void test_create_and_reopen(const ww_factory_t *fac) {
   }
 }
 
+/* A version-1 file with rows migrates forward and keeps them. */
+static void test_old_file_migrates(const ww_factory_t *fac) {
+  char err[512], path[256];
+  sqlite3 *db;
+  snprintf(path, sizeof(path), "%s/v1.db", dir);
+  CHECK_INT_EQ(sqlite3_open(path, &db), SQLITE_OK);
+  CHECK_INT_EQ(ww_db_migrate_to(db, 1, err, sizeof(err)), 0);
+  CHECK_INT_EQ(ww_db_schema_version(db), 1);
+  CHECK_INT_EQ(ww_db_exec(db, "INSERT INTO readings_rollup_1m VALUES('l','temperature',60000,2,"
+                              "50,20,30)", err, sizeof(err)), 0);
+  CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name="
+                              "'readings_rollup_1m_minute'"), 0);
+  sqlite3_close(db);
+  db = ww_db_open_rw(path, fac, err, sizeof(err));
+  CHECK(db != NULL);
+  if (!db)
+    return;
+  CHECK_INT_EQ(ww_db_schema_version(db), WW_DB_SCHEMA_VERSION);
+  CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name="
+                              "'readings_rollup_1m_minute'"), 1);
+  CHECK_INT_EQ(count_rows(db, "SELECT count FROM readings_rollup_1m"), 2);
+  ww_db_close(db);
+}
+
 static void test_refuses_newer_and_missing(void) {
   char err[512], path[256];
   sqlite3 *db;
@@ -112,6 +136,8 @@ int main(void) {
     return 1;
   test_create_and_reopen(ww_config_factory(cfg));
   fprintf(stderr, "ran test_create_and_reopen\n");
+  test_old_file_migrates(ww_config_factory(cfg));
+  fprintf(stderr, "ran test_old_file_migrates\n");
   RUN(test_refuses_newer_and_missing);
   ww_config_destroy(cfg);
   {

@@ -10,7 +10,9 @@
 #include "windwatch/metrics.h"
 #include "ww_test.h"
 
-static double forty_two(void *opaque) { return *(double *)opaque; }
+static double forty_two(void *opaque) {
+  return *(double *)opaque;
+}
 
 static void test_text_format(void) {
   static const double bounds[] = {0.1, 1, 2.5};
@@ -49,25 +51,24 @@ static void test_text_format(void) {
   CHECK_DBL_NEAR(ww_metric_value(h), 4, 0);
   CHECK_DBL_NEAR(ww_metric_value(f), 42, 0);
   text = ww_metrics_render(reg, &len);
-  CHECK_STR_EQ(text,
-               "# HELP ww_test_readings_total readings seen\n"
-               "# TYPE ww_test_readings_total counter\n"
-               "ww_test_readings_total{line=\"a\"} 3.5\n"
-               "ww_test_readings_total{line=\"quote\\\"back\\\\slash\\nnl\"} 1\n"
-               "# HELP ww_test_queue queue depth\\nin messages\n"
-               "# TYPE ww_test_queue gauge\n"
-               "ww_test_queue -2\n"
-               "# HELP ww_test_latency_seconds latency\n"
-               "# TYPE ww_test_latency_seconds histogram\n"
-               "ww_test_latency_seconds_bucket{topic=\"t\",le=\"0.1\"} 2\n"
-               "ww_test_latency_seconds_bucket{topic=\"t\",le=\"1\"} 2\n"
-               "ww_test_latency_seconds_bucket{topic=\"t\",le=\"2.5\"} 3\n"
-               "ww_test_latency_seconds_bucket{topic=\"t\",le=\"+Inf\"} 4\n"
-               "ww_test_latency_seconds_sum{topic=\"t\"} 102.15\n"
-               "ww_test_latency_seconds_count{topic=\"t\"} 4\n"
-               "# HELP ww_test_answer computed\n"
-               "# TYPE ww_test_answer gauge\n"
-               "ww_test_answer 42\n");
+  CHECK_STR_EQ(text, "# HELP ww_test_readings_total readings seen\n"
+                     "# TYPE ww_test_readings_total counter\n"
+                     "ww_test_readings_total{line=\"a\"} 3.5\n"
+                     "ww_test_readings_total{line=\"quote\\\"back\\\\slash\\nnl\"} 1\n"
+                     "# HELP ww_test_queue queue depth\\nin messages\n"
+                     "# TYPE ww_test_queue gauge\n"
+                     "ww_test_queue -2\n"
+                     "# HELP ww_test_latency_seconds latency\n"
+                     "# TYPE ww_test_latency_seconds histogram\n"
+                     "ww_test_latency_seconds_bucket{topic=\"t\",le=\"0.1\"} 2\n"
+                     "ww_test_latency_seconds_bucket{topic=\"t\",le=\"1\"} 2\n"
+                     "ww_test_latency_seconds_bucket{topic=\"t\",le=\"2.5\"} 3\n"
+                     "ww_test_latency_seconds_bucket{topic=\"t\",le=\"+Inf\"} 4\n"
+                     "ww_test_latency_seconds_sum{topic=\"t\"} 102.15\n"
+                     "ww_test_latency_seconds_count{topic=\"t\"} 4\n"
+                     "# HELP ww_test_answer computed\n"
+                     "# TYPE ww_test_answer gauge\n"
+                     "ww_test_answer 42\n");
   CHECK_INT_EQ(len, text ? strlen(text) : 0);
   free(text);
   ww_metrics_destroy(reg);

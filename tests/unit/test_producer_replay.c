@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "producer_replay.h"
@@ -29,8 +30,8 @@ static const char *write_file(const char *name, const char *text) {
 
 static void test_full_columns(void) {
   char err[512];
-  const char *p = write_file("full.csv",
-                             "timestamp,production_line,component_id,temperature,humidity,"
+  const char *p =
+      write_file("full.csv", "timestamp,production_line,component_id,temperature,humidity,"
                              "sound_level\r\n"
                              "2026-01-01T00:00:00.000Z,turbine-line-2,Gearbox,27.31,48.2,66.1\r\n"
                              "2026-01-01 00:00:01,turbine-line-1,\"Resin Infusion\",10,20.5,"
@@ -57,7 +58,7 @@ static void test_full_columns(void) {
   CHECK_DBL_NEAR(r.values[2], 40.125, 0);
   CHECK_INT_EQ(r.seq, 0);
   CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
-  CHECK_INT_EQ(r.seq, 1); /* second Gearbox row */
+  CHECK_INT_EQ(r.seq, 1);                         /* second Gearbox row */
   CHECK_INT_EQ(r.present, (1u << 0) | (1u << 2)); /* the empty humidity cell is absent */
   CHECK_INT_EQ(ww_replay_next(rp, &r), 0);
   CHECK_INT_EQ(ww_replay_skipped(rp), 0);
@@ -77,8 +78,7 @@ static void test_one_sensor_mapping(void) {
   rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
   CHECK(rp == NULL); /* no sensor column without a mapping */
   CHECK_STR_CONTAINS(err, "--replay-map");
-  rp = ww_replay_open(fac, p, "temperature=value", "turbine-line-2", "Generator", err,
-                      sizeof(err));
+  rp = ww_replay_open(fac, p, "temperature=value", "turbine-line-2", "Generator", err, sizeof(err));
   if (!rp) {
     fprintf(stderr, "open: %s\n", err);
     CHECK(rp != NULL);
@@ -158,38 +158,58 @@ static void test_open_errors(void) {
   CHECK_STR_CONTAINS(err, "empty");
 }
 
+static int reads_announced;
+static void count_reads(void *opaque) {
+  (*(int *)opaque)++;
+}
+
 static void test_jsonl(void) {
   const char *good = "{\"production_line\":\"turbine-line-1\",\"component_id\":\"Blade\","
                      "\"timestamp\":\"2026-01-01T00:00:00Z\",\"temperature\":27.310}";
-  char text[1024], buf[512];
-  FILE *fp;
+  static char text[400000];
+  const char *line = NULL;
   ww_reading_t r;
-  uint64_t lineno = 0, skipped = 0;
+  ww_jsonl_t *jl;
+  int fd;
   long n;
-  snprintf(text, sizeof(text), "%s\n\nnot json\n{\"production_line\":\"nope\"}\r\n%s\r\n", good,
-           good);
-  fp = fopen(write_file("in.jsonl", text), "r");
-  if (!fp) {
-    CHECK(fp != NULL);
+  size_t o;
+  /* good, empty, not JSON, unknown line (CRLF), good (CRLF), an over-long
+   * line, then good without a final newline */
+  o = (size_t)snprintf(text, sizeof(text),
+                       "%s\n\nnot json\n{\"production_line\":\"nope\"}\r\n%s\r\n", good, good);
+  memset(text + o, 'x', 300000);
+  o += 300000;
+  snprintf(text + o, sizeof(text) - o, "\n%s", good);
+  fd = open(write_file("in.jsonl", text), O_RDONLY);
+  jl = ww_jsonl_new(fac, fd);
+  if (fd < 0 || !jl) {
+    CHECK(fd >= 0 && jl != NULL);
     return;
   }
-  n = ww_jsonl_next(fac, fp, buf, sizeof(buf), &r, &lineno, &skipped);
+  n = ww_jsonl_next(jl, &line, &r, count_reads, &reads_announced);
   CHECK_INT_EQ(n, (long)strlen(good));
-  CHECK_STR_EQ(buf, good); /* byte for byte, 27.310 included */
+  CHECK_STR_EQ(line, good); /* byte for byte, 27.310 included */
   CHECK_INT_EQ(r.line_idx, 0);
-  n = ww_jsonl_next(fac, fp, buf, sizeof(buf), &r, &lineno, &skipped);
-  CHECK_STR_EQ(buf, good);
-  CHECK_INT_EQ(lineno, 5);
-  CHECK_INT_EQ(skipped, 2);
-  CHECK_INT_EQ(ww_jsonl_next(fac, fp, buf, sizeof(buf), &r, &lineno, &skipped), 0);
-  fclose(fp);
+  CHECK(reads_announced > 0);
+  n = ww_jsonl_next(jl, &line, &r, count_reads, &reads_announced);
+  CHECK_STR_EQ(line, good);
+  CHECK_INT_EQ(ww_jsonl_lineno(jl), 5);
+  CHECK_INT_EQ(ww_jsonl_skipped(jl), 2);
+  n = ww_jsonl_next(jl, &line, &r, NULL, NULL);
+  CHECK_INT_EQ(n, (long)strlen(good));
+  CHECK_STR_EQ(line, good);
+  CHECK_INT_EQ(ww_jsonl_lineno(jl), 7);
+  CHECK_INT_EQ(ww_jsonl_skipped(jl), 3);
+  CHECK_INT_EQ(ww_jsonl_next(jl, &line, &r, NULL, NULL), 0);
+  ww_jsonl_destroy(jl);
+  close(fd);
 }
 
 int main(void) {
   char err[512], cmd[600];
   char *argv[] = {"test_producer_replay", NULL};
-  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PRODUCER, NULL, 0, NULL, 1, argv, err,
-                                         sizeof(err));
+  ww_config_t *cfg =
+      ww_config_load_yaml(WW_ROLE_PRODUCER, NULL, 0, NULL, 1, argv, err, sizeof(err));
   int rc;
   if (!cfg || !mkdtemp(dir)) {
     fprintf(stderr, "set-up failed: %s\n", cfg ? "mkdtemp" : err);

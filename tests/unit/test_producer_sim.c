@@ -367,8 +367,8 @@ static void test_bad_opts(void) {
 int main(void) {
   char err[512];
   char *argv[] = {"test_producer_sim", NULL};
-  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PRODUCER, NULL, 0, NULL, 1, argv, err,
-                                         sizeof(err));
+  ww_config_t *cfg =
+      ww_config_load_yaml(WW_ROLE_PRODUCER, NULL, 0, NULL, 1, argv, err, sizeof(err));
   if (!cfg) {
     fprintf(stderr, "config: %s\n", err);
     return 1;

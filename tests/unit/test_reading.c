@@ -1,4 +1,6 @@
 /* test_reading.c: the reading codec, round trips and every dead-letter reason. */
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "windwatch/config.h"
@@ -146,6 +148,45 @@ static void test_flags(void) {
   CHECK_STR_EQ(err, "missing required field: sound_level");
 }
 
+/* The decoder's number parser must give exactly strtod's double, and the
+ * encoder's text must read back as the same double. */
+static void test_numbers_exact(void) {
+  ww_reading_t r;
+  char err[256], json[512], out[1024];
+  uint64_t x = 88172645463325252ULL;
+  int bad_dec = 0, bad_enc = 0;
+  for (int i = 0; i < 20000; i++) {
+    char num[64];
+    double want;
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    switch (i % 4) {
+    case 0: snprintf(num, sizeof(num), "%.2f", (double)(x % 25000) / 100.0 - 40); break;
+    case 1: snprintf(num, sizeof(num), "%.*f", (int)(x % 9), (double)(x % 1000000) / 997.0); break;
+    case 2: snprintf(num, sizeof(num), "%.17g", (double)(x % 100000) / 7919.0); break;
+    default: snprintf(num, sizeof(num), "%lde-%d", (long)(x % 100000), (int)(x % 5)); break;
+    }
+    want = strtod(num, NULL);
+    if (want < -50 || want > 190)
+      continue;
+    snprintf(json, sizeof(json), "{\"production_line\":\"turbine-line-1\",\"component_id\":"
+             "\"Blade\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"temperature\":%s}", num);
+    if (dec(json, &r, err) != WW_DLQ_NONE || r.values[0] != want) {
+      if (bad_dec++ < 3)
+        fprintf(stderr, "decoded %s as %.17g, strtod says %.17g\n", num, r.values[0], want);
+      continue;
+    }
+    size_t n = ww_reading_encode(fac, &r, out, sizeof(out));
+    ww_reading_t back;
+    if (ww_reading_decode(fac, out, n, 0, &back, err, sizeof(err)) != WW_DLQ_NONE ||
+        back.values[0] != want) {
+      if (bad_enc++ < 3)
+        fprintf(stderr, "re-encoded %s as %s\n", num, out);
+    }
+  }
+  CHECK_INT_EQ(bad_dec, 0);
+  CHECK_INT_EQ(bad_enc, 0);
+}
+
 static void test_severity(void) {
   const ww_sensor_def_t *t = &fac->sensors[0];
   CHECK_INT_EQ(ww_sensor_severity(t, 25), WW_SEV_NORMAL);
@@ -170,6 +211,7 @@ int main(void) {
   RUN(test_round_trip);
   RUN(test_dead_letter_reasons);
   RUN(test_flags);
+  RUN(test_numbers_exact);
   RUN(test_severity);
   ww_config_destroy(cfg);
   return WW_TEST_RESULT();

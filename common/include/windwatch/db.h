@@ -16,7 +16,7 @@
 #include "windwatch/config.h"
 
 /** Schema version this build writes; older files are migrated forward. */
-#define WW_DB_SCHEMA_VERSION 1
+#define WW_DB_SCHEMA_VERSION 2
 
 /**
  * @brief Open (creating if needed) \p path for writing: WAL, synchronous=NORMAL,
@@ -42,6 +42,13 @@ void ww_db_close(sqlite3 *db);
  * @returns 0, or -1 with \p errstr set (the file is left unchanged).
  */
 int ww_db_migrate(sqlite3 *db, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Migrate \p db forward to schema version \p target only (tests build
+ *        old files with it; ww_db_migrate is ww_db_migrate_to(latest)).
+ * @returns 0, or -1 with \p errstr set.
+ */
+int ww_db_migrate_to(sqlite3 *db, int target, char *errstr, size_t errstr_size);
 
 /** @returns the schema's PRAGMA user_version, or -1 on error. */
 int ww_db_schema_version(sqlite3 *db);

@@ -53,8 +53,7 @@ ww_metric_t *ww_metrics_gauge(ww_metrics_t *reg, const char *name, const char *h
  *        every scrape from the HTTP thread (so \p fn must be thread-safe).
  */
 ww_metric_t *ww_metrics_gauge_fn(ww_metrics_t *reg, const char *name, const char *help,
-                                 ww_metric_fn_t fn, void *opaque, ...)
-    __attribute__((sentinel));
+                                 ww_metric_fn_t fn, void *opaque, ...) __attribute__((sentinel));
 /**
  * @brief Register (or find) a histogram series.
  * @param bounds  \p n_bounds strictly increasing finite upper bounds (copied);
