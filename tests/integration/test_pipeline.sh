@@ -74,6 +74,18 @@ assert row[3] == m["timestamp"], (row, m)
 PY
 WW_CHECKS=$((WW_CHECKS + 1))
 
+# Every topic's messages match their documented schema (docs/schemas/).
+check_topic_schema() { # TOPIC SCHEMA
+  WW_CHECKS=$((WW_CHECKS + 1))
+  kcat -b "$WW_BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed |
+    /usr/bin/python3 "$WW_SOURCE_DIR/tests/integration/check_schema.py" \
+      "$WW_SOURCE_DIR/docs/schemas/$2" || fail "messages of $1 do not match $2"
+}
+check_topic_schema "$WW_T_DATA" sensor-data.schema.json
+check_topic_schema "$WW_T_SCORED" sensor-scored.schema.json
+check_topic_schema "$WW_T_STATS" window-stats.schema.json
+check_topic_schema "$WW_T_ALERTS" alert.schema.json
+
 # Running the sink again stores nothing twice.
 "$WW_BIN_DIR/windwatch-sink" --brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "$group-s2" \
   --mode batch --db "$db" >"$WW_TMP/sink2.out" 2>"$WW_TMP/sink2.log" || die "second sink run failed"
