@@ -62,6 +62,16 @@ print(f"checked {n} messages, {anomalous} with injected anomalies", file=sys.std
 PY
 WW_CHECKS=$((WW_CHECKS + 1))
 
+# Keys land where librdkafka's default partitioner (kcat -P) puts them, so
+# every producer of a line's readings shares that line's partition.
+WINDWATCH_TOPICS="$WW_T_DATA.kcat:3" "$WW_SOURCE_DIR/deploy/kafka/kafka.sh" topics >/dev/null ||
+  die "cannot create $WW_T_DATA.kcat"
+cut -d' ' -f3- "$WW_TMP/data1.txt" | tr ' ' '\t' | sed 's/\t/ /2g' >"$WW_TMP/kv.txt"
+kcat -b "$WW_BROKERS" -P -t "$WW_T_DATA.kcat" -K $'\t' -l "$WW_TMP/kv.txt"
+check_eq "partition of each key, windwatch vs kcat -P" \
+  "$(awk '{print $3, $1}' "$WW_TMP/data1.txt" | sort -u)" \
+  "$(kcat -b "$WW_BROKERS" -C -t "$WW_T_DATA.kcat" -e -q -f '%k %p\n' | sort -u)"
+
 # Same seed, same start time, another topic: the very same messages.
 check_eq "second run exit code" "$(run "$WW_T_SCORED" p2)" 0
 kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -e -q -f '%p %o %k %s\n' >"$WW_TMP/data2.txt"
