@@ -177,4 +177,6 @@ json.dump({"title": "5. API (HTTP, %s readings stored)" % format(int(stored), ",
            "series": series, "ratios": ratios, "goals": goals}, open(meta, "w"))
 PY
 note "Peak RSS of a server is its VmHWM after the run, cumulative over the endpoints measured before."
+note "wrk is closed-loop at saturation (16 connections kept busy) and shares the 2 cores with the server, so p99 includes queueing behind wrk itself; it is not the latency at a moderate request rate."
+note "The Flask reconstruction is a conservative baseline: it uses windwatch's indexes and writes nothing per request, and runs faster than the original system did (see the figures quoted above), so ratios against the original would be larger."
 bench_end

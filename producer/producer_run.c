@@ -381,7 +381,8 @@ int ww_producer_run(const ww_config_t *cfg) {
     int port = 0;
     if (ww_metrics_serve(run.reg, listen, &port, errstr, sizeof(errstr)) != 0)
       goto done;
-    WW_LOG(WW_LOG_INFO, "PRODUCER", "metrics at http://%s/metrics (port %d)", listen, port);
+    WW_LOG(WW_LOG_INFO, "PRODUCER", "metrics at http://%.*s:%d/metrics",
+           (int)(strrchr(listen, ':') - listen), listen, port);
   }
 
   if (run.src != SRC_SIM && ww_config_is_set(cfg, "rate"))

@@ -3,9 +3,12 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "windwatch/rng.h"
 
 /* One node, 8 bytes. Internal: feat >= 0, go left (next node) if x <= thr,
  * else to tree base + right. Leaf: feat == -1, thr = depth + c(rows). */
@@ -61,41 +64,11 @@ void ww_iforest_params_default(ww_iforest_params_t *p) {
   p->seed = 1;
 }
 
-/* xoshiro256** seeded by splitmix64. */
-typedef struct rng_s {
-  uint64_t s[4];
-} rng_t;
-
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-
-static void rng_seed(rng_t *r, uint64_t seed) {
-  for (int i = 0; i < 4; i++) {
-    uint64_t z = (seed += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    r->s[i] = z ^ (z >> 31);
-  }
-}
-
-static uint64_t rng_next(rng_t *r) {
-  uint64_t *s = r->s, res = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
-  s[2] ^= s[0];
-  s[3] ^= s[1];
-  s[1] ^= s[2];
-  s[0] ^= s[3];
-  s[2] ^= t;
-  s[3] = rotl(s[3], 45);
-  return res;
-}
-
-static double rng_uniform(rng_t *r) { return (double)(rng_next(r) >> 11) * 0x1.0p-53; }
-static size_t rng_below(rng_t *r, size_t n) { return (size_t)(rng_uniform(r) * (double)n); }
-
 typedef struct build_s {
   const float *X;   /* training rows as float, row-major */
   int d;
   int max_depth;
-  rng_t rng;
+  ww_rng_t rng;
   node_t *nodes;    /* output */
   size_t n_nodes, cap;
   size_t base;      /* first node of the tree being grown */
@@ -130,8 +103,8 @@ static int grow(build_t *b, uint32_t *idx, size_t n, int depth) {
     b->nodes[me].thr = (float)((double)depth + ww_iforest_c((double)n));
     return 0;
   }
-  feat = cand[rng_below(&b->rng, (size_t)n_cand)];
-  thr = (double)mn[feat] + rng_uniform(&b->rng) * ((double)mx[feat] - (double)mn[feat]);
+  feat = cand[ww_rng_below(&b->rng, (size_t)n_cand)];
+  thr = (double)mn[feat] + ww_rng_uniform(&b->rng) * ((double)mx[feat] - (double)mn[feat]);
   /* As sklearn: a threshold that rounds to the max would send everything left. */
   if ((float)thr >= mx[feat])
     thr = mn[feat];
@@ -207,11 +180,11 @@ ww_iforest_t *ww_iforest_train(const double *X, size_t n, int d, const ww_ifores
   b.X = Xf;
   b.d = d;
   b.max_depth = p->max_depth > 0 ? p->max_depth : (int)ceil(log2((double)(psi > 2 ? psi : 2)));
-  rng_seed(&b.rng, p->seed);
+  ww_rng_seed(&b.rng, p->seed);
   for (int t = 0; t < p->n_trees; t++) {
     /* psi rows without replacement: a partial Fisher-Yates shuffle. */
     for (size_t i = 0; i < (size_t)psi; i++) {
-      size_t j = i + rng_below(&b.rng, n - i);
+      size_t j = i + ww_rng_below(&b.rng, n - i);
       uint32_t tmp = perm[i];
       perm[i] = perm[j];
       perm[j] = tmp;
@@ -359,7 +332,6 @@ typedef struct sbuf_s {
 
 static void sb_printf(sbuf_t *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#include <stdarg.h>
 static void sb_printf(sbuf_t *sb, const char *fmt, ...) {
   va_list ap;
   int n;
