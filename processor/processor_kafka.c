@@ -450,6 +450,15 @@ static int conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const cha
   return ww_kafka_conf_set(conf, key, val, errstr, n);
 }
 
+/* The mock cluster names itself "mockCluster<hex>" in metadata. */
+static int on_mock_cluster(rd_kafka_t *rk) {
+  char *id = rd_kafka_clusterid(rk, 10000);
+  int mock = id && strncmp(id, "mockCluster", 11) == 0;
+  if (id)
+    rd_kafka_mem_free(rk, id);
+  return mock;
+}
+
 static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
   const ww_config_t *cfg = k->cfg;
   rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor", errstr, n);
@@ -677,6 +686,19 @@ int ww_proc_run(const ww_config_t *cfg) {
     WW_LOG(WW_LOG_ERROR, "KAFKA", "producer: %s", errstr);
     rc = 2;
     goto done;
+  }
+  if (k.eos && on_mock_cluster(k.producer)) {
+    /* librdkafka's mock cluster (kafka.sh start --mock) accepts transactions
+     * but keeps nothing durable: promising exactly-once there would be a lie. */
+    WW_LOG(WW_LOG_WARN, "TXN", "the broker is librdkafka's mock cluster, which only fakes "
+           "transactions: running at-least-once (use a real broker for exactly-once)");
+    rd_kafka_destroy(k.producer);
+    k.eos = 0;
+    if (!(k.producer = make_producer(&k, errstr, sizeof(errstr)))) {
+      WW_LOG(WW_LOG_ERROR, "KAFKA", "producer: %s", errstr);
+      rc = 2;
+      goto done;
+    }
   }
   for (int i = 0; i < WW_OUT__COUNT; i++) {
     k.rkt[i] = rd_kafka_topic_new(k.producer, out_names[i], NULL);
