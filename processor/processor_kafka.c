@@ -87,7 +87,7 @@ static void release_alerts(kctx_t *k, int deliver) {
 
 /* ---- metrics ------------------------------------------------------------- */
 
-static const double commit_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000};
+static const double commit_bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5}; /* s */
 
 static int metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) {
   int port = 0;
@@ -96,42 +96,42 @@ static int metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) 
     snprintf(errstr, n, "out of memory for metrics");
     return -1;
   }
-  k->m_in = ww_metrics_counter(k->reg, "ww_processor_records_in_total",
+  k->m_in = ww_metrics_counter(k->reg, "windwatch_processor_records_in_total",
                                "input messages consumed", NULL);
-  k->m_readings = ww_metrics_counter(k->reg, "ww_processor_readings_total",
+  k->m_readings = ww_metrics_counter(k->reg, "windwatch_processor_readings_total",
                                      "valid readings scored and produced to sensor-scored", NULL);
-  k->m_windows = ww_metrics_counter(k->reg, "ww_processor_windows_total",
+  k->m_windows = ww_metrics_counter(k->reg, "windwatch_processor_windows_total",
                                     "windows closed (window-stats messages)", NULL);
-  k->m_alerts = ww_metrics_counter(k->reg, "ww_processor_alerts_total", "alert episodes opened",
+  k->m_alerts = ww_metrics_counter(k->reg, "windwatch_processor_alerts_total", "alert episodes opened",
                                    NULL);
-  k->m_alert_events = ww_metrics_counter(k->reg, "ww_processor_alert_events_total",
+  k->m_alert_events = ww_metrics_counter(k->reg, "windwatch_processor_alert_events_total",
                                          "alert messages (opened, updated, resolved)", NULL);
-  k->m_anomalous = ww_metrics_counter(k->reg, "ww_processor_anomalous_readings_total",
+  k->m_anomalous = ww_metrics_counter(k->reg, "windwatch_processor_anomalous_readings_total",
                                       "readings scored warning or critical", NULL);
-  k->m_models = ww_metrics_counter(k->reg, "ww_processor_models_total",
+  k->m_models = ww_metrics_counter(k->reg, "windwatch_processor_models_total",
                                    "model versions trained", NULL);
   for (int r = 1; r < WW_DLQ__COUNT; r++)
-    k->m_dlq[r] = ww_metrics_counter(k->reg, "ww_processor_dead_letters_total",
+    k->m_dlq[r] = ww_metrics_counter(k->reg, "windwatch_processor_dead_letters_total",
                                      "messages sent to the dead-letter topic", "reason",
                                      ww_dlq_reason_name((ww_dlq_reason_t)r), NULL);
-  k->m_commits = ww_metrics_counter(k->reg, "ww_processor_commits_total",
+  k->m_commits = ww_metrics_counter(k->reg, "windwatch_processor_commits_total",
                                     "transactions (or offset commits) completed", NULL);
-  k->m_commit_ms = ww_metrics_histogram(k->reg, "ww_processor_commit_ms",
-                                        "time to commit outputs and offsets, ms", commit_bounds,
+  k->m_commit_ms = ww_metrics_histogram(k->reg, "windwatch_processor_commit_seconds",
+                                        "time to commit outputs and offsets, seconds", commit_bounds,
                                         (int)(sizeof(commit_bounds) / sizeof(commit_bounds[0])),
                                         NULL);
   for (int i = 0; i < 3; i++)
-    k->m_sev[i] = ww_metrics_counter(k->reg, "ww_processor_readings_by_severity_total",
+    k->m_sev[i] = ww_metrics_counter(k->reg, "windwatch_processor_readings_by_severity_total",
                                      "readings by severity", "severity",
                                      ww_severity_name((ww_severity_t)i), NULL);
   for (int i = 0; i < 10; i++) {
     char lo[8];
     snprintf(lo, sizeof(lo), "0.%d", i);
-    k->m_decile[i] = ww_metrics_counter(k->reg, "ww_processor_score_decile_total",
+    k->m_decile[i] = ww_metrics_counter(k->reg, "windwatch_processor_score_decile_total",
                                         "readings by anomaly_score decile (label: lower bound)",
                                         "from", lo, NULL);
   }
-  k->m_outq = ww_metrics_gauge(k->reg, "ww_processor_output_queue",
+  k->m_outq = ww_metrics_gauge(k->reg, "windwatch_processor_output_queue",
                                "messages waiting in the producer queue", NULL);
   if (ww_metrics_serve(k->reg, listen, &port, errstr, n) != 0)
     return -1;
@@ -177,7 +177,7 @@ static void metrics_update(kctx_t *k) {
           hi < 0 || parts->elems[i].offset < 0)
         continue;
       snprintf(pbuf, sizeof(pbuf), "%d", (int)parts->elems[i].partition);
-      g = ww_metrics_gauge(k->reg, "ww_processor_consumer_lag",
+      g = ww_metrics_gauge(k->reg, "windwatch_processor_consumer_lag",
                            "input messages not yet consumed, per partition", "topic",
                            parts->elems[i].topic, "partition", pbuf, NULL);
       ww_metric_set(g, (double)(hi - parts->elems[i].offset));
@@ -338,7 +338,7 @@ static int commit(kctx_t *k) {
     release_alerts(k, 1);
   if (rc == 0 && k->reg) {
     ww_metric_inc(k->m_commits);
-    ww_metric_observe(k->m_commit_ms, (double)(ww_mono_ns() - t0) / 1e6);
+    ww_metric_observe(k->m_commit_ms, (double)(ww_mono_ns() - t0) / 1e9);
   }
   return rc;
 }
@@ -716,6 +716,7 @@ int ww_proc_run(const ww_config_t *cfg) {
              "transactions? Otherwise run with --guarantee at-least-once",
              rd_kafka_error_string(error));
       rd_kafka_error_destroy(error);
+      rc = 3; /* fatal Kafka error (documented exit code) */
       goto done;
     }
     if (txn_begin(&k) != 0)

@@ -32,6 +32,7 @@ int main(int argc, char **argv) {
       break;
     if (!strstr(errstr, "database is locked") || ww_signal_stop_requested()) {
       WW_LOG(WW_LOG_ERROR, "SINK", "%s", errstr);
+      exit_code = 3; /* fatal database error (documented exit code) */
       goto done;
     }
     WW_LOG(WW_LOG_WARN, "SINK", "%s; retrying in %" PRId64 " ms", errstr, backoff);

@@ -722,11 +722,11 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
     if (c == '?' || c == ':') {
       const char *bad = argv[optind - 1];
       if (c == ':')
-        errf(errstr, errstr_size, "%s: option %s needs a value (see %s --help)", prog, bad, prog);
+        errf(errstr, errstr_size, "option %s needs a value (see %s --help)", bad, prog);
       else if (optopt && optopt < 256)
-        errf(errstr, errstr_size, "%s: unknown option -%c (see %s --help)", prog, optopt, prog);
+        errf(errstr, errstr_size, "unknown option -%c (see %s --help)", optopt, prog);
       else
-        errf(errstr, errstr_size, "%s: unknown option '%s' (see %s --help)", prog, bad, prog);
+        errf(errstr, errstr_size, "unknown option '%s' (see %s --help)", bad, prog);
       goto done;
     }
     if (c >= 256)
@@ -752,7 +752,7 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
       const char *eq = optarg ? strchr(optarg, '=') : NULL;
       char key[256];
       if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(key)) {
-        errf(errstr, errstr_size, "%s: -X needs key=value, e.g. -X linger.ms=5 (got '%s')", prog,
+        errf(errstr, errstr_size, "-X needs key=value, e.g. -X linger.ms=5 (got '%s')",
              optarg ? optarg : "");
         goto done;
       }
@@ -772,8 +772,8 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
     }
   }
   if (optind < argc) {
-    errf(errstr, errstr_size, "%s: unexpected argument '%s' (options start with --; see %s --help)",
-         prog, argv[optind], prog);
+    errf(errstr, errstr_size, "unexpected argument '%s' (options start with --; see %s --help)",
+         argv[optind], prog);
     goto done;
   }
   rc = 0;
