@@ -82,6 +82,16 @@ static const char *const sql_text[Q__COUNT] = {
                      "LIMIT 200",
   [Q_MODEL_VERSIONS] = "SELECT production_line, max(version) FROM models GROUP BY production_line",
   [Q_MODEL_BLOB] = "SELECT model FROM models WHERE production_line = ?1 AND version = ?2",
+  /* Model features (api_features.c): on the (production_line, ts_ms) index,
+   * whose ties are in rowid order, i.e. the order the sink stored them. */
+  [Q_FEAT_PANES] = "SELECT ts_ms, severity, temperature, humidity, sound_level, extra_values "
+                   "FROM sensor_readings INDEXED BY sensor_readings_line_ts "
+                   "WHERE production_line = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 "
+                   "AND component_id = ?4 ORDER BY ts_ms, id",
+  [Q_FEAT_LAST] = "SELECT ts_ms, severity, temperature, humidity, sound_level, extra_values, "
+                  "component_id FROM sensor_readings INDEXED BY sensor_readings_line_ts "
+                  "WHERE production_line = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC, id DESC "
+                  "LIMIT ?3",
   [Q_WINDOWS_SINCE] = "SELECT " WINDOW_COLS " FROM window_stats WHERE id > ?1 ORDER BY id "
                       "LIMIT 200",
 };

@@ -45,6 +45,8 @@ typedef enum api_q_e {
   Q_WINDOWS_SINCE,   /* windows with id > ?1, oldest first */
   Q_MODEL_VERSIONS,  /* newest version per line */
   Q_MODEL_BLOB,      /* the model of line ?1, version ?2 */
+  Q_FEAT_PANES,      /* readings of line ?1, component ?4, ts in [?2, ?3), oldest first */
+  Q_FEAT_LAST,       /* the newest ?3 readings of line ?1 before ts ?2, newest first */
   Q__COUNT
 } api_q_t;
 
@@ -244,17 +246,68 @@ api_stream_t *api_stream_new(ww_api_t *api);
 /** Stop the hub: end every stream, join the thread, free. NULL is a no-op. */
 void api_stream_destroy(api_stream_t *hub);
 
+/* ---- api_features.c: window-context model features from stored readings ---- */
+#define API_MAX_FEATS (2 * WW_MAX_SENSORS) /* features a model may have */
+
+/** How a "window_z" model's features are built (its "feature_context"). */
+typedef struct api_feat_ctx_s {
+  int count;                     /* panes are counts of the component's readings, not time */
+  int64_t pane;                  /* pane length: ms (time) or readings (count); > 0 */
+  int min_count;                 /* values a pane needs to be a baseline */
+  double min_std;                /* a baseline spread at or below this gives no z */
+  int n_feat;                    /* features */
+  int feat_sensor[API_MAX_FEATS];/* factory sensor index of each feature */
+  int feat_cur[API_MAX_FEATS];   /* 0: "<sensor>_z" (previous pane), 1: "<sensor>_zcur" */
+} api_feat_ctx_t;
+
+/** One stored reading of the component, as the feature replay needs it. */
+typedef struct api_feat_row_s {
+  int64_t ts_ms;
+  int normal;                    /* the processor judged it normal */
+  uint32_t present;              /* bit i: values[i] stored */
+  double values[WW_MAX_SENSORS]; /* by factory sensor index */
+} api_feat_row_t;
+
+/** Per-pane running sums, exactly as the processor keeps them. */
+typedef struct api_feat_acc_s {
+  int64_t n[WW_MAX_SENSORS], n_all[WW_MAX_SENSORS];
+  double shift[WW_MAX_SENSORS], sum[WW_MAX_SENSORS], sumsq[WW_MAX_SENSORS];
+  double sum_all[WW_MAX_SENSORS], sumsq_all[WW_MAX_SENSORS];
+} api_feat_acc_t;
+
+/** Add \p row to pane sums \p a (rows in the processor's order: oldest first). */
+void api_feat_acc_add(api_feat_acc_t *a, const api_feat_row_t *row);
+/**
+ * Features of reading \p rd from its component's panes: \p acc[0] two panes
+ * back, \p acc[1] the previous pane, \p acc[2] the reading's pane so far.
+ * @returns 1 if every present sensor had a baseline (else its features are
+ * the neutral 0, as are an absent sensor's).
+ */
+int api_feat_compute(const api_feat_ctx_t *c, const api_feat_acc_t acc[3], const ww_reading_t *rd,
+                     double *feats);
+/**
+ * Read the component's stored readings before \p rd (one bounded query on
+ * the (production_line, ts_ms) index) and compute its features.
+ * @returns 1 (baseline), 0 (no baseline: neutral features) or -1 (database error, \p err set).
+ */
+int api_feat_load(ww_api_t *api, const api_feat_ctx_t *c, const ww_reading_t *rd, double *feats,
+                  char *err, size_t errsz);
+
 /* ---- api_model.c ---- */
 api_models_t *api_models_new(void);
 void api_models_destroy(api_models_t *ms);
 /** Load newer model versions if the last check is older than a few seconds. */
 void api_models_check(ww_api_t *api);
 /**
- * Score \p values (indexed by factory sensor) with line \p line_idx's newest model.
- * @returns 1 and sets score, version and the model's thresholds, or 0 if the line has no model.
+ * Score reading \p rd with its line's newest model: on the sensor values for
+ * a plain model, on features rebuilt from the stored readings of its
+ * component for a "window_z" model (api_features.c).
+ * @returns 1 and sets score, version, the model's thresholds and \p baseline
+ * (1 if the features had a baseline; always 1 for a plain model), or 0 if
+ * the line has no model (or its features could not be read).
  */
-int api_models_score(ww_api_t *api, int line_idx, const double *values, double *score,
-                     int64_t *version, double *warn, double *crit);
+int api_models_score(ww_api_t *api, const ww_reading_t *rd, double *score, int64_t *version,
+                     double *warn, double *crit, int *baseline);
 /** @returns the number of lines with a loaded model. */
 int api_models_loaded(ww_api_t *api);
 /** @returns "model" when some line is scored by its model, else "threshold". */

@@ -10,6 +10,10 @@
  *    "thresholds":{"warning":0.6,"critical":0.8},             default: 0.6 / 0.8
  *    "forest":{ ww_iforest_to_json() }}                       or "model":{..}, or the
  *                                                             forest keys at the top level
+ * or, as the processor publishes it, a model of window-context features:
+ *    "feature_kind":"window_z", "features":["temperature_z","temperature_zcur",...],
+ *    "feature_context":{"window_type":"time","pane":60000,"min_count":2,"min_std":1e-9,...}
+ * whose features api_features.c rebuilds from the stored readings.
  *
  * Models are shared by all worker threads: scoring holds the read lock (a
  * few microseconds), a reload builds the new forest without any lock and
@@ -29,14 +33,18 @@
 
 #define MODEL_CHECK_MS 2000 /* how often the models table is checked for a new version */
 
+/* Everything but the forest is plain data, copied out under the lock so the
+ * features can be read from the database without holding it. */
 typedef struct api_model_s {
   int64_t version;                 /* models.version */
   ww_iforest_t *forest;            /* owned */
   int n_feat;                      /* features per row */
-  int feat_idx[WW_MAX_SENSORS];    /* factory sensor index of each feature */
-  double mean[WW_MAX_SENSORS];     /* scaler: x' = (x - mean) / scale */
-  double scale[WW_MAX_SENSORS];
+  int feat_idx[API_MAX_FEATS];     /* factory sensor index of each feature */
+  double mean[API_MAX_FEATS];      /* scaler: x' = (x - mean) / scale */
+  double scale[API_MAX_FEATS];
   double warn, crit;               /* score thresholds of this model */
+  int window;                      /* features are "window_z": ctx says how to build them */
+  api_feat_ctx_t ctx;
 } api_model_t;
 
 struct api_models_s {
@@ -84,12 +92,119 @@ static int num_array(json_t *a, int n, double *out) {
   return 0;
 }
 
+/* Positive integer member \p key of \p o, or \p def when absent. @returns -1 if invalid. */
+static int ctx_int(json_t *o, const char *key, int64_t def, int64_t *out) {
+  json_t *v = json_object_get(o, key);
+  *out = def;
+  if (!v)
+    return 0;
+  if (!json_is_integer(v) || json_integer_value(v) <= 0)
+    return -1;
+  *out = (int64_t)json_integer_value(v);
+  return 0;
+}
+
+/* The "window_z" part of a model: features "<sensor>_z" / "<sensor>_zcur"
+ * and the feature_context they are computed with. @returns 0 or -1 with err. */
+static int window_parse(const ww_factory_t *fac, json_t *root, json_t *feats, api_model_t *m,
+                        char *err, size_t errsz) {
+  json_t *ctx = json_object_get(root, "feature_context");
+  const char *wt = json_string_value(json_object_get(ctx, "window_type"));
+  json_t *ms = json_object_get(ctx, "min_std");
+  int64_t pane, minc;
+  api_feat_ctx_t *c = &m->ctx;
+  if (!json_is_object(ctx) || !wt || (strcmp(wt, "time") != 0 && strcmp(wt, "count") != 0)) {
+    snprintf(err, errsz, "feature_kind window_z needs a feature_context object with "
+             "window_type \"time\" or \"count\"");
+    return -1;
+  }
+  if (ctx_int(ctx, "pane", 0, &pane) != 0 || pane <= 0 ||
+      ctx_int(ctx, "min_count", 2, &minc) != 0 || minc > 1000000 ||
+      (ms && !json_is_number(ms))) {
+    snprintf(err, errsz, "feature_context needs a positive integer pane (ms or readings), "
+             "min_count a positive integer and min_std a number");
+    return -1;
+  }
+  if (!json_is_array(feats) || (int)json_array_size(feats) != m->n_feat) {
+    snprintf(err, errsz, "feature_kind window_z needs %d feature names", m->n_feat);
+    return -1;
+  }
+  m->window = 1;
+  c->count = strcmp(wt, "count") == 0;
+  c->pane = pane;
+  c->min_count = (int)minc;
+  c->min_std = ms ? json_number_value(ms) : 1e-9;
+  c->n_feat = m->n_feat;
+  for (int f = 0; f < m->n_feat; f++) {
+    const char *name = json_string_value(json_array_get(feats, (size_t)f));
+    size_t n = name ? strlen(name) : 0, base = 0;
+    if (n > 5 && strcmp(name + n - 5, "_zcur") == 0) {
+      base = n - 5;
+      c->feat_cur[f] = 1;
+    } else if (n > 2 && strcmp(name + n - 2, "_z") == 0) {
+      base = n - 2;
+      c->feat_cur[f] = 0;
+    }
+    c->feat_sensor[f] = base ? ww_factory_sensor_find(fac, name, base) : -1;
+    if (c->feat_sensor[f] < 0) {
+      snprintf(err, errsz, "window_z feature %d (%s) is not <sensor>_z or <sensor>_zcur of a "
+               "configured sensor", f, name ? name : "not a string");
+      return -1;
+    }
+    m->feat_idx[f] = c->feat_sensor[f];
+    m->mean[f] = 0.0;
+    m->scale[f] = 1.0;
+  }
+  return 0;
+}
+
+/* Features that are sensor values, optionally standardised by a "scaler".
+ * @returns 0 or -1 with err. */
+static int plain_parse(const ww_factory_t *fac, const ww_line_def_t *ld, json_t *root,
+                       json_t *feats, api_model_t *m, char *err, size_t errsz) {
+  if (m->n_feat > ld->n_sensors && !json_is_array(feats)) {
+    snprintf(err, errsz, "forest has %d features, line %s has %d sensors", m->n_feat, ld->id,
+             ld->n_sensors);
+    return -1;
+  }
+  for (int i = 0; i < m->n_feat; i++) {
+    if (json_is_array(feats)) {
+      const char *name = json_string_value(json_array_get(feats, (size_t)i));
+      m->feat_idx[i] = name ? ww_factory_sensor_find(fac, name, strlen(name)) : -1;
+    } else {
+      m->feat_idx[i] = i < ld->n_sensors ? ld->sensor_idx[i] : -1;
+    }
+    if (m->feat_idx[i] < 0) {
+      snprintf(err, errsz, "feature %d is not a configured sensor%s", i,
+               json_is_array(feats) && json_is_string(json_array_get(feats, (size_t)i))
+                   ? " (a model of window features needs \"feature_kind\":\"window_z\" and "
+                     "\"feature_context\"; retrain it with a current processor)"
+                   : "");
+      return -1;
+    }
+    m->mean[i] = 0.0;
+    m->scale[i] = 1.0;
+  }
+  json_t *sc = json_object_get(root, "scaler");
+  if (json_is_object(sc) &&
+      (num_array(json_object_get(sc, "mean"), m->n_feat, m->mean) != 0 ||
+       num_array(json_object_get(sc, "scale"), m->n_feat, m->scale) != 0)) {
+    snprintf(err, errsz, "scaler needs 'mean' and 'scale' arrays of %d numbers", m->n_feat);
+    return -1;
+  }
+  for (int i = 0; i < m->n_feat; i++)
+    if (!(m->scale[i] > 0.0))
+      m->scale[i] = 1.0; /* a constant feature: sklearn's StandardScaler uses 1 too */
+  return 0;
+}
+
 /* Build a model from a blob. @returns NULL with \p err set. */
 static api_model_t *model_parse(const ww_factory_t *fac, int l, int64_t version, const void *blob,
                                 size_t len, char *err, size_t errsz) {
   const ww_line_def_t *ld = &fac->lines[l];
   json_error_t jerr;
-  json_t *root = json_loadb(blob, len, 0, &jerr), *forest, *feats, *sc, *th;
+  json_t *root = json_loadb(blob, len, 0, &jerr), *forest, *feats, *th;
+  const char *kind;
   api_model_t *m = NULL;
   char *text = NULL;
 
@@ -111,35 +226,19 @@ static api_model_t *model_parse(const ww_factory_t *fac, int l, int64_t version,
       !(m->forest = ww_iforest_from_json(text, strlen(text), err, errsz)))
     goto fail;
   m->n_feat = ww_iforest_dims(m->forest);
-  if (m->n_feat < 1 || m->n_feat > WW_MAX_SENSORS) {
-    snprintf(err, errsz, "forest has %d features", m->n_feat);
+  if (m->n_feat < 1 || m->n_feat > API_MAX_FEATS) {
+    snprintf(err, errsz, "forest has %d features (at most %d)", m->n_feat, API_MAX_FEATS);
     goto fail;
   }
   feats = json_object_get(root, "features");
-  for (int i = 0; i < m->n_feat; i++) {
-    if (json_is_array(feats)) {
-      const char *name = json_string_value(json_array_get(feats, (size_t)i));
-      m->feat_idx[i] = name ? ww_factory_sensor_find(fac, name, strlen(name)) : -1;
-    } else {
-      m->feat_idx[i] = i < ld->n_sensors ? ld->sensor_idx[i] : -1;
-    }
-    if (m->feat_idx[i] < 0) {
-      snprintf(err, errsz, "feature %d is not a configured sensor", i);
-      goto fail;
-    }
-    m->mean[i] = 0.0;
-    m->scale[i] = 1.0;
-  }
-  sc = json_object_get(root, "scaler");
-  if (json_is_object(sc) &&
-      (num_array(json_object_get(sc, "mean"), m->n_feat, m->mean) != 0 ||
-       num_array(json_object_get(sc, "scale"), m->n_feat, m->scale) != 0)) {
-    snprintf(err, errsz, "scaler needs 'mean' and 'scale' arrays of %d numbers", m->n_feat);
+  kind = json_string_value(json_object_get(root, "feature_kind"));
+  if (kind && strcmp(kind, "window_z") != 0) {
+    snprintf(err, errsz, "feature_kind '%s' is unknown (known: window_z)", kind);
     goto fail;
   }
-  for (int i = 0; i < m->n_feat; i++)
-    if (!(m->scale[i] > 0.0))
-      m->scale[i] = 1.0; /* a constant feature: sklearn's StandardScaler uses 1 too */
+  if (kind ? window_parse(fac, root, feats, m, err, errsz) != 0
+           : plain_parse(fac, ld, root, feats, m, err, errsz) != 0)
+    goto fail;
   api_score_thresholds(NULL, &m->warn, &m->crit);
   th = json_object_get(root, "thresholds");
   if (json_is_number(json_object_get(th, "warning")))
@@ -219,24 +318,51 @@ void api_models_check(ww_api_t *api) {
   reload(api, ms);
 }
 
-int api_models_score(ww_api_t *api, int line_idx, const double *values, double *score,
-                     int64_t *version, double *warn, double *crit) {
+int api_models_score(ww_api_t *api, const ww_reading_t *rd, double *score, int64_t *version,
+                     double *warn, double *crit, int *baseline) {
   api_models_t *ms = api->models;
-  double x[WW_MAX_SENSORS];
+  const api_model_t *m;
+  api_model_t cp;
+  double x[API_MAX_FEATS];
+  char err[256];
   int ok = 0;
   api_models_check(api);
-  pthread_rwlock_rdlock(&ms->lock);
-  api_model_t *m = ms->line[line_idx];
-  if (m) {
-    for (int i = 0; i < m->n_feat; i++)
-      x[i] = (values[m->feat_idx[i]] - m->mean[i]) / m->scale[i];
-    *score = ww_iforest_score(m->forest, x);
-    *version = m->version;
-    *warn = m->warn;
-    *crit = m->crit;
-    ok = 1;
+  /* A reload may swap the model between reading its features and scoring:
+   * then the features are built again for the new one (rare; bounded). */
+  for (int attempt = 0; attempt < 3 && !ok; attempt++) {
+    pthread_rwlock_rdlock(&ms->lock);
+    m = ms->line[rd->line_idx];
+    if (m) {
+      cp = *m;
+      cp.forest = NULL; /* not to be used outside the lock */
+    }
+    pthread_rwlock_unlock(&ms->lock);
+    if (!m)
+      return 0;
+    *baseline = 1;
+    if (cp.window) {
+      int b = api_feat_load(api, &cp.ctx, rd, x, err, sizeof(err));
+      if (b < 0) {
+        WW_LOG(WW_LOG_WARN, "MODEL", "%s: %s; scoring with the sensor thresholds",
+               api->conf.fac->lines[rd->line_idx].id, err);
+        return 0;
+      }
+      *baseline = b;
+    } else {
+      for (int i = 0; i < cp.n_feat; i++)
+        x[i] = (rd->values[cp.feat_idx[i]] - cp.mean[i]) / cp.scale[i];
+    }
+    pthread_rwlock_rdlock(&ms->lock);
+    m = ms->line[rd->line_idx];
+    if (m && m->version == cp.version) {
+      *score = ww_iforest_score(m->forest, x);
+      *version = m->version;
+      *warn = m->warn;
+      *crit = m->crit;
+      ok = 1;
+    }
+    pthread_rwlock_unlock(&ms->lock);
   }
-  pthread_rwlock_unlock(&ms->lock);
   return ok;
 }
 

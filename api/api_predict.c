@@ -4,7 +4,11 @@
  * "sound_level","timestamp"}, validates every field, and scores the reading.
  *
  * Scoring: with the line's newest Isolation Forest from the models table
- * (api_model.c) when one is loaded ("scoring":"model", "model_version":N);
+ * (api_model.c) when one is loaded ("scoring":"model", "model_version":N;
+ * a model of window-context features is fed the same features the processor
+ * computes, rebuilt from the stored readings of the reading's component, and
+ * "baseline":false says the component had no stored baseline to rebuild them
+ * from, so they were the neutral 0);
  * before the first model exists, from the configured sensor ranges (the same
  * rules as the processor's threshold alerts) with "scoring":"threshold" and
  * "model_version": null, so a client can tell which scorer answered.
@@ -101,6 +105,7 @@ enum MHD_Result api_h_predict(api_req_t *req) {
   const ww_line_def_t *line;
   int64_t version = 0;
   double warn, crit, score = 0.0, mscore;
+  int baseline = 1;
   ww_severity_t sev, range_sev = WW_SEV_NORMAL;
   const char *scorer = "threshold";
   char ts[WW_TS_BUFSZ];
@@ -136,14 +141,15 @@ enum MHD_Result api_h_predict(api_req_t *req) {
   }
   /* The line's Isolation Forest when one is loaded; a value outside its
    * configured range is at least that severe whatever the model says. */
-  if (api_models_score(req->api, in.rd.line_idx, in.rd.values, &mscore, &version, &warn, &crit)) {
+  if (api_models_score(req->api, &in.rd, &mscore, &version, &warn, &crit, &baseline)) {
     score = mscore;
     scorer = "model";
   }
   sev = score >= crit ? WW_SEV_CRITICAL : score >= warn ? WW_SEV_WARNING : WW_SEV_NORMAL;
   if (range_sev > sev)
     sev = range_sev;
-  score = round(score * 10000.0) / 10000.0;
+  /* Six decimals, as the processor writes anomaly_score on sensor-scored. */
+  score = nearbyint(score * 1e6) / 1e6;
   ww_ts_format(in.rd.ts_ms, ts, sizeof(ts));
   root = json_pack("{s:f, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s?}", "anomaly_score", score,
                    "production_line", line->id, "status", ww_severity_name(sev), "severity",
@@ -151,6 +157,10 @@ enum MHD_Result api_h_predict(api_req_t *req) {
                    version > 0 ? json_integer(version) : json_null(), "scoring", scorer,
                    "sensors", per_sensor, "component_id",
                    in.has_component ? in.rd.component_id : NULL);
+  /* A model of window features on a reading whose component has no stored
+   * baseline scored neutral deviations: say so. */
+  if (root && version > 0)
+    json_object_set_new(root, "baseline", json_boolean(baseline));
   /* Into the pipeline like any other reading; the processor scores it again. */
   if (root && req->api->conf.rk)
     json_object_set_new(root, "produced", json_boolean(produce(req->api, &in.rd) == 0));

@@ -5,6 +5,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "processor.h"
 #include "windwatch/timeutil.h"
 
 #define APPEND(...)                                                                      \
@@ -64,5 +65,23 @@ size_t ww_proc_encode_window(const ww_factory_t *fac, int line_idx, const ww_win
            st->p50, st->p95, ww_trend_name(st->trend), st->slope_per_min);
   }
   APPEND("}}");
+  return off;
+}
+
+size_t ww_proc_encode_model_context(const struct ww_proc_conf_s *pc, int zcur_min, int min_count,
+                                    double min_std, char *buf, size_t size) {
+  size_t off = 0;
+  int count = pc->window_type == WW_WINDOW_COUNT;
+  int64_t slide = pc->window_slide > 0 ? pc->window_slide : pc->window_size;
+  /* Feature names are "<sensor>_z" and "<sensor>_zcur"; see the model
+   * section of docs/api.md for how each is computed from these. */
+  APPEND("\"feature_kind\":\"window_z\",\"feature_context\":{\"window_type\":\"%s\","
+         "\"window_size\":%" PRId64 ",\"window_slide\":%" PRId64 ",\"window_unit\":\"%s\","
+         "\"pane\":%" PRId64 ",\"pane_unit\":\"%s\",\"baseline\":\"previous_pane\","
+         "\"min_count\":%d,\"min_std\":%.17g,\"neutral\":0,\"zcur_min\":%d,"
+         "\"zscore_threshold\":%.17g,\"allowed_lateness_ms\":%" PRId64 "}",
+         count ? "count" : "time", pc->window_size, slide, count ? "readings" : "s",
+         count ? slide : slide * 1000, count ? "readings" : "ms", min_count, min_std, zcur_min,
+         pc->zscore_threshold, pc->allowed_lateness_ms);
   return off;
 }

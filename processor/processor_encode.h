@@ -15,6 +15,17 @@
 size_t ww_proc_encode_window(const ww_factory_t *fac, int line_idx, const ww_window_result_t *res,
                              char *buf, size_t size);
 
+struct ww_proc_conf_s;
+
+/**
+ * The "feature_kind" and "feature_context" members of a model message
+ * (without braces around them, to splice into the model object): what a
+ * reader of the model needs to rebuild its window-context features from
+ * stored readings: pane length, baseline rules and constants.
+ */
+size_t ww_proc_encode_model_context(const struct ww_proc_conf_s *pc, int zcur_min, int min_count,
+                                    double min_std, char *buf, size_t size);
+
 /** Copy \p s (\p len bytes) into \p out as JSON string content (no quotes). */
 size_t ww_proc_json_escape(const char *s, size_t len, char *out, size_t size);
 

@@ -26,21 +26,35 @@ typedef struct comp_s {
   double sum_all[WW_MAX_SENSORS];     /* the same sums over all values */
   double sumsq_all[WW_MAX_SENSORS];
   uint32_t prev_ok;                   /* bit i: prev_mean/std[i] valid */
-  double prev_mean[WW_MAX_SENSORS];   /* this component in the previous closed window */
+  double prev_mean[WW_MAX_SENSORS];   /* this component in window prev_pane[i] */
   double prev_std[WW_MAX_SENSORS];     /* sqrt(within-window variance + last mean shift^2) */
+  int64_t prev_pane[WW_MAX_SENSORS];  /* the window prev_mean/std[i] come from */
+  int have_pane;                      /* pane is valid */
+  int64_t pane;                       /* window the running sums belong to */
+  int64_t seen;                       /* readings of the component (count windows) */
   uint32_t have_last;                 /* bit i: last[i] valid */
   double last[WW_MAX_SENSORS];        /* previous value, for stuck sensors */
   int repeats[WW_MAX_SENSORS];        /* times last[i] came again in a row */
 } comp_t;
 
 /* Model features per sensor: z against the component's previous window and
- * against its current window so far. Raw values are left out on purpose:
+ * against its current window so far. The component's windows are aligned
+ * panes of the window slide in event time (time windows: [k*slide, (k+1)*slide)
+ * ms since the epoch; count windows: the component's own readings in groups
+ * of slide), not the line's watermark-driven closes, so that anyone holding
+ * the stored readings (the api's /api/predict) computes the same features
+ * from the reading's timestamp alone. A baseline is the component's previous
+ * pane (k-1) only; the mean shift counts only against pane k-2. The
+ * parameters are published with every model (processor_encode.c).
+ * Raw values are left out on purpose:
  * they follow daily and hourly cycles, so a model trained in one hour would
  * call the next hour anomalous; deviations are stationary (the configured
  * thresholds judge raw values). */
 #define WW_FEATS_PER_SENSOR 2
 #define WW_MAX_FEATS (WW_MAX_SENSORS * WW_FEATS_PER_SENSOR)
 #define WW_ZCUR_MIN 5 /* values of the current window before it can confirm a z-score */
+#define WW_BASE_MIN_COUNT 2   /* values a pane needs to be a baseline */
+#define WW_BASE_MIN_STD 1e-9  /* a baseline spread at or below this gives no z-score */
 
 typedef struct line_s {
   ww_proc_t *proc;                  /* back-pointer for the window callback */
@@ -216,33 +230,6 @@ static void on_window_close(void *opaque, const ww_window_result_t *res) {
     produce(proc, WW_OUT_STATS, ld->id, strlen(ld->id), buf, n, NULL, 0);
   }
   proc->cnt.windows++;
-  /* Each component's share of the window becomes its baseline: its normal
-   * readings, so a short episode does not become the yardstick it is measured
-   * by; but if most of the window was anomalous, all of it, so a lasting
-   * change of level is adopted instead of alerting forever. A component with
-   * fewer than two values keeps its older baseline. */
-  for (int c = 0; c < WW_SLOTS_PER_LINE; c++) {
-    comp_t *cp = &ln->comps[c];
-    for (int i = 0; i < WW_MAX_SENSORS; i++) {
-      int normal = cp->n[i] >= 2 && 2 * cp->n[i] >= cp->n_all[i];
-      int64_t cnt = normal ? cp->n[i] : cp->n_all[i];
-      if (cnt >= 2) {
-        double mu = (normal ? cp->sum[i] : cp->sum_all[i]) / (double)cnt;
-        double var = (normal ? cp->sumsq[i] : cp->sumsq_all[i]) / (double)cnt - mu * mu;
-        double mean = cp->shift[i] + mu, shift = 0;
-        /* The signal moves between windows too (cycles, trends): the shift of
-         * the mean since the window before counts as spread, or a reading of
-         * a moving signal would look anomalous against a narrow window. */
-        if (cp->prev_ok & (1u << i))
-          shift = mean - cp->prev_mean[i];
-        cp->prev_mean[i] = mean;
-        cp->prev_std[i] = sqrt((var > 0 ? var : 0.0) + shift * shift);
-        cp->prev_ok |= 1u << i;
-      }
-      cp->n[i] = cp->n_all[i] = 0;
-      cp->sum[i] = cp->sumsq[i] = cp->sum_all[i] = cp->sumsq_all[i] = 0;
-    }
-  }
   ln->have_prev = 1;
   ln->prev_present = 0;
   for (int i = 0; i < res->n_values; i++) {
@@ -253,6 +240,53 @@ static void on_window_close(void *opaque, const ww_window_result_t *res) {
     ln->prev_mean[i] = res->stats[i].mean;
     ln->prev_std[i] = res->stats[i].std;
   }
+}
+
+/* The pane (component window) a reading of \p cp at \p ts_ms belongs to. */
+static int64_t pane_of(const ww_proc_t *proc, const comp_t *cp, int64_t ts_ms) {
+  int64_t slide = proc->conf.window_slide > 0 ? proc->conf.window_slide : proc->conf.window_size;
+  if (slide <= 0)
+    slide = 1;
+  if (proc->conf.window_type == WW_WINDOW_COUNT)
+    return cp->seen / slide;
+  slide *= 1000; /* seconds -> ms */
+  return ts_ms / slide - (ts_ms % slide != 0 && ts_ms < 0);
+}
+
+/* A reading of pane p arrived: if it starts a newer pane, the running sums
+ * of the old one become the component's baseline. Its normal readings, so a
+ * short episode does not become the yardstick it is measured by; but if most
+ * of the pane was anomalous, all of it, so a lasting change of level is
+ * adopted instead of alerting forever. Fewer than two values give no
+ * baseline. The signal moves between panes too (cycles, trends): the shift
+ * of the mean since the pane before counts as spread, or a reading of a
+ * moving signal would look anomalous against a narrow window. */
+static void comp_roll(comp_t *cp, int64_t p) {
+  if (!cp->have_pane) {
+    cp->have_pane = 1;
+    cp->pane = p;
+    return;
+  }
+  if (p <= cp->pane)
+    return;
+  for (int i = 0; i < WW_MAX_SENSORS; i++) {
+    int normal = cp->n[i] >= WW_BASE_MIN_COUNT && 2 * cp->n[i] >= cp->n_all[i];
+    int64_t cnt = normal ? cp->n[i] : cp->n_all[i];
+    if (cnt >= WW_BASE_MIN_COUNT) {
+      double mu = (normal ? cp->sum[i] : cp->sum_all[i]) / (double)cnt;
+      double var = (normal ? cp->sumsq[i] : cp->sumsq_all[i]) / (double)cnt - mu * mu;
+      double mean = cp->shift[i] + mu, shift = 0;
+      if ((cp->prev_ok & (1u << i)) && cp->prev_pane[i] == cp->pane - 1)
+        shift = mean - cp->prev_mean[i];
+      cp->prev_mean[i] = mean;
+      cp->prev_std[i] = sqrt((var > 0 ? var : 0.0) + shift * shift);
+      cp->prev_pane[i] = cp->pane;
+      cp->prev_ok |= 1u << i;
+    }
+    cp->n[i] = cp->n_all[i] = 0;
+    cp->sum[i] = cp->sumsq[i] = cp->sum_all[i] = cp->sumsq_all[i] = 0;
+  }
+  cp->pane = p;
 }
 
 typedef struct verdict_s {
@@ -274,7 +308,8 @@ static ww_severity_t sev_max(ww_severity_t a, ww_severity_t b) { return a > b ? 
  *  - a stuck sensor: the same value stuck_count more times in a row;
  *  - the line's Isolation Forest on [z, z vs the current window so far] per sensor.
  * Updates cp's stuck-sensor memory; the window sums are updated by the caller. */
-static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r, verdict_t *v) {
+static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane, const ww_reading_t *r,
+                  verdict_t *v) {
   const ww_factory_t *fac = proc->fac;
   const ww_line_def_t *ld = &fac->lines[ln->idx];
   double zthr = proc->conf.zscore_threshold, zmax = 0, zconf = 0, mscore = 0;
@@ -295,18 +330,23 @@ static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r
       thr_bits |= bit;
       thr_sev = sev_max(thr_sev, s);
     }
-    if (cp->prev_ok & bit) {
+    /* The model needs the component's own baseline (reproducible from the
+     * stored readings); the z-score rule falls back to the line's window. */
+    if ((cp->prev_ok & bit) && cp->prev_pane[i] == pane - 1 && pane == cp->pane) {
       mean = cp->prev_mean[i];
       sd = cp->prev_std[i];
-    } else if (ln->prev_present & bit) {
-      mean = ln->prev_mean[i];
-      sd = ln->prev_std[i];
-    }
-    if (sd <= 1e-9)
+      if (sd <= WW_BASE_MIN_STD)
+        v->has_baseline = 0;
+    } else {
       v->has_baseline = 0;
-    if (sd > 1e-9) {
+      if (ln->prev_present & bit) {
+        mean = ln->prev_mean[i];
+        sd = ln->prev_std[i];
+      }
+    }
+    if (sd > WW_BASE_MIN_STD) {
       z = (x - mean) / sd;
-      zcur = cp->n_all[i] > 0
+      zcur = cp->n_all[i] > 0 && pane == cp->pane
                  ? (x - (cp->shift[i] + cp->sum_all[i] / (double)cp->n_all[i])) / sd
                  : z;
       if (fabs(z) > zmax)
@@ -317,7 +357,7 @@ static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r
        * from the old mean but not from the current one; a fault is far from
        * both. */
       zc = fabs(z);
-      if (cp->n_all[i] >= WW_ZCUR_MIN && fabs(zcur) < zc)
+      if (cp->n_all[i] >= WW_ZCUR_MIN && pane == cp->pane && fabs(zcur) < zc)
         zc = fabs(zcur);
       if (zc > zconf)
         zconf = zc;
@@ -367,7 +407,11 @@ static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, const ww_reading_t *r
 }
 
 /* Add a scored reading to its component's running window sums. */
-static void comp_add(comp_t *cp, const ww_reading_t *r, const ww_line_def_t *ld, int normal) {
+static void comp_add(comp_t *cp, int64_t pane, const ww_reading_t *r, const ww_line_def_t *ld,
+                     int normal) {
+  cp->seen++;
+  if (pane != cp->pane)
+    return; /* a late reading of a pane already rolled: it is not in the baseline */
   for (int j = 0; j < ld->n_sensors; j++) {
     int i = ld->sensor_idx[j];
     double d;
@@ -390,9 +434,25 @@ static void comp_add(comp_t *cp, const ww_reading_t *r, const ww_line_def_t *ld,
 /* A new model version: publish it on the models topic and write it to --models-dir. */
 static void publish_model(ww_proc_t *proc, line_t *ln) {
   const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
-  size_t len = 0;
-  char *js = ww_model_json(ln->model, ln->feat_names, &len);
+  size_t len = 0, clen;
+  char *js = ww_model_json(ln->model, ln->feat_names, &len), *full = NULL, *at;
+  char ctx[1024];
   proc->cnt.models++;
+  /* The features' window parameters go in before the forest, so the model
+   * describes itself to whoever scores with it (the api). */
+  clen = ww_proc_encode_model_context(&proc->conf, WW_ZCUR_MIN, WW_BASE_MIN_COUNT,
+                                      WW_BASE_MIN_STD, ctx, sizeof(ctx));
+  at = js ? strstr(js, ",\"forest\":") : NULL;
+  if (at && clen < sizeof(ctx) && (full = malloc(len + clen + 2)) != NULL) {
+    size_t head = (size_t)(at - js);
+    memcpy(full, js, head);
+    full[head] = ',';
+    memcpy(full + head + 1, ctx, clen);
+    memcpy(full + head + 1 + clen, at, len - head + 1); /* with the NUL */
+    len += clen + 1;
+  }
+  free(js);
+  js = full;
   if (!js) {
     WW_LOG(WW_LOG_ERROR, "MODEL", "%s: cannot serialise model v%" PRId64, ld->id,
            ww_model_version(ln->model));
@@ -454,6 +514,7 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
   ww_alert_obs_t obs;
   ww_alert_t *a;
   int slot;
+  int64_t pane;
   size_t n;
   const char *line_id;
 
@@ -479,7 +540,9 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
 
   slot = r.component_idx >= 0 && r.component_idx < WW_MAX_COMPONENTS ? r.component_idx
                                                                      : WW_MAX_COMPONENTS;
-  score(proc, ln, &ln->comps[slot], &r, &v);
+  pane = pane_of(proc, &ln->comps[slot], r.ts_ms);
+  comp_roll(&ln->comps[slot], pane);
+  score(proc, ln, &ln->comps[slot], pane, &r, &v);
   proc->cnt.readings++;
   if (v.sc.severity > WW_SEV_NORMAL)
     proc->cnt.anomalous++;
@@ -498,18 +561,14 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
   if (ln->model && v.has_baseline && v.sc.severity == WW_SEV_NORMAL &&
       ww_model_observe(ln->model, v.feats, r.ts_ms) == 1)
     publish_model(proc, ln);
-  /* The reading joins its component's window sums: before the add for count
-   * windows (it may be the reading that completes the closing window), after
-   * it for time windows (a reading closes only older windows). */
-  if (proc->conf.window_type == WW_WINDOW_COUNT)
-    comp_add(&ln->comps[slot], &r, &proc->fac->lines[r.line_idx], v.sc.severity == WW_SEV_NORMAL);
+  /* The reading joins its component's running pane sums. */
+  comp_add(&ln->comps[slot], pane, &r, &proc->fac->lines[r.line_idx],
+           v.sc.severity == WW_SEV_NORMAL);
   if (ww_window_add(ln->win, r.ts_ms, r.values, r.present, v.sc.severity > WW_SEV_NORMAL,
                     on_window_close, ln) != WW_OK) {
     /* Only an allocation failure gets here (lateness was checked above). */
     WW_LOG(WW_LOG_ERROR, "WINDOW", "out of memory adding a reading to the window of %s", line_id);
   }
-  if (proc->conf.window_type == WW_WINDOW_TIME)
-    comp_add(&ln->comps[slot], &r, &proc->fac->lines[r.line_idx], v.sc.severity == WW_SEV_NORMAL);
 
   a = &ln->alerts[slot];
   memset(&obs, 0, sizeof(obs));

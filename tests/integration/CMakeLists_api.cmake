@@ -13,3 +13,7 @@ ww_integration_test(it_api_predict_kafka test_api_predict_kafka.sh TIMEOUT 300)
 # An anomaly through the real pipeline (processor, sink, api) shows in the
 # dashboard's alert feed in headless Chromium (label "browser"; needs the broker).
 ww_integration_test(browser_pipeline test_api_browser_pipeline.sh TIMEOUT 300 LABELS browser)
+
+# /api/predict scores stored readings exactly as the processor did (same
+# model, same window-context features rebuilt from SQLite; needs the broker).
+ww_integration_test(it_api_model_parity test_api_model_parity.sh TIMEOUT 300)
