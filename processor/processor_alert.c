@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "windwatch/timeutil.h"
+#include "processor_encode.h"
 
 /* A max-score rise smaller than this is not worth an "updated" event. */
 #define WW_ALERT_SCORE_STEP 0.05
@@ -87,14 +88,7 @@ ww_alert_event_t ww_alert_step(ww_alert_t *a, const ww_alert_obs_t *obs, int min
   return WW_ALERT_RESOLVED;
 }
 
-/* Append with snprintf semantics: *off grows by what was needed even when truncated. */
-#define APPEND(...)                                                                      \
-  do {                                                                                   \
-    int n_ = snprintf(buf + (off < size ? off : size), off < size ? size - off : 0,      \
-                      __VA_ARGS__);                                                      \
-    if (n_ > 0)                                                                          \
-      off += (size_t)n_;                                                                 \
-  } while (0)
+#define APPEND(...) ww_proc_appendf(buf, size, &off, __VA_ARGS__)
 
 size_t ww_alert_encode(const ww_alert_t *a, ww_alert_event_t ev, const ww_factory_t *fac,
                        int line_idx, const char *component_id, char *buf, size_t size) {

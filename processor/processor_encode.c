@@ -3,18 +3,23 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "processor.h"
 #include "windwatch/timeutil.h"
 
-#define APPEND(...)                                                                      \
-  do {                                                                                   \
-    int n_ = snprintf(buf + (off < size ? off : size), off < size ? size - off : 0,      \
-                      __VA_ARGS__);                                                      \
-    if (n_ > 0)                                                                          \
-      off += (size_t)n_;                                                                 \
-  } while (0)
+void ww_proc_appendf(char *buf, size_t size, size_t *off, const char *fmt, ...) {
+  va_list ap;
+  int n;
+  va_start(ap, fmt);
+  n = vsnprintf(buf + (*off < size ? *off : size), *off < size ? size - *off : 0, fmt, ap);
+  va_end(ap);
+  if (n > 0)
+    *off += (size_t)n;
+}
+
+#define APPEND(...) ww_proc_appendf(buf, size, &off, __VA_ARGS__)
 
 size_t ww_proc_json_escape(const char *s, size_t len, char *out, size_t size) {
   size_t o = 0;

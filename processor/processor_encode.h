@@ -11,6 +11,14 @@
 #include "windwatch/config.h"
 #include "windwatch/window.h"
 
+/**
+ * @brief snprintf at \p buf + *\p off; *\p off grows by what the text needed even
+ *        when it was truncated, so the caller learns the full length (the
+ *        JSON writers' contract, like snprintf's).
+ */
+void ww_proc_appendf(char *buf, size_t size, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /** window-stats message ("v":1) of line \p line_idx for the closed window \p res. */
 size_t ww_proc_encode_window(const ww_factory_t *fac, int line_idx, const ww_window_result_t *res,
                              char *buf, size_t size);

@@ -652,13 +652,7 @@ size_t ww_proc_summary(const ww_proc_t *proc, char *buf, size_t size) {
   size_t off = 0;
   int first = 1;
   const ww_proc_counters_t *c = &proc->cnt;
-#define APPEND(...)                                                                      \
-  do {                                                                                   \
-    int n_ = snprintf(buf + (off < size ? off : size), off < size ? size - off : 0,      \
-                      __VA_ARGS__);                                                      \
-    if (n_ > 0)                                                                          \
-      off += (size_t)n_;                                                                 \
-  } while (0)
+#define APPEND(...) ww_proc_appendf(buf, size, &off, __VA_ARGS__)
   APPEND("{\"messages\":%" PRId64 ",\"readings\":%" PRId64 ",\"windows\":%" PRId64
          ",\"alerts\":%" PRId64 ",\"alert_events\":%" PRId64 ",\"anomalous\":%" PRId64
          ",\"dead_letters\":%" PRId64 ",\"dead_letters_by_reason\":{",

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "processor_encode.h"
 
 #define WW_EVAL_TYPES 8 /* distinct anomaly types tracked; more are pooled as "other" */
 
@@ -145,13 +146,7 @@ void ww_eval_reading(ww_eval_t *ev, int slot, int line_idx, const ww_reading_t *
   }
 }
 
-#define APPEND(...)                                                                      \
-  do {                                                                                   \
-    int n_ = snprintf(buf + (off < size ? off : size), off < size ? size - off : 0,      \
-                      __VA_ARGS__);                                                      \
-    if (n_ > 0)                                                                          \
-      off += (size_t)n_;                                                                 \
-  } while (0)
+#define APPEND(...) ww_proc_appendf(buf, size, &off, __VA_ARGS__)
 
 size_t ww_eval_json(const ww_eval_t *ev, char *buf, size_t size) {
   int64_t det = 0, tp = ev->true_alerts;
