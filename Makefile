@@ -2,6 +2,7 @@
 #   make run     install what is missing, build, start Kafka + the four binaries
 #   make test    install what is missing, build, run every test through CTest
 #   make bench   run the benchmarks and write docs/benchmarks.md
+#   make test-faults  the long fault scenarios (20-40 minutes)
 #   make fuzz    run the libFuzzer targets for FUZZ_SECONDS each (needs clang)
 #   make clean   remove the build directory
 
@@ -17,7 +18,7 @@ WERROR ?= OFF
 endif
 CMAKE_ARGS ?=
 
-.PHONY: all bootstrap configure build run test test-unit test-integration test-browser test-sanitize bench fuzz clean
+.PHONY: all bootstrap configure build run test test-unit test-integration test-browser test-sanitize test-faults bench fuzz clean
 
 all: build
 
@@ -52,6 +53,10 @@ test-sanitize: bootstrap
 	@cmake --build $(BUILD)-asan -j $(JOBS)
 	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -L unit $(CTEST_ARGS)
+
+# The long fault scenarios (kill -9, broker outage, malformed input, disk full).
+test-faults: bootstrap build
+	@tests/faults/run $(BUILD)
 
 bench: bootstrap build
 	@bench/run $(BUILD)

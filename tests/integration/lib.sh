@@ -89,9 +89,26 @@ ww_topics() {
     "$WW_SOURCE_DIR/deploy/kafka/kafka.sh" topics >/dev/null || die "cannot create topics"
 }
 
-# free_port: a TCP port nobody listens on right now.
+# free_port: a TCP port nobody listens on right now, below the kernel's
+# ephemeral range (32768+), so a client retrying a stopped server's port can
+# never connect to itself and hold the port.
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    port = random.randint(20000, 32000)
+    s = socket.socket()
+    try:
+        s.bind(("127.0.0.1", port))
+    except OSError:
+        continue
+    finally:
+        s.close()
+    print(port)
+    break
+else:
+    raise SystemExit("no free port between 20000 and 32000")
+PY
 }
 
 # start_bg NAME CMD...: run CMD in the background, logs in $WW_TMP/NAME.log.

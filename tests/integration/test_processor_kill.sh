@@ -10,7 +10,12 @@ PROC="$WW_BIN_DIR/windwatch-processor"
 [ -x "$PROC" ] || die "$PROC is missing: build the windwatch-processor target"
 GEN="$(dirname "$0")/gen_readings.py"
 
-N=60000
+# tests/faults/run scales these up (1M readings, 5 kills); CI runs the short version.
+N=${WW_FAULT_READINGS:-60000}
+KILLS=${WW_FAULT_KILLS:-3}
+RATE=${WW_FAULT_RATE:-5000}
+STEP=$((N / (KILLS + 3)))
+[ "$STEP" -ge 8000 ] || STEP=8000
 ww_topics pkill
 GROUP="g-$WW_T_DATA"
 # A fixed transactional.id, as a supervisor restarting "instance 1" would
@@ -22,8 +27,8 @@ PFLAGS=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "$GROUP"
 # (a short session timeout: the killed member's partitions are reassigned
 # after 6 s instead of 45 s)
 
-# N readings (N/2 per line) as a live stream of about 5000 a second.
-start_bg producer bash -c "set -o pipefail; python3 '$GEN' $((N / 2)) --clean --rate 5000 |
+# N readings (N/2 per line) as a live stream of about RATE a second.
+start_bg producer bash -c "set -o pipefail; python3 '$GEN' $((N / 2)) --clean --rate $RATE |
   kcat -b '$WW_BROKERS' -P -t '$WW_T_DATA' -K \$'\t'"
 committed() { kcat_count "$WW_T_SCORED"; }
 # more_than M: at least M+1 committed scored readings. Reads only that many,
@@ -35,12 +40,12 @@ more_than() {
 }
 progress=0
 
-for round in 1 2 3; do
+for round in $(seq 1 "$KILLS"); do
   before=$progress
-  progress=$((progress + 8000))
+  progress=$((progress + STEP))
   "$PROC" "${PFLAGS[@]}" >"$WW_TMP/proc$round.out" 2>"$WW_TMP/proc$round.log" &
   pid=$!
-  wait_until 120 "round $round: progress past $before committed readings" more_than "$progress"
+  wait_until 600 "round $round: progress past $before committed readings" more_than "$progress"
   kill -KILL "$pid"
   wait "$pid" 2>/dev/null || true
   echo "round $round: killed after more than $progress committed readings" >&2

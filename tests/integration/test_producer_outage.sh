@@ -33,8 +33,12 @@ start_bg prod "$P" --brokers "$brokers" --topic outage.sensor-data --rate 1000 \
 wait_until 60 "2000 deliveries before the outage" delivered_at_least 2000
 
 "$kafka" stop 2>"$WW_TMP/kafka-stop.log" || die "private broker did not stop: $(tail -5 "$WW_TMP/kafka-stop.log")"
+stopped_at=$SECONDS
 # While the broker is away, readings pile up in the client's queue.
 wait_until 60 "a backlog of 500 readings during the outage" backlog_at_least 500
+# tests/faults/run keeps the broker away for 20 s (WW_FAULT_OUTAGE_SECONDS): the
+# outage's length is the fault being injected, not a wait for readiness.
+while [ $((SECONDS - stopped_at)) -lt "${WW_FAULT_OUTAGE_SECONDS:-0}" ]; do sleep 1; done
 "$kafka" start >/dev/null 2>"$WW_TMP/kafka-restart.log" ||
   die "private broker did not restart: $(tail -5 "$WW_TMP/kafka-restart.log")"
 # Everything produced before the restart gets delivered afterwards.
