@@ -47,7 +47,41 @@ typedef struct kctx_s {
   char **staged;                        /* alert events of the open transaction (owned) */
   size_t *staged_len;
   size_t n_staged, cap_staged;
+  int paused;                           /* input paused: the output queue is too full */
+  int outq_high, outq_low;              /* pause at/above, resume at/below (messages) */
+  int64_t pauses;                       /* times the input was paused */
 } kctx_t;
+
+/*
+ * Backpressure: when the producer's queue of outputs passes the high
+ * watermark, pause every assigned input partition and keep polling (the
+ * group membership stays alive, deliveries drain the queue); resume at the
+ * low watermark. Partitions assigned while paused are paused on the next
+ * turn. Blocking inside produce stays only as the last resort.
+ */
+static void backpressure(kctx_t *k) {
+  int q = rd_kafka_outq_len(k->producer);
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  if (!k->paused && q < k->outq_high)
+    return;
+  if (rd_kafka_assignment(k->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+    return;
+  if (k->paused && q <= k->outq_low) {
+    rd_kafka_resume_partitions(k->consumer, parts);
+    k->paused = 0;
+    WW_LOG(WW_LOG_DEBUG, "BACKPRESSURE", "output queue down to %d: input resumed", q);
+  } else {
+    rd_kafka_pause_partitions(k->consumer, parts);
+    if (!k->paused) {
+      k->paused = 1;
+      k->pauses++;
+      WW_LOG(WW_LOG_INFO, "BACKPRESSURE", "output queue at %d of %d: input paused", q,
+             k->outq_high);
+    }
+    rd_kafka_poll(k->producer, 10);
+  }
+  rd_kafka_topic_partition_list_destroy(parts);
+}
 
 /* Alert events wait here until their transaction commits (handlers outside
  * Kafka must not act on events an abort takes back). */
@@ -560,7 +594,8 @@ static int run_loop(kctx_t *k, loop_t *lp) {
       if (rewind_to_committed(k) != 0 || txn_begin(k) != 0)
         break;
     }
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, WW_POLL_MS);
+    backpressure(k);
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, k->paused ? 0 : WW_POLL_MS);
     if (m) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (k->eof)
@@ -727,6 +762,16 @@ int ww_proc_run(const ww_config_t *cfg) {
          ww_window_type_name(pc.window_type), pc.window_size,
          pc.window_type == WW_WINDOW_TIME ? " s" : " readings", ww_config_str(cfg, "group"),
          topic_in);
+  {
+    char qmax[32];
+    size_t qsz = sizeof(qmax);
+    long maxq = 100000; /* librdkafka's default queue.buffering.max.messages */
+    if (rd_kafka_conf_get(rd_kafka_conf(k.producer), "queue.buffering.max.messages", qmax,
+                          &qsz) == RD_KAFKA_CONF_OK)
+      maxq = strtol(qmax, NULL, 10);
+    k.outq_high = (int)(maxq * 8 / 10);
+    k.outq_low = (int)(maxq / 2);
+  }
   if (!(k.consumer = make_consumer(&k, errstr, sizeof(errstr)))) {
     WW_LOG(WW_LOG_ERROR, "KAFKA", "consumer: %s", errstr);
     rc = 2;

@@ -18,19 +18,27 @@ typedef struct node_s {
   uint16_t right;  /* right child's index within its tree */
 } node_t;
 
-/* Scoring layout: every tree padded to a complete binary tree of depth
- * `depth`, stored implicitly (children of i are 2i+1 and 2i+2), so a row
- * takes exactly `depth` branch-free steps per tree. A leaf above the bottom
- * becomes a chain of always-left nodes (threshold +inf) ending in its value.
- * Trees are walked 16 at a time, level by level: the 16 independent load
- * chains overlap in the CPU instead of waiting on each other. */
-typedef struct inode_s {
-  float thr;       /* go right if x > thr */
-  uint32_t feat;   /* feature index (0 for padding) */
-} inode_t;
+/* Scoring layout: each tree level by level, only the nodes that exist; a
+ * leaf above the bottom passes down every lower level as a node that never
+ * goes right (threshold +inf, no feature), so every row takes exactly
+ * `depth` branch-free steps per tree and ends on a bottom-level entry that
+ * holds its path length. One row is walked through 16 trees at a time,
+ * level by level: the 16 independent load chains overlap in the CPU
+ * instead of waiting on each other. A batch is walked tree-major over
+ * blocks of rows, so one tree's nodes stay in L1 while many independent
+ * rows go through it. */
+typedef struct cnode_s {
+  float thr;    /* go right if x[fc & 63] > thr; bottom level: the path length */
+  uint32_t fc;  /* left child's index within the tree << 6 | feature (0 when passing
+                   through); bottom level: the path length * 2^Q when `exact` */
+} cnode_t;
 
 #define WW_IFOREST_MAX_DEPTH 15 /* scoring layout limit: 2^15 leaves a tree */
-#define WW_IFOREST_LANES 16     /* trees walked together */
+#define WW_IFOREST_LANES 16     /* trees walked together for one row */
+#define WW_IFOREST_BLOCK 256    /* rows walked together through one tree (vector batch) */
+#define WW_IFOREST_SBLOCK 64    /* the same, portable batch */
+#define WW_IFOREST_PASS 63      /* feature code of a pass-through node, vector layout */
+#define WW_IFOREST_Q 23         /* fixed-point path lengths: units of 2^-23 */
 
 struct ww_iforest_s {
   int d;           /* features per row */
@@ -41,8 +49,24 @@ struct ww_iforest_s {
   size_t n_nodes;  /* entries in nodes */
   uint32_t *start; /* [n_trees + 1] first node of each tree; start[n_trees] = n_nodes */
   int depth;       /* levels of the scoring layout (the deepest leaf) */
-  inode_t *in;     /* [n_trees][2^depth - 1] internal nodes, implicit layout */
-  float *leaf;     /* [n_trees][2^depth] path length of each bottom slot */
+  cnode_t *cn;     /* all trees in the scoring layout, back to back */
+  size_t *ctree;   /* [n_trees] first entry of each tree in cn */
+  /* Exact sums: E[h] is defined as the double sum of the trees' float path
+   * lengths in tree order. When every path length is a multiple of 2^-Q
+   * below 128 (always true of trained forests: they are depth + c(n) >= 1
+   * rounded to float, under 2^5), every partial sum of up to 2^23 trees is
+   * a double exactly, so the sum is exact and any order gives the same
+   * bits: it is then done in 64-bit integers in units of 2^-Q. Otherwise
+   * (a hand-made model) the doubles are added in tree order. */
+  int exact;
+  /* Vector layout (AVX-512 batch, exact forests only): level l of tree t,
+   * w entries, P = WW_PADW(w): pool[off..] holds thr[P] (float bits) then
+   * fc[P] as in cnode_t but with feature 63 when passing through; the
+   * bottom level holds the fixed-point path lengths[P]. lv[(t * (depth + 1) + l) * 3 + 0, 1, 2] = off, w, mask
+   * of the features used at that level. */
+  int simd;        /* the AVX-512 batch path may be used */
+  int32_t *pool;
+  size_t *lv;
 };
 
 #define WW_EULER_GAMMA 0.5772156649015329
@@ -223,8 +247,10 @@ void ww_iforest_destroy(ww_iforest_t *f) {
     return;
   free(f->nodes);
   free(f->start);
-  free(f->in);
-  free(f->leaf);
+  free(f->cn);
+  free(f->ctree);
+  free(f->pool);
+  free(f->lv);
   free(f);
 }
 
@@ -237,29 +263,78 @@ static int tree_depth(const node_t *base, uint32_t i, int depth) {
   return l > r ? l : r;
 }
 
-/* Copy pre-order node i into implicit slot k at level lvl. */
-static void layout(ww_iforest_t *f, const node_t *base, uint32_t i, size_t k, int lvl,
-                   inode_t *in, float *leaf) {
-  size_t n_in = ((size_t)1 << f->depth) - 1;
-  if (lvl == f->depth) {
-    leaf[k - n_in] = base[i].thr;
-    return;
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(WW_IFOREST_NO_SIMD)
+#define WW_IFOREST_AVX512 1
+#include <immintrin.h>
+#endif
+
+/* Entries a vector-layout table of w is padded to: what tab_get() loads. */
+#define WW_PADW(w) ((size_t)(w) <= 16 ? (size_t)16 : ((size_t)(w) + 31) & ~(size_t)31)
+
+/* Lay out tree t level by level at f->cn + *cused and f->pool + *pused, or
+ * only count the space when f->cn is NULL. cur and next hold 2^depth
+ * entries (a level never has more). */
+static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, uint32_t *cur,
+                   uint32_t *next) {
+  const node_t *base = f->nodes + f->start[t];
+  size_t w = 1, nw, lo = 0; /* lo: the level's first entry within the tree */
+  cnode_t *cn = f->cn ? f->cn + *cused : NULL;
+  if (f->cn)
+    f->ctree[t] = *cused;
+  cur[0] = 0;
+  for (int l = 0; l <= f->depth; l++) {
+    size_t off = *pused, pw = WW_PADW(w);
+    int32_t *pool = f->cn && f->simd ? f->pool + off : NULL;
+    size_t mask = 0;
+    nw = 0;
+    for (size_t i = 0; i < w; i++) {
+      const node_t *nd = &base[cur[i]];
+      int leaf = nd->feat < 0;
+      if (l == f->depth) {
+        /* compile(): the deepest leaf is at `depth`, so these are leaves. */
+        int32_t q = f->exact ? (int32_t)ldexp((double)nd->thr, WW_IFOREST_Q) : 0;
+        if (cn) {
+          cn[lo + i].thr = nd->thr;
+          cn[lo + i].fc = (uint32_t)q;
+        }
+        if (pool)
+          pool[i] = q;
+        continue;
+      }
+      if (cn) {
+        cn[lo + i].thr = leaf ? INFINITY : nd->thr;
+        cn[lo + i].fc = (uint32_t)(lo + w + nw) << 6 | (leaf ? 0u : (uint32_t)nd->feat);
+      }
+      if (pool) {
+        float thr = leaf ? INFINITY : nd->thr;
+        memcpy(&pool[i], &thr, sizeof(thr));
+        pool[pw + i] = (int32_t)((uint32_t)nw << 6 | (leaf ? WW_IFOREST_PASS : (uint32_t)nd->feat));
+      }
+      if (!leaf)
+        mask |= (size_t)1 << nd->feat;
+      next[nw++] = leaf ? cur[i] : cur[i] + 1;
+      if (!leaf)
+        next[nw++] = nd->right;
+    }
+    if (pool) {
+      size_t *lv = f->lv + ((size_t)t * (size_t)(f->depth + 1) + (size_t)l) * 3;
+      lv[0] = off;
+      lv[1] = w;
+      lv[2] = mask;
+    }
+    *pused += (l == f->depth ? 1 : 2) * pw;
+    lo += w;
+    memcpy(cur, next, nw * sizeof(*cur));
+    w = nw;
   }
-  if (base[i].feat < 0) {
-    in[k].thr = INFINITY; /* always left, down to the bottom */
-    in[k].feat = 0;
-    layout(f, base, i, 2 * k + 1, lvl + 1, in, leaf);
-    return;
-  }
-  in[k].thr = base[i].thr;
-  in[k].feat = (uint32_t)base[i].feat;
-  layout(f, base, i + 1, 2 * k + 1, lvl + 1, in, leaf);
-  layout(f, base, base[i].right, 2 * k + 2, lvl + 1, in, leaf);
+  *cused += lo;
 }
 
-/* Build the scoring layout from the pre-order trees. @returns 0 or -1. */
+/* Build the scoring layouts from the pre-order trees. @returns 0 or -1. */
 static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
-  size_t n_in, n_leaf;
+  size_t cused = 0, pused = 0;
+  uint32_t *cur = NULL, *next = NULL;
+  int rc = -1;
   f->depth = 0;
   for (int t = 0; t < f->n_trees; t++) {
     int dt = tree_depth(f->nodes + f->start[t], 0, 0);
@@ -275,46 +350,210 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
     snprintf(errstr, errstr_size, "isolation forest has no trees");
     return -1;
   }
-  n_in = ((size_t)1 << f->depth) - 1;
-  n_leaf = (size_t)1 << f->depth;
-  /* calloc: the unreachable right halves below a padded leaf stay zero. */
-  f->in = calloc((size_t)(unsigned)f->n_trees * (n_in ? n_in : 1), sizeof(*f->in));
-  f->leaf = calloc((size_t)(unsigned)f->n_trees * n_leaf, sizeof(*f->leaf));
-  if (!f->in || !f->leaf) {
-    snprintf(errstr, errstr_size, "out of memory laying out the isolation forest");
-    return -1;
+  f->exact = f->n_trees < (1 << 23);
+  for (size_t i = 0; i < f->n_nodes && f->exact; i++) {
+    double q = ldexp((double)f->nodes[i].thr, WW_IFOREST_Q);
+    /* !(q >= 0) also rejects NaN. */
+    if (f->nodes[i].feat < 0 && (!(q >= 0) || q >= 0x1p30 || q != floor(q)))
+      f->exact = 0;
   }
+#ifdef WW_IFOREST_AVX512
+  __builtin_cpu_init();
+  f->simd = f->exact && __builtin_cpu_supports("avx512f");
+#endif
+  cur = malloc(((size_t)1 << f->depth) * sizeof(*cur));
+  next = malloc(((size_t)1 << f->depth) * sizeof(*next));
+  if (!cur || !next)
+    goto nomem;
   for (int t = 0; t < f->n_trees; t++)
-    layout(f, f->nodes + f->start[t], 0, 0, 0, f->in + (size_t)t * n_in,
-           f->leaf + (size_t)t * n_leaf);
-  return 0;
+    levels(f, t, &cused, &pused, cur, next);
+  f->cn = malloc(cused * sizeof(*f->cn));
+  f->ctree = malloc((size_t)(unsigned)f->n_trees * sizeof(*f->ctree));
+  if (!f->cn || !f->ctree)
+    goto nomem;
+  if (f->simd) {
+    f->pool = calloc(pused, sizeof(*f->pool));
+    f->lv = malloc((size_t)(unsigned)f->n_trees * (size_t)(f->depth + 1) * 3 * sizeof(*f->lv));
+    if (!f->pool || !f->lv)
+      goto nomem;
+  }
+  cused = pused = 0;
+  for (int t = 0; t < f->n_trees; t++)
+    levels(f, t, &cused, &pused, cur, next);
+  rc = 0;
+  goto done;
+nomem:
+  snprintf(errstr, errstr_size, "out of memory laying out the isolation forest");
+done:
+  free(cur);
+  free(next);
+  return rc;
 }
 
-double ww_iforest_score(const ww_iforest_t *f, const double *x) {
-  float xf[WW_IFOREST_MAX_FEATURES];
-  const size_t n_in = ((size_t)1 << f->depth) - 1, n_leaf = (size_t)1 << f->depth;
-  double h = 0;
-  for (int k = 0; k < f->d; k++)
-    xf[k] = (float)x[k];
-  for (int t0 = 0; t0 < f->n_trees; t0 += WW_IFOREST_LANES) {
-    uint32_t idx[WW_IFOREST_LANES] = {0};
-    int m = f->n_trees - t0 < WW_IFOREST_LANES ? f->n_trees - t0 : WW_IFOREST_LANES;
-    const inode_t *in = f->in + (size_t)t0 * n_in;
-    const float *leaf = f->leaf + (size_t)t0 * n_leaf;
-    for (int lvl = 0; lvl < f->depth; lvl++)
-      for (int j = 0; j < m; j++) {
-        const inode_t *nd = in + (size_t)j * n_in + idx[j];
-        idx[j] = 2 * idx[j] + 1 + (uint32_t)(xf[nd->feat] > nd->thr);
-      }
-    for (int j = 0; j < m; j++)
-      h += leaf[(size_t)j * n_leaf + idx[j] - n_in];
-  }
+/* s(x) from the sum of the trees' path lengths, as the defining double sum. */
+static double finish(const ww_iforest_t *f, double h) {
   return exp2(-(h / f->n_trees) / f->norm);
 }
 
+/* The fixed-point sum as a double: exact (see `exact`). */
+static double unq(int64_t q) { return ldexp((double)q, -WW_IFOREST_Q); }
+
+double ww_iforest_score(const ww_iforest_t *f, const double *x) {
+  float xf[WW_IFOREST_MAX_FEATURES];
+  double h = 0;
+  int64_t hq = 0;
+  for (int k = 0; k < f->d; k++)
+    xf[k] = (float)x[k];
+  for (int t0 = 0; t0 < f->n_trees; t0 += WW_IFOREST_LANES) {
+    const cnode_t *base[WW_IFOREST_LANES];
+    uint32_t idx[WW_IFOREST_LANES] = {0};
+    int m = f->n_trees - t0 < WW_IFOREST_LANES ? f->n_trees - t0 : WW_IFOREST_LANES;
+    for (int j = 0; j < m; j++)
+      base[j] = f->cn + f->ctree[t0 + j];
+    for (int lvl = 0; lvl < f->depth; lvl++)
+      for (int j = 0; j < m; j++) {
+        const cnode_t *nd = base[j] + idx[j];
+        idx[j] = (nd->fc >> 6) + (uint32_t)(xf[nd->fc & 63] > nd->thr);
+      }
+    if (f->exact)
+      for (int j = 0; j < m; j++)
+        hq += (int32_t)base[j][idx[j]].fc;
+    else
+      for (int j = 0; j < m; j++)
+        h += base[j][idx[j]].thr;
+  }
+  return finish(f, f->exact ? unq(hq) : h);
+}
+
+/* Portable batch: tree-major over blocks of rows, sums per row in tree order. */
+static void batch_scalar(const ww_iforest_t *f, const double *X, size_t n, size_t stride,
+                         double *out) {
+  enum { B = WW_IFOREST_SBLOCK };
+  float xf[B * WW_IFOREST_MAX_FEATURES];
+  for (size_t r0 = 0; r0 < n; r0 += B) {
+    size_t m = n - r0 < B ? n - r0 : B;
+    int64_t hq[B] = {0};
+    double h[B] = {0};
+    for (size_t r = 0; r < m; r++)
+      for (int k = 0; k < f->d; k++)
+        xf[r * (size_t)f->d + (size_t)k] = (float)X[(r0 + r) * stride + (size_t)k];
+    for (int t = 0; t < f->n_trees; t++) {
+      const cnode_t *base = f->cn + f->ctree[t];
+      uint32_t idx[B] = {0};
+      for (int lvl = 0; lvl < f->depth; lvl++)
+        for (size_t r = 0; r < m; r++) {
+          const cnode_t *nd = base + idx[r];
+          idx[r] = (nd->fc >> 6) + (uint32_t)(xf[r * (size_t)f->d + (nd->fc & 63)] > nd->thr);
+        }
+      if (f->exact)
+        for (size_t r = 0; r < m; r++)
+          hq[r] += (int32_t)base[idx[r]].fc;
+      else
+        for (size_t r = 0; r < m; r++)
+          h[r] += base[idx[r]].thr;
+    }
+    for (size_t r = 0; r < m; r++)
+      out[r0 + r] = finish(f, f->exact ? unq(hq[r]) : h[r]);
+  }
+}
+
+#ifdef WW_IFOREST_AVX512
+#define WW_V 16 /* rows a vector */
+#define WW_NV (WW_IFOREST_BLOCK / WW_V)
+
+/* The 16 entries tab[j[i]] of a table of w entries (j < w, padded to WW_PADW(w)):
+ * by in-register permutes up to 128 entries, else gathered. */
+__attribute__((target("avx512f"))) static inline __m512i tab_get(const int32_t *tab, size_t w,
+                                                                  __m512i j) {
+  __m512i r, hi;
+  if (w <= 16)
+    return _mm512_permutexvar_epi32(j, _mm512_loadu_si512(tab));
+  if (w > 128)
+    return _mm512_i32gather_epi32(j, tab, 4);
+  r = _mm512_permutex2var_epi32(_mm512_loadu_si512(tab), j, _mm512_loadu_si512(tab + 16));
+  if (w <= 32)
+    return r;
+  hi = _mm512_srli_epi32(j, 5);
+  for (size_t q = 1; q < (w + 31) / 32; q++) {
+    __m512i p = _mm512_permutex2var_epi32(_mm512_loadu_si512(tab + 32 * q), j,
+                                          _mm512_loadu_si512(tab + 32 * q + 16));
+    r = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(hi, _mm512_set1_epi32((int)q)), r, p);
+  }
+  return r;
+}
+
+/* Batch with AVX-512, only for exact forests (sums in any order): 16 rows a
+ * vector, 16 vectors a block, walked tree-major over the vector layout.
+ * Each level's thresholds, features and children are fetched by
+ * in-register permutes; a row's feature value is selected by comparing it
+ * against each feature that level uses, masked by the node's feature. */
+__attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *f,
+                                                             const double *X, size_t n,
+                                                             size_t stride, double *out) {
+  const int d = f->d, D = f->depth;
+  float xs[WW_IFOREST_MAX_FEATURES][WW_IFOREST_BLOCK] __attribute__((aligned(64)));
+  int64_t hq[WW_IFOREST_BLOCK] __attribute__((aligned(64)));
+  for (size_t r0 = 0; r0 < n; r0 += WW_IFOREST_BLOCK) {
+    size_t m = n - r0 < WW_IFOREST_BLOCK ? n - r0 : WW_IFOREST_BLOCK;
+    __m512i acc[2 * WW_NV];
+    /* Feature-major; rows past the end are zeros, walked and dropped. */
+    for (size_t r = 0; r < WW_IFOREST_BLOCK; r++)
+      for (int k = 0; k < d; k++)
+        xs[k][r] = r < m ? (float)X[(r0 + r) * stride + (size_t)k] : 0.0f;
+    for (int v = 0; v < 2 * WW_NV; v++)
+      acc[v] = _mm512_setzero_si512();
+    for (int t = 0; t < f->n_trees; t++) {
+      const size_t *lv = f->lv + (size_t)t * (size_t)(D + 1) * 3;
+      __m512i j[WW_NV];
+      for (int v = 0; v < WW_NV; v++)
+        j[v] = _mm512_setzero_si512();
+      for (int l = 0; l < D; l++, lv += 3) {
+        const int32_t *thr = f->pool + lv[0];
+        size_t w = lv[1], pw = WW_PADW(w);
+        size_t mask = lv[2];
+        for (int v = 0; v < WW_NV; v++) {
+          __m512 th = _mm512_castsi512_ps(tab_get(thr, w, j[v]));
+          __m512i fc = tab_get(thr + pw, w, j[v]);
+          __m512i fe = _mm512_and_si512(fc, _mm512_set1_epi32(63));
+          __m512i ch = _mm512_srli_epi32(fc, 6);
+          __mmask16 right = 0;
+          for (size_t mk = mask; mk; mk &= mk - 1) {
+            int k = __builtin_ctzll(mk);
+            right |= _mm512_mask_cmp_ps_mask(_mm512_cmpeq_epi32_mask(fe, _mm512_set1_epi32(k)),
+                                             _mm512_load_ps(&xs[k][v * WW_V]), th, _CMP_GT_OQ);
+          }
+          j[v] = _mm512_mask_add_epi32(ch, right, ch, _mm512_set1_epi32(1));
+        }
+      }
+      for (int v = 0; v < WW_NV; v++) {
+        __m512i q = tab_get(f->pool + lv[0], lv[1], j[v]);
+        acc[2 * v] = _mm512_add_epi64(acc[2 * v], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(q)));
+        acc[2 * v + 1] = _mm512_add_epi64(acc[2 * v + 1],
+                                          _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(q, 1)));
+      }
+    }
+    for (int v = 0; v < 2 * WW_NV; v++)
+      _mm512_store_si512(&hq[v * 8], acc[v]);
+    for (size_t r = 0; r < m; r++)
+      out[r0 + r] = finish(f, unq(hq[r]));
+  }
+}
+
+#endif
+
+void ww_iforest_score_rows(const ww_iforest_t *f, const double *X, size_t n, size_t stride,
+                           double *out) {
+#ifdef WW_IFOREST_AVX512
+  if (f->simd) {
+    batch_avx512(f, X, n, stride, out);
+    return;
+  }
+#endif
+  batch_scalar(f, X, n, stride, out);
+}
+
 void ww_iforest_score_batch(const ww_iforest_t *f, const double *X, size_t n, double *out) {
-  for (size_t i = 0; i < n; i++)
-    out[i] = ww_iforest_score(f, X + i * (size_t)f->d);
+  ww_iforest_score_rows(f, X, n, (size_t)f->d, out);
 }
 
 int ww_iforest_dims(const ww_iforest_t *f) { return f->d; }

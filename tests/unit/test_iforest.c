@@ -1,4 +1,5 @@
 /* test_iforest.c: the Isolation Forest against known values and scikit-learn. */
+#include <jansson.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -237,11 +238,192 @@ static void test_matches_sklearn(void) {
   ww_iforest_destroy(f);
 }
 
+/* ---- fast scoring equals the definition, bit for bit ---------------------- */
+
+/* The definition, straight from the serialised pre-order trees: walk each
+ * tree (right if x > threshold, compared as floats), add the leaves' float
+ * path lengths as doubles in tree order, s = 2^(-(h / trees) / c(psi)). */
+static double ref_score(json_t *model, const double *x) {
+  json_t *trees = json_object_get(model, "trees"), *tree;
+  double h = 0;
+  size_t t;
+  json_array_foreach(trees, t, tree) {
+    json_t *fa = json_object_get(tree, "f"), *ta = json_object_get(tree, "t"),
+           *ra = json_object_get(tree, "r");
+    size_t i = 0;
+    json_int_t feat;
+    while ((feat = json_integer_value(json_array_get(fa, i))) >= 0) {
+      float thr = (float)json_number_value(json_array_get(ta, i));
+      if ((float)x[feat] > thr)
+        i = (size_t)json_integer_value(json_array_get(ra, i));
+      else
+        i++;
+    }
+    h += (double)(float)json_number_value(json_array_get(ta, i));
+  }
+  return exp2(-(h / (double)json_array_size(trees)) /
+              ww_iforest_c((double)json_integer_value(json_object_get(model, "psi"))));
+}
+
+/* Scores of n rows of d features by ww_iforest_score(), ww_iforest_score_batch()
+ * and ww_iforest_score_rows() (rows copied with 2 doubles of padding) all equal
+ * ref_score() exactly. @returns the rows that differ. */
+static int check_identical(const ww_iforest_t *f, const double *X, size_t n, int d) {
+  size_t len = 0, stride = (size_t)d + 2;
+  char *js = ww_iforest_to_json(f, &len);
+  json_t *model = js ? json_loadb(js, len, 0, NULL) : NULL;
+  double *batch = malloc(n * sizeof(double)), *rows = malloc(n * sizeof(double));
+  double *Xw = malloc(n * stride * sizeof(double) + 1);
+  int bad = 0;
+  CHECK(model != NULL && batch && rows && Xw);
+  if (!model || !batch || !rows || !Xw) {
+    bad = -1;
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    memcpy(&Xw[i * stride], &X[i * (size_t)d], (size_t)d * sizeof(double));
+    Xw[i * stride + (size_t)d] = Xw[i * stride + (size_t)d + 1] = NAN;
+  }
+  ww_iforest_score_batch(f, X, n, batch);
+  ww_iforest_score_rows(f, Xw, n, stride, rows);
+  for (size_t i = 0; i < n; i++) {
+    double want = ref_score(model, &X[i * (size_t)d]), one = ww_iforest_score(f, &X[i * (size_t)d]);
+    if (memcmp(&want, &one, sizeof(want)) || memcmp(&want, &batch[i], sizeof(want)) ||
+        memcmp(&want, &rows[i], sizeof(want))) {
+      if (bad++ < 5)
+        fprintf(stderr, "row %zu: definition %.17g one %.17g batch %.17g rows %.17g\n", i, want,
+                one, batch[i], rows[i]);
+    }
+  }
+done:
+  json_decref(model);
+  free(js);
+  free(batch);
+  free(rows);
+  free(Xw);
+  return bad;
+}
+
+/* Rows to score: half like the training data, a quarter far outside it,
+ * the rest exactly on thresholds of the model (x == threshold goes left),
+ * and a few non-finite values. */
+static void probe_rows(const ww_iforest_t *f, double *X, size_t n, int d, uint64_t *s) {
+  size_t len = 0;
+  char *js = ww_iforest_to_json(f, &len);
+  json_t *model = js ? json_loadb(js, len, 0, NULL) : NULL;
+  json_t *tree0 = json_array_get(json_object_get(model, "trees"), 0);
+  json_t *ta = json_object_get(tree0, "t");
+  size_t nt = json_array_size(ta);
+  for (size_t i = 0; i < n; i++)
+    for (int k = 0; k < d; k++) {
+      double *x = &X[i * (size_t)d + (size_t)k];
+      if (i % 4 < 2)
+        *x = lcg(s);
+      else if (i % 4 == 2)
+        *x = 6.0 * lcg(s) - 3.0;
+      else
+        *x = nt ? json_number_value(json_array_get(ta, (size_t)(lcg(s) * (double)nt))) : 0.5;
+    }
+  X[0] = NAN;
+  X[(size_t)d] = INFINITY;
+  X[2 * (size_t)d] = -INFINITY;
+  json_decref(model);
+  free(js);
+}
+
+static void check_forest(int d, size_t n_train, int trees, int samples, size_t n_probe) {
+  double *X = malloc(n_train * (size_t)d * sizeof(double));
+  double *P = malloc(n_probe * (size_t)d * sizeof(double));
+  uint64_t s = 99 + (uint64_t)d;
+  char err[256];
+  ww_iforest_params_t p;
+  ww_iforest_t *f = NULL;
+  CHECK(X && P);
+  if (!X || !P)
+    goto done;
+  for (size_t i = 0; i < n_train * (size_t)d; i++)
+    X[i] = lcg(&s) + (i % 97 == 0 ? 3.0 : 0.0);
+  ww_iforest_params_default(&p);
+  p.n_trees = trees;
+  p.max_samples = samples;
+  f = ww_iforest_train(X, n_train, d, &p, err, sizeof(err));
+  CHECK(f != NULL);
+  if (!f)
+    goto done;
+  probe_rows(f, P, n_probe, d, &s);
+  CHECK_INT_EQ(check_identical(f, P, n_probe, d), 0);
+  CHECK_INT_EQ(check_identical(f, X, n_train, d), 0);
+  /* ragged ends and empty batches */
+  CHECK_INT_EQ(check_identical(f, P, 1, d), 0);
+  CHECK_INT_EQ(check_identical(f, P + (size_t)d, 257, d), 0);
+  ww_iforest_score_batch(f, P, 0, NULL);
+done:
+  ww_iforest_destroy(f);
+  free(X);
+  free(P);
+}
+
+static void test_fast_scores_identical(void) {
+  check_forest(3, 3000, 100, 256, 3000);
+  check_forest(6, 3000, 100, 256, 3000);
+  check_forest(1, 500, 30, 64, 1000);
+  check_forest(32, 1000, 20, 128, 1000);
+  /* wide levels: over 128 nodes a level */
+  check_forest(3, 4096, 8, 4096, 2000);
+}
+
+static void test_fast_scores_sklearn_data(void) {
+  enum { MAXR = 2000 };
+  static row_t rows[MAXR];
+  static double X[MAXR * 3];
+  char err[256];
+  ww_iforest_params_t p;
+  ww_iforest_t *f;
+  int n = load_reference(rows, MAXR);
+  CHECK(n > 100);
+  if (n <= 100)
+    return;
+  for (int i = 0; i < n; i++)
+    memcpy(&X[i * 3], rows[i].x, sizeof(rows[i].x));
+  ww_iforest_params_default(&p);
+  p.seed = 7;
+  f = ww_iforest_train(X, (size_t)n, 3, &p, err, sizeof(err));
+  CHECK(f != NULL);
+  if (!f)
+    return;
+  CHECK_INT_EQ(check_identical(f, X, (size_t)n, 3), 0);
+  ww_iforest_destroy(f);
+}
+
+/* A hand-made model whose path lengths are not multiples of 2^-23: the sum
+ * must still be the tree-order double sum. */
+static void test_fast_scores_inexact_model(void) {
+  const char *js =
+      "{\"n_features\":2,\"psi\":16,\"trees\":["
+      "{\"f\":[0,-1,1,-1,-1],\"t\":[0.5,0.1,0.25,1e-07,3.3],\"r\":[2,0,4,0,0]},"
+      "{\"f\":[1,-1,-1],\"t\":[0.75,1000000.1,0.3],\"r\":[2,0,0]},"
+      "{\"f\":[-1],\"t\":[0.7],\"r\":[0]}]}";
+  char err[256];
+  double X[2 * 400];
+  uint64_t s = 5;
+  ww_iforest_t *f = ww_iforest_from_json(js, strlen(js), err, sizeof(err));
+  CHECK(f != NULL);
+  if (!f)
+    return;
+  for (int i = 0; i < 2 * 400; i++)
+    X[i] = i % 7 == 0 ? 0.5 : i % 11 == 0 ? 0.25 : lcg(&s);
+  CHECK_INT_EQ(check_identical(f, X, 400, 2), 0);
+  ww_iforest_destroy(f);
+}
+
 int main(void) {
   RUN(test_c);
   RUN(test_separates_outliers);
   RUN(test_small_and_constant);
   RUN(test_errors);
   RUN(test_matches_sklearn);
+  RUN(test_fast_scores_identical);
+  RUN(test_fast_scores_sklearn_data);
+  RUN(test_fast_scores_inexact_model);
   return WW_TEST_RESULT();
 }

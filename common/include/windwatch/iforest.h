@@ -14,9 +14,12 @@
  * anomalous, clearly below 0.5 is normal. sklearn's score_samples() is -s.
  * Like sklearn, features are compared as 32-bit floats.
  *
- * Scoring walks flat arrays (8-byte nodes, trees stored back to back in
- * pre-order, left child next to its parent) and allocates nothing: it is
- * safe to call from any number of threads on one model.
+ * Scoring walks flat arrays (8-byte nodes, each tree laid out level by
+ * level, every row taking the same number of branch-free steps) and
+ * allocates nothing: it is safe to call from any number of threads on one
+ * model. E[h(x)] is the sum of the trees' path lengths (floats) as doubles
+ * in tree order; the fast paths give that sum bit for bit (for trained
+ * forests it is exact, so they add in 64-bit fixed point in any order).
  */
 #ifndef WW_IFOREST_H
 #define WW_IFOREST_H
@@ -49,11 +52,33 @@ ww_iforest_t *ww_iforest_train(const double *X, size_t n, int d, const ww_ifores
 /** NULL is a no-op. */
 void ww_iforest_destroy(ww_iforest_t *f);
 
-/** @returns the anomaly score s(x) in 0..1 of one row of ww_iforest_dims() features. */
+/**
+ * @returns the anomaly score s(x) in 0..1 of one row of ww_iforest_dims()
+ *          features (walks 16 trees at a time; to score many rows at once
+ *          ww_iforest_score_batch() is several times faster).
+ */
 double ww_iforest_score(const ww_iforest_t *f, const double *x);
 
-/** Score \p n rows of \p X (row-major) into \p out. */
+/**
+ * @brief Score \p n rows of \p X (row-major, ww_iforest_dims() features
+ *        each) into \p out[0..n).
+ *
+ * Same scores, bit for bit, as ww_iforest_score() on each row, several
+ * times faster: rows are walked in blocks (256 with AVX-512, which is used
+ * when the CPU has it; else 64) through one tree at a time, the block's
+ * independent walks interleaved. The caller owns \p X and \p out (\p n
+ * doubles); nothing is allocated (about 40 KiB of stack), so it is safe
+ * from any number of threads on one model. \p n = 0 is a no-op.
+ */
 void ww_iforest_score_batch(const ww_iforest_t *f, const double *X, size_t n, double *out);
+
+/**
+ * @brief As ww_iforest_score_batch(), with row i's features at
+ *        \p X[i * stride ..] (\p stride >= ww_iforest_dims() doubles), e.g.
+ *        to score the leading features of wider records in place.
+ */
+void ww_iforest_score_rows(const ww_iforest_t *f, const double *X, size_t n, size_t stride,
+                           double *out);
 
 /** @returns features per row. */
 int ww_iforest_dims(const ww_iforest_t *f);
