@@ -38,7 +38,7 @@ typedef struct cnode_s {
 #define WW_IFOREST_BLOCK 256    /* rows walked together through one tree (vector batch) */
 #define WW_IFOREST_SBLOCK 64    /* the same, portable batch */
 #define WW_IFOREST_PASS 63      /* feature code of a pass-through node, vector layout */
-#define WW_IFOREST_Q 23         /* fixed-point path lengths: units of 2^-23 */
+#define WW_IFOREST_Q 23         /* fixed-point path lengths: units of 2^-23 (see unq()) */
 
 struct ww_iforest_s {
   int d;           /* features per row */
@@ -54,16 +54,17 @@ struct ww_iforest_s {
   /* Exact sums: E[h] is defined as the double sum of the trees' float path
    * lengths in tree order. When every path length is a multiple of 2^-Q
    * below 128 (always true of trained forests: they are depth + c(n) >= 1
-   * rounded to float, under 2^5), every partial sum of up to 2^23 trees is
+   * rounded to float, under 64), every partial sum of up to 2^23 trees is
    * a double exactly, so the sum is exact and any order gives the same
    * bits: it is then done in 64-bit integers in units of 2^-Q. Otherwise
    * (a hand-made model) the doubles are added in tree order. */
   int exact;
   /* Vector layout (AVX-512 batch, exact forests only): level l of tree t,
    * w entries, P = WW_PADW(w): pool[off..] holds thr[P] (float bits) then
-   * fc[P] as in cnode_t but with feature 63 when passing through; the
-   * bottom level holds the fixed-point path lengths[P]. lv[(t * (depth + 1) + l) * 3 + 0, 1, 2] = off, w, mask
-   * of the features used at that level. */
+   * fc[P] as in cnode_t but with the child's index within level l + 1 and
+   * feature 63 when passing through; the bottom level holds the
+   * fixed-point path lengths[P]. lv[(t * (depth + 1) + l) * 3 + 0, 1, 2] =
+   * off, w, mask of the features the level's real nodes use. */
   int simd;        /* the AVX-512 batch path may be used */
   int32_t *pool;
   size_t *lv;
@@ -308,7 +309,8 @@ static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, uint32_
       if (pool) {
         float thr = leaf ? INFINITY : nd->thr;
         memcpy(&pool[i], &thr, sizeof(thr));
-        pool[pw + i] = (int32_t)((uint32_t)nw << 6 | (leaf ? WW_IFOREST_PASS : (uint32_t)nd->feat));
+        pool[pw + i] =
+            (int32_t)((uint32_t)nw << 6 | (leaf ? WW_IFOREST_PASS : (uint32_t)nd->feat));
       }
       if (!leaf)
         mask |= (size_t)1 << nd->feat;
@@ -395,8 +397,9 @@ static double finish(const ww_iforest_t *f, double h) {
   return exp2(-(h / f->n_trees) / f->norm);
 }
 
-/* The fixed-point sum as a double: exact (see `exact`). */
-static double unq(int64_t q) { return ldexp((double)q, -WW_IFOREST_Q); }
+/* The fixed-point sum as a double: exact (see `exact`; |q| < 2^53, and
+ * scaling by a power of two is exact). */
+static double unq(int64_t q) { return (double)q * 0x1p-23; }
 
 double ww_iforest_score(const ww_iforest_t *f, const double *x) {
   float xf[WW_IFOREST_MAX_FEATURES];
@@ -485,8 +488,9 @@ __attribute__((target("avx512f"))) static inline __m512i tab_get(const int32_t *
 /* Batch with AVX-512, only for exact forests (sums in any order): 16 rows a
  * vector, 16 vectors a block, walked tree-major over the vector layout.
  * Each level's thresholds, features and children are fetched by
- * in-register permutes; a row's feature value is selected by comparing it
- * against each feature that level uses, masked by the node's feature. */
+ * in-register permutes; a row's feature value is picked by blends among
+ * the features that level uses (none when it uses one). No gathers: they
+ * are slow on some CPUs (AMD Zen 4). */
 __attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *f,
                                                              const double *X, size_t n,
                                                              size_t stride, double *out) {
@@ -511,18 +515,35 @@ __attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *
         const int32_t *thr = f->pool + lv[0];
         size_t w = lv[1], pw = WW_PADW(w);
         size_t mask = lv[2];
+        int k0 = mask ? __builtin_ctzll(mask) : 0;
+        if (w == 1) {
+          /* One node (the root, or a leaf passing through): every row
+           * compares the same feature with the same threshold. */
+          __m512 th = _mm512_castsi512_ps(_mm512_set1_epi32(thr[0]));
+          __m512i ch = _mm512_set1_epi32((int)((uint32_t)thr[pw] >> 6));
+          for (int v = 0; v < WW_NV; v++)
+            j[v] = _mm512_mask_add_epi32(ch, _mm512_cmp_ps_mask(_mm512_load_ps(&xs[k0][v * WW_V]),
+                                                                th, _CMP_GT_OQ),
+                                         ch, _mm512_set1_epi32(1));
+          continue;
+        }
         for (int v = 0; v < WW_NV; v++) {
           __m512 th = _mm512_castsi512_ps(tab_get(thr, w, j[v]));
           __m512i fc = tab_get(thr + pw, w, j[v]);
-          __m512i fe = _mm512_and_si512(fc, _mm512_set1_epi32(63));
           __m512i ch = _mm512_srli_epi32(fc, 6);
-          __mmask16 right = 0;
-          for (size_t mk = mask; mk; mk &= mk - 1) {
-            int k = __builtin_ctzll(mk);
-            right |= _mm512_mask_cmp_ps_mask(_mm512_cmpeq_epi32_mask(fe, _mm512_set1_epi32(k)),
-                                             _mm512_load_ps(&xs[k][v * WW_V]), th, _CMP_GT_OQ);
+          __m512 x = _mm512_load_ps(&xs[k0][v * WW_V]);
+          /* Pass-through lanes (threshold +inf) never go right, whatever
+           * they compare: they keep feature k0's value. */
+          if (mask & (mask - 1)) {
+            __m512i fe = _mm512_and_si512(fc, _mm512_set1_epi32(63));
+            for (size_t mk = mask & (mask - 1); mk; mk &= mk - 1) {
+              int k = __builtin_ctzll(mk);
+              x = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(fe, _mm512_set1_epi32(k)), x,
+                                       _mm512_load_ps(&xs[k][v * WW_V]));
+            }
           }
-          j[v] = _mm512_mask_add_epi32(ch, right, ch, _mm512_set1_epi32(1));
+          j[v] = _mm512_mask_add_epi32(ch, _mm512_cmp_ps_mask(x, th, _CMP_GT_OQ), ch,
+                                       _mm512_set1_epi32(1));
         }
       }
       for (int v = 0; v < WW_NV; v++) {
