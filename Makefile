@@ -18,7 +18,7 @@ WERROR ?= OFF
 endif
 CMAKE_ARGS ?=
 
-.PHONY: all bootstrap configure build run test test-unit test-integration test-browser test-sanitize test-faults bench fuzz clean
+.PHONY: all bootstrap configure build run test test-unit test-integration test-browser test-sanitize test-faults soak bench fuzz clean
 
 all: build
 
@@ -57,6 +57,10 @@ test-sanitize: bootstrap
 # The long fault scenarios (kill -9, broker outage, malformed input, disk full).
 test-faults: bootstrap build
 	@tests/faults/run $(BUILD)
+
+# One hour at 5k readings/s, RSS and fds of every binary sampled each minute.
+soak: bootstrap build
+	@tests/soak/run $(BUILD)
 
 bench: bootstrap build
 	@bench/run $(BUILD)
