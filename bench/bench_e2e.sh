@@ -92,6 +92,7 @@ for r in $(seq 1 "$REPS"); do
     extra "repetition $r: $k measured" "$n"
   done
 done
+note "The gap between an alert event's CreateTime (set when the processor produces it) and the moment a read_committed consumer sees it is the wait for the transaction commit: with --guarantee exactly-once, outputs become visible only at the next commit (--commit-interval, default 100 ms)."
 note "Peak RSS on the windwatch rows is the processor's VmHWM at the end of the run."
 note "sensor-data latency is the floor: windwatch's own producer (idempotent, lz4, 5 ms linger) to a read_committed consumer on the same broker, no processing."
 bench_end

@@ -200,6 +200,8 @@ def render(results_dir):
     summary, body = [], []
     for name in names:
         r = load(name)
+        if name not in ORDER and not (isinstance(r, dict) and r.get("name") == name and "series" in r):
+            continue  # another tool's file in the results directory, not a benchmark of bench/run
         if r is None:
             body += ["## %s" % name, "", "Not run in this run (see the bench/run log).", ""]
             summary.append("| %s | - | n/a | - | **not run** |" % name)
@@ -210,7 +212,61 @@ def render(results_dir):
                 "Medians of this run; the sections below give min / median / max and the details.", "",
                 "| benchmark | figure | median | goal | verdict |", "|---|---|---|---|---|"] + summary + [""]
     out += body
+    out += render_detection(load)
+    out += render_soak(load)
     sys.stdout.write("\n".join(out).rstrip() + "\n")
+
+
+def render_detection(load):
+    """Detection quality per seed (bench_detection.sh), min / median / max."""
+    d = load("detection")
+    if not isinstance(d, dict) or not d.get("quality"):
+        return []
+    q = d["quality"]
+
+    def mmm(vals):
+        v = sorted(vals)
+        return "%.3f / **%.3f** / %.3f" % (v[0], v[len(v) // 2], v[-1])
+    rows = ["## Detection quality (simulated data with ground truth)", "",
+            "windwatch-producer simulates %d readings per run (all five anomaly types, "
+            "--anomaly-probability 0.05, one seed per run), windwatch-processor scores them with "
+            "its defaults in --mode batch and compares its alerts with the injected episodes. "
+            "%d runs; min / median / max. Goals: recall >= 0.95 for each type, precision >= 0.9." %
+            (d["readings"], len(q)), "",
+            "| figure | min / median / max | goal |", "|---|---|---|",
+            "| precision (alerts that match an episode) | %s | >= 0.9 |" % mmm([x["precision"] for x in q]),
+            "| recall (episodes alerted) | %s | >= 0.95 |" % mmm([x["recall"] for x in q]),
+            "| F1 | %s | |" % mmm([x["f1"] for x in q])]
+    types = sorted({t for x in q for t in x.get("recall_by_type", {})})
+    for t in types:
+        vals = [x["recall_by_type"][t]["recall"] for x in q if t in x.get("recall_by_type", {})]
+        eps = sum(x["recall_by_type"][t]["episodes"] for x in q if t in x.get("recall_by_type", {}))
+        rows.append("| recall, %s (%d episodes in all runs) | %s | >= 0.95 |" % (t, eps, mmm(vals)))
+    return rows + [""]
+
+
+def render_soak(load):
+    """The last `make soak` (tests/soak/run writes bench/results/soak.json), if any."""
+    try:
+        s = load("soak")
+    except Exception:  # a broken file must not hide the benchmarks
+        return []
+    if not isinstance(s, dict) or "binaries" not in s:
+        return []
+    rows = ["## Soak (`make soak`, last run)", "",
+            "The whole pipeline at %g readings/s for %d s (%d readings stored); RSS and open file "
+            "descriptors of every binary sampled during the run. The first fifth is warm-up; growth "
+            "compares the second fifth with the last. This is not a paired benchmark: it shows "
+            "whether memory stays flat." % (s["rate"], s["seconds"], s.get("readings_stored", 0)), "",
+            "| binary | RSS after warm-up (KiB) | RSS at the end (KiB) | max (KiB) | growth | fds start → end |",
+            "|---|---|---|---|---|---|"]
+    for b, v in s["binaries"].items():
+        rows.append("| %s | %d | %d | %d | %+.1f %% | %d → %d |" % (
+            b, v["rss_kib_after_warmup"], v["rss_kib_end"], v["rss_kib_max"], v["growth_pct"],
+            v["fds_start"], v["fds_end"]))
+    if s["seconds"] < 3600:
+        rows += ["", "The goal is one hour at 5k readings/s; this run was shorter (%d s)." % s["seconds"]]
+    return rows + [""]
 
 
 def main():
