@@ -51,11 +51,14 @@ for round in $(seq 1 "$ROUNDS"); do
   "$WW_BIN_DIR/windwatch-sink" "${sink_args[@]}" --batch-size $((200 + RANDOM % 2000)) \
     --batch-ms 20ms >>"$WW_TMP/sink.out" 2>>"$WW_TMP/sink.log" &
   spid=$!
-  # Once it is writing again, a random moment 0..0.3 s later (deliberate, not a readiness wait).
+  # Kill it at a random point of the new chunk: once it has stored a random
+  # number (1 .. CHUNK/2) of the new readings, so the kill lands mid-stream
+  # however fast the machine is.
   before=$(rows)
-  progressed() { [ "$(rows)" -gt "$before" ]; }
-  wait_until 120 "the restarted sink to store readings (round $round)" progressed
-  sleep "$(python3 -c 'import random; print(round(random.uniform(0, 0.3), 3))')"
+  target=$((before + 1 + RANDOM * 32768 % (CHUNK / 2) + RANDOM % (CHUNK / 2)))
+  [ "$target" -lt $((before + CHUNK / 2)) ] || target=$((before + CHUNK / 4))
+  progressed() { [ "$(rows)" -ge "$target" ]; }
+  wait_until 120 "the restarted sink to store $((target - before)) new readings (round $round)" progressed
   kill -KILL "$spid" 2>/dev/null || true
   wait "$spid" 2>/dev/null || true
   wait "$kpid" || die "kcat could not produce round $round"
