@@ -307,3 +307,13 @@ json_t *api_alert_json(sqlite3_stmt *st, int full) {
   json_decref(last);
   return o;
 }
+
+json_t *api_rows_done(sqlite3_stmt *st, int rc, json_t *a, char *err, size_t errsz) {
+  if (rc != SQLITE_DONE) {
+    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+    json_decref(a);
+    a = NULL;
+  }
+  sqlite3_reset(st);
+  return a;
+}

@@ -196,6 +196,12 @@ const char *api_table_sql(const char *name);
 json_t *api_col_json(sqlite3_stmt *st, int i);
 /** The current row as a JSON object keyed by column name (new reference). */
 json_t *api_row_json(sqlite3_stmt *st);
+/**
+ * Finish stepping \p st into the array \p a (owned): on an error (\p rc is
+ * not SQLITE_DONE) frees \p a, puts SQLite's message in \p err and returns
+ * NULL; otherwise returns \p a. Resets \p st either way.
+ */
+json_t *api_rows_done(sqlite3_stmt *st, int rc, json_t *a, char *err, size_t errsz);
 /** Bind text or NULL. */
 int api_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 /** Format epoch ms as RFC 3339 JSON string, or JSON null when \p ms < 0. */

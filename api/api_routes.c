@@ -159,13 +159,7 @@ static json_t *recent(api_req_t *req, int64_t limit, char *err, size_t errsz) {
   a = json_array();
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     json_array_append_new(a, api_reading_json(st));
-  if (rc != SQLITE_DONE) {
-    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
-    json_decref(a);
-    a = NULL;
-  }
-  sqlite3_reset(st);
-  return a;
+  return api_rows_done(st, rc, a, err, errsz);
 }
 
 static json_t *sensor_names(const ww_factory_t *fac) {
@@ -237,13 +231,7 @@ static json_t *history(api_req_t *req, int sensor_idx, const char *line, int64_t
     json_object_set_new(row, "component_id", api_col_json(st, 5));
     json_array_append_new(a, row);
   }
-  if (rc != SQLITE_DONE) {
-    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
-    json_decref(a);
-    a = NULL;
-  }
-  sqlite3_reset(st);
-  return a;
+  return api_rows_done(st, rc, a, err, errsz);
 }
 
 /* One-minute rollups of one sensor: {"timestamp","production_line","value"(mean),"min","max","count"}. */
@@ -267,13 +255,7 @@ static json_t *history_rollup(api_req_t *req, int sensor_idx, const char *line, 
                                        api_col_json(st, 2), "min", api_col_json(st, 3), "max",
                                        api_col_json(st, 4), "count", api_col_json(st, 5),
                                        "is_anomaly", 0));
-  if (rc != SQLITE_DONE) {
-    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
-    json_decref(a);
-    a = NULL;
-  }
-  sqlite3_reset(st);
-  return a;
+  return api_rows_done(st, rc, a, err, errsz);
 }
 
 #define ROLLUP_AUTO_MS (6 * 3600 * 1000LL) /* ranges longer than this use rollups by default */

@@ -18,13 +18,7 @@ static json_t *collect(sqlite3_stmt *st, json_t *(*conv)(sqlite3_stmt *, int), i
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     json_array_append_new(a, conv(st, arg));
-  if (rc != SQLITE_DONE) {
-    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
-    json_decref(a);
-    a = NULL;
-  }
-  sqlite3_reset(st);
-  return a;
+  return api_rows_done(st, rc, a, err, errsz);
 }
 
 static int one_of(const char *v, const char *const *allowed) {
