@@ -115,9 +115,23 @@ typedef struct ww_proc_src_s {
 
 /**
  * @brief Process one input message: decode, dead-letter or score, window, alert.
+ *        The same as ww_proc_enqueue() then ww_proc_flush().
  * @remark never fails on bad input: bad input becomes a dead letter.
  */
 void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src);
+
+/**
+ * @brief Take one input message: decode it, dead-letter it or judge it by the
+ *        rules now; its model score, and the outputs that depend on it, wait
+ *        for ww_proc_flush() (or a full batch) so that the waiting readings
+ *        are scored together. The outputs, their order per topic and key,
+ *        and every counter end up exactly as with ww_proc_message().
+ * @remark the caller must flush before committing the input's offsets.
+ */
+void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src);
+
+/** @brief Finish every waiting reading (see ww_proc_enqueue()). */
+void ww_proc_flush(ww_proc_t *proc);
 
 /**
  * @brief Load a model file written by --models-dir (or taken from the models
@@ -126,10 +140,11 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
  */
 int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t errstr_size);
 
-/** End of input (--mode batch): close open windows if flush_on_end. */
+/** End of input (--mode batch): flush, then close open windows if flush_on_end. */
 void ww_proc_finish(ww_proc_t *proc);
 
-/** The partition was revoked: drop the state of every line last seen on it. */
+/** The partition was revoked: drop the state, and the waiting readings, of
+ *  every line last seen on it (flush first to keep them). */
 void ww_proc_revoke(ww_proc_t *proc, int32_t partition);
 
 /** Copy the counters to \p c. */

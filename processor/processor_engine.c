@@ -56,6 +56,41 @@ typedef struct comp_s {
 #define WW_BASE_MIN_COUNT 2   /* values a pane needs to be a baseline */
 #define WW_BASE_MIN_STD 1e-9  /* a baseline spread at or below this gives no z-score */
 
+typedef struct verdict_s {
+  ww_score_t sc;        /* what goes on sensor-scored */
+  const char *type;     /* anomaly_type, NULL if normal */
+  uint32_t sensors;     /* sensors out of line */
+  int opens_now;        /* critical by threshold or z-score: alert without a streak */
+  int has_baseline;     /* every present sensor had a baseline: the features mean something */
+  ww_severity_t rule_sev; /* the threshold, z-score and stuck rules' severity */
+  double feats[WW_MAX_FEATS]; /* model features of the reading */
+} verdict_t;
+
+/*
+ * A reading between the two halves of its processing. Everything that later
+ * readings' features depend on (stuck-sensor memory, the running sums of the
+ * current pane, the watermark) is done at once, in order; the Isolation
+ * Forest score and all that depends on it (severity, training, the baseline
+ * of normal values, windows, alerts, outputs) waits until ww_proc_flush(), so
+ * that the readings at hand are scored together by the batch path. The
+ * outputs are exactly those of processing each reading alone: a reading
+ * whose rules need state that waiting readings would still change (its
+ * component starts a new pane, or it falls back to the line's last window)
+ * flushes them first, and readings scored by a model that a waiting reading
+ * then retrained are scored again.
+ */
+typedef struct pend_s {
+  ww_reading_t r;   /* decoded reading */
+  verdict_t v;      /* the rules' verdict; the model's part is filled in by the flush */
+  int slot;         /* component slot in its line */
+  int64_t pane;     /* its component pane */
+  double mscore;    /* model score, valid when mver > 0 */
+  ww_severity_t msev; /* the model's severity for it */
+  int64_t mver;     /* model version that scored it; 0 = not scored */
+} pend_t;
+
+#define WW_PEND_MAX 256 /* readings waiting for the batch scorer */
+
 typedef struct line_s {
   ww_proc_t *proc;                  /* back-pointer for the window callback */
   int idx;                          /* index into the factory's lines */
@@ -72,7 +107,11 @@ typedef struct line_s {
   int n_feats;                      /* features per reading */
   char feat_name[WW_MAX_FEATS][WW_ID_MAX + 8]; /* "temperature", "temperature_z", ... */
   const char *feat_names[WW_MAX_FEATS];        /* pointers into feat_name */
+  int n_pend;                       /* its readings waiting in proc->pend */
+  int comp_pend[WW_SLOTS_PER_LINE]; /* the same per component slot */
+  int64_t pend_max_ts;              /* latest event time among them */
 } line_t;
+
 
 struct ww_proc_s {
   const ww_factory_t *fac;     /* borrowed */
@@ -81,6 +120,11 @@ struct ww_proc_s {
   line_t *lines;               /* [fac->n_lines] */
   ww_eval_t *eval;             /* ground-truth grading */
   ww_proc_counters_t cnt;      /* counters */
+  pend_t *pend;                /* [WW_PEND_MAX] readings waiting for the flush */
+  int n_pend;                  /* entries in pend */
+  double *rows;                /* [WW_PEND_MAX * WW_MAX_FEATS] features to batch-score */
+  double *scores;              /* [WW_PEND_MAX] their scores */
+  int *row_of;                 /* [WW_PEND_MAX] pend index of each row */
 };
 
 void ww_proc_conf_defaults(ww_proc_conf_t *pc) {
@@ -107,6 +151,8 @@ void ww_proc_conf_defaults(ww_proc_conf_t *pc) {
 
 static void line_reset(line_t *ln) {
   ww_window_reset(ln->win);
+  ln->n_pend = 0;
+  memset(ln->comp_pend, 0, sizeof(ln->comp_pend));
   ln->partition = -1;
   ln->have_prev = 0;
   ln->prev_present = 0;
@@ -129,7 +175,12 @@ ww_proc_t *ww_proc_new(const ww_factory_t *fac, const ww_proc_conf_t *pc,
   proc->out = *out;
   proc->lines = calloc((size_t)(fac->n_lines > 0 ? fac->n_lines : 1), sizeof(*proc->lines));
   proc->eval = ww_eval_new((fac->n_lines > 0 ? fac->n_lines : 1) * WW_SLOTS_PER_LINE);
-  if (!proc->lines || !proc->eval) {
+  proc->pend = malloc(WW_PEND_MAX * sizeof(*proc->pend));
+  proc->rows = malloc(WW_PEND_MAX * WW_MAX_FEATS * sizeof(*proc->rows));
+  proc->scores = malloc(WW_PEND_MAX * sizeof(*proc->scores));
+  proc->row_of = malloc(WW_PEND_MAX * sizeof(*proc->row_of));
+  if (!proc->lines || !proc->eval || !proc->pend || !proc->rows || !proc->scores ||
+      !proc->row_of) {
     snprintf(errstr, errstr_size, "out of memory");
     goto err;
   }
@@ -185,6 +236,10 @@ void ww_proc_destroy(ww_proc_t *proc) {
     }
   free(proc->lines);
   ww_eval_destroy(proc->eval);
+  free(proc->pend);
+  free(proc->rows);
+  free(proc->scores);
+  free(proc->row_of);
   free(proc);
 }
 
@@ -289,32 +344,25 @@ static void comp_roll(comp_t *cp, int64_t p) {
   cp->pane = p;
 }
 
-typedef struct verdict_s {
-  ww_score_t sc;        /* what goes on sensor-scored */
-  const char *type;     /* anomaly_type, NULL if normal */
-  uint32_t sensors;     /* sensors out of line */
-  int opens_now;        /* critical by threshold or z-score: alert without a streak */
-  int has_baseline;     /* every present sensor had a baseline: the features mean something */
-  double feats[WW_MAX_FEATS]; /* model features of the reading */
-} verdict_t;
 
 static ww_severity_t sev_max(ww_severity_t a, ww_severity_t b) { return a > b ? a : b; }
 
-/* Score one reading of line ln, component cp:
+/* The rules' verdict on one reading of line ln, component cp, and its model
+ * features (the model scores them later, see pend_t):
  *  - the configured sensor thresholds;
  *  - the z-score against the previous closed window, per component (its own
  *    level; the line's mix of components would hide a fault), falling back
  *    to the line's window; the reading itself is never in that window;
  *  - a stuck sensor: the same value stuck_count more times in a row;
- *  - the line's Isolation Forest on [z, z vs the current window so far] per sensor.
+ *  - the features of the line's Isolation Forest: [z, z vs the current window
+ *    so far] per sensor.
  * Updates cp's stuck-sensor memory; the window sums are updated by the caller. */
-static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane, const ww_reading_t *r,
+static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane, const ww_reading_t *r,
                   verdict_t *v) {
   const ww_factory_t *fac = proc->fac;
   const ww_line_def_t *ld = &fac->lines[ln->idx];
-  double zthr = proc->conf.zscore_threshold, zmax = 0, zconf = 0, mscore = 0;
+  double zthr = proc->conf.zscore_threshold, zmax = 0, zconf = 0;
   ww_severity_t thr_sev = WW_SEV_NORMAL, z_sev = WW_SEV_NORMAL, st_sev = WW_SEV_NORMAL;
-  ww_severity_t m_sev = WW_SEV_NORMAL;
   uint32_t thr_bits = 0, z_bits = 0, st_bits = 0;
   memset(v, 0, sizeof(*v));
   v->has_baseline = 1;
@@ -382,17 +430,7 @@ static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane, const w
   if (st_bits)
     st_sev = WW_SEV_WARNING;
   v->sc.zscore = zmax;
-  /* Before the first window closes there are no deviations to judge. */
-  if (ln->model && v->has_baseline &&
-      ww_model_score(ln->model, v->feats, &mscore, &m_sev) == 0) {
-    v->sc.anomaly_score = mscore;
-    v->sc.model_version = ww_model_version(ln->model);
-  } else {
-    /* Without a model yet, the z-score mapped to 0..1: 0.5 at the threshold. */
-    v->sc.anomaly_score = zthr > 0 ? 1.0 - exp2(-zmax / zthr) : 0.0;
-    v->sc.model_version = 0;
-  }
-  v->sc.severity = sev_max(sev_max(thr_sev, z_sev), sev_max(st_sev, m_sev));
+  v->rule_sev = sev_max(sev_max(thr_sev, z_sev), st_sev);
   /* The model alone never opens an alert on one reading: its tail is noisier. */
   v->opens_now = thr_sev == WW_SEV_CRITICAL || z_sev == WW_SEV_CRITICAL;
   v->sensors = thr_bits | z_bits | st_bits;
@@ -402,13 +440,30 @@ static void score(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane, const w
     v->type = "stuck";
   else if (z_sev > WW_SEV_NORMAL)
     v->type = "zscore";
-  else if (m_sev > WW_SEV_NORMAL)
+}
+
+/* Complete a verdict with the model's score (\p mver > 0) or, before the
+ * first window closes or the first model, with the z-score mapped to 0..1. */
+static void verdict_finish(const ww_proc_t *proc, verdict_t *v, double mscore,
+                           ww_severity_t m_sev, int64_t mver) {
+  double zthr = proc->conf.zscore_threshold;
+  if (mver > 0) {
+    v->sc.anomaly_score = mscore;
+    v->sc.model_version = mver;
+  } else {
+    /* Without a model yet, the z-score mapped to 0..1: 0.5 at the threshold. */
+    v->sc.anomaly_score = zthr > 0 ? 1.0 - exp2(-v->sc.zscore / zthr) : 0.0;
+    v->sc.model_version = 0;
+    m_sev = WW_SEV_NORMAL;
+  }
+  v->sc.severity = sev_max(v->rule_sev, m_sev);
+  if (!v->type && m_sev > WW_SEV_NORMAL)
     v->type = "model";
 }
 
-/* Add a scored reading to its component's running window sums. */
-static void comp_add(comp_t *cp, int64_t pane, const ww_reading_t *r, const ww_line_def_t *ld,
-                     int normal) {
+/* Add a reading to its component's running sums of all values (the features
+ * of the next readings depend on them, so this is done at once). */
+static void comp_add_all(comp_t *cp, int64_t pane, const ww_reading_t *r, const ww_line_def_t *ld) {
   cp->seen++;
   if (pane != cp->pane)
     return; /* a late reading of a pane already rolled: it is not in the baseline */
@@ -423,11 +478,24 @@ static void comp_add(comp_t *cp, int64_t pane, const ww_reading_t *r, const ww_l
     cp->n_all[i]++;
     cp->sum_all[i] += d;
     cp->sumsq_all[i] += d * d;
-    if (normal) {
-      cp->n[i]++;
-      cp->sum[i] += d;
-      cp->sumsq[i] += d * d;
-    }
+  }
+}
+
+/* Add a reading judged normal to its component's sums of normal values (read
+ * only when the pane rolls; comp_add_all() set the shift). */
+static void comp_add_normal(comp_t *cp, int64_t pane, const ww_reading_t *r,
+                            const ww_line_def_t *ld) {
+  if (pane != cp->pane)
+    return;
+  for (int j = 0; j < ld->n_sensors; j++) {
+    int i = ld->sensor_idx[j];
+    double d;
+    if (!(r->present & (1u << i)))
+      continue;
+    d = r->values[i] - cp->shift[i];
+    cp->n[i]++;
+    cp->sum[i] += d;
+    cp->sumsq[i] += d * d;
   }
 }
 
@@ -504,19 +572,145 @@ static void publish_alert(ww_proc_t *proc, const line_t *ln, const ww_alert_t *a
   produce(proc, WW_OUT_ALERTS, ld->id, strlen(ld->id), buf, n, NULL, 0);
 }
 
-void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src) {
-  ww_reading_t r;
-  verdict_t v;
-  line_t *ln;
-  char err[256], out[WW_OUT_BUFSZ];
-  ww_dlq_reason_t reason;
+/* The rest of a reading's processing once its model score is known:
+ * severity, the scored output, training, the normal baseline, the line's
+ * window and the alert lifecycle. */
+static void finish_one(ww_proc_t *proc, pend_t *e) {
+  const ww_reading_t *r = &e->r;
+  verdict_t *v = &e->v;
+  line_t *ln = &proc->lines[r->line_idx];
+  const ww_line_def_t *ld = &proc->fac->lines[r->line_idx];
+  char out[WW_OUT_BUFSZ];
   ww_alert_event_t ev;
   ww_alert_obs_t obs;
   ww_alert_t *a;
-  int slot;
-  int64_t pane;
   size_t n;
-  const char *line_id;
+
+  verdict_finish(proc, v, e->mscore, e->msev, e->mver);
+  proc->cnt.readings++;
+  if (v->sc.severity > WW_SEV_NORMAL)
+    proc->cnt.anomalous++;
+  proc->cnt.by_severity[v->sc.severity <= WW_SEV_CRITICAL ? v->sc.severity : WW_SEV_CRITICAL]++;
+  {
+    int d = (int)(v->sc.anomaly_score * 10.0);
+    proc->cnt.score_decile[d < 0 ? 0 : d > 9 ? 9 : d]++;
+  }
+  n = ww_scored_encode(proc->fac, r, &v->sc, out, sizeof(out));
+  if (n >= sizeof(out))
+    proc->cnt.produce_errors++;
+  else
+    produce(proc, WW_OUT_SCORED, ld->id, strlen(ld->id), out, n, NULL, 0);
+
+  /* Train on readings every detector calls normal. */
+  if (ln->model && v->has_baseline && v->sc.severity == WW_SEV_NORMAL &&
+      ww_model_observe(ln->model, v->feats, r->ts_ms) == 1)
+    publish_model(proc, ln);
+  if (v->sc.severity == WW_SEV_NORMAL)
+    comp_add_normal(&ln->comps[e->slot], e->pane, r, ld);
+  if (ww_window_add(ln->win, r->ts_ms, r->values, r->present, v->sc.severity > WW_SEV_NORMAL,
+                    on_window_close, ln) != WW_OK) {
+    /* Only an allocation failure gets here (lateness was checked on arrival). */
+    WW_LOG(WW_LOG_ERROR, "WINDOW", "out of memory adding a reading to the window of %s", ld->id);
+  }
+
+  a = &ln->alerts[e->slot];
+  memset(&obs, 0, sizeof(obs));
+  obs.ts_ms = r->ts_ms;
+  obs.anomalous = v->sc.severity > WW_SEV_NORMAL;
+  obs.severity = v->sc.severity;
+  obs.score = v->sc.anomaly_score;
+  obs.sensors = v->sensors;
+  obs.type = v->type;
+  obs.values = r->values;
+  obs.present = r->present;
+  obs.opens_now = v->opens_now;
+  ev = ww_alert_step(a, &obs, proc->conf.alert_min_count, proc->conf.alert_clear_count, ld->id,
+                     &ln->alert_seq);
+  if (ev != WW_ALERT_NONE)
+    publish_alert(proc, ln, a, ev, r);
+  ww_eval_reading(proc->eval, r->line_idx * WW_SLOTS_PER_LINE + e->slot, r->line_idx, r,
+                  obs.anomalous, a->open, ev == WW_ALERT_OPENED, ev == WW_ALERT_RESOLVED);
+}
+
+/* Score the waiting readings of line \p li from pend index \p from on with
+ * the line's current model, in one batch. */
+static void score_line(ww_proc_t *proc, int li, int from) {
+  line_t *ln = &proc->lines[li];
+  int64_t ver = ww_model_version(ln->model);
+  int n = 0, d = ln->n_feats;
+  for (int k = from; k < proc->n_pend; k++) {
+    pend_t *e = &proc->pend[k];
+    if (e->r.line_idx != li || !e->v.has_baseline)
+      continue;
+    e->mver = 0;
+    if (ver > 0) {
+      memcpy(proc->rows + (size_t)n * (size_t)d, e->v.feats, (size_t)d * sizeof(double));
+      proc->row_of[n++] = k;
+    }
+  }
+  if (n == 0)
+    return;
+  ww_model_score_rows(ln->model, proc->rows, (size_t)n, proc->scores);
+  for (int j = 0; j < n; j++) {
+    pend_t *e = &proc->pend[proc->row_of[j]];
+    e->mscore = proc->scores[j];
+    e->msev = ww_model_severity(ln->model, e->mscore);
+    e->mver = ver;
+  }
+}
+
+void ww_proc_flush(ww_proc_t *proc) {
+  for (int li = 0; li < proc->fac->n_lines; li++)
+    if (proc->lines[li].n_pend > 0 && proc->lines[li].model)
+      score_line(proc, li, 0);
+  for (int k = 0; k < proc->n_pend; k++) {
+    pend_t *e = &proc->pend[k];
+    line_t *ln = &proc->lines[e->r.line_idx];
+    /* A reading before this one trained a new version: score the rest again. */
+    if (ln->model && e->v.has_baseline && e->mver != ww_model_version(ln->model))
+      score_line(proc, e->r.line_idx, k);
+    finish_one(proc, e);
+  }
+  proc->n_pend = 0;
+  for (int li = 0; li < proc->fac->n_lines; li++) {
+    line_t *ln = &proc->lines[li];
+    ln->n_pend = 0;
+    memset(ln->comp_pend, 0, sizeof(ln->comp_pend));
+  }
+}
+
+/* The watermark of line ln once its waiting readings are in its window. */
+static int64_t line_watermark(const ww_proc_t *proc, const line_t *ln) {
+  int64_t wm = ww_window_watermark(ln->win);
+  if (ln->n_pend > 0 && ln->pend_max_ts - proc->conf.allowed_lateness_ms > wm)
+    wm = ln->pend_max_ts - proc->conf.allowed_lateness_ms;
+  return wm;
+}
+
+/* Whether the rules would judge reading r of cp against the line's last
+ * window (the component has no baseline of its own for a sensor). */
+static int uses_line_baseline(const comp_t *cp, int64_t pane, const ww_reading_t *r,
+                              const ww_line_def_t *ld) {
+  for (int j = 0; j < ld->n_sensors; j++) {
+    int i = ld->sensor_idx[j];
+    uint32_t bit = 1u << i;
+    if ((r->present & bit) &&
+        !((cp->prev_ok & bit) && cp->prev_pane[i] == pane - 1 && pane == cp->pane))
+      return 1;
+  }
+  return 0;
+}
+
+void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src) {
+  ww_reading_t r;
+  line_t *ln;
+  comp_t *cp;
+  pend_t *e;
+  const ww_line_def_t *ld;
+  char err[256];
+  ww_dlq_reason_t reason;
+  int slot;
+  int64_t pane, wm;
 
   proc->cnt.messages++;
   err[0] = '\0';
@@ -526,67 +720,49 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
     return;
   }
   ln = &proc->lines[r.line_idx];
-  line_id = proc->fac->lines[r.line_idx].id;
+  ld = &proc->fac->lines[r.line_idx];
   ln->partition = src->partition;
-  if (ww_window_is_late(ln->win, r.ts_ms)) {
+  wm = line_watermark(proc, ln);
+  if (proc->conf.window_type == WW_WINDOW_TIME && r.ts_ms < wm) {
     snprintf(err, sizeof(err),
              "event time %" PRId64 " ms is %" PRId64 " ms behind the watermark of %s "
              "(allowed lateness %" PRId64 " ms)",
-             r.ts_ms, ww_window_watermark(ln->win) - r.ts_ms, line_id,
-             proc->conf.allowed_lateness_ms);
+             r.ts_ms, wm - r.ts_ms, ld->id, proc->conf.allowed_lateness_ms);
     dead_letter(proc, buf, len, src, WW_DLQ_LATE, err);
     return;
   }
 
   slot = r.component_idx >= 0 && r.component_idx < WW_MAX_COMPONENTS ? r.component_idx
                                                                      : WW_MAX_COMPONENTS;
-  pane = pane_of(proc, &ln->comps[slot], r.ts_ms);
-  comp_roll(&ln->comps[slot], pane);
-  score(proc, ln, &ln->comps[slot], pane, &r, &v);
-  proc->cnt.readings++;
-  if (v.sc.severity > WW_SEV_NORMAL)
-    proc->cnt.anomalous++;
-  proc->cnt.by_severity[v.sc.severity <= WW_SEV_CRITICAL ? v.sc.severity : WW_SEV_CRITICAL]++;
-  {
-    int d = (int)(v.sc.anomaly_score * 10.0);
-    proc->cnt.score_decile[d < 0 ? 0 : d > 9 ? 9 : d]++;
-  }
-  n = ww_scored_encode(proc->fac, &r, &v.sc, out, sizeof(out));
-  if (n >= sizeof(out))
-    proc->cnt.produce_errors++;
-  else
-    produce(proc, WW_OUT_SCORED, line_id, strlen(line_id), out, n, NULL, 0);
+  cp = &ln->comps[slot];
+  pane = pane_of(proc, cp, r.ts_ms);
+  /* A new pane turns the component's normal values into its baseline: those
+   * of its waiting readings must be counted first. */
+  if (ln->comp_pend[slot] > 0 && cp->have_pane && pane > cp->pane)
+    ww_proc_flush(proc);
+  comp_roll(cp, pane);
+  /* The line's last window changes when a waiting reading closes one. */
+  if (ln->n_pend > 0 && uses_line_baseline(cp, pane, &r, ld))
+    ww_proc_flush(proc);
 
-  /* Train on readings every detector calls normal. */
-  if (ln->model && v.has_baseline && v.sc.severity == WW_SEV_NORMAL &&
-      ww_model_observe(ln->model, v.feats, r.ts_ms) == 1)
-    publish_model(proc, ln);
-  /* The reading joins its component's running pane sums. */
-  comp_add(&ln->comps[slot], pane, &r, &proc->fac->lines[r.line_idx],
-           v.sc.severity == WW_SEV_NORMAL);
-  if (ww_window_add(ln->win, r.ts_ms, r.values, r.present, v.sc.severity > WW_SEV_NORMAL,
-                    on_window_close, ln) != WW_OK) {
-    /* Only an allocation failure gets here (lateness was checked above). */
-    WW_LOG(WW_LOG_ERROR, "WINDOW", "out of memory adding a reading to the window of %s", line_id);
-  }
+  e = &proc->pend[proc->n_pend];
+  score_rules(proc, ln, cp, pane, &r, &e->v);
+  comp_add_all(cp, pane, &r, ld);
+  e->r = r;
+  e->slot = slot;
+  e->pane = pane;
+  e->mver = 0;
+  if (ln->n_pend == 0 || r.ts_ms > ln->pend_max_ts)
+    ln->pend_max_ts = r.ts_ms;
+  ln->n_pend++;
+  ln->comp_pend[slot]++;
+  if (++proc->n_pend == WW_PEND_MAX)
+    ww_proc_flush(proc);
+}
 
-  a = &ln->alerts[slot];
-  memset(&obs, 0, sizeof(obs));
-  obs.ts_ms = r.ts_ms;
-  obs.anomalous = v.sc.severity > WW_SEV_NORMAL;
-  obs.severity = v.sc.severity;
-  obs.score = v.sc.anomaly_score;
-  obs.sensors = v.sensors;
-  obs.type = v.type;
-  obs.values = r.values;
-  obs.present = r.present;
-  obs.opens_now = v.opens_now;
-  ev = ww_alert_step(a, &obs, proc->conf.alert_min_count, proc->conf.alert_clear_count, line_id,
-                     &ln->alert_seq);
-  if (ev != WW_ALERT_NONE)
-    publish_alert(proc, ln, a, ev, &r);
-  ww_eval_reading(proc->eval, r.line_idx * WW_SLOTS_PER_LINE + slot, r.line_idx, &r,
-                  obs.anomalous, a->open, ev == WW_ALERT_OPENED, ev == WW_ALERT_RESOLVED);
+void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src) {
+  ww_proc_enqueue(proc, buf, len, src);
+  ww_proc_flush(proc);
 }
 
 int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t errstr_size) {
@@ -631,6 +807,7 @@ done:
 }
 
 void ww_proc_finish(ww_proc_t *proc) {
+  ww_proc_flush(proc);
   if (!proc->conf.flush_on_end)
     return;
   for (int i = 0; i < proc->fac->n_lines; i++)
@@ -638,12 +815,19 @@ void ww_proc_finish(ww_proc_t *proc) {
 }
 
 void ww_proc_revoke(ww_proc_t *proc, int32_t partition) {
+  int kept = 0;
   for (int i = 0; i < proc->fac->n_lines; i++)
     if (proc->lines[i].partition == partition) {
       WW_LOG(WW_LOG_INFO, "REBALANCE", "partition %" PRId32 " revoked: dropping the state of %s",
              partition, proc->fac->lines[i].id);
       line_reset(&proc->lines[i]);
     }
+  /* Waiting readings of those lines go too (their transaction was aborted;
+   * a revocation that commits flushes them first). */
+  for (int k = 0; k < proc->n_pend; k++)
+    if (proc->lines[proc->pend[k].r.line_idx].n_pend > 0)
+      proc->pend[kept++] = proc->pend[k];
+  proc->n_pend = kept;
 }
 
 void ww_proc_counters(const ww_proc_t *proc, ww_proc_counters_t *c) { *c = proc->cnt; }

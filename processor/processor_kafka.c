@@ -448,6 +448,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     /* Revoked or lost: commit what was done for these partitions while we
      * still own them, then drop the lines' state (their new owner rebuilds it). */
     if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk)) {
+      ww_proc_flush(k->proc);
       if (commit(k) == 0)
         txn_begin(k);
     }
@@ -576,6 +577,7 @@ static void stats_line(kctx_t *k, int64_t *last_ms, int64_t *last_readings) {
 /* Run-loop state kept across calls of run_loop(). */
 typedef struct loop_s {
   int64_t commit_ms;     /* --commit-interval */
+  int64_t alert_commit_ms; /* --alert-commit-delay */
   int64_t stats_ms;      /* --stats-interval, 0 = none */
   int64_t last_commit;   /* monotonic ms of the last commit */
   int64_t last_stats;    /* monotonic ms of the last stats line */
@@ -609,15 +611,18 @@ static int run_loop(kctx_t *k, loop_t *lp) {
           lp->first_msg_ns = ww_mono_ns();
         if (k->eof)
           ww_eof_message(k->eof, src.topic, m->partition);
-        ww_proc_message(k->proc, m->payload, m->len, &src);
+        ww_proc_enqueue(k->proc, m->payload, m->len, &src);
         pending_store(k, src.topic, m->partition, m->offset);
       }
       rd_kafka_message_destroy(m);
     }
-    /* Serve delivery reports and check the clock every few hundred messages. */
+    /* Keep taking what is at hand; when the input runs dry, or every few
+     * hundred messages, finish the waiting readings (their model scores in
+     * one batch), serve delivery reports and check the clock. */
     if (m && ++lp->since_check < 256)
       continue;
     lp->since_check = 0;
+    ww_proc_flush(k->proc);
     rd_kafka_poll(k->producer, 0);
     if (ww_kafka_fatal(k->consumer, errstr, sizeof(errstr)) ||
         ww_kafka_fatal(k->producer, errstr, sizeof(errstr))) {
@@ -627,7 +632,12 @@ static int run_loop(kctx_t *k, loop_t *lp) {
     }
     if (k->eof && ww_eof_all(k->eof))
       return 1;
-    if (k->uncommitted > 0 && ww_mono_ms() - lp->last_commit >= lp->commit_ms) {
+    /* An alert event in the open transaction is invisible to read_committed
+     * consumers until the commit: in real time it commits within
+     * --alert-commit-delay instead of waiting for the interval. */
+    if (k->uncommitted > 0 &&
+        (ww_mono_ms() - lp->last_commit >= lp->commit_ms ||
+         (k->n_staged > 0 && !k->batch && ww_mono_ms() - lp->last_commit >= lp->alert_commit_ms))) {
       if ((commit(k) != 0 || txn_begin(k) != 0) && !k->need_rewind)
         break;
       lp->last_commit = ww_mono_ms();
@@ -657,6 +667,7 @@ int ww_proc_run(const ww_config_t *cfg) {
   memset(&k, 0, sizeof(k));
   memset(&lp, 0, sizeof(lp));
   lp.commit_ms = ww_config_duration_ms(cfg, "commit-interval");
+  lp.alert_commit_ms = ww_config_duration_ms(cfg, "alert-commit-delay");
   lp.stats_ms = ww_config_duration_ms(cfg, "stats-interval");
   k.cfg = cfg;
   k.eos = strcmp(ww_config_str(cfg, "guarantee"), "exactly-once") == 0;

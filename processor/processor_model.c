@@ -71,13 +71,14 @@ void ww_model_reset(ww_model_t *m) {
 
 int64_t ww_model_version(const ww_model_t *m) { return m->forest ? m->version : 0; }
 
-int ww_model_score(const ww_model_t *m, const double *row, double *score, ww_severity_t *sev) {
-  double s;
+ww_severity_t ww_model_severity(const ww_model_t *m, double score) {
+  return score >= m->crit ? WW_SEV_CRITICAL : score >= m->warn ? WW_SEV_WARNING : WW_SEV_NORMAL;
+}
+
+int ww_model_score_rows(const ww_model_t *m, const double *rows, size_t n, double *scores) {
   if (!m->forest)
     return -1;
-  s = ww_iforest_score(m->forest, row);
-  *score = s;
-  *sev = s >= m->crit ? WW_SEV_CRITICAL : s >= m->warn ? WW_SEV_WARNING : WW_SEV_NORMAL;
+  ww_iforest_score_batch(m->forest, rows, n, scores);
   return 0;
 }
 

@@ -40,11 +40,15 @@ void ww_model_destroy(ww_model_t *m);
 /** Drop trained models and buffered rows (partition revoked). */
 void ww_model_reset(ww_model_t *m);
 
+/** @returns the severity the current thresholds give \p score. */
+ww_severity_t ww_model_severity(const ww_model_t *m, double score);
+
 /**
- * @brief Score one row. @returns 0 and sets \p score and \p sev, or -1 when
- *        no model is trained yet. Allocates nothing.
+ * @brief Score \p n rows of d features (row-major) at once, with the same
+ *        results bit for bit as ww_model_score() on each. @returns 0, or -1
+ *        when no model is trained yet. Allocates nothing.
  */
-int ww_model_score(const ww_model_t *m, const double *row, double *score, ww_severity_t *sev);
+int ww_model_score_rows(const ww_model_t *m, const double *rows, size_t n, double *scores);
 
 /**
  * @brief Offer a row judged normal at event time \p ts_ms for training.

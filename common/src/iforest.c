@@ -499,17 +499,20 @@ __attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *
   int64_t hq[WW_IFOREST_BLOCK] __attribute__((aligned(64)));
   for (size_t r0 = 0; r0 < n; r0 += WW_IFOREST_BLOCK) {
     size_t m = n - r0 < WW_IFOREST_BLOCK ? n - r0 : WW_IFOREST_BLOCK;
+    /* Vectors this block needs: a short batch (the processor's readings at
+     * hand) walks only its own rows. */
+    int nv = (int)((m + WW_V - 1) / WW_V);
     __m512i acc[2 * WW_NV];
-    /* Feature-major; rows past the end are zeros, walked and dropped. */
-    for (size_t r = 0; r < WW_IFOREST_BLOCK; r++)
+    /* Feature-major; rows past the end of the last vector are zeros, walked and dropped. */
+    for (size_t r = 0; r < (size_t)nv * WW_V; r++)
       for (int k = 0; k < d; k++)
         xs[k][r] = r < m ? (float)X[(r0 + r) * stride + (size_t)k] : 0.0f;
-    for (int v = 0; v < 2 * WW_NV; v++)
+    for (int v = 0; v < 2 * nv; v++)
       acc[v] = _mm512_setzero_si512();
     for (int t = 0; t < f->n_trees; t++) {
       const size_t *lv = f->lv + (size_t)t * (size_t)(D + 1) * 3;
       __m512i j[WW_NV];
-      for (int v = 0; v < WW_NV; v++)
+      for (int v = 0; v < nv; v++)
         j[v] = _mm512_setzero_si512();
       for (int l = 0; l < D; l++, lv += 3) {
         const int32_t *thr = f->pool + lv[0];
@@ -521,13 +524,13 @@ __attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *
            * compares the same feature with the same threshold. */
           __m512 th = _mm512_castsi512_ps(_mm512_set1_epi32(thr[0]));
           __m512i ch = _mm512_set1_epi32((int)((uint32_t)thr[pw] >> 6));
-          for (int v = 0; v < WW_NV; v++)
+          for (int v = 0; v < nv; v++)
             j[v] = _mm512_mask_add_epi32(ch, _mm512_cmp_ps_mask(_mm512_load_ps(&xs[k0][v * WW_V]),
                                                                 th, _CMP_GT_OQ),
                                          ch, _mm512_set1_epi32(1));
           continue;
         }
-        for (int v = 0; v < WW_NV; v++) {
+        for (int v = 0; v < nv; v++) {
           __m512 th = _mm512_castsi512_ps(tab_get(thr, w, j[v]));
           __m512i fc = tab_get(thr + pw, w, j[v]);
           __m512i ch = _mm512_srli_epi32(fc, 6);
@@ -546,14 +549,14 @@ __attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *
                                        _mm512_set1_epi32(1));
         }
       }
-      for (int v = 0; v < WW_NV; v++) {
+      for (int v = 0; v < nv; v++) {
         __m512i q = tab_get(f->pool + lv[0], lv[1], j[v]);
         acc[2 * v] = _mm512_add_epi64(acc[2 * v], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(q)));
         acc[2 * v + 1] = _mm512_add_epi64(acc[2 * v + 1],
                                           _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(q, 1)));
       }
     }
-    for (int v = 0; v < 2 * WW_NV; v++)
+    for (int v = 0; v < 2 * nv; v++)
       _mm512_store_si512(&hq[v * 8], acc[v]);
     for (size_t r = 0; r < m; r++)
       out[r0 + r] = finish(f, unq(hq[r]));
@@ -702,7 +705,17 @@ ww_iforest_t *ww_iforest_from_json(const char *json, size_t len, char *errstr,
       node_t *nd = &f->nodes[f->n_nodes++];
       json_int_t feat = json_integer_value(json_array_get(fa, i));
       json_int_t right = json_integer_value(json_array_get(ra, i));
-      nd->thr = (float)json_number_value(json_array_get(ta, i));
+      double thr = json_number_value(json_array_get(ta, i));
+      /* Beyond float range the threshold rounds to inf (IEEE 754), which
+       * ww_iforest_to_json could not write back as JSON; a leaf's value is a
+       * path length, and a negative one would give scores above 1. */
+      nd->thr = (float)thr;
+      if (!isfinite(nd->thr) || (feat == -1 && nd->thr < 0)) {
+        snprintf(errstr, errstr_size,
+                 "model JSON tree %zu node %zu: threshold %g is not a finite float "
+                 "(or, in a leaf, a path length >= 0)", t, i, thr);
+        goto err;
+      }
       nd->feat = (int16_t)feat;
       nd->right = (uint16_t)right;
       /* Validate so that scoring can never leave the tree or read past x. */

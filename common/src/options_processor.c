@@ -17,6 +17,11 @@ const ww_opt_t ww__opts_processor[] = {
   {"commit-interval", 0, NULL, "processor.commit_interval", WW_OPT_DURATION, "100ms", NULL, 1,
    3.6e6, "TIME", "commit outputs and offsets this often (a transaction per interval)",
    WW_ROLE_PROCESSOR},
+  {"alert-commit-delay", 0, NULL, "processor.alert_commit_delay", WW_OPT_DURATION, "5ms", NULL,
+   0, 3.6e6, "TIME",
+   "real time: commit within this long of an alert event instead of waiting for "
+   "--commit-interval, so alerts become visible to read_committed consumers at once",
+   WW_ROLE_PROCESSOR},
   {"transactional-id", 0, NULL, "processor.transactional_id", WW_OPT_STR, NULL, NULL,
    WW_NO_BOUNDS, "ID", "transactional.id (default: <group>-<host>-<pid>)", WW_ROLE_PROCESSOR},
   {"window-type", 0, NULL, "window.type", WW_OPT_ENUM, "time", "time|count", WW_NO_BOUNDS,

@@ -6,3 +6,4 @@ ww_unit_test(test_processor_alert SOURCES test_processor_alert.c LIBS ww_process
 ww_unit_test(test_processor_engine SOURCES test_processor_engine.c LIBS ww_processor)
 ww_unit_test(test_iforest SOURCES test_iforest.c)
 ww_unit_test(test_processor_handlers SOURCES test_processor_handlers.c LIBS ww_processor)
+ww_unit_test(test_processor_batching SOURCES test_processor_batching.c LIBS ww_processor ww_producer)
