@@ -1,5 +1,5 @@
 /* processor_engine.c: decode, dead-letter, score, window and alert, per line. */
-#include "processor.h"
+#include "processor_state.h"
 
 #include <inttypes.h>
 #include <math.h>
@@ -12,120 +12,6 @@
 #include "processor_eval.h"
 #include "windwatch/log.h"
 #include "windwatch/timeutil.h"
-
-#define WW_SLOTS_PER_LINE (WW_MAX_COMPONENTS + 1) /* one alert slot per component + free text */
-#define WW_OUT_BUFSZ 4096                         /* bytes for one encoded output */
-
-/* What the engine knows about one component of a line between readings. */
-typedef struct comp_s {
-  int64_t n[WW_MAX_SENSORS];          /* normal values in the current window */
-  double shift[WW_MAX_SENSORS];       /* sums are taken relative to this (precision) */
-  double sum[WW_MAX_SENSORS];         /* sum of (x - shift) of normal values */
-  double sumsq[WW_MAX_SENSORS];       /* sum of (x - shift)^2 of normal values */
-  int64_t n_all[WW_MAX_SENSORS];      /* all values in the current window */
-  double sum_all[WW_MAX_SENSORS];     /* the same sums over all values */
-  double sumsq_all[WW_MAX_SENSORS];
-  uint32_t prev_ok;                   /* bit i: prev_mean/std[i] valid */
-  double prev_mean[WW_MAX_SENSORS];   /* this component in window prev_pane[i] */
-  double prev_std[WW_MAX_SENSORS];     /* sqrt(within-window variance + last mean shift^2) */
-  int64_t prev_pane[WW_MAX_SENSORS];  /* the window prev_mean/std[i] come from */
-  int have_pane;                      /* pane is valid */
-  int64_t pane;                       /* window the running sums belong to */
-  int64_t seen;                       /* readings of the component (count windows) */
-  uint32_t have_last;                 /* bit i: last[i] valid */
-  double last[WW_MAX_SENSORS];        /* previous value, for stuck sensors */
-  int repeats[WW_MAX_SENSORS];        /* times last[i] came again in a row */
-} comp_t;
-
-/* Model features per sensor: z against the component's previous window and
- * against its current window so far. The component's windows are aligned
- * panes of the window slide in event time (time windows: [k*slide, (k+1)*slide)
- * ms since the epoch; count windows: the component's own readings in groups
- * of slide), not the line's watermark-driven closes, so that anyone holding
- * the stored readings (the api's /api/predict) computes the same features
- * from the reading's timestamp alone. A baseline is the component's previous
- * pane (k-1) only; the mean shift counts only against pane k-2. The
- * parameters are published with every model (processor_encode.c).
- * Raw values are left out on purpose:
- * they follow daily and hourly cycles, so a model trained in one hour would
- * call the next hour anomalous; deviations are stationary (the configured
- * thresholds judge raw values). */
-#define WW_FEATS_PER_SENSOR 2
-#define WW_MAX_FEATS (WW_MAX_SENSORS * WW_FEATS_PER_SENSOR)
-#define WW_ZCUR_MIN 5 /* values of the current window before it can confirm a z-score */
-#define WW_BASE_MIN_COUNT 2   /* values a pane needs to be a baseline */
-#define WW_BASE_MIN_STD 1e-9  /* a baseline spread at or below this gives no z-score */
-
-typedef struct verdict_s {
-  ww_score_t sc;        /* what goes on sensor-scored */
-  const char *type;     /* anomaly_type, NULL if normal */
-  uint32_t sensors;     /* sensors out of line */
-  int opens_now;        /* critical by threshold or z-score: alert without a streak */
-  int has_baseline;     /* every present sensor had a baseline: the features mean something */
-  ww_severity_t rule_sev; /* the threshold, z-score and stuck rules' severity */
-  double feats[WW_MAX_FEATS]; /* model features of the reading */
-} verdict_t;
-
-/*
- * A reading between the two halves of its processing. Everything that later
- * readings' features depend on (stuck-sensor memory, the running sums of the
- * current pane, the watermark) is done at once, in order; the Isolation
- * Forest score and all that depends on it (severity, training, the baseline
- * of normal values, windows, alerts, outputs) waits until ww_proc_flush(), so
- * that the readings at hand are scored together by the batch path. The
- * outputs are exactly those of processing each reading alone: a reading
- * whose rules need state that waiting readings would still change (its
- * component starts a new pane, or it falls back to the line's last window)
- * flushes them first, and readings scored by a model that a waiting reading
- * then retrained are scored again.
- */
-typedef struct pend_s {
-  ww_reading_t r;   /* decoded reading */
-  verdict_t v;      /* the rules' verdict; the model's part is filled in by the flush */
-  int slot;         /* component slot in its line */
-  int64_t pane;     /* its component pane */
-  double mscore;    /* model score, valid when mver > 0 */
-  ww_severity_t msev; /* the model's severity for it */
-  int64_t mver;     /* model version that scored it; 0 = not scored */
-} pend_t;
-
-#define WW_PEND_MAX 256 /* readings waiting for the batch scorer */
-
-typedef struct line_s {
-  ww_proc_t *proc;                  /* back-pointer for the window callback */
-  int idx;                          /* index into the factory's lines */
-  ww_window_t *win;                 /* the line's window engine */
-  int32_t partition;                /* partition its readings last came from; -1 none */
-  int have_prev;                    /* a window has closed: prev_* valid */
-  uint32_t prev_present;            /* bit i: prev_mean/std[i] valid */
-  double prev_mean[WW_MAX_SENSORS]; /* previous closed window, per factory sensor */
-  double prev_std[WW_MAX_SENSORS];
-  int64_t alert_seq;                /* alert episodes opened on this line */
-  ww_alert_t alerts[WW_SLOTS_PER_LINE]; /* alert state per component */
-  comp_t comps[WW_SLOTS_PER_LINE];  /* per-component baselines */
-  ww_model_t *model;                /* Isolation Forest of the line */
-  int n_feats;                      /* features per reading */
-  char feat_name[WW_MAX_FEATS][WW_ID_MAX + 8]; /* "temperature", "temperature_z", ... */
-  const char *feat_names[WW_MAX_FEATS];        /* pointers into feat_name */
-  int n_pend;                       /* its readings waiting in proc->pend */
-  int comp_pend[WW_SLOTS_PER_LINE]; /* the same per component slot */
-  int64_t pend_max_ts;              /* latest event time among them */
-} line_t;
-
-
-struct ww_proc_s {
-  const ww_factory_t *fac;     /* borrowed */
-  ww_proc_conf_t conf;         /* copy */
-  ww_proc_output_t out;        /* copy */
-  line_t *lines;               /* [fac->n_lines] */
-  ww_eval_t *eval;             /* ground-truth grading */
-  ww_proc_counters_t cnt;      /* counters */
-  pend_t *pend;                /* [WW_PEND_MAX] readings waiting for the flush */
-  int n_pend;                  /* entries in pend */
-  double *rows;                /* [WW_PEND_MAX * WW_MAX_FEATS] features to batch-score */
-  double *scores;              /* [WW_PEND_MAX] their scores */
-  int *row_of;                 /* [WW_PEND_MAX] pend index of each row */
-};
 
 void ww_proc_conf_defaults(ww_proc_conf_t *pc) {
   memset(pc, 0, sizeof(*pc));
@@ -179,8 +65,7 @@ ww_proc_t *ww_proc_new(const ww_factory_t *fac, const ww_proc_conf_t *pc,
   proc->rows = malloc(WW_PEND_MAX * WW_MAX_FEATS * sizeof(*proc->rows));
   proc->scores = malloc(WW_PEND_MAX * sizeof(*proc->scores));
   proc->row_of = malloc(WW_PEND_MAX * sizeof(*proc->row_of));
-  if (!proc->lines || !proc->eval || !proc->pend || !proc->rows || !proc->scores ||
-      !proc->row_of) {
+  if (!proc->lines || !proc->eval || !proc->pend || !proc->rows || !proc->scores || !proc->row_of) {
     snprintf(errstr, errstr_size, "out of memory");
     goto err;
   }
@@ -243,60 +128,6 @@ void ww_proc_destroy(ww_proc_t *proc) {
   free(proc);
 }
 
-static void produce(ww_proc_t *proc, ww_proc_out_t o, const char *key, size_t key_len,
-                    const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs) {
-  if (proc->out.produce(proc->out.opaque, o, key, key_len, val, len, hdrs, n_hdrs) != 0)
-    proc->cnt.produce_errors++;
-}
-
-static void dead_letter(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src,
-                        ww_dlq_reason_t reason, const char *detail) {
-  char part[24], offs[24];
-  const char *rname = ww_dlq_reason_name(reason);
-  ww_proc_header_t h[5];
-  snprintf(part, sizeof(part), "%" PRId32, src->partition);
-  snprintf(offs, sizeof(offs), "%" PRId64, src->offset);
-  h[0] = (ww_proc_header_t){"reason", rname, strlen(rname)};
-  h[1] = (ww_proc_header_t){"detail", detail, strlen(detail)};
-  h[2] = (ww_proc_header_t){"source_topic", src->topic ? src->topic : "",
-                            src->topic ? strlen(src->topic) : 0};
-  h[3] = (ww_proc_header_t){"source_partition", part, strlen(part)};
-  h[4] = (ww_proc_header_t){"source_offset", offs, strlen(offs)};
-  proc->cnt.dead_letters++;
-  if ((int)reason >= 0 && reason < WW_DLQ__COUNT)
-    proc->cnt.dlq_by_reason[reason]++;
-  WW_LOG(WW_LOG_DEBUG, "DLQ", "%s [%" PRId32 "] offset %" PRId64 ": %s: %s",
-         src->topic ? src->topic : "?", src->partition, src->offset, rname, detail);
-  produce(proc, WW_OUT_DLQ, src->key, src->key_len, buf, len, h, 5);
-}
-
-/* A window of a line closed: publish its statistics, and keep them as the
- * baseline the next readings' z-scores are measured against. */
-static void on_window_close(void *opaque, const ww_window_result_t *res) {
-  line_t *ln = opaque;
-  ww_proc_t *proc = ln->proc;
-  const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
-  char buf[WW_OUT_BUFSZ];
-  size_t n = ww_proc_encode_window(proc->fac, ln->idx, res, buf, sizeof(buf));
-  if (n >= sizeof(buf)) {
-    WW_LOG(WW_LOG_ERROR, "WINDOW", "window-stats message of %s too large (%zu bytes)", ld->id, n);
-    proc->cnt.produce_errors++;
-  } else {
-    produce(proc, WW_OUT_STATS, ld->id, strlen(ld->id), buf, n, NULL, 0);
-  }
-  proc->cnt.windows++;
-  ln->have_prev = 1;
-  ln->prev_present = 0;
-  for (int i = 0; i < res->n_values; i++) {
-    /* Fewer than two values give no spread to measure a z-score against. */
-    if (res->stats[i].count < 2)
-      continue;
-    ln->prev_present |= 1u << i;
-    ln->prev_mean[i] = res->stats[i].mean;
-    ln->prev_std[i] = res->stats[i].std;
-  }
-}
-
 /* The pane (component window) a reading of \p cp at \p ts_ms belongs to. */
 static int64_t pane_of(const ww_proc_t *proc, const comp_t *cp, int64_t ts_ms) {
   int64_t slide = proc->conf.window_slide > 0 ? proc->conf.window_slide : proc->conf.window_size;
@@ -344,8 +175,9 @@ static void comp_roll(comp_t *cp, int64_t p) {
   cp->pane = p;
 }
 
-
-static ww_severity_t sev_max(ww_severity_t a, ww_severity_t b) { return a > b ? a : b; }
+static ww_severity_t sev_max(ww_severity_t a, ww_severity_t b) {
+  return a > b ? a : b;
+}
 
 /* The rules' verdict on one reading of line ln, component cp, and its model
  * features (the model scores them later, see pend_t):
@@ -357,8 +189,8 @@ static ww_severity_t sev_max(ww_severity_t a, ww_severity_t b) { return a > b ? 
  *  - the features of the line's Isolation Forest: [z, z vs the current window
  *    so far] per sensor.
  * Updates cp's stuck-sensor memory; the window sums are updated by the caller. */
-static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane, const ww_reading_t *r,
-                  verdict_t *v) {
+static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
+                        const ww_reading_t *r, verdict_t *v) {
   const ww_factory_t *fac = proc->fac;
   const ww_line_def_t *ld = &fac->lines[ln->idx];
   double zthr = proc->conf.zscore_threshold, zmax = 0, zconf = 0;
@@ -444,8 +276,8 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane, c
 
 /* Complete a verdict with the model's score (\p mver > 0) or, before the
  * first window closes or the first model, with the z-score mapped to 0..1. */
-static void verdict_finish(const ww_proc_t *proc, verdict_t *v, double mscore,
-                           ww_severity_t m_sev, int64_t mver) {
+static void verdict_finish(const ww_proc_t *proc, verdict_t *v, double mscore, ww_severity_t m_sev,
+                           int64_t mver) {
   double zthr = proc->conf.zscore_threshold;
   if (mver > 0) {
     v->sc.anomaly_score = mscore;
@@ -499,79 +331,6 @@ static void comp_add_normal(comp_t *cp, int64_t pane, const ww_reading_t *r,
   }
 }
 
-/* A new model version: publish it on the models topic and write it to --models-dir. */
-static void publish_model(ww_proc_t *proc, line_t *ln) {
-  const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
-  size_t len = 0, clen;
-  char *js = ww_model_json(ln->model, ln->feat_names, &len), *full = NULL, *at;
-  char ctx[1024];
-  proc->cnt.models++;
-  /* The features' window parameters go in before the forest, so the model
-   * describes itself to whoever scores with it (the api). */
-  clen = ww_proc_encode_model_context(&proc->conf, WW_ZCUR_MIN, WW_BASE_MIN_COUNT,
-                                      WW_BASE_MIN_STD, ctx, sizeof(ctx));
-  at = js ? strstr(js, ",\"forest\":") : NULL;
-  if (at && clen < sizeof(ctx) && (full = malloc(len + clen + 2)) != NULL) {
-    size_t head = (size_t)(at - js);
-    memcpy(full, js, head);
-    full[head] = ',';
-    memcpy(full + head + 1, ctx, clen);
-    memcpy(full + head + 1 + clen, at, len - head + 1); /* with the NUL */
-    len += clen + 1;
-  }
-  free(js);
-  js = full;
-  if (!js) {
-    WW_LOG(WW_LOG_ERROR, "MODEL", "%s: cannot serialise model v%" PRId64, ld->id,
-           ww_model_version(ln->model));
-    return;
-  }
-  produce(proc, WW_OUT_MODELS, ld->id, strlen(ld->id), js, len, NULL, 0);
-  if (proc->conf.models_dir && proc->conf.models_dir[0]) {
-    char path[1024], tmp[1100];
-    FILE *fp;
-    snprintf(path, sizeof(path), "%s/%s-v%" PRId64 ".json", proc->conf.models_dir, ld->id,
-             ww_model_version(ln->model));
-    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-    /* Write then rename: a reader never sees half a model. */
-    fp = fopen(tmp, "w");
-    if (!fp || fwrite(js, 1, len, fp) != len || fclose(fp) != 0 || rename(tmp, path) != 0) {
-      WW_LOG(WW_LOG_ERROR, "MODEL", "cannot write %s: check that --models-dir %s exists and "
-             "is writable", path, proc->conf.models_dir);
-      if (fp)
-        fclose(fp);
-    } else {
-      WW_LOG(WW_LOG_INFO, "MODEL", "wrote %s", path);
-    }
-  }
-  free(js);
-}
-
-static void publish_alert(ww_proc_t *proc, const line_t *ln, const ww_alert_t *a,
-                          ww_alert_event_t ev, const ww_reading_t *r) {
-  const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
-  char buf[WW_OUT_BUFSZ], comp[WW_ID_MAX * 6 + 1];
-  size_t n;
-  if (r->component_idx >= 0)
-    ww_proc_json_escape(ld->components[r->component_idx], strlen(ld->components[r->component_idx]),
-                        comp, sizeof(comp));
-  else
-    ww_proc_json_escape(r->component_id, strlen(r->component_id), comp, sizeof(comp));
-  n = ww_alert_encode(a, ev, proc->fac, ln->idx, comp, buf, sizeof(buf));
-  if (n >= sizeof(buf)) {
-    WW_LOG(WW_LOG_ERROR, "ALERT", "alert message of %s too large (%zu bytes)", ld->id, n);
-    proc->cnt.produce_errors++;
-    return;
-  }
-  proc->cnt.alert_events++;
-  if (ev == WW_ALERT_OPENED)
-    proc->cnt.alerts++;
-  WW_LOG(WW_LOG_DEBUG, "ALERT", "%s %s %s/%s severity %s type %s max_score %.3f readings %" PRId64,
-         a->alert_id, ww_alert_event_name(ev), ld->id, comp,
-         ww_severity_name(a->severity), a->type, a->max_score, a->readings);
-  produce(proc, WW_OUT_ALERTS, ld->id, strlen(ld->id), buf, n, NULL, 0);
-}
-
 /* The rest of a reading's processing once its model score is known:
  * severity, the scored output, training, the normal baseline, the line's
  * window and the alert lifecycle. */
@@ -599,16 +358,16 @@ static void finish_one(ww_proc_t *proc, pend_t *e) {
   if (n >= sizeof(out))
     proc->cnt.produce_errors++;
   else
-    produce(proc, WW_OUT_SCORED, ld->id, strlen(ld->id), out, n, NULL, 0);
+    ww__proc_produce(proc, WW_OUT_SCORED, ld->id, strlen(ld->id), out, n, NULL, 0);
 
   /* Train on readings every detector calls normal. */
   if (ln->model && v->has_baseline && v->sc.severity == WW_SEV_NORMAL &&
       ww_model_observe(ln->model, v->feats, r->ts_ms) == 1)
-    publish_model(proc, ln);
+    ww__proc_publish_model(proc, ln);
   if (v->sc.severity == WW_SEV_NORMAL)
     comp_add_normal(&ln->comps[e->slot], e->pane, r, ld);
   if (ww_window_add(ln->win, r->ts_ms, r->values, r->present, v->sc.severity > WW_SEV_NORMAL,
-                    on_window_close, ln) != WW_OK) {
+                    ww__proc_window_closed, ln) != WW_OK) {
     /* Only an allocation failure gets here (lateness was checked on arrival). */
     WW_LOG(WW_LOG_ERROR, "WINDOW", "out of memory adding a reading to the window of %s", ld->id);
   }
@@ -627,7 +386,7 @@ static void finish_one(ww_proc_t *proc, pend_t *e) {
   ev = ww_alert_step(a, &obs, proc->conf.alert_min_count, proc->conf.alert_clear_count, ld->id,
                      &ln->alert_seq);
   if (ev != WW_ALERT_NONE)
-    publish_alert(proc, ln, a, ev, r);
+    ww__proc_publish_alert(proc, ln, a, ev, r);
   ww_eval_reading(proc->eval, r->line_idx * WW_SLOTS_PER_LINE + e->slot, r->line_idx, r,
                   obs.anomalous, a->open, ev == WW_ALERT_OPENED, ev == WW_ALERT_RESOLVED);
 }
@@ -716,7 +475,7 @@ void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
   err[0] = '\0';
   reason = ww_reading_decode(proc->fac, buf, len, 0, &r, err, sizeof(err));
   if (reason != WW_DLQ_NONE) {
-    dead_letter(proc, buf, len, src, reason, err[0] ? err : ww_dlq_reason_name(reason));
+    ww__proc_dead_letter(proc, buf, len, src, reason, err[0] ? err : ww_dlq_reason_name(reason));
     return;
   }
   ln = &proc->lines[r.line_idx];
@@ -728,7 +487,7 @@ void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
              "event time %" PRId64 " ms is %" PRId64 " ms behind the watermark of %s "
              "(allowed lateness %" PRId64 " ms)",
              r.ts_ms, wm - r.ts_ms, ld->id, proc->conf.allowed_lateness_ms);
-    dead_letter(proc, buf, len, src, WW_DLQ_LATE, err);
+    ww__proc_dead_letter(proc, buf, len, src, WW_DLQ_LATE, err);
     return;
   }
 
@@ -765,53 +524,12 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
   ww_proc_flush(proc);
 }
 
-int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t errstr_size) {
-  FILE *fp = fopen(path, "rb");
-  char *buf = NULL, err[256], *p, *q;
-  long len;
-  int rc = -1, li;
-  if (!fp) {
-    snprintf(errstr, errstr_size, "--model %s: cannot open it", path);
-    return -1;
-  }
-  if (fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0 ||
-      !(buf = malloc((size_t)len + 1)) || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-    snprintf(errstr, errstr_size, "--model %s: cannot read it", path);
-    goto done;
-  }
-  buf[len] = '\0';
-  /* The line is named near the start: "production_line":"<id>". */
-  p = strstr(buf, "\"production_line\":\"");
-  q = p ? strchr(p + 19, '"') : NULL;
-  li = q ? ww_factory_line_find(proc->fac, p + 19, (size_t)(q - (p + 19))) : -1;
-  if (li < 0) {
-    snprintf(errstr, errstr_size, "--model %s: no production_line of the configured factory in it",
-             path);
-    goto done;
-  }
-  if (!proc->lines[li].model) {
-    snprintf(errstr, errstr_size, "--model %s: models are off (train-size 0)", path);
-    goto done;
-  }
-  if (ww_model_load(proc->lines[li].model, buf, (size_t)len, err, sizeof(err)) != 0) {
-    snprintf(errstr, errstr_size, "--model %s: %s", path, err);
-    goto done;
-  }
-  WW_LOG(WW_LOG_NOTICE, "MODEL", "%s: loaded model v%" PRId64 " from %s", proc->fac->lines[li].id,
-         ww_model_version(proc->lines[li].model), path);
-  rc = 0;
-done:
-  free(buf);
-  fclose(fp);
-  return rc;
-}
-
 void ww_proc_finish(ww_proc_t *proc) {
   ww_proc_flush(proc);
   if (!proc->conf.flush_on_end)
     return;
   for (int i = 0; i < proc->fac->n_lines; i++)
-    ww_window_flush(proc->lines[i].win, on_window_close, &proc->lines[i]);
+    ww_window_flush(proc->lines[i].win, ww__proc_window_closed, &proc->lines[i]);
 }
 
 void ww_proc_revoke(ww_proc_t *proc, int32_t partition) {
@@ -828,33 +546,4 @@ void ww_proc_revoke(ww_proc_t *proc, int32_t partition) {
     if (proc->lines[proc->pend[k].r.line_idx].n_pend > 0)
       proc->pend[kept++] = proc->pend[k];
   proc->n_pend = kept;
-}
-
-void ww_proc_counters(const ww_proc_t *proc, ww_proc_counters_t *c) { *c = proc->cnt; }
-
-size_t ww_proc_summary(const ww_proc_t *proc, char *buf, size_t size) {
-  size_t off = 0;
-  int first = 1;
-  const ww_proc_counters_t *c = &proc->cnt;
-#define APPEND(...) ww_proc_appendf(buf, size, &off, __VA_ARGS__)
-  APPEND("{\"messages\":%" PRId64 ",\"readings\":%" PRId64 ",\"windows\":%" PRId64
-         ",\"alerts\":%" PRId64 ",\"alert_events\":%" PRId64 ",\"anomalous\":%" PRId64
-         ",\"dead_letters\":%" PRId64 ",\"dead_letters_by_reason\":{",
-         c->messages, c->readings, c->windows, c->alerts, c->alert_events, c->anomalous,
-         c->dead_letters);
-  for (int k = 1; k < WW_DLQ__COUNT; k++) {
-    if (!c->dlq_by_reason[k])
-      continue;
-    APPEND("%s\"%s\":%" PRId64, first ? "" : ",", ww_dlq_reason_name((ww_dlq_reason_t)k),
-           c->dlq_by_reason[k]);
-    first = 0;
-  }
-  APPEND("},\"models\":%" PRId64 ",\"produce_errors\":%" PRId64, c->models, c->produce_errors);
-  if (ww_eval_has_truth(proc->eval)) {
-    APPEND(",\"quality\":");
-    off += ww_eval_json(proc->eval, buf + (off < size ? off : size), off < size ? size - off : 0);
-  }
-  APPEND("}");
-#undef APPEND
-  return off;
 }
