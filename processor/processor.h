@@ -50,6 +50,9 @@ typedef struct ww_proc_output_s {
   int (*produce)(void *opaque, ww_proc_out_t out, const char *key, size_t key_len,
                  const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs);
   void *opaque;
+  /* Optional (NULL = none): a window of line \p line_idx that ends at event
+   * time \p end_ms was just published (for the window close latency). */
+  void (*window_closed)(void *opaque, int line_idx, int64_t end_ms);
 } ww_proc_output_t;
 
 /** Engine settings, from the config (ww_proc_conf_load) or set by tests. */

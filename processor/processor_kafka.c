@@ -40,6 +40,7 @@ typedef struct kctx_s {
   ww_metric_t *m_in, *m_readings, *m_windows, *m_alerts, *m_alert_events, *m_anomalous;
   ww_metric_t *m_dlq[WW_DLQ__COUNT];    /* dead letters by reason */
   ww_metric_t *m_commits, *m_commit_ms, *m_models, *m_outq;
+  ww_metric_t *m_close_lag;             /* window close latency histogram */
   ww_metric_t *m_sev[3];                /* readings by severity */
   ww_metric_t *m_decile[10];            /* readings by anomaly_score decile */
   int64_t metrics_ms;                   /* monotonic ms of the last metrics_update */
@@ -122,6 +123,17 @@ static void release_alerts(kctx_t *k, int deliver) {
 /* ---- metrics ------------------------------------------------------------- */
 
 static const double commit_bounds[] = {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 5}; /* s */
+static const double close_bounds[] = {0.5, 1, 2, 5, 6, 8, 10, 15, 30, 60, 300, 3600}; /* s */
+
+/* A window was published: how long after its end (event time) it closed.
+ * In real time this is the allowed lateness plus the time readings take
+ * to arrive; replaying old data it is the data's age. */
+static void window_closed(void *opaque, int line_idx, int64_t end_ms) {
+  kctx_t *k = opaque;
+  (void)line_idx;
+  if (k->reg && end_ms != INT64_MAX)
+    ww_metric_observe(k->m_close_lag, (double)(ww_now_ms() - end_ms) / 1000.0);
+}
 
 static int metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) {
   int port = 0;
@@ -165,6 +177,10 @@ static int metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) 
                                         "readings by anomaly_score decile (label: lower bound)",
                                         "from", lo, NULL);
   }
+  k->m_close_lag = ww_metrics_histogram(
+      k->reg, "windwatch_processor_window_close_lag_seconds",
+      "wall-clock time from a window's end (event time) to its window-stats message, seconds",
+      close_bounds, (int)(sizeof(close_bounds) / sizeof(close_bounds[0])), NULL);
   k->m_outq = ww_metrics_gauge(k->reg, "windwatch_processor_output_queue",
                                "messages waiting in the producer queue", NULL);
   if (ww_metrics_serve(k->reg, listen, &port, errstr, n) != 0)
@@ -682,6 +698,7 @@ int ww_proc_run(const ww_config_t *cfg) {
   }
   out.produce = out_produce;
   out.opaque = &k;
+  out.window_closed = window_closed;
   k.proc = ww_proc_new(ww_config_factory(cfg), &pc, &out, errstr, sizeof(errstr));
   if (!k.proc) {
     WW_LOG(WW_LOG_ERROR, "CONFIG", "%s", errstr);

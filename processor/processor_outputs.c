@@ -53,6 +53,8 @@ void ww__proc_window_closed(void *opaque, const ww_window_result_t *res) {
     ww__proc_produce(proc, WW_OUT_STATS, ld->id, strlen(ld->id), buf, n, NULL, 0);
   }
   proc->cnt.windows++;
+  if (proc->out.window_closed)
+    proc->out.window_closed(proc->out.opaque, ln->idx, res->end_ms);
   ln->have_prev = 1;
   ln->prev_present = 0;
   for (int i = 0; i < res->n_values; i++) {

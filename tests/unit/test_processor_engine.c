@@ -92,7 +92,7 @@ static void test_count_windows_and_alerts(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c};
+  ww_proc_output_t out = {cap_produce, &c, NULL};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256], summary[2048];
@@ -218,7 +218,7 @@ static void test_stuck_and_model(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c};
+  ww_proc_output_t out = {cap_produce, &c, NULL};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256];
@@ -325,7 +325,7 @@ static void test_time_windows_late(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c};
+  ww_proc_output_t out = {cap_produce, &c, NULL};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256];
