@@ -4,19 +4,32 @@
  * Hot path: readings are copied into a per-partition batch (a fixed arena,
  * allocated once per line) and handed to librdkafka with one
  * rd_kafka_produce_batch() per batch, which takes the partition's lock once
- * instead of once per message. The partition of a key is the one librdkafka's
- * default partitioner (consistent_random: CRC32 of the key) would choose, so
- * batching changes no message's partition. Batches are flushed when full,
- * whenever the caller polls or waits, and at close, so pacing adds no delay.
- * Without a known partition count at start (no broker yet, a topic still to
- * be created) or with a user-set partitioner, every reading goes through
- * rd_kafka_producev() instead, with the same backpressure.
+ * instead of once per message. The partition of a key is the one the
+ * configured built-in partitioner (default consistent_random: CRC32 of the
+ * key) chooses for the topic's partition count, computed with librdkafka's
+ * own partitioner function, so batching changes no message's partition.
+ * Batches are flushed when full, whenever the caller polls or waits, and at
+ * close, so pacing adds no delay. With the "random" partitioner or a
+ * partitioner callback every reading goes through rd_kafka_producev().
  *
- * The handle rides along as the message opaque, so the delivery callback
- * needs no conf opaque (which libwindwatch's callbacks may use).
+ * Routing: while the partition count is unknown (no broker yet, a topic that
+ * the first produce or an operator creates later) readings go one by one
+ * through rd_kafka_producev() and the count is asked for again at most once a
+ * second, from ww_pkafka_poll() (never per reading); once known, it is checked
+ * as often as librdkafka refreshes metadata (topic.metadata.refresh.interval.ms),
+ * so added partitions are followed when librdkafka's partitioner follows them.
+ * A change of count opens a new route: readings produced under the old one
+ * may still sit in librdkafka's queue for unassigned messages or in flight to
+ * the old partition, so batches wait (like a full queue) until every one of
+ * them has its delivery report. No reading of a key overtakes an earlier one.
+ *
+ * The message opaque is the route the reading was produced under; it points
+ * back at the handle, so the delivery callback needs no conf opaque (which
+ * libwindwatch's callbacks may use).
  */
 #include "producer_kafka.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +48,18 @@
 #define BATCH_ARENA         (256 * 1024) /* payload bytes per partition batch */
 #define MAX_BATCHES         64           /* distinct keys batched; more go one by one */
 #define METADATA_TIMEOUT_MS 5000         /* wait for the partition count at start */
+#define REFRESH_TIMEOUT_MS  200          /* wait for it later, from ww_pkafka_poll() */
+#define REFRESH_UNKNOWN_MS  1000         /* ask again this often while it is unknown */
+
+/* librdkafka's built-in partitioner functions, all of one signature. */
+typedef int32_t (*partitioner_t)(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+                                 int32_t partition_cnt, void *rkt_opaque, void *msg_opaque);
+
+/* Readings produced under one partition count (see "Routing" above). */
+typedef struct route_s {
+  struct ww_pkafka_s *pk; /* back pointer for the delivery callback */
+  int64_t inflight;       /* produced under this route, delivery report still to come */
+} route_t;
 
 /* Readings of one key waiting for rd_kafka_produce_batch(). */
 typedef struct batch_s {
@@ -59,17 +84,28 @@ struct ww_pkafka_s {
   ww_metric_t *m_stall;          /* seconds */
   ww_metric_t *m_queue;          /* gauge, updated on poll */
   ww_metric_t *m_latency;        /* histogram of produce-to-ack latency, seconds */
-  int32_t partition_cnt;         /* partitions of the topic at start; 0 = no batching */
+  ww_metric_t *m_batches;        /* rd_kafka_produce_batch() calls that handed readings over */
+  ww_metric_t *m_batched;        /* readings handed over in batches */
+  partitioner_t partitioner;     /* the topic's partitioner; NULL = never batch */
+  int32_t partition_cnt;         /* partition count batches use; 0 = unknown: one by one */
+  route_t routes[2];             /* the current route and the one before */
+  int cur;                       /* index of the current route in routes[] */
+  int draining;                  /* routes[!cur] still has readings in flight */
+  int64_t next_refresh_ns;       /* monotonic time of the next partition count query */
+  int64_t refresh_known_ns;      /* query period once the count is known, ns */
   int n_batches;                 /* entries in batches */
   batch_t *batches[MAX_BATCHES]; /* owned, one per key seen */
 };
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaque) {
-  ww_pkafka_t *pk = msg->_private;
+  route_t *rt = msg->_private;
+  ww_pkafka_t *pk;
   (void)rk;
   (void)opaque;
-  if (!pk)
+  if (!rt)
     return;
+  pk = rt->pk;
+  rt->inflight--;
   if (msg->err) {
     pk->st.failed++;
     ww_metric_inc(pk->m_failed);
@@ -125,27 +161,134 @@ static void register_metrics(ww_pkafka_t *pk, ww_metrics_t *reg, const char *top
       ww_metrics_histogram(reg, "windwatch_producer_delivery_latency_seconds",
                            "time from produce to broker acknowledgement", lat_bounds,
                            (int)(sizeof(lat_bounds) / sizeof(double)), "topic", topic, NULL);
+  pk->m_batches =
+      ww_metrics_counter(reg, "windwatch_producer_batches_total",
+                         "per-partition batches handed to the Kafka client", "topic", topic, NULL);
+  pk->m_batched = ww_metrics_counter(reg, "windwatch_producer_readings_batched_total",
+                                     "readings handed to the Kafka client in per-partition batches "
+                                     "(the rest went one by one)",
+                                     "topic", topic, NULL);
 }
 
-/* Partitions of the topic if batching can use them, else 0. */
-static int32_t partition_count(const ww_config_t *cfg, ww_pkafka_t *pk) {
-  const struct rd_kafka_metadata *md = NULL;
-  rd_kafka_resp_err_t err;
-  int32_t cnt = 0;
+/*
+ * The partitioner librdkafka uses for this topic (the last "partitioner"
+ * of kafka.properties and -X, default consistent_random), if batching can
+ * reproduce it; NULL for "random" and for a partitioner callback.
+ */
+static partitioner_t partitioner_of(const ww_config_t *cfg) {
+  static const struct {
+    const char *name;
+    partitioner_t fn;
+  } builtin[] = {
+      {"consistent_random", rd_kafka_msg_partitioner_consistent_random},
+      {"consistent", rd_kafka_msg_partitioner_consistent},
+      {"murmur2_random", rd_kafka_msg_partitioner_murmur2_random},
+      {"murmur2", rd_kafka_msg_partitioner_murmur2},
+      {"fnv1a_random", rd_kafka_msg_partitioner_fnv1a_random},
+      {"fnv1a", rd_kafka_msg_partitioner_fnv1a},
+  };
+  const char *name = "consistent_random";
   for (size_t i = 0; i < ww_config_kafka_prop_count(cfg); i++) {
     const char *k, *v;
     ww_config_kafka_prop(cfg, i, &k, &v);
-    if (strcmp(k, "partitioner") == 0 || strcmp(k, "partitioner_cb") == 0)
-      return 0; /* the user's partitioner decides, message by message */
+    if (strcmp(k, "partitioner_cb") == 0)
+      return NULL; /* the user's callback decides, message by message */
+    if (strcmp(k, "partitioner") == 0)
+      name = v;
   }
-  err = rd_kafka_metadata(pk->rk, 0, pk->rkt, &md, METADATA_TIMEOUT_MS);
+  for (size_t i = 0; i < sizeof(builtin) / sizeof(builtin[0]); i++)
+    if (strcmp(name, builtin[i].name) == 0)
+      return builtin[i].fn;
+  return NULL; /* "random": no key decides the partition */
+}
+
+/* topic.metadata.refresh.interval.ms of the producer, in ns (at least 1 s). */
+static int64_t refresh_interval_ns(rd_kafka_t *rk) {
+  char buf[32];
+  size_t size = sizeof(buf);
+  long long ms = 300000; /* librdkafka's default */
+  if (rd_kafka_conf_get(rd_kafka_conf(rk), "topic.metadata.refresh.interval.ms", buf, &size) ==
+      RD_KAFKA_CONF_OK)
+    ms = atoll(buf);
+  if (ms < REFRESH_UNKNOWN_MS) /* -1 turns librdkafka's refresh off; still look now and then */
+    ms = ms < 0 ? 300000 : REFRESH_UNKNOWN_MS;
+  return (int64_t)ms * 1000000;
+}
+
+/* Partitions of the topic as the cluster reports them now, or 0 if it does not
+ * (no broker answered within \p timeout_ms, the topic does not exist yet). */
+static int32_t query_partition_cnt(ww_pkafka_t *pk, int timeout_ms) {
+  const struct rd_kafka_metadata *md = NULL;
+  rd_kafka_resp_err_t err;
+  int32_t cnt = 0;
+  err = rd_kafka_metadata(pk->rk, 0, pk->rkt, &md, timeout_ms);
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR && md->topic_cnt == 1 && !md->topics[0].err)
     cnt = md->topics[0].partition_cnt;
-  WW_LOG(WW_LOG_DEBUG, "PRODUCER", "topic %s: %s", rd_kafka_topic_name(pk->rkt),
-         cnt > 0 ? "batching per partition" : "partition count unknown; producing one by one");
+  else
+    WW_LOG(WW_LOG_DEBUG, "PRODUCER", "topic %s: no partition count yet: %s",
+           rd_kafka_topic_name(pk->rkt),
+           rd_kafka_err2str(err                  ? err
+                            : md->topic_cnt == 1 ? md->topics[0].err
+                                                 : RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART));
   if (md)
     rd_kafka_metadata_destroy(md);
   return cnt;
+}
+
+/* Partition of batch \p b's key for the current partition count, as librdkafka chooses it. */
+static void batch_route(ww_pkafka_t *pk, batch_t *b) {
+  b->partition = pk->partitioner(pk->rkt, b->key, b->key_len, pk->partition_cnt, NULL, NULL);
+}
+
+/* @returns non-zero when batches may be handed over: nothing produced under
+ * the previous route is still waiting for its delivery report. */
+static int route_ready(ww_pkafka_t *pk) {
+  if (pk->draining && pk->routes[!pk->cur].inflight > 0)
+    return 0;
+  if (pk->draining)
+    WW_LOG(WW_LOG_DEBUG, "PRODUCER", "topic %s: earlier readings delivered; batches flow",
+           rd_kafka_topic_name(pk->rkt));
+  pk->draining = 0;
+  return 1;
+}
+
+/*
+ * Follow a partition count of \p cnt (> 0): a new route, every batch
+ * re-partitioned. Needs the previous route drained (it is reused); otherwise
+ * the change waits for the next query.
+ */
+static void route_change(ww_pkafka_t *pk, int32_t cnt) {
+  route_t *old = &pk->routes[pk->cur];
+  if (cnt == pk->partition_cnt || !route_ready(pk))
+    return;
+  if (pk->partition_cnt == 0)
+    WW_LOG(WW_LOG_INFO, "PRODUCER",
+           "topic %s has %d partitions; batching per partition from now on "
+           "(%" PRId64 " readings sent one by one are still in flight)",
+           rd_kafka_topic_name(pk->rkt), (int)cnt, old->inflight);
+  else
+    WW_LOG(WW_LOG_NOTICE, "PRODUCER",
+           "topic %s now has %d partitions (was %d); keys are re-partitioned as "
+           "librdkafka's partitioner does",
+           rd_kafka_topic_name(pk->rkt), (int)cnt, (int)pk->partition_cnt);
+  pk->partition_cnt = cnt;
+  pk->cur = !pk->cur;
+  pk->draining = old->inflight > 0;
+  for (int i = 0; i < pk->n_batches; i++)
+    batch_route(pk, pk->batches[i]);
+}
+
+/* Ask for the partition count when it is due (see "Routing" above). */
+static void route_refresh(ww_pkafka_t *pk) {
+  int64_t now = ww_mono_ns();
+  int32_t cnt;
+  if (!pk->partitioner || now < pk->next_refresh_ns)
+    return;
+  cnt = query_partition_cnt(pk, REFRESH_TIMEOUT_MS);
+  if (cnt > 0)
+    route_change(pk, cnt);
+  pk->next_refresh_ns = ww_mono_ns() + (pk->partition_cnt > 0 ? pk->refresh_known_ns
+                                                              : REFRESH_UNKNOWN_MS * 1000000LL);
 }
 
 ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_on_full,
@@ -182,7 +325,17 @@ ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_o
     goto err;
   }
   register_metrics(pk, reg, topic);
-  pk->partition_cnt = partition_count(cfg, pk);
+  pk->routes[0].pk = pk->routes[1].pk = pk;
+  if ((pk->partitioner = partitioner_of(cfg))) {
+    pk->refresh_known_ns = refresh_interval_ns(pk->rk);
+    pk->partition_cnt = query_partition_cnt(pk, METADATA_TIMEOUT_MS);
+    pk->next_refresh_ns = ww_mono_ns() + (pk->partition_cnt > 0 ? pk->refresh_known_ns
+                                                                : REFRESH_UNKNOWN_MS * 1000000LL);
+  }
+  WW_LOG(WW_LOG_DEBUG, "PRODUCER", "topic %s: %s", topic,
+         !pk->partitioner        ? "partitioner not reproducible; producing one by one"
+         : pk->partition_cnt > 0 ? "batching per partition"
+                                 : "partition count unknown; producing one by one for now");
   *err = WW_OK;
   return pk;
 err:
@@ -231,11 +384,13 @@ static ww_pkafka_send_t send_one(ww_pkafka_t *pk, const char *key, size_t key_le
   int64_t stall_start = 0;
   ww_pkafka_send_t rc = WW_PKAFKA_OK;
   for (;;) {
+    route_t *rt = &pk->routes[pk->cur];
     rd_kafka_resp_err_t err =
         rd_kafka_producev(pk->rk, RD_KAFKA_V_RKT(pk->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                           RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, val_len),
-                          RD_KAFKA_V_OPAQUE(pk), RD_KAFKA_V_END);
+                          RD_KAFKA_V_OPAQUE(rt), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rt->inflight++;
       pk->st.produced++;
       ww_metric_inc(pk->m_produced);
       break;
@@ -265,31 +420,51 @@ static ww_pkafka_send_t send_one(ww_pkafka_t *pk, const char *key, size_t key_le
  * Hand batch \p b to librdkafka. Messages refused for a full queue are
  * dropped (--on-full drop) or retried after serving delivery reports, until
  * \p deadline_ns (monotonic) or, when that is 0, until a stop is requested.
+ * While the previous route drains the batch waits the same way, unless
+ * \p may_hold: then it stays as it is, for a later flush.
  * Whatever could not be handed over stays in the batch, in order.
  */
-static ww_pkafka_send_t flush_batch(ww_pkafka_t *pk, batch_t *b, int64_t deadline_ns) {
+static ww_pkafka_send_t flush_batch(ww_pkafka_t *pk, batch_t *b, int64_t deadline_ns,
+                                    int may_hold) {
   int64_t stall_start = 0;
   ww_pkafka_send_t rc = WW_PKAFKA_OK;
   while (b->n > 0) {
-    int kept = 0;
-    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
-    int ok = rd_kafka_produce_batch(pk->rkt, b->partition, RD_KAFKA_MSG_F_COPY, b->msgs, b->n);
-    pk->st.produced += (uint64_t)ok;
-    ww_metric_add(pk->m_produced, ok);
-    if (ok == b->n) {
-      b->n = 0;
-      break;
-    }
-    /* Keep the refused ones, in order. A full queue only empties when this
-     * thread serves delivery reports, so once one message is refused the
-     * rest of the batch is refused too: order is never broken. */
-    for (int i = 0; i < b->n; i++)
-      if (b->msgs[i].err) {
-        if (!err || err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
-          err = b->msgs[i].err;
-        b->msgs[kept++] = b->msgs[i];
+    int kept = 0, ok = 0;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR__QUEUE_FULL;
+    if (route_ready(pk)) {
+      route_t *rt = &pk->routes[pk->cur];
+      for (int i = 0; i < b->n; i++)
+        b->msgs[i]._private = rt;
+      ok = rd_kafka_produce_batch(pk->rkt, b->partition, RD_KAFKA_MSG_F_COPY, b->msgs, b->n);
+      rt->inflight += ok;
+      pk->st.produced += (uint64_t)ok;
+      ww_metric_add(pk->m_produced, ok);
+      if (ok > 0) {
+        pk->st.batches++;
+        pk->st.batched += (uint64_t)ok;
+        ww_metric_inc(pk->m_batches);
+        ww_metric_add(pk->m_batched, ok);
       }
-    b->n = kept;
+      if (ok == b->n) {
+        b->n = 0;
+        break;
+      }
+      /* Keep the refused ones, in order. A full queue only empties when this
+       * thread serves delivery reports, so once one message is refused the
+       * rest of the batch is refused too: order is never broken. */
+      err = RD_KAFKA_RESP_ERR_NO_ERROR;
+      for (int i = 0; i < b->n; i++)
+        if (b->msgs[i].err) {
+          if (!err || err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            err = b->msgs[i].err;
+          b->msgs[kept++] = b->msgs[i];
+        }
+      b->n = kept;
+    } else if (may_hold) {
+      break; /* earlier readings still in flight; a later flush hands these over */
+    } else {
+      kept = b->n; /* as good as a full queue: wait for the earlier readings */
+    }
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
       produce_failed(pk, err);
       rc = WW_PKAFKA_FATAL;
@@ -315,10 +490,10 @@ static ww_pkafka_send_t flush_batch(ww_pkafka_t *pk, batch_t *b, int64_t deadlin
 }
 
 /* Flush every batch; @returns the first problem, or WW_PKAFKA_OK. */
-static ww_pkafka_send_t flush_all(ww_pkafka_t *pk, int64_t deadline_ns) {
+static ww_pkafka_send_t flush_all(ww_pkafka_t *pk, int64_t deadline_ns, int may_hold) {
   ww_pkafka_send_t rc = WW_PKAFKA_OK;
   for (int i = 0; i < pk->n_batches; i++) {
-    ww_pkafka_send_t r = flush_batch(pk, pk->batches[i], deadline_ns);
+    ww_pkafka_send_t r = flush_batch(pk, pk->batches[i], deadline_ns, may_hold);
     if (r == WW_PKAFKA_FATAL || r == WW_PKAFKA_STOPPED)
       return r;
     if (r != WW_PKAFKA_OK)
@@ -333,12 +508,13 @@ static batch_t *batch_for(ww_pkafka_t *pk, const char *key, size_t key_len) {
   for (int i = 0; i < pk->n_batches; i++)
     if (pk->batches[i]->key_len == key_len && memcmp(pk->batches[i]->key, key, key_len) == 0)
       return pk->batches[i];
-  if (pk->n_batches == MAX_BATCHES || key_len > sizeof(b->key) || !(b = malloc(sizeof(*b))))
+  /* An empty key is partitioned at random (sticky) by librdkafka: not batched. */
+  if (pk->n_batches == MAX_BATCHES || key_len == 0 || key_len > sizeof(b->key) ||
+      !(b = malloc(sizeof(*b))))
     return NULL;
   memcpy(b->key, key, key_len);
   b->key_len = key_len;
-  b->partition = rd_kafka_msg_partitioner_consistent_random(pk->rkt, key, key_len,
-                                                            pk->partition_cnt, NULL, NULL);
+  batch_route(pk, b);
   b->n = 0;
   b->used = 0;
   pk->batches[pk->n_batches++] = b;
@@ -353,7 +529,7 @@ ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len
   if (!b)
     return send_one(pk, key, key_len, val, val_len);
   if (b->n == BATCH_MAX || b->used + val_len > BATCH_ARENA) {
-    rc = flush_batch(pk, b, 0);
+    rc = flush_batch(pk, b, 0, 0);
     if (b->n > 0) /* still full: stopped or fatal; this reading was not taken */
       return rc == WW_PKAFKA_OK ? WW_PKAFKA_FATAL : rc;
   }
@@ -364,14 +540,15 @@ ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len
   m->len = val_len;
   m->key = b->key;
   m->key_len = b->key_len;
-  m->_private = pk;
   b->used += val_len;
   /* A reading dropped while flushing older ones was counted there; this one is queued. */
   return rc == WW_PKAFKA_DROPPED ? WW_PKAFKA_OK : rc;
 }
 
 ww_pkafka_send_t ww_pkafka_poll(ww_pkafka_t *pk, int timeout_ms) {
-  ww_pkafka_send_t rc = flush_all(pk, 0);
+  ww_pkafka_send_t rc;
+  route_refresh(pk);
+  rc = flush_all(pk, 0, 1);
   rd_kafka_poll(pk->rk, timeout_ms);
   ww_metric_set(pk->m_queue, (double)rd_kafka_outq_len(pk->rk));
   return rc;
@@ -394,7 +571,7 @@ int ww_pkafka_close(ww_pkafka_t *pk, int timeout_ms, ww_pkafka_stats_t *st) {
     return 0;
   /* Pending batches get the same deadline as the flush that follows. */
   start = ww_mono_ns();
-  flush_all(pk, start + (int64_t)timeout_ms * 1000000 + 1);
+  flush_all(pk, start + (int64_t)timeout_ms * 1000000 + 1, 0);
   for (int i = 0; i < pk->n_batches; i++) {
     unsent += pk->batches[i]->n;
     free(pk->batches[i]);

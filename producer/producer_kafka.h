@@ -21,6 +21,8 @@ typedef struct ww_pkafka_stats_s {
   uint64_t delivered; /* delivery reports without error */
   uint64_t failed;    /* delivery reports with an error (incl. purged at shutdown) */
   uint64_t dropped;   /* refused on a full queue under --on-full drop */
+  uint64_t batches;   /* rd_kafka_produce_batch() calls that handed readings over */
+  uint64_t batched;   /* readings handed over in those batches (the rest went one by one) */
   int64_t stall_ns;   /* time spent waiting for room in a full queue, ns */
   int queue_depth;    /* messages and requests librdkafka still holds */
 } ww_pkafka_stats_t;
@@ -53,7 +55,8 @@ ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_o
  * @brief Produce one message (key and value are copied).
  *
  * The message may wait in a per-partition batch until the next send that
- * fills it, ww_pkafka_poll() or ww_pkafka_close(). When librdkafka's queue is
+ * fills it, ww_pkafka_poll() or ww_pkafka_close(); it goes one by one while
+ * the topic's partition count is unknown. When librdkafka's queue is
  * full it either waits, serving delivery reports (the stall is timed), or
  * drops and counts the readings it cannot place.
  * @returns WW_PKAFKA_OK when the reading was taken (queued or batched);
@@ -66,6 +69,11 @@ ww_pkafka_send_t ww_pkafka_send(ww_pkafka_t *pk, const char *key, size_t key_len
 /**
  * @brief Hand pending batches to librdkafka (with backpressure), then serve
  *        delivery reports, waiting at most \p timeout_ms for one.
+ *
+ * Also where the topic's partition count is looked up again when it is due
+ * (at most once a second while unknown, then every
+ * topic.metadata.refresh.interval.ms): that may block for up to 200 ms when
+ * no broker answers.
  * @returns WW_PKAFKA_OK, or WW_PKAFKA_STOPPED / WW_PKAFKA_FATAL as ww_pkafka_send.
  */
 ww_pkafka_send_t ww_pkafka_poll(ww_pkafka_t *pk, int timeout_ms);

@@ -4,6 +4,12 @@
  * The CSV reader handles RFC 4180 quoting ("a,b", "say ""hi""") within one
  * line, CRLF endings and a UTF-8 byte-order mark on the header. Fields may
  * not span lines; such a row is reported as malformed.
+ *
+ * Ground truth: a label column (injected_anomaly=COLUMN) of 0/1 flags, as in
+ * labelled benchmark data sets, or of anomaly type names; an optional
+ * episode_id column. Without one, consecutive labelled rows of one component
+ * with the same type form one episode with a generated id, so the
+ * processor's batch evaluation counts an anomalous stretch once.
  */
 #include "producer_replay.h"
 
@@ -18,11 +24,27 @@
 #include "windwatch/log.h"
 #include "windwatch/timeutil.h"
 
-#define MAX_COLS    256 /* columns per row */
-#define MAX_REPORTS 100 /* malformed rows reported one by one before a summary */
+#define MAX_COLS    256        /* columns per row */
+#define MAX_REPORTS 100        /* malformed rows reported one by one before a summary */
+#define LABEL_TYPE  "labelled" /* injected_anomaly of a row flagged 1/true/yes */
 
 /* Fields a column can feed; sensors follow as F_SENSOR + factory index. */
-enum { F_TS, F_LINE, F_COMP, F_SEQ, F_SENSOR, F_COUNT = F_SENSOR + WW_MAX_SENSORS };
+enum {
+  F_TS,
+  F_LINE,
+  F_COMP,
+  F_SEQ,
+  F_LABEL,   /* injected_anomaly */
+  F_EPISODE, /* episode_id */
+  F_SENSOR,
+  F_COUNT = F_SENSOR + WW_MAX_SENSORS
+};
+
+/* The ground-truth episode a component is in (generated ids). */
+typedef struct episode_s {
+  int64_t id;                     /* episode of the component's last row, 0 = it was unlabelled */
+  char type[WW_ANOMALY_TYPE_MAX]; /* its injected_anomaly */
+} episode_t;
 
 struct ww_replay_s {
   const ww_factory_t *fac; /* borrowed */
@@ -30,13 +52,15 @@ struct ww_replay_s {
   char path[512];          /* for messages */
   char *line;              /* getline buffer, owned */
   size_t line_cap;
-  uint64_t lineno;                                  /* 1-based number of the last line read */
-  uint64_t skipped;                                 /* malformed rows */
-  int col[F_COUNT];                                 /* column of each field, -1 = none */
-  int n_header;                                     /* columns in the header */
-  int def_line;                                     /* line index for rows without that column */
-  char def_comp[WW_ID_MAX];                         /* component for rows without that column */
-  int64_t seq[WW_MAX_LINES][WW_MAX_COMPONENTS + 1]; /* next sequence_number; last slot: others */
+  uint64_t lineno;                                   /* 1-based number of the last line read */
+  uint64_t skipped;                                  /* malformed rows */
+  int col[F_COUNT];                                  /* column of each field, -1 = none */
+  int n_header;                                      /* columns in the header */
+  int def_line;                                      /* line index for rows without that column */
+  char def_comp[WW_ID_MAX];                          /* component for rows without that column */
+  int64_t seq[WW_MAX_LINES][WW_MAX_COMPONENTS + 1];  /* next sequence_number; last slot: others */
+  episode_t ep[WW_MAX_LINES][WW_MAX_COMPONENTS + 1]; /* current episode; slots as seq */
+  int64_t next_episode;                              /* next generated episode_id */
 };
 
 /* Split \p s in place into at most MAX_COLS fields. @returns the count, or -1 on bad quoting. */
@@ -101,8 +125,8 @@ static long read_line(FILE *fp, char **buf, size_t *cap) {
 }
 
 static const char *field_name(const ww_factory_t *fac, int f) {
-  static const char *const names[] = {"timestamp", "production_line", "component_id",
-                                      "sequence_number"};
+  static const char *const names[] = {"timestamp",       "production_line",  "component_id",
+                                      "sequence_number", "injected_anomaly", "episode_id"};
   return f < F_SENSOR ? names[f] : fac->sensors[f - F_SENSOR].name;
 }
 
@@ -135,8 +159,9 @@ static int apply_map(ww_replay_t *rp, const char *map, char **hdr, int n_hdr, ch
     }
     if ((f = field_find(rp->fac, p, (size_t)(eq - p))) < 0) {
       snprintf(errstr, errstr_size,
-               "--replay-map: unknown field '%.*s'; use timestamp, "
-               "production_line, component_id, sequence_number or a sensor of the config",
+               "--replay-map: unknown field '%.*s'; use timestamp, production_line, "
+               "component_id, sequence_number, injected_anomaly, episode_id or a sensor of "
+               "the config",
                (int)(eq - p), p);
       return -1;
     }
@@ -176,6 +201,7 @@ ww_replay_t *ww_replay_open(const ww_factory_t *fac, const char *path, const cha
     goto err;
   }
   rp->fac = fac;
+  rp->next_episode = 1;
   snprintf(rp->path, sizeof(rp->path), "%s", path);
   for (int f = 0; f < F_COUNT; f++)
     rp->col[f] = -1;
@@ -253,6 +279,59 @@ static void row_bad(ww_replay_t *rp, const char *fmt, ...) {
          rp->skipped == MAX_REPORTS ? " (further bad rows are only counted)" : "");
 }
 
+/*
+ * A label cell: empty, 0, false, no, none, null or normal (any case) is no
+ * anomaly; 1, true or yes is LABEL_TYPE; a name (a letter, then letters,
+ * digits, '_' or '-', under WW_ANOMALY_TYPE_MAX bytes) is the anomaly type,
+ * as written. @returns 0 with \p type set ("" = none), -1 for anything else.
+ */
+static int parse_label(const char *txt, char type[WW_ANOMALY_TYPE_MAX]) {
+  static const char *const none[] = {"false", "no", "none", "null", "normal"};
+  static const char *const yes[] = {"true", "yes"};
+  size_t len = strlen(txt);
+  char *end;
+  double v;
+  type[0] = '\0';
+  if (!len)
+    return 0;
+  errno = 0;
+  v = strtod(txt, &end);
+  if (end != txt && !*end && !errno) { /* a number: a 0/1 flag */
+    if (v != 0 && v != 1)
+      return -1;
+    if (v == 1)
+      memcpy(type, LABEL_TYPE, sizeof(LABEL_TYPE));
+    return 0;
+  }
+  for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++)
+    if (strcasecmp(txt, none[i]) == 0)
+      return 0;
+  for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
+    if (strcasecmp(txt, yes[i]) == 0) {
+      memcpy(type, LABEL_TYPE, sizeof(LABEL_TYPE));
+      return 0;
+    }
+  if (len >= WW_ANOMALY_TYPE_MAX ||
+      !((txt[0] >= 'a' && txt[0] <= 'z') || (txt[0] >= 'A' && txt[0] <= 'Z')))
+    return -1;
+  if (strspn(txt, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != len)
+    return -1;
+  memcpy(type, txt, len + 1);
+  return 0;
+}
+
+/* A whole number >= 0 in \p txt. @returns 0 with \p v set, -1 if it is not one. */
+static int parse_count(const char *txt, int64_t *v) {
+  char *end;
+  long long n;
+  errno = 0;
+  n = strtoll(txt, &end, 10);
+  if (end == txt || *end || errno || n < 0)
+    return -1;
+  *v = n;
+  return 0;
+}
+
 /* Timestamps: RFC 3339 / "YYYY-MM-DD HH:MM:SS", or epoch seconds (ms if > 1e11). */
 static int parse_ts(const char *s, int64_t *ms) {
   char *end;
@@ -271,7 +350,10 @@ int ww_replay_next(ww_replay_t *rp, ww_reading_t *r) {
   char *cols[MAX_COLS];
   for (;;) {
     long n = read_line(rp->fp, &rp->line, &rp->line_cap);
-    int nc, ok = 1;
+    int nc, slot, ok = 1;
+    char type[WW_ANOMALY_TYPE_MAX] = "";
+    int64_t episode = 0; /* from the episode_id column, 0 = none given */
+    episode_t *ep;
     if (n == -1)
       return 0;
     if (n == -2) {
@@ -347,20 +429,41 @@ int ww_replay_next(ww_replay_t *rp, ww_reading_t *r) {
       row_bad(rp, "no sensor value in the row");
       continue;
     }
-    if (rp->col[F_SEQ] >= 0) {
-      const char *txt = cols[rp->col[F_SEQ]];
-      char *end;
-      long long v;
-      errno = 0;
-      v = strtoll(txt, &end, 10);
-      if (end == txt || *end || errno || v < 0) {
-        row_bad(rp, "sequence_number '%.40s' is not a whole number >= 0", txt);
-        continue;
-      }
-      r->seq = v;
-    } else {
-      int slot = r->component_idx >= 0 ? r->component_idx : WW_MAX_COMPONENTS;
+    if (rp->col[F_SEQ] >= 0 && parse_count(cols[rp->col[F_SEQ]], &r->seq) != 0) {
+      row_bad(rp, "sequence_number '%.40s' is not a whole number >= 0", cols[rp->col[F_SEQ]]);
+      continue;
+    }
+    if (rp->col[F_LABEL] >= 0 && parse_label(cols[rp->col[F_LABEL]], type) != 0) {
+      row_bad(rp,
+              "injected_anomaly '%.40s' is not 0/1, true/false or an anomaly type name "
+              "(a letter, then letters, digits, '_' or '-', at most %d bytes)",
+              cols[rp->col[F_LABEL]], WW_ANOMALY_TYPE_MAX - 1);
+      continue;
+    }
+    if (rp->col[F_EPISODE] >= 0 && *cols[rp->col[F_EPISODE]] &&
+        parse_count(cols[rp->col[F_EPISODE]], &episode) != 0) {
+      row_bad(rp, "episode_id '%.40s' is not a whole number >= 0", cols[rp->col[F_EPISODE]]);
+      continue;
+    }
+    /* The row is valid: from here on its state sticks. Components not in the
+     * config share the line's last slot. */
+    slot = r->component_idx >= 0 ? r->component_idx : WW_MAX_COMPONENTS;
+    if (rp->col[F_SEQ] < 0)
       r->seq = rp->seq[r->line_idx][slot]++;
+    ep = &rp->ep[r->line_idx][slot];
+    if (!type[0]) {
+      ep->id = 0; /* an unlabelled row ends the episode; its episode_id cell means nothing */
+    } else {
+      if (episode > 0) /* the file's own id; generated ones continue above it */
+        rp->next_episode = episode >= rp->next_episode ? episode + 1 : rp->next_episode;
+      else if (ep->id && strcmp(ep->type, type) == 0)
+        episode = ep->id; /* the component's labelled stretch goes on */
+      else
+        episode = rp->next_episode++;
+      ep->id = episode;
+      memcpy(ep->type, type, sizeof(ep->type));
+      memcpy(r->injected_anomaly, type, sizeof(r->injected_anomaly));
+      r->episode_id = episode;
     }
     return 1;
   }

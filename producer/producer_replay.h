@@ -4,10 +4,16 @@
  *
  * CSV: a header row, then one reading per row. A column mapping says which
  * column holds each field: timestamp (required), production_line,
- * component_id, sequence_number, and any sensor of the factory. Rows keep
- * their own timestamps and values (values are re-encoded as the shortest
- * text of the same number). A malformed row is reported on stderr with its
- * line number and skipped, never silently.
+ * component_id, sequence_number, injected_anomaly and episode_id (ground
+ * truth), and any sensor of the factory. Rows keep their own timestamps and
+ * values (values are re-encoded as the shortest text of the same number).
+ * A label cell is a 0/1 (true/false, yes/no) flag, 1 becoming the type
+ * "labelled", or an anomaly type name kept as written; empty, 0 or "normal"
+ * is no anomaly. Without an episode_id column, consecutive labelled rows of
+ * one component with the same type are one episode, numbered from 1 (ids
+ * given in the column are kept, and generated ones continue above them).
+ * A malformed row is reported on stderr with its line number and skipped,
+ * never silently.
  *
  * JSON lines: each line must be a valid reading (ww_reading_decode) and is
  * passed on byte for byte; invalid lines are reported and skipped.
@@ -26,7 +32,8 @@ typedef struct ww_replay_s ww_replay_t;
 
 /**
  * @brief Open \p path and read its header.
- * @param map        "field=column,..." (column: header name or 1-based number), or NULL
+ * @param map        "field=column,..." (column: header name or 1-based number), or NULL;
+ *                   e.g. "timestamp=1,temperature=value,injected_anomaly=label"
  * @param line       production_line for rows without that column, or NULL (first line)
  * @param component  component_id for rows without that column, or NULL (line's first)
  * @remark \p fac is borrowed and must outlive the replay.

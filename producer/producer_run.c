@@ -144,9 +144,10 @@ static void stats_line(run_t *run, int64_t now) {
     ww_pkafka_stats(run->pk, &st);
     WW_LOG(WW_LOG_INFO, "STATS",
            "produced %" PRIu64 " (%.0f/s) delivered %" PRIu64 " failed %" PRIu64 " dropped %" PRIu64
-           " queue %d stall %" PRId64 " ms",
+           " queue %d stall %" PRId64 " ms batches %" PRIu64 " (%" PRIu64 " readings)",
            st.produced, secs > 0 ? (double)(st.produced - run->last_produced) / secs : 0.0,
-           st.delivered, st.failed, st.dropped, st.queue_depth, st.stall_ns / 1000000);
+           st.delivered, st.failed, st.dropped, st.queue_depth, st.stall_ns / 1000000, st.batches,
+           st.batched);
     run->last_produced = st.produced;
   } else {
     uint64_t ok, failed;
@@ -270,8 +271,9 @@ static int finish(run_t *run, int code, int64_t flush_ms) {
     lost = st.failed + st.dropped;
     WW_LOG(WW_LOG_NOTICE, "PRODUCER",
            "done: %" PRIu64 " readings, %" PRIu64 " produced, %" PRIu64 " delivered, %" PRIu64
-           " failed, %" PRIu64 " dropped, stall %" PRId64 " ms",
-           run->taken, st.produced, st.delivered, st.failed, st.dropped, st.stall_ns / 1000000);
+           " failed, %" PRIu64 " dropped, stall %" PRId64 " ms, %" PRIu64 " in %" PRIu64 " batches",
+           run->taken, st.produced, st.delivered, st.failed, st.dropped, st.stall_ns / 1000000,
+           st.batched, st.batches);
     if (left > 0)
       WW_LOG(WW_LOG_ERROR, "PRODUCER",
              "%d readings were still undelivered after the "

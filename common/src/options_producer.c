@@ -35,9 +35,12 @@ const ww_opt_t ww__opts_producer[] = {
    "replay readings from a CSV file (with a header row) instead of simulating",
    WW_ROLE_PRODUCER},
   {"replay-map", 0, NULL, NULL, WW_OPT_STR, NULL, NULL, WW_NO_BOUNDS, "FIELD=COLUMN,...",
-   "CSV column of each field (timestamp, production_line, component_id, sequence_number or "
-   "a sensor); COLUMN is a header name or a 1-based number; unmapped fields match headers "
-   "of the same name", WW_ROLE_PRODUCER},
+   "CSV column of each field (timestamp, production_line, component_id, sequence_number, "
+   "injected_anomaly, episode_id or a sensor); COLUMN is a header name or a 1-based number; "
+   "unmapped fields match headers of the same name. injected_anomaly (ground truth): 0/1 or "
+   "true/false flags (1 = \"labelled\") or an anomaly type name, empty = none; without "
+   "episode_id, consecutive labelled rows of a component form one episode",
+   WW_ROLE_PRODUCER},
   {"replay-line", 0, NULL, NULL, WW_OPT_STR, NULL, NULL, WW_NO_BOUNDS, "LINE",
    "production_line for replayed rows without that column (default: the first line)",
    WW_ROLE_PRODUCER},

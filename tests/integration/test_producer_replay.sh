@@ -89,4 +89,81 @@ rc=0
 check_eq "exit code without a timestamp column" "$rc" 2
 check_contains "error names the fix" "$(cat "$WW_TMP/bad.log")" "--replay-map"
 
+# ---- ground truth: a labelled file ------------------------------------------
+# One label column of 0/1 flags and a type name ("spike"), as labelled data sets
+# have; a malformed label on file line 202. Consecutive labelled rows of one
+# component form one episode with a generated id.
+ww_topics it-prod-replay-lab
+lab="$WW_TMP/labelled.csv"
+python3 - "$lab" "$WW_TMP/truth.json" <<'PY'
+import json, sys
+comps = [("turbine-line-1", "Blade"), ("turbine-line-1", "Curing Oven"),
+         ("turbine-line-2", "Gearbox"), ("turbine-line-2", "Generator")]
+def label(comp, k):  # k: the component's k-th row
+    if comp == "Blade" and 40 <= k < 50: return "1"
+    if comp == "Gearbox" and 20 <= k < 24: return "spike"
+    if comp == "Generator" and (60 <= k < 63 or 64 <= k < 66): return "1"  # two episodes
+    return "0"
+truth, state, next_ep, k = {}, {}, 1, {}
+with open(sys.argv[1], "w") as f:
+    f.write("timestamp,production_line,component_id,temperature,humidity,sound_level,label\n")
+    for i in range(600):
+        line, comp = comps[i % 4]
+        if i == 200:  # file line 202
+            f.write(f"2026-03-02T00:03:19.500Z,{line},{comp},20,50,60,0.5\n")  # a score, no flag
+        n = k.get(comp, 0); k[comp] = n + 1
+        lab = label(comp, n)
+        ts = f"2026-03-02T00:{i // 60:02d}:{i % 60:02d}.000Z"
+        temp = 38.5 if lab != "0" else 20 + (i % 7) * 0.5
+        f.write(f"{ts},{line},{comp},{temp},50,60,{lab}\n")
+        typ = {"0": None, "1": "labelled"}.get(lab, lab)
+        ep = None
+        if typ:
+            cur = state.get(comp)
+            if cur and cur[1] == typ:
+                ep = cur[0]
+            else:
+                ep, next_ep = next_ep, next_ep + 1
+        state[comp] = (ep, typ) if typ else None
+        truth[f"{comp}/{n}"] = [typ, ep]
+json.dump({"rows": truth, "episodes": next_ep - 1}, open(sys.argv[2], "w"))
+PY
+rc=0
+"$P" --brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --replay "$lab" --speed 0 \
+  --replay-map injected_anomaly=label >/dev/null 2>"$WW_TMP/labelled.log" || rc=$?
+check_eq "labelled replay exit code" "$rc" 0
+check_contains "malformed label reported" "$(cat "$WW_TMP/labelled.log")" \
+  "line 202 skipped: injected_anomaly '0.5'"
+check_contains "labelled summary" "$(cat "$WW_TMP/labelled.log")" "600 delivered, 0 failed"
+kcat -b "$WW_BROKERS" -C -t "$WW_T_DATA" -e -q -f '%s\n' >"$WW_TMP/labelled.jsonl"
+python3 - "$WW_TMP/truth.json" "$WW_TMP/labelled.jsonl" <<'PY' || fail "labels on the topic differ from the file (see above)"
+import json, sys
+want = json.load(open(sys.argv[1]))["rows"]
+got = {}
+for line in open(sys.argv[2]):
+    m = json.loads(line)
+    got[f"{m['component_id']}/{m['sequence_number']}"] = [m["injected_anomaly"], m["episode_id"]]
+assert len(got) == len(want) == 600, (len(got), len(want))
+bad = [(k, got.get(k), w) for k, w in want.items() if got.get(k) != w]
+assert not bad, bad[:5]
+n = sum(1 for v in got.values() if v[0])
+print(f"600 readings, {n} labelled, labels and episodes as in the file", file=sys.stderr)
+PY
+WW_CHECKS=$((WW_CHECKS + 1))
+
+# The processor's batch evaluation now has ground truth to measure against.
+PROC="$WW_BIN_DIR/windwatch-processor"
+[ -x "$PROC" ] || die "$PROC is missing: build the windwatch-processor target"
+timeout 120 "$PROC" --brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --mode batch \
+  --stats-interval 0 --group "g-$WW_T_DATA" >"$WW_TMP/proc.json" 2>"$WW_TMP/proc.log" ||
+  { cat "$WW_TMP/proc.log" >&2; die "processor batch run failed"; }
+json_get() { # FILE KEY.PATH: one value of a JSON file
+  python3 -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."): v=v[k]
+print(v)' "$1" "$2"
+}
+check_eq "processor: ground-truth episodes" "$(json_get "$WW_TMP/proc.json" quality.episodes)" \
+  "$(json_get "$WW_TMP/truth.json" episodes)"
+
 ww_done

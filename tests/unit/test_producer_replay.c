@@ -1,4 +1,5 @@
-/* test_producer_replay.c: CSV replay (mapping, quoting, malformed rows) and JSON-lines input. */
+/* test_producer_replay.c: CSV replay (mapping, quoting, malformed rows, ground-truth labels)
+ * and JSON-lines input. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,6 +141,111 @@ static void test_malformed_rows(void) {
   ww_replay_close(rp);
 }
 
+/* next reading into \p r, expecting \p type ("" = none) and \p episode. */
+static void expect_truth(ww_replay_t *rp, ww_reading_t *r, const char *type, int64_t episode) {
+  CHECK_INT_EQ(ww_replay_next(rp, r), 1);
+  CHECK_STR_EQ(r->injected_anomaly, type);
+  CHECK_INT_EQ(r->episode_id, episode);
+}
+
+/* A benchmark-style 0/1 label column; type names; malformed labels skipped. */
+static void test_label_flags(void) {
+  char err[512], buf[1024];
+  const char *p = write_file("labels.csv", "timestamp,value,label\n"
+                                           "1396310000,20,0\n"
+                                           "1396310060,21,1\n"
+                                           "1396310120,22,1.0\n"
+                                           "1396310180,23,0\n"
+                                           "1396310240,24,true\n"
+                                           "1396310300,25,2\n"
+                                           "1396310360,26,spike\n"
+                                           "1396310420,27,spike\n"
+                                           "1396310480,28,\n"
+                                           "1396310540,29,a b\n"
+                                           "1396310600,30,Normal\n"
+                                           "1396310660,31,drift\n");
+  ww_replay_t *rp = ww_replay_open(fac, p, "temperature=value,injected_anomaly=label", NULL, NULL,
+                                   err, sizeof(err));
+  ww_reading_t r;
+  if (!rp) {
+    fprintf(stderr, "open: %s\n", err);
+    CHECK(rp != NULL);
+    return;
+  }
+  expect_truth(rp, &r, "", 0);
+  expect_truth(rp, &r, "labelled", 1);
+  ww_reading_encode(fac, &r, buf, sizeof(buf));
+  CHECK_STR_CONTAINS(buf, "\"injected_anomaly\":\"labelled\",\"episode_id\":1}");
+  expect_truth(rp, &r, "labelled", 1); /* consecutive: the same episode */
+  expect_truth(rp, &r, "", 0);
+  expect_truth(rp, &r, "labelled", 2);
+  CHECK_INT_EQ(ww_replay_skipped(rp), 0);
+  expect_truth(rp, &r, "spike", 3); /* "2" skipped; a new type is a new episode */
+  CHECK_INT_EQ(ww_replay_skipped(rp), 1);
+  CHECK_DBL_NEAR(r.values[0], 26, 0);
+  expect_truth(rp, &r, "spike", 3);
+  expect_truth(rp, &r, "", 0);
+  expect_truth(rp, &r, "", 0); /* "a b" skipped, "Normal" is none */
+  CHECK_DBL_NEAR(r.values[0], 30, 0);
+  expect_truth(rp, &r, "drift", 4);
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 0);
+  CHECK_INT_EQ(ww_replay_skipped(rp), 2);
+  ww_replay_close(rp);
+
+  /* A label cell that is too long for a type name is malformed too. */
+  p = write_file("labels2.csv", "timestamp,temperature,injected_anomaly\n"
+                                "1396310000,20,a_very_long_anomaly_type_name\n"
+                                "1396310060,21,yes\n");
+  rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
+  CHECK(rp != NULL); /* the header maps itself */
+  if (rp) {
+    expect_truth(rp, &r, "labelled", 1);
+    CHECK_INT_EQ(ww_replay_skipped(rp), 1);
+    ww_replay_close(rp);
+  }
+}
+
+/* Episodes per component; ids from an episode_id column; generated ones above them. */
+static void test_label_episodes(void) {
+  char err[512];
+  const char *p =
+      write_file("episodes.csv", "timestamp,production_line,component_id,temperature,"
+                                 "injected_anomaly,episode_id\n"
+                                 "2026-01-01T00:00:00Z,turbine-line-1,Blade,20,drift,\n"
+                                 "2026-01-01T00:00:00Z,turbine-line-2,Gearbox,20,drift,\n"
+                                 "2026-01-01T00:00:01Z,turbine-line-1,Blade,21,drift,\n"
+                                 "2026-01-01T00:00:01Z,turbine-line-2,Gearbox,21,normal,\n"
+                                 "2026-01-01T00:00:02Z,turbine-line-1,Blade,22,stuck,7\n"
+                                 "2026-01-01T00:00:02Z,turbine-line-2,Gearbox,22,1,\n"
+                                 "2026-01-01T00:00:03Z,turbine-line-1,Blade,23,0,9\n"
+                                 "2026-01-01T00:00:04Z,turbine-line-1,Blade,24,spike,x\n"
+                                 "2026-01-01T00:00:05Z,turbine-line-1,Blade,25,spike,-1\n"
+                                 "2026-01-01T00:00:06Z,turbine-line-1,Blade,26,spike,\n");
+  ww_replay_t *rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
+  ww_reading_t r;
+  if (!rp) {
+    fprintf(stderr, "open: %s\n", err);
+    CHECK(rp != NULL);
+    return;
+  }
+  expect_truth(rp, &r, "drift", 1);
+  expect_truth(rp, &r, "drift", 2); /* another component: another episode */
+  expect_truth(rp, &r, "drift", 1); /* Blade's stretch goes on across Gearbox's row */
+  expect_truth(rp, &r, "", 0);
+  expect_truth(rp, &r, "stuck", 7); /* the file's own id */
+  expect_truth(rp, &r, "labelled", 8);
+  expect_truth(rp, &r, "", 0); /* an episode id on an unlabelled row means nothing */
+  CHECK_INT_EQ(r.seq, 3);
+  expect_truth(rp, &r, "spike", 9); /* two bad episode_id cells skipped */
+  CHECK_INT_EQ(r.seq, 4);           /* skipped rows take no sequence_number */
+  CHECK_INT_EQ(ww_replay_skipped(rp), 2);
+  CHECK_INT_EQ(ww_replay_next(rp, &r), 0);
+  ww_replay_close(rp);
+
+  CHECK(ww_replay_open(fac, p, "labels=5", NULL, NULL, err, sizeof(err)) == NULL);
+  CHECK_STR_CONTAINS(err, "injected_anomaly");
+}
+
 static void test_open_errors(void) {
   char err[512];
   const char *p = write_file("hdr.csv", "time,temperature\n1,2\n");
@@ -219,6 +325,8 @@ int main(void) {
   RUN(test_full_columns);
   RUN(test_one_sensor_mapping);
   RUN(test_malformed_rows);
+  RUN(test_label_flags);
+  RUN(test_label_episodes);
   RUN(test_open_errors);
   RUN(test_jsonl);
   ww_config_destroy(cfg);
