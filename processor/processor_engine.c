@@ -166,6 +166,10 @@ static void comp_roll(comp_t *cp, int64_t p) {
         shift = mean - cp->prev_mean[i];
       cp->prev_mean[i] = mean;
       cp->prev_std[i] = sqrt((var > 0 ? var : 0.0) + shift * shift);
+      cp->std_ema[i] = (cp->ema_ok & (1u << i))
+                           ? (1 - WW_STD_EMA_ALPHA) * cp->std_ema[i] + WW_STD_EMA_ALPHA * cp->prev_std[i]
+                           : cp->prev_std[i];
+      cp->ema_ok |= 1u << i;
       cp->prev_pane[i] = cp->pane;
       cp->prev_ok |= 1u << i;
     }
@@ -201,7 +205,7 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
   for (int j = 0; j < ld->n_sensors; j++) {
     int i = ld->sensor_idx[j];
     uint32_t bit = 1u << i;
-    double x = r->values[i], mean = 0, sd = 0, z = 0, zcur = 0, zc;
+    double x = r->values[i], mean = 0, sd = 0, sdr, z = 0, zcur = 0, zc, zr;
     ww_severity_t s;
     if (!(r->present & bit))
       continue; /* absent: neutral features, z = 0 */
@@ -229,16 +233,25 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
       zcur = cp->n_all[i] > 0 && pane == cp->pane
                  ? (x - (cp->shift[i] + cp->sum_all[i] / (double)cp->n_all[i])) / sd
                  : z;
-      if (fabs(z) > zmax)
-        zmax = fabs(z);
+      /* The rule measures against at least half the component's long-run
+       * spread: a pane that was too quiet (a sensor stuck through most of
+       * it) must not make the normal readings after it look far off. The
+       * model's features keep the plain spread (the api recomputes them
+       * from the stored readings). */
+      sdr = sd;
+      if (v->has_baseline && (cp->ema_ok & bit) && sdr < WW_STD_FLOOR * cp->std_ema[i])
+        sdr = WW_STD_FLOOR * cp->std_ema[i];
+      zr = fabs(z) * sd / sdr;
+      if (zr > zmax)
+        zmax = zr;
       /* Confirmed deviation: the reading must also stand out from its own
        * window so far (once that has a few values). A signal that merely
        * moved since the previous window (hourly cycle, slow trend) is far
        * from the old mean but not from the current one; a fault is far from
        * both. */
-      zc = fabs(z);
-      if (cp->n_all[i] >= WW_ZCUR_MIN && pane == cp->pane && fabs(zcur) < zc)
-        zc = fabs(zcur);
+      zc = zr;
+      if (cp->n_all[i] >= WW_ZCUR_MIN && pane == cp->pane && fabs(zcur) * sd / sdr < zc)
+        zc = fabs(zcur) * sd / sdr;
       if (zc > zconf)
         zconf = zc;
       if (zc >= zthr)

@@ -38,6 +38,8 @@ typedef struct comp_s {
   uint32_t have_last;                /* bit i: last[i] valid */
   double last[WW_MAX_SENSORS];       /* previous value, for stuck sensors */
   int repeats[WW_MAX_SENSORS];       /* times last[i] came again in a row */
+  double std_ema[WW_MAX_SENSORS];    /* long-run spread of its panes (EMA of prev_std) */
+  uint32_t ema_ok;                   /* bit i: std_ema[i] valid */
 } comp_t;
 
 /* Model features per sensor: z against the component's previous window and
@@ -58,6 +60,8 @@ typedef struct comp_s {
 #define WW_ZCUR_MIN         5    /* values of the current window before it can confirm a z-score */
 #define WW_BASE_MIN_COUNT   2    /* values a pane needs to be a baseline */
 #define WW_BASE_MIN_STD     1e-9 /* a baseline spread at or below this gives no z-score */
+#define WW_STD_EMA_ALPHA    0.1  /* weight of the newest pane in a component's long-run spread */
+#define WW_STD_FLOOR        0.5  /* the z-score rule's spread is at least this x the long-run one */
 
 typedef struct verdict_s {
   ww_score_t sc;              /* what goes on sensor-scored */
