@@ -143,6 +143,15 @@ void ww_proc_flush(ww_proc_t *proc);
  */
 int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t errstr_size);
 
+/**
+ * @brief Load a serialised model (a --models-dir file, a models topic message)
+ *        into the line it names. \p from names the source in messages.
+ * @param only_if_none leave a line that already has a model alone.
+ * @returns 1 loaded, 0 left alone, -1 with \p errstr naming the source and problem.
+ */
+int ww_proc_load_model_json(ww_proc_t *proc, const char *json, size_t len, const char *from,
+                            int only_if_none, char *errstr, size_t errstr_size);
+
 /** End of input (--mode batch): flush, then close open windows if flush_on_end. */
 void ww_proc_finish(ww_proc_t *proc);
 

@@ -9,6 +9,7 @@
 
 #include "processor.h"
 #include "processor_handlers.h"
+#include "processor_restore.h"
 #include "windwatch/kafka.h"
 #include "windwatch/log.h"
 #include "windwatch/metrics.h"
@@ -18,6 +19,7 @@
 #define WW_TXN_TIMEOUT_MS 60000    /* bound on init/commit/abort of a transaction */
 #define WW_FLUSH_TIMEOUT_MS 30000  /* at-least-once: wait this long for deliveries */
 #define WW_POLL_MS 100             /* consumer poll timeout */
+#define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models topic back */
 
 typedef struct kctx_s {
   const ww_config_t *cfg;
@@ -29,6 +31,8 @@ typedef struct kctx_s {
   int eos;                              /* exactly-once: transactions */
   int batch;                            /* --mode batch */
   int from_beginning;                   /* start assigned partitions at the beginning */
+  int restore;                          /* restore models from the models topic */
+  int need_restore;                     /* partitions were assigned: restore at the next turn */
   int txn_open;                         /* a transaction has begun */
   int failed;                           /* an unrecoverable error happened */
   int need_rewind;                      /* a transaction was aborted: rewind before going on */
@@ -330,6 +334,7 @@ static int rewind_to_committed(kctx_t *k) {
   rd_kafka_error_t *error = NULL;
   rd_kafka_resp_err_t err;
   k->need_rewind = 0;
+  k->need_restore = k->restore; /* the lines are reset below, models included */
   release_alerts(k, 0); /* their transaction was aborted */
   err = rd_kafka_assignment(k->consumer, &parts);
   if (!err)
@@ -460,6 +465,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       rerr = rd_kafka_assign(rk, parts);
     if (k->eof)
       ww_eof_assign(k->eof, parts);
+    /* Lines that move here bring no model: their newest is on the models topic. */
+    k->need_restore = k->restore;
   } else {
     /* Revoked or lost: commit what was done for these partitions while we
      * still own them, then drop the lines' state (their new owner rebuilds it). */
@@ -614,6 +621,12 @@ static int run_loop(kctx_t *k, loop_t *lp) {
     }
     backpressure(k);
     rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, k->paused ? 0 : WW_POLL_MS);
+    if (k->need_restore) {
+      /* (set by an assignment inside that poll) before the lines' first readings */
+      k->need_restore = 0;
+      ww_proc_restore_models(k->cfg, k->proc, ww_config_str(k->cfg, "topic-models"),
+                             WW_RESTORE_TIMEOUT_MS);
+    }
     if (m) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
         if (k->eof)
@@ -689,6 +702,8 @@ int ww_proc_run(const ww_config_t *cfg) {
   k.eos = strcmp(ww_config_str(cfg, "guarantee"), "exactly-once") == 0;
   k.batch = strcmp(ww_config_str(cfg, "mode"), "batch") == 0;
   k.from_beginning = ww_config_bool(cfg, "from-beginning");
+  /* --from-beginning reprocesses from scratch: state from scratch too. */
+  k.restore = ww_config_bool(cfg, "restore-models") && !k.from_beginning;
   k.pending = rd_kafka_topic_partition_list_new(8);
 
   if (ww_proc_conf_load(cfg, &pc, errstr, sizeof(errstr)) != 0) {

@@ -1,6 +1,7 @@
 /* processor_outputs.c: what the engine publishes (scored readings go out from
  * processor_engine.c): dead letters, window stats, models, alerts; model
  * files; the batch summary. */
+#define _GNU_SOURCE /* memmem */
 #include "processor_state.h"
 
 #include <inttypes.h>
@@ -142,41 +143,51 @@ void ww__proc_publish_alert(ww_proc_t *proc, const line_t *ln, const ww_alert_t 
   ww__proc_produce(proc, WW_OUT_ALERTS, ld->id, strlen(ld->id), buf, n, NULL, 0);
 }
 
+int ww_proc_load_model_json(ww_proc_t *proc, const char *json, size_t len, const char *from,
+                            int only_if_none, char *errstr, size_t errstr_size) {
+  char err[256];
+  const char *p, *q;
+  int li;
+  /* The line is named near the start: "production_line":"<id>". */
+  p = memmem(json, len, "\"production_line\":\"", 19);
+  q = p ? memchr(p + 19, '"', len - (size_t)(p + 19 - json)) : NULL;
+  li = q ? ww_factory_line_find(proc->fac, p + 19, (size_t)(q - (p + 19))) : -1;
+  if (li < 0) {
+    snprintf(errstr, errstr_size, "%s: no production_line of the configured factory in it", from);
+    return -1;
+  }
+  if (!proc->lines[li].model) {
+    snprintf(errstr, errstr_size, "%s: models are off (train-size 0)", from);
+    return -1;
+  }
+  if (only_if_none && ww_model_version(proc->lines[li].model) > 0)
+    return 0;
+  if (ww_model_load(proc->lines[li].model, json, len, err, sizeof(err)) != 0) {
+    snprintf(errstr, errstr_size, "%s: %s", from, err);
+    return -1;
+  }
+  WW_LOG(WW_LOG_NOTICE, "MODEL", "%s: loaded model v%" PRId64 " from %s", proc->fac->lines[li].id,
+         ww_model_version(proc->lines[li].model), from);
+  return 1;
+}
+
 int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t errstr_size) {
   FILE *fp = fopen(path, "rb");
-  char *buf = NULL, err[256], *p, *q;
+  char *buf = NULL, from[1100];
   long len;
-  int rc = -1, li;
+  int rc = -1;
+  snprintf(from, sizeof(from), "--model %s", path);
   if (!fp) {
-    snprintf(errstr, errstr_size, "--model %s: cannot open it", path);
+    snprintf(errstr, errstr_size, "%s: cannot open it", from);
     return -1;
   }
   if (fseek(fp, 0, SEEK_END) != 0 || (len = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0 ||
       !(buf = malloc((size_t)len + 1)) || fread(buf, 1, (size_t)len, fp) != (size_t)len) {
-    snprintf(errstr, errstr_size, "--model %s: cannot read it", path);
+    snprintf(errstr, errstr_size, "%s: cannot read it", from);
     goto done;
   }
   buf[len] = '\0';
-  /* The line is named near the start: "production_line":"<id>". */
-  p = strstr(buf, "\"production_line\":\"");
-  q = p ? strchr(p + 19, '"') : NULL;
-  li = q ? ww_factory_line_find(proc->fac, p + 19, (size_t)(q - (p + 19))) : -1;
-  if (li < 0) {
-    snprintf(errstr, errstr_size, "--model %s: no production_line of the configured factory in it",
-             path);
-    goto done;
-  }
-  if (!proc->lines[li].model) {
-    snprintf(errstr, errstr_size, "--model %s: models are off (train-size 0)", path);
-    goto done;
-  }
-  if (ww_model_load(proc->lines[li].model, buf, (size_t)len, err, sizeof(err)) != 0) {
-    snprintf(errstr, errstr_size, "--model %s: %s", path, err);
-    goto done;
-  }
-  WW_LOG(WW_LOG_NOTICE, "MODEL", "%s: loaded model v%" PRId64 " from %s", proc->fac->lines[li].id,
-         ww_model_version(proc->lines[li].model), path);
-  rc = 0;
+  rc = ww_proc_load_model_json(proc, buf, (size_t)len, from, 0, errstr, errstr_size) < 0 ? -1 : 0;
 done:
   free(buf);
   fclose(fp);

@@ -17,6 +17,11 @@ const ww_opt_t ww__opts_processor[] = {
   {"commit-interval", 0, NULL, "processor.commit_interval", WW_OPT_DURATION, "100ms", NULL, 1,
    3.6e6, "TIME", "commit outputs and offsets this often (a transaction per interval)",
    WW_ROLE_PROCESSOR},
+  {"restore-models", 0, NULL, "processor.restore_models", WW_OPT_BOOL, "true", NULL,
+   WW_NO_BOUNDS, NULL,
+   "load each line's newest model from the models topic at start and when lines move here in "
+   "a rebalance, instead of training again (never with --from-beginning)",
+   WW_ROLE_PROCESSOR},
   {"alert-commit-delay", 0, NULL, "processor.alert_commit_delay", WW_OPT_DURATION, "5ms", NULL,
    0, 3.6e6, "TIME",
    "real time: commit within this long of an alert event instead of waiting for "

@@ -3,3 +3,4 @@
 ww_integration_test(it_processor_batch test_processor_batch.sh TIMEOUT 300)
 ww_integration_test(it_processor_kill test_processor_kill.sh TIMEOUT 300)
 ww_integration_test(it_processor_rebalance test_processor_rebalance.sh TIMEOUT 300)
+ww_integration_test(it_processor_restore test_processor_restore.sh TIMEOUT 300)

@@ -1,0 +1,182 @@
+/* processor_restore.c: the newest model of each line, read back from the
+ * compacted models topic, for lines that have none (start-up, or lines that
+ * just moved here in a rebalance). */
+#include "processor_restore.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "windwatch/kafka.h"
+#include "windwatch/log.h"
+#include "windwatch/timeutil.h"
+
+#define WW_RESTORE_POLL_MS 200
+
+/* The newest message per line id (the topic is keyed by line). */
+typedef struct latest_s {
+  char **key;
+  char **val;
+  size_t *len;
+  int n, cap;
+} latest_t;
+
+static int keep(latest_t *l, const rd_kafka_message_t *m) {
+  int i;
+  char *v;
+  for (i = 0; i < l->n; i++)
+    if (strlen(l->key[i]) == m->key_len && memcmp(l->key[i], m->key, m->key_len) == 0)
+      break;
+  if (i == l->n) {
+    if (l->n == l->cap) {
+      int ncap = l->cap ? l->cap * 2 : 8;
+      char **nk = realloc(l->key, (size_t)ncap * sizeof(*nk));
+      char **nv = nk ? realloc(l->val, (size_t)ncap * sizeof(*nv)) : NULL;
+      size_t *nl = nv ? realloc(l->len, (size_t)ncap * sizeof(*nl)) : NULL;
+      if (nk)
+        l->key = nk;
+      if (nv)
+        l->val = nv;
+      if (!nl)
+        return -1;
+      l->len = nl;
+      l->cap = ncap;
+    }
+    l->key[i] = strndup(m->key, m->key_len);
+    if (!l->key[i])
+      return -1;
+    l->val[i] = NULL;
+    l->n++;
+  }
+  if (!m->payload) { /* a tombstone: the line's model was deleted */
+    free(l->val[i]);
+    l->val[i] = NULL;
+    l->len[i] = 0;
+    return 0;
+  }
+  v = malloc(m->len);
+  if (!v)
+    return -1;
+  memcpy(v, m->payload, m->len);
+  free(l->val[i]);
+  l->val[i] = v;
+  l->len[i] = m->len;
+  return 0;
+}
+
+static void latest_free(latest_t *l) {
+  for (int i = 0; i < l->n; i++) {
+    free(l->key[i]);
+    free(l->val[i]);
+  }
+  free(l->key);
+  free(l->val);
+  free(l->len);
+}
+
+/* Read every committed message of \p topic into \p l, up to the end each
+ * partition has now. @returns 0, or -1 with errstr set. */
+static int read_topic(const ww_config_t *cfg, const char *topic, int timeout_ms, latest_t *l,
+                      char *errstr, size_t n) {
+  rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor-restore", errstr, n);
+  rd_kafka_t *rk = NULL;
+  const rd_kafka_metadata_t *md = NULL;
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  rd_kafka_topic_t *rkt = NULL;
+  rd_kafka_resp_err_t err;
+  int rc = -1, at_end = 0, n_parts;
+  int64_t deadline = ww_mono_ms() + timeout_ms;
+  if (!conf)
+    return -1;
+  /* No group: nothing is committed, every processor reads the whole topic. */
+  if (ww_kafka_conf_set(conf, "group.id", "windwatch-processor-restore", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, n) != 0) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  rk = ww_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, n);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return -1;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  rkt = rd_kafka_topic_new(rk, topic, NULL);
+  err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) : rd_kafka_last_error();
+  if (err || md->topic_cnt != 1 || md->topics[0].err) {
+    snprintf(errstr, n, "models topic %s: %s", topic,
+             rd_kafka_err2str(err                  ? err
+                              : md->topic_cnt == 1 ? md->topics[0].err
+                                                   : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
+    goto done;
+  }
+  n_parts = md->topics[0].partition_cnt;
+  parts = rd_kafka_topic_partition_list_new(n_parts > 0 ? n_parts : 1);
+  for (int i = 0; i < n_parts; i++)
+    rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+  if ((err = rd_kafka_assign(rk, parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    snprintf(errstr, n, "models topic %s: assign: %s", topic, rd_kafka_err2str(err));
+    goto done;
+  }
+  while (at_end < n_parts) {
+    rd_kafka_message_t *m;
+    if (ww_mono_ms() > deadline) {
+      snprintf(errstr, n, "models topic %s: not read to its end within %d ms", topic, timeout_ms);
+      goto done;
+    }
+    m = rd_kafka_consumer_poll(rk, WW_RESTORE_POLL_MS);
+    if (!m)
+      continue;
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      at_end++;
+    } else if (m->err) {
+      WW_LOG(WW_LOG_WARN, "MODEL", "reading %s: %s", topic, rd_kafka_message_errstr(m));
+    } else if (m->key && keep(l, m) != 0) {
+      rd_kafka_message_destroy(m);
+      snprintf(errstr, n, "out of memory reading %s", topic);
+      goto done;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rc = 0;
+done:
+  if (parts)
+    rd_kafka_topic_partition_list_destroy(parts);
+  if (md)
+    rd_kafka_metadata_destroy(md);
+  if (rkt)
+    rd_kafka_topic_destroy(rkt);
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return rc;
+}
+
+int ww_proc_restore_models(const ww_config_t *cfg, ww_proc_t *proc, const char *topic,
+                           int timeout_ms) {
+  latest_t l;
+  char errstr[512], from[300];
+  int loaded = 0;
+  memset(&l, 0, sizeof(l));
+  if (read_topic(cfg, topic, timeout_ms, &l, errstr, sizeof(errstr)) != 0) {
+    WW_LOG(WW_LOG_WARN, "MODEL", "cannot restore models: %s; lines without a model train one",
+           errstr);
+    latest_free(&l);
+    return -1;
+  }
+  snprintf(from, sizeof(from), "topic %s", topic);
+  for (int i = 0; i < l.n; i++) {
+    int r;
+    if (!l.val[i])
+      continue;
+    r = ww_proc_load_model_json(proc, l.val[i], l.len[i], from, 1, errstr, sizeof(errstr));
+    if (r < 0)
+      WW_LOG(WW_LOG_WARN, "MODEL", "not restored: %s; the line trains a model instead", errstr);
+    else
+      loaded += r;
+  }
+  latest_free(&l);
+  return loaded;
+}

@@ -1,0 +1,27 @@
+/**
+ * @file processor_restore.h
+ * @brief Restore each line's newest model from the compacted models topic.
+ *
+ * The models topic (key = line id, value = the full serialised model, written
+ * in the same transactions as every other output) is the processor's model
+ * changelog. A processor that starts, or that is assigned partitions whose
+ * lines have no model here, reads it to its end (read_committed) and loads the
+ * newest version of every line that has none, so scoring resumes as soon as
+ * the line's baselines exist instead of after --train-size readings.
+ */
+#ifndef WW_PROCESSOR_RESTORE_H
+#define WW_PROCESSOR_RESTORE_H
+
+#include "processor.h"
+#include "windwatch/config.h"
+
+/**
+ * @brief Load the newest model on \p topic into every line of \p proc that
+ *        has no model yet (lines with one are left alone).
+ * @returns the number of lines restored, or -1 if the topic could not be read
+ *          within \p timeout_ms (logged; the lines then train as usual).
+ */
+int ww_proc_restore_models(const ww_config_t *cfg, ww_proc_t *proc, const char *topic,
+                           int timeout_ms);
+
+#endif /* WW_PROCESSOR_RESTORE_H */
