@@ -19,6 +19,8 @@
 #define WW_TXN_TIMEOUT_MS 60000    /* bound on init/commit/abort of a transaction */
 #define WW_FLUSH_TIMEOUT_MS 30000  /* at-least-once: wait this long for deliveries */
 #define WW_POLL_MS 100             /* consumer poll timeout */
+#define WW_TURN_MAX 256            /* messages taken before housekeeping (a scoring batch) */
+#define WW_TURN_MS 5               /* ... or this long, whichever comes first */
 #define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models topic back */
 
 typedef struct kctx_s {
@@ -611,6 +613,7 @@ typedef struct loop_s {
   int64_t last_readings; /* readings at the last stats line */
   int64_t first_msg_ns;  /* monotonic ns of the first message, 0 before */
   int64_t since_check;   /* messages since the last housekeeping */
+  int64_t last_turn;     /* monotonic ms of the last housekeeping */
 } loop_t;
 
 /* Consume, process and commit until a stop is requested, a failure, or (batch)
@@ -624,7 +627,11 @@ static int run_loop(kctx_t *k, loop_t *lp) {
         break;
     }
     backpressure(k);
-    rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, k->paused ? 0 : WW_POLL_MS);
+    /* Wait for input only when nothing is waiting to be finished: once a
+     * message is taken, the turn after the input runs dry does the
+     * housekeeping at once. */
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(
+        k->consumer, k->paused || lp->since_check > 0 ? 0 : WW_POLL_MS);
     if (k->need_restore) {
       /* (set by an assignment inside that poll) before the lines' first readings */
       k->need_restore = 0;
@@ -649,12 +656,13 @@ static int run_loop(kctx_t *k, loop_t *lp) {
       }
       rd_kafka_message_destroy(m);
     }
-    /* Keep taking what is at hand; when the input runs dry, or every few
-     * hundred messages, finish the waiting readings (their model scores in
-     * one batch), serve delivery reports and check the clock. */
-    if (m && ++lp->since_check < 256)
+    /* Keep taking what is at hand; when the input runs dry, or after
+     * WW_TURN_MAX messages or WW_TURN_MS, finish the waiting readings (their
+     * model scores in one batch), serve delivery reports and commit if due. */
+    if (m && ++lp->since_check < WW_TURN_MAX && ww_mono_ms() - lp->last_turn < WW_TURN_MS)
       continue;
     lp->since_check = 0;
+    lp->last_turn = ww_mono_ms();
     ww_proc_flush(k->proc);
     rd_kafka_poll(k->producer, 0);
     if (ww_kafka_fatal(k->consumer, errstr, sizeof(errstr)) ||
