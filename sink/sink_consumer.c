@@ -58,6 +58,7 @@ typedef struct ww_sink_s {
   int64_t next_retention; /* ww_mono_ms() of the next retention pass */
   int ret_more;           /* the last retention step was full: keep going */
   int64_t next_gauges;    /* ww_mono_ms() of the next gauge refresh */
+  int64_t first_ns;       /* ww_mono_ns() of the first message consumed; 0 = none yet */
   ww_sink_counts_t total;
 } ww_sink_t;
 
@@ -507,6 +508,8 @@ static int loop(ww_sink_t *s, int batch_mode) {
     } else if (rkm) {
       if (s->eof)
         ww_eof_message(s->eof, rd_kafka_topic_name(rkm->rkt), rkm->partition);
+      if (!s->first_ns)
+        s->first_ns = ww_mono_ns();
       if (batch_add(s, rkm) != 0) {
         WW_LOG(WW_LOG_ERROR, "SINK", "out of memory holding a batch of %zu messages", s->open->n);
         rd_kafka_message_destroy(rkm);
@@ -548,7 +551,7 @@ static int loop(ww_sink_t *s, int batch_mode) {
   return s->fatal ? 1 : 0;
 }
 
-int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total) {
+int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total, double *active_s) {
   char errstr[WW_SINK_ERRSTR];
   ww_sink_t s;
   int batch_mode = !strcmp(ww_config_str(cfg, "mode"), "batch");
@@ -556,6 +559,7 @@ int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total) {
 
   memset(&s, 0, sizeof(s));
   memset(total, 0, sizeof(*total));
+  *active_s = 0;
   s.open = &s.bufs[0];
   s.flight = &s.bufs[1];
   s.cfg = cfg;
@@ -612,6 +616,8 @@ int ww_sink_run(const ww_config_t *cfg, sqlite3 *db, ww_sink_counts_t *total) {
          s.topics[0], s.topics[1], s.topics[2], s.topics[3], s.topics[4],
          ww_config_str(cfg, "group"), batch_mode ? "batch" : "real_time", ww_config_str(cfg, "db"));
   rc = loop(&s, batch_mode);
+  if (s.first_ns) /* everything consumed is stored (or given up) by now */
+    *active_s = (double)(ww_mono_ns() - s.first_ns) / 1e9;
   ww_sink_stats_log(s.stats, s.rk, s.in_flight ? NULL : s.db);
 done:
   /* Closing the consumer runs the revoke callback, which needs the store and writer. */

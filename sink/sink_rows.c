@@ -68,8 +68,10 @@ int ww__sink_rollup_flush(ww_sink_store_t *st, char *errstr, size_t errstr_size)
   for (int i = 0; i < st->n_rollup; i++) {
     const ww__sink_rollup_t *ru = &st->rollup[i];
     int rc;
-    sqlite3_bind_text(s, 1, st->fac->lines[ru->line_idx].id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, st->fac->sensors[ru->sensor_idx].name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, 1, st->fac->lines[ru->line_idx].id, st->line_len[ru->line_idx],
+                      SQLITE_STATIC);
+    sqlite3_bind_text(s, 2, st->fac->sensors[ru->sensor_idx].name, st->sensor_len[ru->sensor_idx],
+                      SQLITE_STATIC);
     sqlite3_bind_int64(s, 3, ru->minute_ms);
     sqlite3_bind_int64(s, 4, ru->count);
     sqlite3_bind_double(s, 5, ru->sum);
@@ -91,8 +93,10 @@ void ww_sink_predecode(const ww_factory_t *fac, const ww_sink_msg_t *m, ww_sink_
   pre->why[0] = '\0';
   pre->reason =
       (int)ww_scored_decode(fac, m->payload, m->len, &pre->r, &pre->sc, pre->why, sizeof(pre->why));
-  if (pre->reason == WW_DLQ_NONE)
-    ww_ts_format(pre->r.ts_ms, pre->ts, sizeof(pre->ts));
+  if (pre->reason == WW_DLQ_NONE) {
+    pre->ts_len = (int)ww_ts_format(pre->r.ts_ms, pre->ts, sizeof(pre->ts));
+    pre->comp_len = (int)strlen(pre->r.component_id);
+  }
 }
 
 int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
@@ -117,10 +121,11 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
   rp = &pre->r;
   scp = &pre->sc;
 
-  sqlite3_bind_text(s, 1, pre->ts, -1, SQLITE_STATIC);
+  /* Explicit lengths: SQLite would otherwise measure every string again. */
+  sqlite3_bind_text(s, 1, pre->ts, pre->ts_len, SQLITE_STATIC);
   sqlite3_bind_int64(s, 2, rp->ts_ms);
-  sqlite3_bind_text(s, 3, fac->lines[rp->line_idx].id, -1, SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, rp->component_id, -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 3, fac->lines[rp->line_idx].id, st->line_len[rp->line_idx], SQLITE_STATIC);
+  sqlite3_bind_text(s, 4, rp->component_id, pre->comp_len, SQLITE_STATIC);
   if (rp->seq >= 0)
     sqlite3_bind_int64(s, 5, rp->seq);
   else
@@ -148,7 +153,9 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
   }
   sqlite3_bind_int(s, 10, scp->severity != WW_SEV_NORMAL);
   sqlite3_bind_double(s, 11, scp->anomaly_score);
-  sqlite3_bind_text(s, 12, ww_severity_name(scp->severity), -1, SQLITE_STATIC);
+  sqlite3_bind_text(s, 12, ww_severity_name(scp->severity),
+                    scp->severity <= WW_SEV_CRITICAL ? st->sev_len[scp->severity] : -1,
+                    SQLITE_STATIC);
   sqlite3_bind_int64(s, 13, scp->model_version);
   sqlite3_bind_double(s, 14, scp->zscore);
   if (rp->injected_anomaly[0])
@@ -381,8 +388,182 @@ done:
 }
 
 /* Keys holding the model itself; everything else of the message is metadata. */
-static int is_model_body(const char *k) {
-  return !strcmp(k, "trees") || !strcmp(k, "forest") || !strcmp(k, "nodes") || !strcmp(k, "model");
+static int is_model_body(const char *k, size_t n) {
+  return (n == 5 && !memcmp(k, "trees", 5)) || (n == 6 && !memcmp(k, "forest", 6)) ||
+         (n == 5 && !memcmp(k, "nodes", 5)) || (n == 5 && !memcmp(k, "model", 5));
+}
+
+#define WW_SINK_JSON_DEPTH 1024 /* nesting accepted by json_skip (jansson's limit is 2048) */
+
+static const char *json_ws(const char *p, const char *end) {
+  while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+    p++;
+  return p;
+}
+
+static int is_digit(char ch) {
+  return ch >= '0' && ch <= '9';
+}
+
+static int is_hex(char ch) {
+  return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+}
+
+/* The end of the JSON string starting at p ('"'), or NULL if malformed. */
+static const char *json_skip_string(const char *p, const char *end) {
+  for (p++; p < end; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (ch == '"')
+      return p + 1;
+    if (ch < 0x20)
+      return NULL;
+    if (ch != '\\')
+      continue;
+    if (++p >= end)
+      return NULL;
+    if (*p == 'u') {
+      if (end - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]))
+        return NULL;
+      p += 4;
+    } else if (!strchr("\"\\/bfnrt", *p) || !*p) {
+      return NULL;
+    }
+  }
+  return NULL;
+}
+
+/*
+ * The end of the JSON value starting at p (after whitespace), checking the
+ * grammar in one pass without building anything: the model body is stored as
+ * received, so parsing it into a tree (tens of thousands of nodes per forest)
+ * only to find the metadata beside it is wasted work. NULL if malformed.
+ */
+static const char *json_skip(const char *p, const char *end, int depth) {
+  p = json_ws(p, end);
+  if (p >= end || depth > WW_SINK_JSON_DEPTH)
+    return NULL;
+  switch (*p) {
+  case '"': return json_skip_string(p, end);
+  case '{':
+  case '[': {
+    char close = *p == '{' ? '}' : ']';
+    p = json_ws(p + 1, end);
+    if (p < end && *p == close)
+      return p + 1;
+    for (;;) {
+      if (close == '}') {
+        if (p >= end || *p != '"' || !(p = json_skip_string(p, end)))
+          return NULL;
+        p = json_ws(p, end);
+        if (p >= end || *p++ != ':')
+          return NULL;
+      }
+      if (!(p = json_skip(p, end, depth + 1)))
+        return NULL;
+      p = json_ws(p, end);
+      if (p >= end)
+        return NULL;
+      if (*p == close)
+        return p + 1;
+      if (*p++ != ',')
+        return NULL;
+      p = json_ws(p, end);
+    }
+  }
+  case 't': return end - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
+  case 'f': return end - p >= 5 && !memcmp(p, "false", 5) ? p + 5 : NULL;
+  case 'n': return end - p >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
+  default: break;
+  }
+  /* A number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+  if (p < end && *p == '-')
+    p++;
+  if (p >= end || !is_digit(*p))
+    return NULL;
+  if (*p == '0')
+    p++;
+  else
+    while (p < end && is_digit(*p))
+      p++;
+  if (p < end && *p == '.') {
+    if (++p >= end || !is_digit(*p))
+      return NULL;
+    while (p < end && is_digit(*p))
+      p++;
+  }
+  if (p < end && (*p == 'e' || *p == 'E')) {
+    if (++p < end && (*p == '+' || *p == '-'))
+      p++;
+    if (p >= end || !is_digit(*p))
+      return NULL;
+    while (p < end && is_digit(*p))
+      p++;
+  }
+  return p;
+}
+
+/*
+ * The model message's metadata: its top-level members except the model body,
+ * parsed with jansson, while the body is only checked to be valid JSON.
+ * @returns the metadata object, or NULL with why set (malformed_json).
+ */
+static json_t *load_model_meta(const ww_sink_msg_t *m, char *why, size_t n) {
+  const char *p = m->payload, *end = m->payload + m->len;
+  char *buf = NULL;
+  size_t o = 0;
+  json_t *meta = NULL;
+  json_error_t jerr;
+
+  p = json_ws(p, end);
+  if (p >= end || *p != '{') {
+    snprintf(why, n, p >= end ? "not JSON: empty" : "not a JSON object");
+    goto done;
+  }
+  if (!(buf = malloc(m->len + 2))) {
+    snprintf(why, n, "out of memory reading a model of %zu bytes", m->len);
+    goto done;
+  }
+  buf[o++] = '{';
+  p = json_ws(p + 1, end);
+  if (p < end && *p == '}') {
+    p++;
+  } else {
+    for (;;) {
+      const char *k = p, *v, *ve;
+      if (p >= end || *p != '"' || !(p = json_skip_string(p, end)))
+        goto bad;
+      v = json_ws(p, end);
+      if (v >= end || *v != ':')
+        goto bad;
+      if (!(ve = json_skip(v + 1, end, 1)))
+        goto bad;
+      if (!is_model_body(k + 1, (size_t)(p - k - 2))) {
+        if (o > 1)
+          buf[o++] = ',';
+        memcpy(buf + o, k, (size_t)(ve - k));
+        o += (size_t)(ve - k);
+      }
+      p = json_ws(ve, end);
+      if (p < end && *p == '}') {
+        p++;
+        break;
+      }
+      if (p >= end || *p != ',')
+        goto bad;
+      p = json_ws(p + 1, end);
+    }
+  }
+  if (json_ws(p, end) != end)
+    goto bad;
+  buf[o++] = '}';
+  if (!(meta = json_loadb(buf, o, JSON_REJECT_DUPLICATES, &jerr)))
+    snprintf(why, n, "not JSON: %s", jerr.text);
+  goto done;
+bad:
+  snprintf(why, n, "not JSON: malformed at byte %zu", p ? (size_t)(p - m->payload) : m->len);
+done:
+  free(buf);
+  return meta;
 }
 
 int ww__sink_row_model(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
@@ -390,11 +571,10 @@ int ww__sink_row_model(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_coun
   sqlite3_stmt *s = st->up_model;
   char why[WW_SINK_WHY_MAX];
   char line_buf[WW_ID_MAX];
-  const char *bad = "malformed_json", *line = NULL, *k;
+  const char *bad = "malformed_json", *line = NULL;
   int64_t version = -1, trained = m->ts_ms >= 0 ? m->ts_ms : 0, samples = 0;
   char *meta_json = NULL;
-  json_t *meta = NULL, *v;
-  json_t *root = load_object(m, why, sizeof(why));
+  json_t *root = load_model_meta(m, why, sizeof(why)); /* the metadata members only */
   int rc = 0, done;
 
   if (!root)
@@ -416,19 +596,7 @@ int ww__sink_row_model(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_coun
     snprintf(why, sizeof(why), "a model needs 'production_line' (or a key) and 'version'");
     goto dead;
   }
-  if (!(meta = json_object())) {
-    rc = SQLITE_NOMEM;
-    snprintf(errstr, errstr_size, "out of memory building model metadata");
-    goto done;
-  }
-  json_object_foreach(root, k, v) {
-    if (!is_model_body(k) && json_object_set(meta, k, v) != 0) {
-      rc = SQLITE_NOMEM;
-      snprintf(errstr, errstr_size, "out of memory building model metadata");
-      goto done;
-    }
-  }
-  if (!(meta_json = json_dumps(meta, JSON_COMPACT))) {
+  if (!(meta_json = json_dumps(root, JSON_COMPACT))) {
     rc = SQLITE_NOMEM;
     snprintf(errstr, errstr_size, "out of memory serialising model metadata");
     goto done;
@@ -449,7 +617,6 @@ dead:
   rc = ww__sink_row_dead(st, m, bad, why, c, errstr, errstr_size);
 done:
   free(meta_json);
-  json_decref(meta);
   json_decref(root);
   return rc;
 }

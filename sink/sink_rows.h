@@ -36,6 +36,9 @@ struct ww_sink_store_s {
   sqlite3_stmt *get_offset;          /* kafka_offsets lookup */
   sqlite3_stmt *put_offset;          /* kafka_offsets upsert */
   sqlite3_stmt *up_rollup;           /* readings_rollup_1m accumulate */
+  int line_len[WW_MAX_LINES];        /* strlen of each factory line id (bound with lengths) */
+  int sensor_len[WW_MAX_SENSORS];    /* strlen of each factory sensor name */
+  int sev_len[WW_SEV_CRITICAL + 1];  /* strlen of each ww_severity_name() */
   int col_of_sensor[WW_MAX_SENSORS]; /* 0 temperature, 1 humidity, 2 sound_level, -1 extra_values */
   struct ww__sink_part_s *parts;     /* partitions touched by the batch being applied (owned) */
   int n_parts, cap_parts;            /* used and allocated entries of parts[] */

@@ -80,8 +80,13 @@ ww_sink_store_t *ww_sink_store_new(sqlite3 *db, const ww_factory_t *fac, char *e
   }
   st->db = db;
   st->fac = fac;
+  for (int i = 0; i < fac->n_lines; i++)
+    st->line_len[i] = (int)strlen(fac->lines[i].id);
+  for (int i = 0; i <= WW_SEV_CRITICAL; i++)
+    st->sev_len[i] = (int)strlen(ww_severity_name((ww_severity_t)i));
   for (int i = 0; i < fac->n_sensors; i++) {
     const char *n = fac->sensors[i].name;
+    st->sensor_len[i] = (int)strlen(n);
     st->col_of_sensor[i] = !strcmp(n, "temperature")   ? 0
                            : !strcmp(n, "humidity")    ? 1
                            : !strcmp(n, "sound_level") ? 2

@@ -36,6 +36,8 @@ typedef struct ww_sink_pre_s {
   ww_score_t sc;
   char why[160];        /* the decoder's detail when reason != WW_DLQ_NONE */
   char ts[WW_TS_BUFSZ]; /* r.ts_ms as RFC 3339, formatted off the writer thread */
+  int ts_len;           /* strlen(ts) */
+  int comp_len;         /* strlen(r.component_id) */
 } ww_sink_pre_t;
 
 /** One Kafka message as the store sees it. Every pointer is borrowed. */
