@@ -46,13 +46,16 @@ test-integration: bootstrap build
 test-browser: bootstrap build
 	@cd $(BUILD) && ctest --output-on-failure -L browser $(CTEST_ARGS)
 
-# The unit and fuzz-corpus tests again under AddressSanitizer + UBSan.
+# The unit, fuzz-corpus, integration and browser tests again under
+# AddressSanitizer + UBSan (tests/sanitize/run; options and leak suppressions
+# in tests/sanitize/). Its own build directory and its own test broker port,
+# so it never meets the broker of `make test` on 19092.
+SANITIZE_KAFKA_PORT ?= 19192
 test-sanitize: bootstrap
 	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWW_WERROR=$(WERROR) \
-	  -DWW_SANITIZE=address,undefined $(CMAKE_ARGS) >/dev/null
+	  -DWW_SANITIZE=address,undefined -DWW_TEST_KAFKA_PORT=$(SANITIZE_KAFKA_PORT) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
-	@cd $(BUILD)-asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -L unit $(CTEST_ARGS)
+	@tests/sanitize/run $(BUILD)-asan --timeout 900 $(CTEST_ARGS)
 
 # The long fault scenarios (kill -9, broker outage, malformed input, disk full).
 test-faults: bootstrap build

@@ -343,9 +343,10 @@ static void client_free(void *cls) {
   if (c->next)
     c->next->prev = c->prev;
   hub->n_clients--;
+  /* Before the unlock: once n_clients is 0, api_stream_destroy may free the hub. */
+  __atomic_sub_fetch(&hub->api->metrics.sse_clients, 1, __ATOMIC_RELAXED);
   pthread_cond_broadcast(&hub->cv);
   pthread_mutex_unlock(&hub->mu);
-  __atomic_sub_fetch(&hub->api->metrics.sse_clients, 1, __ATOMIC_RELAXED);
   free(c->pend);
   free(c);
 }

@@ -13,16 +13,38 @@ WW_PIDS=()
 WW_FAILS=0
 WW_CHECKS=0
 
+# A sanitized build (make test-sanitize): every process this test starts
+# writes its ASan/LSan/UBSan reports to $WW_TMP/sanitizer.<pid>, including
+# background processes whose exit status no check reads. ww_cleanup fails
+# the test if any report exists once they have all exited.
+if [ -n "${WW_SANITIZE:-}" ]; then
+  source "$WW_SOURCE_DIR/tests/sanitize/env.sh"
+  export ASAN_OPTIONS="$ASAN_OPTIONS:log_path=$WW_TMP/sanitizer"
+  export UBSAN_OPTIONS="$UBSAN_OPTIONS:log_path=$WW_TMP/sanitizer"
+fi
+
 ww_cleanup() {
-  local pid
+  local pid f san=0
   for pid in "${WW_PIDS[@]}"; do
     kill -TERM "$pid" 2>/dev/null || true
   done
   for pid in "${WW_PIDS[@]}"; do
     wait "$pid" 2>/dev/null || true
   done
+  if [ -n "${WW_SANITIZE:-}" ]; then
+    # GCC's UBSan ignores log_path when ASan is linked too: its reports stay
+    # on stderr, which start_bg and the tests send to $WW_TMP/*.log.
+    for f in "$WW_TMP"/sanitizer.* $(grep -l -s -I -d skip -D skip -E \
+      '^[^ ]+:[0-9]+:[0-9]+: runtime error: ' "$WW_TMP"/*.log || true); do
+      [ -e "$f" ] || continue
+      sed -n '/ERROR: \|runtime error: /,$p' "$f" | head -n 60 >&2
+      echo "FAIL: sanitizer report in $f" >&2
+      WW_FAILS=$((WW_FAILS + 1)); san=1
+    done
+  fi
   if [ "$WW_FAILS" -eq 0 ] && [ -z "${WW_KEEP_TMP:-}" ]; then rm -rf "$WW_TMP"; else
     echo "test files kept in $WW_TMP" >&2; fi
+  if [ "$san" -ne 0 ]; then exit 1; fi
 }
 trap ww_cleanup EXIT
 
