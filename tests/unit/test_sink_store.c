@@ -349,6 +349,54 @@ done:
   ww_db_close(db);
 }
 
+/* Model bodies are only checked, not parsed: every kind of malformed body
+ * must still become a malformed_json dead letter, and valid ones (nested,
+ * escapes, exponents, whitespace) must be stored as received. */
+static void test_model_bodies(void) {
+  static const char *const bad[] = {
+      "\"forest\":{\"trees\":[[1,2,]]}",      /* trailing comma */
+      "\"forest\":{\"trees\":[[01]]}",        /* leading zero */
+      "\"forest\":{\"t\":\"\\x\"}",           /* bad escape */
+      "\"forest\":{\"t\":1.}",                /* no fraction digits */
+      "\"forest\":{\"t\":[1,2]",              /* unclosed object */
+      "\"forest\":{\"t\":tru}",               /* bad literal */
+      "\"forest\":{\"t\":[1]} x",             /* junk after the body */
+  };
+  static const char *const good[] = {
+      "\"forest\":{\"trees\":[[1,-2.5e-3,3E+2],[]],\"s\":\"a\\\"b\\u00e9\",\"n\":null}",
+      "\"forest\" : { \"t\" : [ true , false , 0 , -0.0 ] }",
+  };
+  enum { NB = sizeof(bad) / sizeof(bad[0]), NG = sizeof(good) / sizeof(good[0]) };
+  static char body[NB + NG][512];
+  sqlite3 *db = open_db();
+  char errstr[256];
+  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_counts_t c;
+  ww_sink_msg_t m[NB + NG];
+  CHECK(st != NULL);
+  if (!st)
+    goto done;
+  memset(&c, 0, sizeof(c));
+  for (int i = 0; i < NB + NG; i++) {
+    snprintf(body[i], sizeof(body[i]),
+             "{\"v\":1,\"production_line\":\"turbine-line-1\",\"version\":%d,"
+             "\"trained_at\":\"2026-11-25T19:00:00.000Z\",\"samples\":256,%s}",
+             i + 1, i < NB ? bad[i] : good[i - NB]);
+    m[i] = msg(WW_SINK_MODELS, T_MODELS, 0, i, body[i]);
+  }
+  CHECK_INT_EQ(apply(st, m, NB + NG, &c), WW_OK);
+  CHECK_INT_EQ(c.models, NG);
+  CHECK_INT_EQ(c.dead_letters, NB);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM dead_letters WHERE reason='malformed_json' AND "
+                         "src_topic='" T_MODELS "'"),
+               NB);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM models"), NG);
+  CHECK_STR_EQ(q_str(db, "SELECT CAST(model AS TEXT) FROM models WHERE version=" "8"), body[NB]);
+done:
+  ww_sink_store_destroy(st);
+  ww_db_close(db);
+}
+
 /* A size-limited file: SQLITE_FULL rolls back rows and offsets; raising the
  * limit lets the very same batch through, once. */
 static void test_full(void) {
@@ -516,6 +564,7 @@ int main(void) {
   RUN(test_rollups);
   RUN(test_alert_lifecycle);
   RUN(test_windows_models_dead);
+  RUN(test_model_bodies);
   RUN(test_full);
   RUN(test_busy);
   RUN(test_retention);
