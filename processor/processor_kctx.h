@@ -1,0 +1,64 @@
+/**
+ * @file processor_kctx.h
+ * @brief The Kafka side of the processor (processor_kafka.c), shared with its
+ *        Prometheus metrics (processor_metrics.c). Internal to ww_processor.
+ */
+#ifndef WW_PROCESSOR_KCTX_H
+#define WW_PROCESSOR_KCTX_H
+
+#include <librdkafka/rdkafka.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "processor.h"
+#include "processor_handlers.h"
+#include "windwatch/config.h"
+#include "windwatch/kafka.h"
+#include "windwatch/metrics.h"
+
+typedef struct kctx_s {
+  const ww_config_t *cfg;
+  rd_kafka_t *consumer;
+  rd_kafka_t *producer;
+  rd_kafka_topic_t *rkt[WW_OUT__COUNT]; /* output topic handles */
+  ww_proc_t *proc;
+  ww_eof_t *eof;                            /* batch mode only */
+  int eos;                                  /* exactly-once: transactions */
+  int batch;                                /* --mode batch */
+  int from_beginning;                       /* start assigned partitions at the beginning */
+  int restore;                              /* restore models from the models topic */
+  int need_restore;                         /* partitions were assigned: restore at the next turn */
+  int txn_open;                             /* a transaction has begun */
+  int failed;                               /* an unrecoverable error happened */
+  int need_rewind;                          /* a transaction was aborted: rewind before going on */
+  rd_kafka_topic_partition_list_t *pending; /* next offset per partition, not yet committed */
+  int64_t uncommitted;                      /* messages consumed since the last commit */
+  int64_t delivery_failures;                /* delivery reports with an error */
+  ww_metrics_t *reg;                        /* Prometheus registry, NULL without --metrics-listen */
+  ww_proc_counters_t published;             /* counters as last added to the registry */
+  ww_metric_t *m_in, *m_readings, *m_windows, *m_alerts, *m_alert_events, *m_anomalous;
+  ww_metric_t *m_dlq[WW_DLQ__COUNT]; /* dead letters by reason */
+  ww_metric_t *m_commits, *m_commit_ms, *m_models, *m_outq;
+  ww_metric_t *m_close_lag;  /* window close latency histogram */
+  ww_metric_t *m_sev[3];     /* readings by severity */
+  ww_metric_t *m_decile[10]; /* readings by anomaly_score decile */
+  int64_t metrics_ms;        /* monotonic ms of the last metrics_update */
+  ww_handlers_t *handlers;   /* console, webhook, e-mail */
+  char **staged;             /* alert events of the open transaction (owned) */
+  size_t *staged_len;
+  size_t n_staged, cap_staged;
+  int paused;              /* input paused: the output queue is too full */
+  int outq_high, outq_low; /* pause at/above, resume at/below (messages) */
+  int64_t pauses;          /* times the input was paused */
+} kctx_t;
+
+/** Register the metrics and serve them on \p listen. @returns 0 or -1 with errstr. */
+int ww__pk_metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n);
+
+/** Move the engine's counters and the consumer lag into the registry (at most every 250 ms). */
+void ww__pk_metrics_update(kctx_t *k);
+
+/** ww_proc_output_t.window_closed: observe the window close latency. */
+void ww__pk_window_closed(void *opaque, int line_idx, int64_t end_ms);
+
+#endif /* WW_PROCESSOR_KCTX_H */
