@@ -375,11 +375,12 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
   if (!conf)
     return NULL;
   /* Idempotence keeps retries from duplicating outputs (transactions need it).
-   * Outputs become visible only at a commit, which sends what lingers at
-   * once: a longer linger costs no latency and makes fewer, bigger batches
-   * (less CPU here and in the broker); lz4 halves the bytes. */
+   * A commit blocks until every output is sent: in real time a short linger
+   * keeps that wait short (the loop stands still meanwhile); a batch run
+   * lingers longer for fewer, bigger batches (less CPU here and in the
+   * broker). lz4 halves the bytes. */
   if (ww_kafka_conf_set(conf, "enable.idempotence", "true", errstr, n) != 0 ||
-      conf_default(cfg, conf, "linger.ms", "50", errstr, n) != 0 ||
+      conf_default(cfg, conf, "linger.ms", k->batch ? "50" : "5", errstr, n) != 0 ||
       conf_default(cfg, conf, "compression.type", "lz4", errstr, n) != 0)
     goto err;
   if (k->eos) {
