@@ -22,7 +22,7 @@ const ww_opt_t ww__opts_processor[] = {
    "load each line's newest model from the models topic at start and when lines move here in "
    "a rebalance, instead of training again (never with --from-beginning)",
    WW_ROLE_PROCESSOR},
-  {"alert-commit-delay", 0, NULL, "processor.alert_commit_delay", WW_OPT_DURATION, "5ms", NULL,
+  {"alert-commit-delay", 0, NULL, "processor.alert_commit_delay", WW_OPT_DURATION, "20ms", NULL,
    0, 3.6e6, "TIME",
    "real time: commit within this long of an alert event instead of waiting for "
    "--commit-interval, so alerts become visible to read_committed consumers at once",
