@@ -12,10 +12,11 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "windwatch/err.h"
 #include <strings.h>
 
 #include <librdkafka/rdkafka.h>
@@ -53,15 +54,6 @@ struct ww_config_s {
 };
 
 /* ---- small helpers ------------------------------------------------------- */
-
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(errstr, errstr_size, fmt, ap);
-  va_end(ap);
-}
 
 static long find_opt(const ww_config_t *cfg, const char *name) {
   for (size_t i = 0; i < cfg->n_opts; i++)
@@ -190,12 +182,12 @@ static int check_val(const ww_opt_t *o, val_t *v, char *errstr, size_t errstr_si
     errno = 0;
     x = strtoll(s, &end, 10);
     if (end == s || *end || errno) {
-      errf(errstr, errstr_size, "%s must be a whole number (got '%s')", v->where, s);
+      ww_errf(errstr, errstr_size, "%s must be a whole number (got '%s')", v->where, s);
       return -1;
     }
     if (o->min <= o->max && ((double)x < o->min || (double)x > o->max)) {
       bounds_text(o, bt, sizeof(bt));
-      errf(errstr, errstr_size, "%s must be %s (got %s)", v->where, bt, s);
+      ww_errf(errstr, errstr_size, "%s must be %s (got %s)", v->where, bt, s);
       return -1;
     }
     v->i = x;
@@ -206,12 +198,12 @@ static int check_val(const ww_opt_t *o, val_t *v, char *errstr, size_t errstr_si
     errno = 0;
     x = strtod(s, &end);
     if (end == s || *end || errno || !isfinite(x)) {
-      errf(errstr, errstr_size, "%s must be a number (got '%s')", v->where, s);
+      ww_errf(errstr, errstr_size, "%s must be a number (got '%s')", v->where, s);
       return -1;
     }
     if (o->min <= o->max && (x < o->min || x > o->max)) {
       bounds_text(o, bt, sizeof(bt));
-      errf(errstr, errstr_size, "%s must be %s (got %s)", v->where, bt, s);
+      ww_errf(errstr, errstr_size, "%s must be %s (got %s)", v->where, bt, s);
       return -1;
     }
     v->d = x;
@@ -219,25 +211,25 @@ static int check_val(const ww_opt_t *o, val_t *v, char *errstr, size_t errstr_si
   }
   case WW_OPT_BOOL:
     if (parse_bool(s, &v->i) != 0) {
-      errf(errstr, errstr_size, "%s must be true or false (got '%s')", v->where, s);
+      ww_errf(errstr, errstr_size, "%s must be true or false (got '%s')", v->where, s);
       return -1;
     }
     return 0;
   case WW_OPT_ENUM:
     if (!in_choices(o->choices, s)) {
-      errf(errstr, errstr_size, "%s must be one of %s (got '%s')", v->where, o->choices, s);
+      ww_errf(errstr, errstr_size, "%s must be one of %s (got '%s')", v->where, o->choices, s);
       return -1;
     }
     return 0;
   case WW_OPT_DURATION:
     if (parse_duration_ms(s, &v->i) != 0) {
-      errf(errstr, errstr_size,
+      ww_errf(errstr, errstr_size,
            "%s must be a duration like 500ms, 30s, 5m, 24h or 30d (got '%s')", v->where, s);
       return -1;
     }
     if (o->min <= o->max && ((double)v->i < o->min || (double)v->i > o->max)) {
       bounds_text(o, bt, sizeof(bt));
-      errf(errstr, errstr_size, "%s must be %s (got %s)", v->where, bt, s);
+      ww_errf(errstr, errstr_size, "%s must be %s (got %s)", v->where, bt, s);
       return -1;
     }
     return 0;
@@ -288,13 +280,13 @@ static int apply_yaml_map(ww_config_t *cfg, const ww__ynode_t *map, const char *
     }
     if (!strcmp(path, "kafka.properties")) {
       if (v->type != WW_Y_MAP) {
-        errf(errstr, errstr_size, "config: kafka.properties must be a map of librdkafka "
+        ww_errf(errstr, errstr_size, "config: kafka.properties must be a map of librdkafka "
              "property to value in %s line %d", file, v->line);
         return -1;
       }
       for (size_t k = 0; k < v->n; k++) {
         if (v->items[k]->type != WW_Y_SCALAR) {
-          errf(errstr, errstr_size, "config: kafka.properties.%s must be a single value in %s "
+          ww_errf(errstr, errstr_size, "config: kafka.properties.%s must be a single value in %s "
                "line %d", v->keys[k], file, v->key_lines[k]);
           return -1;
         }
@@ -307,7 +299,7 @@ static int apply_yaml_map(ww_config_t *cfg, const ww__ynode_t *map, const char *
     if (o) {
       long idx;
       if (v->type != WW_Y_SCALAR) {
-        errf(errstr, errstr_size, "config: %s must be a single value, not a %s, in %s line %d",
+        ww_errf(errstr, errstr_size, "config: %s must be a single value, not a %s, in %s line %d",
              path, v->type == WW_Y_MAP ? "map" : "list", file, map->key_lines[i]);
         return -1;
       }
@@ -334,13 +326,13 @@ static int apply_yaml_map(ww_config_t *cfg, const ww__ynode_t *map, const char *
         return -1;
       continue;
     }
-    errf(errstr, errstr_size, "config: unknown key '%s' in %s line %d (see docs/configuration.md "
+    ww_errf(errstr, errstr_size, "config: unknown key '%s' in %s line %d (see docs/configuration.md "
          "or --dump-config for the known keys)", path, file, map->key_lines[i]);
     return -1;
   }
   return 0;
 nomem:
-  errf(errstr, errstr_size, "out of memory");
+  ww_errf(errstr, errstr_size, "out of memory");
   return -1;
 }
 
@@ -351,7 +343,7 @@ static int apply_yaml(ww_config_t *cfg, const char *buf, size_t len, const char 
   int rc = -1;
   ww__ynode_t *root = ww__yaml_parse(buf, len, perr, sizeof(perr));
   if (!root) {
-    errf(errstr, errstr_size, "config: %s: %s", file, perr);
+    ww_errf(errstr, errstr_size, "config: %s: %s", file, perr);
     return -1;
   }
   if ((n = ww__ynode_get(root, "company")) &&
@@ -371,7 +363,7 @@ static int apply_yaml(ww_config_t *cfg, const char *buf, size_t len, const char 
       goto done;
     /* New sensors invalidate the old lines' sensor indexes: lines must follow. */
     if (!ww__ynode_get(root, "lines") && cfg->fac.n_lines > 0) {
-      errf(errstr, errstr_size, "config: %s redefines sensors: so it must list lines: too", file);
+      ww_errf(errstr, errstr_size, "config: %s redefines sensors: so it must list lines: too", file);
       goto done;
     }
   }
@@ -391,21 +383,21 @@ static char *read_file(const char *path, size_t *len, char *errstr, size_t errst
   char *buf = NULL;
   long n;
   if (!fp) {
-    errf(errstr, errstr_size, "config: cannot open '%s': %s (check the --config path)", path,
+    ww_errf(errstr, errstr_size, "config: cannot open '%s': %s (check the --config path)", path,
          strerror(errno));
     return NULL;
   }
   if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
-    errf(errstr, errstr_size, "config: cannot read '%s': %s", path, strerror(errno));
+    ww_errf(errstr, errstr_size, "config: cannot read '%s': %s", path, strerror(errno));
     goto done;
   }
   if (n > 4 * 1024 * 1024) {
-    errf(errstr, errstr_size, "config: '%s' is %ld bytes; a config file is at most 4 MiB", path, n);
+    ww_errf(errstr, errstr_size, "config: '%s' is %ld bytes; a config file is at most 4 MiB", path, n);
     goto done;
   }
   buf = malloc((size_t)n + 1);
   if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
-    errf(errstr, errstr_size, "config: cannot read '%s': %s", path,
+    ww_errf(errstr, errstr_size, "config: cannot read '%s': %s", path,
          buf ? strerror(errno) : "out of memory");
     free(buf);
     buf = NULL;
@@ -450,7 +442,7 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
     return 0;
   }
   if (!lopts) {
-    errf(errstr, errstr_size, "out of memory");
+    ww_errf(errstr, errstr_size, "out of memory");
     return -1;
   }
   shorts[ns++] = ':'; /* report a missing argument as ':' */
@@ -476,11 +468,11 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
     if (c == '?' || c == ':') {
       const char *bad = argv[optind - 1];
       if (c == ':')
-        errf(errstr, errstr_size, "option %s needs a value (see %s --help)", bad, prog);
+        ww_errf(errstr, errstr_size, "option %s needs a value (see %s --help)", bad, prog);
       else if (optopt && optopt < 256)
-        errf(errstr, errstr_size, "unknown option -%c (see %s --help)", optopt, prog);
+        ww_errf(errstr, errstr_size, "unknown option -%c (see %s --help)", optopt, prog);
       else
-        errf(errstr, errstr_size, "unknown option '%s' (see %s --help)", bad, prog);
+        ww_errf(errstr, errstr_size, "unknown option '%s' (see %s --help)", bad, prog);
       goto done;
     }
     if (c >= 256)
@@ -506,14 +498,14 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
       const char *eq = optarg ? strchr(optarg, '=') : NULL;
       char key[256];
       if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(key)) {
-        errf(errstr, errstr_size, "-X needs key=value, e.g. -X linger.ms=5 (got '%s')",
+        ww_errf(errstr, errstr_size, "-X needs key=value, e.g. -X linger.ms=5 (got '%s')",
              optarg ? optarg : "");
         goto done;
       }
       memcpy(key, optarg, (size_t)(eq - optarg));
       key[eq - optarg] = '\0';
       if (add_prop(cfg, key, eq + 1) != 0) {
-        errf(errstr, errstr_size, "out of memory");
+        ww_errf(errstr, errstr_size, "out of memory");
         goto done;
       }
       continue;
@@ -521,12 +513,12 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
     snprintf(where, sizeof(where), "--%s", o->name);
     if (set_val(&cfg->vals[idx], optarg ? optarg : (o->type == WW_OPT_BOOL ? "true" : ""),
                 SRC_FLAG, where) != 0) {
-      errf(errstr, errstr_size, "out of memory");
+      ww_errf(errstr, errstr_size, "out of memory");
       goto done;
     }
   }
   if (optind < argc) {
-    errf(errstr, errstr_size, "unexpected argument '%s' (options start with --; see %s --help)",
+    ww_errf(errstr, errstr_size, "unexpected argument '%s' (options start with --; see %s --help)",
          argv[optind], prog);
     goto done;
   }
@@ -592,14 +584,14 @@ static int config_build(ww_config_t *cfg, const char *prog, const char *yaml, si
           char *end;
           long n = strtol(ev, &end, 10);
           if (*end || n < 0) {
-            errf(errstr, errstr_size, "%s must be a count like 1 or 2 (got '%s')", name, ev);
+            ww_errf(errstr, errstr_size, "%s must be a count like 1 or 2 (got '%s')", name, ev);
             return -1;
           }
           cfg->vals[i].i = n;
           continue;
         }
         if (set_val(&cfg->vals[i], ev, SRC_ENV, where) != 0) {
-          errf(errstr, errstr_size, "out of memory");
+          ww_errf(errstr, errstr_size, "out of memory");
           return -1;
         }
       }
@@ -612,7 +604,7 @@ static int config_build(ww_config_t *cfg, const char *prog, const char *yaml, si
     if (check_val(&cfg->opts[i], &cfg->vals[i], errstr, errstr_size) != 0)
       return -1;
   if (cfg->fac.n_lines == 0 || cfg->fac.n_sensors == 0) {
-    errf(errstr, errstr_size, "config: no production lines or sensors are configured");
+    ww_errf(errstr, errstr_size, "config: no production lines or sensors are configured");
     return -1;
   }
   return 0;
@@ -693,7 +685,7 @@ ww_config_t *ww_config_load_yaml(ww_role_t role, const char *yaml, size_t len,
   int actions = 0;
   ww_config_t *cfg = config_new(role);
   if (!cfg) {
-    errf(errstr, errstr_size, "out of memory");
+    ww_errf(errstr, errstr_size, "out of memory");
     return NULL;
   }
   if (config_build(cfg, "windwatch", yaml, len, filename ? filename : "test.yaml", 0, argc, argv,

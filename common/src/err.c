@@ -1,5 +1,8 @@
-/* err.c: names of ww_err_t values. */
+/* err.c: names of ww_err_t values, and error-buffer formatting. */
 #include "windwatch/err.h"
+
+#include <stdarg.h>
+#include <stdio.h>
 
 const char *ww_err2str(ww_err_t err) {
   switch (err) {
@@ -18,4 +21,11 @@ const char *ww_err2str(ww_err_t err) {
   case WW_ERR_HTTP: return "HTTP error";
   }
   return "unknown error";
+}
+
+void ww_errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(errstr, errstr_size, fmt, ap);
+  va_end(ap);
 }

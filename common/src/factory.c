@@ -9,19 +9,11 @@
 
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void errf(char *errstr, size_t errstr_size, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(errstr, errstr_size, fmt, ap);
-  va_end(ap);
-}
+#include "windwatch/err.h"
 
 static int valid_id(const char *s) {
   if (!*s)
@@ -35,12 +27,12 @@ static int valid_id(const char *s) {
 int ww__factory_copy_text(char *dst, size_t size, const ww__ynode_t *node, const char *what,
                      const char *file, char *errstr, size_t errstr_size) {
   if (!node || node->type != WW_Y_SCALAR) {
-    errf(errstr, errstr_size, "config: %s must be a text value in %s line %d", what, file,
+    ww_errf(errstr, errstr_size, "config: %s must be a text value in %s line %d", what, file,
          node ? node->line : 0);
     return -1;
   }
   if (strlen(node->scalar) >= size || !valid_id(node->scalar)) {
-    errf(errstr, errstr_size,
+    ww_errf(errstr, errstr_size,
          "config: %s must be 1..%zu characters without quotes, backslashes or control "
          "characters (got '%s') in %s line %d",
          what, size - 1, node->scalar, file, node->line);
@@ -64,12 +56,12 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
   static const char *const keys[] = {"unit", "min", "max", "warning", "physical_min",
                                      "physical_max"};
   if (map->type != WW_Y_MAP || map->n == 0) {
-    errf(errstr, errstr_size, "config: sensors must be a map of sensor name to its range in %s "
+    ww_errf(errstr, errstr_size, "config: sensors must be a map of sensor name to its range in %s "
          "line %d", file, map->line);
     return -1;
   }
   if (map->n > WW_MAX_SENSORS) {
-    errf(errstr, errstr_size, "config: at most %d sensors are supported (got %zu) in %s line %d",
+    ww_errf(errstr, errstr_size, "config: at most %d sensors are supported (got %zu) in %s line %d",
          WW_MAX_SENSORS, map->n, file, map->line);
     return -1;
   }
@@ -82,13 +74,13 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
     int have[6] = {0};
     memset(sd, 0, sizeof(*sd));
     if (strlen(map->keys[i]) >= sizeof(sd->name) || !valid_id(map->keys[i])) {
-      errf(errstr, errstr_size, "config: sensor name '%s' is not valid in %s line %d",
+      ww_errf(errstr, errstr_size, "config: sensor name '%s' is not valid in %s line %d",
            map->keys[i], file, map->key_lines[i]);
       return -1;
     }
     strcpy(sd->name, map->keys[i]);
     if (s->type != WW_Y_MAP) {
-      errf(errstr, errstr_size, "config: sensors.%s must be a map with min, max and warning in "
+      ww_errf(errstr, errstr_size, "config: sensors.%s must be a map with min, max and warning in "
            "%s line %d", sd->name, file, s->line);
       return -1;
     }
@@ -98,7 +90,7 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
         if (strcmp(s->keys[k], keys[j]) == 0)
           break;
       if (j == 6) {
-        errf(errstr, errstr_size, "config: unknown key 'sensors.%s.%s' in %s line %d (known: "
+        ww_errf(errstr, errstr_size, "config: unknown key 'sensors.%s.%s' in %s line %d (known: "
              "unit, min, max, warning, physical_min, physical_max)", sd->name, s->keys[k], file,
              s->key_lines[k]);
         return -1;
@@ -106,32 +98,32 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
       have[j] = 1;
       if (j == 0) {
         if (s->items[k]->type != WW_Y_SCALAR || strlen(s->items[k]->scalar) >= sizeof(sd->unit)) {
-          errf(errstr, errstr_size, "config: sensors.%s.unit must be a short text in %s line %d",
+          ww_errf(errstr, errstr_size, "config: sensors.%s.unit must be a short text in %s line %d",
                sd->name, file, s->key_lines[k]);
           return -1;
         }
         strcpy(sd->unit, s->items[k]->scalar);
       } else if (node_double(s->items[k], dst[j]) != 0) {
-        errf(errstr, errstr_size, "config: sensors.%s.%s must be a number (got '%s') in %s line %d",
+        ww_errf(errstr, errstr_size, "config: sensors.%s.%s must be a number (got '%s') in %s line %d",
              sd->name, keys[j], s->items[k]->type == WW_Y_SCALAR ? s->items[k]->scalar : "a list",
              file, s->key_lines[k]);
         return -1;
       }
     }
     if (!have[1] || !have[2]) {
-      errf(errstr, errstr_size, "config: sensors.%s needs min and max in %s line %d", sd->name,
+      ww_errf(errstr, errstr_size, "config: sensors.%s needs min and max in %s line %d", sd->name,
            file, s->line);
       return -1;
     }
     if (!(sd->min < sd->max)) {
-      errf(errstr, errstr_size, "config: sensors.%s.min must be below max (got min %g, max %g) "
+      ww_errf(errstr, errstr_size, "config: sensors.%s.min must be below max (got min %g, max %g) "
            "in %s line %d", sd->name, sd->min, sd->max, file, s->line);
       return -1;
     }
     if (!have[3])
       sd->warning = sd->max;
     if (sd->warning < sd->min || sd->warning > sd->max) {
-      errf(errstr, errstr_size, "config: sensors.%s.warning must be between min and max (got "
+      ww_errf(errstr, errstr_size, "config: sensors.%s.warning must be between min and max (got "
            "%g, range %g..%g) in %s line %d", sd->name, sd->warning, sd->min, sd->max, file,
            s->line);
       return -1;
@@ -142,7 +134,7 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
     if (!have[5])
       sd->physical_max = sd->max + 10 * (sd->max - sd->min);
     if (sd->physical_min > sd->min || sd->physical_max < sd->max) {
-      errf(errstr, errstr_size, "config: sensors.%s physical limits %g..%g must contain the "
+      ww_errf(errstr, errstr_size, "config: sensors.%s physical limits %g..%g must contain the "
            "normal range %g..%g in %s line %d", sd->name, sd->physical_min, sd->physical_max,
            sd->min, sd->max, file, s->line);
       return -1;
@@ -155,12 +147,12 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
 int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const char *file,
                        char *errstr, size_t errstr_size) {
   if (seq->type != WW_Y_SEQ || seq->n == 0) {
-    errf(errstr, errstr_size, "config: lines must be a non-empty list in %s line %d", file,
+    ww_errf(errstr, errstr_size, "config: lines must be a non-empty list in %s line %d", file,
          seq->line);
     return -1;
   }
   if (seq->n > WW_MAX_LINES) {
-    errf(errstr, errstr_size, "config: at most %d lines are supported (got %zu) in %s line %d",
+    ww_errf(errstr, errstr_size, "config: at most %d lines are supported (got %zu) in %s line %d",
          WW_MAX_LINES, seq->n, file, seq->line);
     return -1;
   }
@@ -172,14 +164,14 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
     char what[96];
     memset(ld, 0, sizeof(*ld));
     if (l->type != WW_Y_MAP) {
-      errf(errstr, errstr_size, "config: each line must be a map with id, name, components and "
+      ww_errf(errstr, errstr_size, "config: each line must be a map with id, name, components and "
            "sensors in %s line %d", file, l->line);
       return -1;
     }
     for (size_t k = 0; k < l->n; k++)
       if (strcmp(l->keys[k], "id") && strcmp(l->keys[k], "name") &&
           strcmp(l->keys[k], "components") && strcmp(l->keys[k], "sensors")) {
-        errf(errstr, errstr_size, "config: unknown key 'lines[%zu].%s' in %s line %d (known: "
+        ww_errf(errstr, errstr_size, "config: unknown key 'lines[%zu].%s' in %s line %d (known: "
              "id, name, components, sensors)", i, l->keys[k], file, l->key_lines[k]);
         return -1;
       }
@@ -188,7 +180,7 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
                   errstr_size) != 0)
       return -1;
     if (ww_factory_line_find(fac, ld->id, strlen(ld->id)) >= 0) {
-      errf(errstr, errstr_size, "config: line id '%s' is used twice in %s line %d", ld->id, file,
+      ww_errf(errstr, errstr_size, "config: line id '%s' is used twice in %s line %d", ld->id, file,
            l->line);
       return -1;
     }
@@ -202,7 +194,7 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
     }
     comps = ww__ynode_get(l, "components");
     if (!comps || comps->type != WW_Y_SEQ || comps->n == 0 || comps->n > WW_MAX_COMPONENTS) {
-      errf(errstr, errstr_size, "config: line '%s' needs components: a list of 1..%d names in %s "
+      ww_errf(errstr, errstr_size, "config: line '%s' needs components: a list of 1..%d names in %s "
            "line %d", ld->id, WW_MAX_COMPONENTS, file, comps ? comps->line : l->line);
       return -1;
     }
@@ -219,7 +211,7 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
         ld->sensor_idx[ld->n_sensors++] = s;
     } else {
       if (sens->type != WW_Y_SEQ || sens->n == 0) {
-        errf(errstr, errstr_size, "config: line '%s' sensors must be a non-empty list in %s "
+        ww_errf(errstr, errstr_size, "config: line '%s' sensors must be a non-empty list in %s "
              "line %d", ld->id, file, sens->line);
         return -1;
       }
@@ -229,7 +221,7 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
                                                strlen(sens->items[s]->scalar))
                       : -1;
         if (idx < 0) {
-          errf(errstr, errstr_size, "config: line '%s' names sensor '%s', which is not defined "
+          ww_errf(errstr, errstr_size, "config: line '%s' names sensor '%s', which is not defined "
                "under sensors: in %s line %d", ld->id,
                sens->items[s]->type == WW_Y_SCALAR ? sens->items[s]->scalar : "?", file,
                sens->items[s]->line);

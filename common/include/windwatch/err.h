@@ -5,6 +5,8 @@
 #ifndef WW_ERR_H
 #define WW_ERR_H
 
+#include <stddef.h>
+
 typedef enum ww_err_e {
   WW_OK = 0,
   WW_ERR_INVALID = -1,   /* bad argument, flag or config value */
@@ -23,5 +25,9 @@ typedef enum ww_err_e {
 
 /** @returns a static, human-readable name for \p err. Never NULL. */
 const char *ww_err2str(ww_err_t err);
+
+/** snprintf into a caller's error buffer (\p errstr of \p errstr_size bytes). */
+void ww_errf(char *errstr, size_t errstr_size, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 #endif /* WW_ERR_H */
