@@ -2,7 +2,7 @@
 #   make run     install what is missing, build, start Kafka + the four binaries
 #   make test    install what is missing, build, run every test through CTest
 #   make bench   run the benchmarks and write docs/benchmarks.md
-#   make test-faults  the long fault scenarios (20-40 minutes)
+#   make test-faults  the long fault scenarios (about 5 minutes on 2 idle cores)
 #   make fuzz    run the libFuzzer targets for FUZZ_SECONDS each (needs clang)
 #   make clean   remove the build directory
 
