@@ -161,7 +161,7 @@ def render_bench(r, summary):
     return lines
 
 
-ORDER = ["iforest", "producer", "processor", "sink", "api", "e2e"]
+ORDER = ["iforest", "producer", "processor", "sink", "api", "e2e", "malformed"]
 
 
 def render(results_dir):

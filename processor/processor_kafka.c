@@ -348,17 +348,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
 }
 
 /* Set a tuning default unless the user set the key (YAML kafka.properties or -X). */
-static int conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const char *key,
-                        const char *val, char *errstr, size_t n) {
-  for (size_t i = 0; i < ww_config_kafka_prop_count(cfg); i++) {
-    const char *pk, *pv;
-    ww_config_kafka_prop(cfg, i, &pk, &pv);
-    if (strcmp(pk, key) == 0)
-      return 0;
-  }
-  return ww_kafka_conf_set(conf, key, val, errstr, n);
-}
-
 /* The mock cluster names itself "mockCluster<hex>" in metadata. */
 static int on_mock_cluster(rd_kafka_t *rk) {
   char *id = rd_kafka_clusterid(rk, 10000);
@@ -380,8 +369,8 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
    * lingers longer for fewer, bigger batches (less CPU here and in the
    * broker). lz4 halves the bytes. */
   if (ww_kafka_conf_set(conf, "enable.idempotence", "true", errstr, n) != 0 ||
-      conf_default(cfg, conf, "linger.ms", k->batch ? "50" : "5", errstr, n) != 0 ||
-      conf_default(cfg, conf, "compression.type", "lz4", errstr, n) != 0)
+      ww_kafka_conf_default(cfg, conf, "linger.ms", k->batch ? "50" : "5", errstr, n) != 0 ||
+      ww_kafka_conf_default(cfg, conf, "compression.type", "lz4", errstr, n) != 0)
     goto err;
   if (k->eos) {
     char tid[256], host[128];
@@ -397,7 +386,7 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
      * readers until the broker aborts it: when the same transactional.id
      * restarts it is fenced at once, otherwise after this timeout. */
     if (ww_kafka_conf_set(conf, "transactional.id", id, errstr, n) != 0 ||
-        conf_default(cfg, conf, "transaction.timeout.ms", "10000", errstr, n) != 0)
+        ww_kafka_conf_default(cfg, conf, "transaction.timeout.ms", "10000", errstr, n) != 0)
       goto err;
   }
   rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
@@ -425,8 +414,9 @@ static rd_kafka_t *make_consumer(kctx_t *k, char *errstr, size_t n) {
       ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
       ww_kafka_conf_set(conf, "enable.partition.eof", k->batch ? "true" : "false", errstr, n) ||
       /* Bigger fetches: one round trip brings thousands of readings. */
-      conf_default(cfg, conf, "max.partition.fetch.bytes", "8388608", errstr, n) != 0 ||
-      conf_default(cfg, conf, "fetch.wait.max.ms", "10", errstr, n) != 0)
+      ww_kafka_conf_default(cfg, conf, "max.partition.fetch.bytes", "8388608", errstr, n) != 0 ||
+      ww_kafka_conf_default(cfg, conf, "fetch.wait.max.ms", "10", errstr, n) != 0 ||
+      ww_kafka_consumer_defaults(cfg, conf, errstr, n) != 0)
     goto err;
   rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
   rd_kafka_conf_set_opaque(conf, k);

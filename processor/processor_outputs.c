@@ -18,19 +18,34 @@ void ww__proc_produce(ww_proc_t *proc, ww_proc_out_t o, const char *key, size_t 
     proc->cnt.produce_errors++;
 }
 
+/* \p v in decimal into \p buf (at least 21 bytes), not NUL-terminated.
+ * @returns its length. Dead letters can be a tenth of the input: no printf. */
+static size_t fmt_i64(char *buf, int64_t v) {
+  char tmp[24], *p = tmp + sizeof(tmp);
+  uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+  size_t n;
+  do {
+    *--p = (char)('0' + u % 10);
+    u /= 10;
+  } while (u);
+  if (v < 0)
+    *--p = '-';
+  n = (size_t)(tmp + sizeof(tmp) - p);
+  memcpy(buf, p, n);
+  return n;
+}
+
 void ww__proc_dead_letter(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src,
                           ww_dlq_reason_t reason, const char *detail) {
   char part[24], offs[24];
   const char *rname = ww_dlq_reason_name(reason);
   ww_proc_header_t h[5];
-  snprintf(part, sizeof(part), "%" PRId32, src->partition);
-  snprintf(offs, sizeof(offs), "%" PRId64, src->offset);
   h[0] = (ww_proc_header_t){"reason", rname, strlen(rname)};
   h[1] = (ww_proc_header_t){"detail", detail, strlen(detail)};
   h[2] = (ww_proc_header_t){"source_topic", src->topic ? src->topic : "",
                             src->topic ? strlen(src->topic) : 0};
-  h[3] = (ww_proc_header_t){"source_partition", part, strlen(part)};
-  h[4] = (ww_proc_header_t){"source_offset", offs, strlen(offs)};
+  h[3] = (ww_proc_header_t){"source_partition", part, fmt_i64(part, src->partition)};
+  h[4] = (ww_proc_header_t){"source_offset", offs, fmt_i64(offs, src->offset)};
   proc->cnt.dead_letters++;
   if ((int)reason >= 0 && reason < WW_DLQ__COUNT)
     proc->cnt.dlq_by_reason[reason]++;

@@ -420,7 +420,8 @@ static rd_kafka_t *consumer_new(ww_sink_t *s, int batch_mode) {
       ww_kafka_conf_set(conf, "enable.auto.offset.store", "false", errstr, sizeof(errstr)) != 0 ||
       ww_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof(errstr)) != 0 ||
       ww_kafka_conf_set(conf, "enable.partition.eof", batch_mode ? "true" : "false", errstr,
-                        sizeof(errstr)) != 0)
+                        sizeof(errstr)) != 0 ||
+      ww_kafka_consumer_defaults(s->cfg, conf, errstr, sizeof(errstr)) != 0)
     goto err;
   if (ww_config_str(s->cfg, "instance-id") &&
       ww_kafka_conf_set(conf, "group.instance.id", ww_config_str(s->cfg, "instance-id"), errstr,

@@ -58,6 +58,34 @@ int ww_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val, c
   return 0;
 }
 
+int ww_kafka_conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const char *key,
+                          const char *val, char *errstr, size_t errstr_size) {
+  for (size_t i = 0; i < ww_config_kafka_prop_count(cfg); i++) {
+    const char *k, *v;
+    ww_config_kafka_prop(cfg, i, &k, &v);
+    if (strcmp(k, key) == 0)
+      return 0;
+  }
+  return ww_kafka_conf_set(conf, key, val, errstr, errstr_size);
+}
+
+int ww_kafka_consumer_defaults(const ww_config_t *cfg, rd_kafka_conf_t *conf, char *errstr,
+                               size_t errstr_size) {
+  /* A full prefetch queue makes librdkafka 2.0 wait 1 s before its next
+   * fetch, so the queue must hold more than a second of input at full speed
+   * (about 400,000 readings here) or the consumer idles. 1,000,000 messages
+   * is librdkafka's maximum count, which leaves the 128 MiB byte budget as
+   * the limit. Newer librdkafka (2.1+) makes that wait configurable:
+   * fetch.queue.backoff.ms. */
+  if (ww_kafka_conf_default(cfg, conf, "queued.min.messages", "1000000", errstr, errstr_size) ||
+      ww_kafka_conf_default(cfg, conf, "queued.max.messages.kbytes", "131072", errstr, errstr_size))
+    return -1;
+  if (rd_kafka_version() >= 0x020100ff &&
+      ww_kafka_conf_default(cfg, conf, "fetch.queue.backoff.ms", "10", errstr, errstr_size))
+    return -1;
+  return 0;
+}
+
 rd_kafka_conf_t *ww_kafka_conf_new(const ww_config_t *cfg, const char *client_id, char *errstr,
                                    size_t errstr_size) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();

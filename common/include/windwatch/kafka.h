@@ -30,6 +30,26 @@ int ww_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
                       char *errstr, size_t errstr_size);
 
 /**
+ * @brief Set \p key to \p val unless the user set it (-X or `kafka.properties`):
+ *        windwatch's defaults, which the user's own settings always override.
+ * @returns 0 or -1 with \p errstr set.
+ */
+int ww_kafka_conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const char *key,
+                          const char *val, char *errstr, size_t errstr_size);
+
+/**
+ * @brief The defaults every group consumer of the pipeline shares (see
+ *        docs/operations.md, Kafka client defaults): a prefetch queue of
+ *        128 MiB (queued.max.messages.kbytes) with no message-count limit.
+ *        When the queue is full librdkafka 2.0 waits a whole second before
+ *        fetching again, which starved a consumer that drains the default
+ *        100,000 messages in less than that.
+ * @returns 0 or -1 with \p errstr set.
+ */
+int ww_kafka_consumer_defaults(const ww_config_t *cfg, rd_kafka_conf_t *conf, char *errstr,
+                               size_t errstr_size);
+
+/**
  * @brief Create a producer or consumer handle.
  * @remark takes ownership of \p conf on success; on failure the caller keeps it.
  */
