@@ -124,18 +124,6 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *msg, void *opaqu
   }
 }
 
-/* Set \p key to \p val unless -X or kafka.properties already did. */
-static int conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const char *key,
-                        const char *val, char *errstr, size_t errstr_size) {
-  for (size_t i = 0; i < ww_config_kafka_prop_count(cfg); i++) {
-    const char *k, *v;
-    ww_config_kafka_prop(cfg, i, &k, &v);
-    if (strcmp(k, key) == 0)
-      return 0;
-  }
-  return ww_kafka_conf_set(conf, key, val, errstr, errstr_size);
-}
-
 static void register_metrics(ww_pkafka_t *pk, ww_metrics_t *reg, const char *topic) {
   static const double lat_bounds[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
                                       0.25,  0.5,    1,     2.5,  10,    60};
@@ -310,9 +298,9 @@ ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_o
     goto err;
   /* Idempotence keeps retries from duplicating or reordering readings;
    * it implies acks=all, which is spelled out for anyone reading the dump. */
-  if (conf_default(cfg, conf, "enable.idempotence", "true", errstr, errstr_size) != 0 ||
-      conf_default(cfg, conf, "acks", "all", errstr, errstr_size) != 0 ||
-      conf_default(cfg, conf, "compression.type", "lz4", errstr, errstr_size) != 0)
+  if (ww_kafka_conf_default(cfg, conf, "enable.idempotence", "true", errstr, errstr_size) != 0 ||
+      ww_kafka_conf_default(cfg, conf, "acks", "all", errstr, errstr_size) != 0 ||
+      ww_kafka_conf_default(cfg, conf, "compression.type", "lz4", errstr, errstr_size) != 0)
     goto err;
   rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
   *err = WW_ERR_KAFKA;
