@@ -152,6 +152,28 @@ int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t e
 int ww_proc_load_model_json(ww_proc_t *proc, const char *json, size_t len, const char *from,
                             int only_if_none, char *errstr, size_t errstr_size);
 
+/**
+ * Carrying open alerts over from the alerts topic: ww_proc_carry_begin(),
+ * then every alert event of the topic in order through ww_proc_carry_event(),
+ * then ww_proc_carry_end(), which gives each line that has no state yet (no
+ * reading since it started or was reset) the alerts the topic leaves open.
+ * An open alert thus keeps its alert_id across a restart or a rebalance, and
+ * the line's next owner resolves it.
+ */
+typedef struct ww_proc_carry_s ww_proc_carry_t;
+
+/** @returns a replay of no events, or NULL (out of memory). */
+ww_proc_carry_t *ww_proc_carry_begin(ww_proc_t *proc);
+
+/** Apply one alert event (the alerts topic's JSON). @returns 0, or -1 if it was malformed (skipped). */
+int ww_proc_carry_event(ww_proc_carry_t *c, const char *json, size_t len);
+
+/** Hand the open alerts to the lines without state, free \p c. @returns alerts carried over. */
+int ww_proc_carry_end(ww_proc_carry_t *c);
+
+/** Free \p c without carrying anything over. NULL is a no-op. */
+void ww_proc_carry_abort(ww_proc_carry_t *c);
+
 /** End of input (--mode batch): flush, then close open windows if flush_on_end. */
 void ww_proc_finish(ww_proc_t *proc);
 

@@ -22,7 +22,8 @@
 #define WW_POLL_MS 100             /* consumer poll timeout */
 #define WW_TURN_MAX 256            /* messages taken before housekeeping (a scoring batch) */
 #define WW_TURN_MS 5               /* ... or this long, whichever comes first */
-#define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models topic back */
+#define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models or alerts topic back */
+#define WW_CARRY_LOOKBACK_MS (24 * 3600 * 1000LL) /* alert events read back to carry alerts over */
 
 /*
  * Backpressure: when the producer's queue of outputs passes the high
@@ -477,6 +478,8 @@ static int run_loop(kctx_t *k, loop_t *lp) {
       k->need_restore = 0;
       ww_proc_restore_models(k->cfg, k->proc, ww_config_str(k->cfg, "topic-models"),
                              WW_RESTORE_TIMEOUT_MS);
+      ww_proc_restore_alerts(k->cfg, k->proc, ww_config_str(k->cfg, "topic-alerts"),
+                             WW_CARRY_LOOKBACK_MS, WW_RESTORE_TIMEOUT_MS);
     }
     if (m) {
       if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {

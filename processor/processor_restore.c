@@ -1,6 +1,7 @@
 /* processor_restore.c: the newest model of each line, read back from the
  * compacted models topic, for lines that have none (start-up, or lines that
- * just moved here in a rebalance). */
+ * just moved here in a rebalance); and the alerts those lines left open, read
+ * back from the alerts topic. */
 #include "processor_restore.h"
 
 #include <inttypes.h>
@@ -22,9 +23,13 @@ typedef struct latest_s {
   int n, cap;
 } latest_t;
 
-static int keep(latest_t *l, const rd_kafka_message_t *m) {
+/* read_topic's callback for the models topic: keep the newest message per key. */
+static int keep(void *opaque, const rd_kafka_message_t *m) {
+  latest_t *l = opaque;
   int i;
   char *v;
+  if (!m->key)
+    return 0;
   for (i = 0; i < l->n; i++)
     if (strlen(l->key[i]) == m->key_len && memcmp(l->key[i], m->key, m->key_len) == 0)
       break;
@@ -75,9 +80,12 @@ static void latest_free(latest_t *l) {
   free(l->len);
 }
 
-/* Read every committed message of \p topic into \p l, up to the end each
- * partition has now. @returns 0, or -1 with errstr set. */
-static int read_topic(const ww_config_t *cfg, const char *topic, int timeout_ms, latest_t *l,
+/* Hand every committed message of \p topic to \p fn, partition by partition
+ * in order, up to the end each partition has now: from the beginning, or,
+ * when \p since_ms >= 0, from the first message with a timestamp at or after
+ * it. @returns 0, or -1 with errstr set (fn's -1 stops the read: out of memory). */
+static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_ms, int timeout_ms,
+                      int (*fn)(void *opaque, const rd_kafka_message_t *m), void *opaque,
                       char *errstr, size_t n) {
   rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor-restore", errstr, n);
   rd_kafka_t *rk = NULL;
@@ -106,7 +114,7 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int timeout_ms,
   rkt = rd_kafka_topic_new(rk, topic, NULL);
   err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) : rd_kafka_last_error();
   if (err || md->topic_cnt != 1 || md->topics[0].err) {
-    snprintf(errstr, n, "models topic %s: %s", topic,
+    snprintf(errstr, n, "topic %s: %s", topic,
              rd_kafka_err2str(err                  ? err
                               : md->topic_cnt == 1 ? md->topics[0].err
                                                    : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
@@ -116,15 +124,22 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int timeout_ms,
   parts = rd_kafka_topic_partition_list_new(n_parts > 0 ? n_parts : 1);
   for (int i = 0; i < n_parts; i++)
     rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
+        since_ms >= 0 ? since_ms : RD_KAFKA_OFFSET_BEGINNING;
+  /* A timestamp becomes the offset of the first message at or after it
+   * (RD_KAFKA_OFFSET_END where there is none). */
+  if (since_ms >= 0 && n_parts > 0 &&
+      (err = rd_kafka_offsets_for_times(rk, parts, timeout_ms)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    snprintf(errstr, n, "topic %s: offsets for times: %s", topic, rd_kafka_err2str(err));
+    goto done;
+  }
   if ((err = rd_kafka_assign(rk, parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    snprintf(errstr, n, "models topic %s: assign: %s", topic, rd_kafka_err2str(err));
+    snprintf(errstr, n, "topic %s: assign: %s", topic, rd_kafka_err2str(err));
     goto done;
   }
   while (at_end < n_parts) {
     rd_kafka_message_t *m;
     if (ww_mono_ms() > deadline) {
-      snprintf(errstr, n, "models topic %s: not read to its end within %d ms", topic, timeout_ms);
+      snprintf(errstr, n, "topic %s: not read to its end within %d ms", topic, timeout_ms);
       goto done;
     }
     m = rd_kafka_consumer_poll(rk, WW_RESTORE_POLL_MS);
@@ -134,7 +149,7 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int timeout_ms,
       at_end++;
     } else if (m->err) {
       WW_LOG(WW_LOG_WARN, "MODEL", "reading %s: %s", topic, rd_kafka_message_errstr(m));
-    } else if (m->key && keep(l, m) != 0) {
+    } else if (fn(opaque, m) != 0) {
       rd_kafka_message_destroy(m);
       snprintf(errstr, n, "out of memory reading %s", topic);
       goto done;
@@ -160,7 +175,7 @@ int ww_proc_restore_models(const ww_config_t *cfg, ww_proc_t *proc, const char *
   char errstr[512], from[300];
   int loaded = 0;
   memset(&l, 0, sizeof(l));
-  if (read_topic(cfg, topic, timeout_ms, &l, errstr, sizeof(errstr)) != 0) {
+  if (read_topic(cfg, topic, -1, timeout_ms, keep, &l, errstr, sizeof(errstr)) != 0) {
     WW_LOG(WW_LOG_WARN, "MODEL", "cannot restore models: %s; lines without a model train one",
            errstr);
     latest_free(&l);
@@ -179,4 +194,33 @@ int ww_proc_restore_models(const ww_config_t *cfg, ww_proc_t *proc, const char *
   }
   latest_free(&l);
   return loaded;
+}
+
+/* read_topic's callback for the alerts topic: replay each event. */
+static int replay(void *opaque, const rd_kafka_message_t *m) {
+  if (m->payload)
+    ww_proc_carry_event(opaque, m->payload, m->len); /* malformed events are skipped */
+  return 0;
+}
+
+int ww_proc_restore_alerts(const ww_config_t *cfg, ww_proc_t *proc, const char *topic,
+                           int64_t lookback_ms, int timeout_ms) {
+  char errstr[512];
+  ww_proc_carry_t *c = ww_proc_carry_begin(proc);
+  int carried;
+  if (!c) {
+    WW_LOG(WW_LOG_WARN, "ALERT", "cannot carry open alerts over: out of memory");
+    return -1;
+  }
+  if (read_topic(cfg, topic, ww_now_ms() - lookback_ms, timeout_ms, replay, c, errstr,
+                 sizeof(errstr)) != 0) {
+    WW_LOG(WW_LOG_WARN, "ALERT",
+           "cannot carry open alerts over: %s; alerts left open by the "
+           "lines' previous owner stay open until a restart carries them over",
+           errstr);
+    ww_proc_carry_abort(c);
+    return -1;
+  }
+  carried = ww_proc_carry_end(c);
+  return carried;
 }

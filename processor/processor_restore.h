@@ -8,9 +8,14 @@
  * lines have no model here, reads it to its end (read_committed) and loads the
  * newest version of every line that has none, so scoring resumes as soon as
  * the line's baselines exist instead of after --train-size readings.
+ *
+ * The alerts topic is read back the same way for the alerts that are still
+ * open, so that an episode keeps its alert_id when its line changes hands.
  */
 #ifndef WW_PROCESSOR_RESTORE_H
 #define WW_PROCESSOR_RESTORE_H
+
+#include <stdint.h>
 
 #include "processor.h"
 #include "windwatch/config.h"
@@ -23,5 +28,15 @@
  */
 int ww_proc_restore_models(const ww_config_t *cfg, ww_proc_t *proc, const char *topic,
                            int timeout_ms);
+
+/**
+ * @brief Carry the open alerts over from the alerts topic: replay its events
+ *        of the last \p lookback_ms (by message timestamp) and give every line
+ *        that has no state yet the alerts they leave open (ww_proc_carry_*).
+ * @returns the number of alerts carried over, or -1 if the topic could not be
+ *          read within \p timeout_ms (logged; nothing is carried over).
+ */
+int ww_proc_restore_alerts(const ww_config_t *cfg, ww_proc_t *proc, const char *topic,
+                           int64_t lookback_ms, int timeout_ms);
 
 #endif /* WW_PROCESSOR_RESTORE_H */

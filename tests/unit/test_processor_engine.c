@@ -374,9 +374,138 @@ static void test_time_windows_late(void) {
   ww_config_destroy(cfg);
 }
 
+/* Open alerts carried over to a processor that starts with no state: the
+ * replay of the alerts topic's events leaves Blade's alert open, the new
+ * processor resolves it under the same alert_id; a line that is already live
+ * keeps its own state; a later replay that resolves a carried alert clears it. */
+static void test_carry_over(void) {
+  static cap_t a, b;
+  ww_config_t *cfg;
+  const ww_factory_t *fac = factory(&cfg);
+  ww_proc_conf_t pc;
+  ww_proc_output_t out_a = {cap_produce, &a, NULL}, out_b = {cap_produce, &b, NULL};
+  ww_proc_t *pa, *pb;
+  ww_proc_carry_t *carry;
+  char err[256], opened[4096];
+  const msg_t *m;
+  int64_t t0 = 1700000000000;
+  CHECK(fac != NULL);
+  if (!fac)
+    return;
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  ww_proc_conf_defaults(&pc);
+  pc.window_type = WW_WINDOW_COUNT;
+  pc.window_size = 4;
+  pc.alert_min_count = 2;
+  pc.alert_clear_count = 3;
+  pc.stuck_count = 0;
+  pc.model.train_size = 0;
+  pa = ww_proc_new(fac, &pc, &out_a, err, sizeof(err));
+  pb = ww_proc_new(fac, &pc, &out_b, err, sizeof(err));
+  CHECK(pa != NULL && pb != NULL);
+  if (!pa || !pb)
+    goto done;
+  for (int i = 0; i < 4; i++)
+    feed(pa, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  feed(pa, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, NULL, 0);
+  CHECK_INT_EQ(a.per[WW_OUT_ALERTS], 1);
+  m = nth(&a, WW_OUT_ALERTS, 0);
+  CHECK(m != NULL);
+  if (!m)
+    goto done;
+  snprintf(opened, sizeof(opened), "%s", m->val);
+
+  /* The replay: noise the carry must skip, then the open alert. */
+  carry = ww_proc_carry_begin(pb);
+  CHECK(carry != NULL);
+  if (!carry)
+    goto done;
+  CHECK_INT_EQ(ww_proc_carry_event(carry, "{not json", 9), 0);
+  {
+    const char *other = "{\"alert_id\":\"x-1\",\"state\":\"open\",\"production_line\":\"no-such-line\","
+                        "\"component_id\":\"Blade\",\"severity\":\"warning\"}";
+    const char *bad = "{\"alert_id\":\"y-1\",\"state\":\"open\",\"production_line\":\"turbine-line-2\","
+                      "\"component_id\":\"Gearbox\",\"severity\":\"warning\"}"; /* no times */
+    CHECK_INT_EQ(ww_proc_carry_event(carry, other, strlen(other)), 0);
+    CHECK_INT_EQ(ww_proc_carry_event(carry, bad, strlen(bad)), -1);
+  }
+  CHECK_INT_EQ(ww_proc_carry_event(carry, opened, strlen(opened)), 0);
+  CHECK_INT_EQ(ww_proc_carry_end(carry), 1);
+
+  /* Three normal readings resolve the carried alert: same alert_id, its figures kept. */
+  for (int i = 0; i < 3; i++)
+    feed(pb, "turbine-line-1", "Blade", t0 + 8000 + i * 1000, 24, 50, 60, NULL, 0);
+  CHECK_INT_EQ(b.per[WW_OUT_ALERTS], 1);
+  m = nth(&b, WW_OUT_ALERTS, 0);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "\"alert_id\":\"turbine-line-1-1700000005000-1\"");
+    CHECK_STR_CONTAINS(m->val, "\"event\":\"resolved\"");
+    CHECK_STR_CONTAINS(m->val, "\"opened_at\":\"2023-11-14T22:13:25.000Z\"");
+    CHECK_STR_CONTAINS(m->val, "\"severity\":\"critical\",\"anomaly_type\":\"threshold\"");
+    CHECK_STR_CONTAINS(m->val, "\"sensors\":[\"temperature\"]");
+    CHECK_STR_CONTAINS(m->val, "\"details\":{\"temperature\":45.00");
+  }
+
+  /* turbine-line-1 is live in pb now: a replay does not touch it. */
+  carry = ww_proc_carry_begin(pb);
+  CHECK(carry != NULL);
+  if (carry) {
+    CHECK_INT_EQ(ww_proc_carry_event(carry, opened, strlen(opened)), 0);
+    CHECK_INT_EQ(ww_proc_carry_end(carry), 0);
+  }
+  for (int i = 0; i < 3; i++)
+    feed(pb, "turbine-line-1", "Blade", t0 + 11000 + i * 1000, 24, 50, 60, NULL, 0);
+  CHECK_INT_EQ(b.per[WW_OUT_ALERTS], 1);
+  ww_proc_destroy(pb);
+
+  /* A fresh processor given the alert, then a replay where it is resolved:
+   * the second replay takes it back, and normal readings say nothing. */
+  memset(&b, 0, sizeof(b));
+  pb = ww_proc_new(fac, &pc, &out_b, err, sizeof(err));
+  CHECK(pb != NULL);
+  if (!pb)
+    goto done;
+  carry = ww_proc_carry_begin(pb);
+  if (carry) {
+    ww_proc_carry_event(carry, opened, strlen(opened));
+    CHECK_INT_EQ(ww_proc_carry_end(carry), 1);
+  }
+  carry = ww_proc_carry_begin(pb); /* the same again: nothing new to carry */
+  if (carry) {
+    ww_proc_carry_event(carry, opened, strlen(opened));
+    CHECK_INT_EQ(ww_proc_carry_end(carry), 0);
+  }
+  carry = ww_proc_carry_begin(pb);
+  if (carry) {
+    char res[4096];
+    char *st;
+    snprintf(res, sizeof(res), "%s", opened);
+    st = strstr(res, "\"state\":\"open\"");
+    CHECK(st != NULL);
+    if (st) {
+      /* "open" -> "resolved" */
+      char tail[4096];
+      snprintf(tail, sizeof(tail), "%s", st + strlen("\"state\":\"open\""));
+      snprintf(st, sizeof(res) - (size_t)(st - res), "\"state\":\"resolved\"%s", tail);
+    }
+    ww_proc_carry_event(carry, opened, strlen(opened));
+    ww_proc_carry_event(carry, res, strlen(res));
+    CHECK_INT_EQ(ww_proc_carry_end(carry), 0);
+  }
+  for (int i = 0; i < 3; i++)
+    feed(pb, "turbine-line-1", "Blade", t0 + 8000 + i * 1000, 24, 50, 60, NULL, 0);
+  CHECK_INT_EQ(b.per[WW_OUT_ALERTS], 0);
+done:
+  ww_proc_destroy(pa);
+  ww_proc_destroy(pb);
+  ww_config_destroy(cfg);
+}
+
 int main(void) {
   RUN(test_count_windows_and_alerts);
   RUN(test_stuck_and_model);
   RUN(test_time_windows_late);
+  RUN(test_carry_over);
   return WW_TEST_RESULT();
 }
