@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Deterministic sensor-data for processor tests: KEY<TAB>JSON lines on stdout.
 
-gen_readings.py N [--late] [--spike] [--clean] [--rate R]
+gen_readings.py N [--late] [--spike] [--spikes K] [--clean] [--rate R]
   N readings per line (turbine-line-1 and -2), one per second of event time,
   components in turn. --spike adds a ground-truth spike episode on
-  turbine-line-1/Blade (temperature +20 C, 3 Blade readings from i=99).
+  turbine-line-1/Blade (temperature +20 C, 3 Blade readings from i=99);
+  --spikes K one such episode every K readings (K >= 60), from i=99.
   --late appends one turbine-line-2 reading 30 s behind the newest.
   A malformed message and a NaN reading are appended unless --clean.
   --rate R writes about R lines per second (for a live stream into kcat -P).
@@ -20,6 +21,9 @@ late = "--late" in sys.argv
 spike = "--spike" in sys.argv
 clean = "--clean" in sys.argv
 rate = float(sys.argv[sys.argv.index("--rate") + 1]) if "--rate" in sys.argv else 0.0
+every = int(sys.argv[sys.argv.index("--spikes") + 1]) if "--spikes" in sys.argv else 0
+if every:
+    assert every >= 60, "--spikes K needs K >= 60 (an episode lasts 9 readings and needs a baseline)"
 start = time.monotonic()
 random.seed(7)
 t0 = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
@@ -45,9 +49,10 @@ for i in range(n):
         c = comps[i % 3]
         t, h, s = random.gauss(25, 1), random.gauss(50, 2), random.gauss(65, 1.5)
         inj, ep = None, None
-        if spike and line == "turbine-line-1" and c == "Blade" and 99 <= i < 108:
+        k = (i - 99) % every if every and i >= 99 else i - 99
+        if (spike or every) and line == "turbine-line-1" and c == "Blade" and 0 <= k < 9:
             t += 20
-            inj, ep = "spike", 1
+            inj, ep = "spike", 1 + ((i - 99) // every if every else 0)
         emit(line, {"v": 1, "production_line": line, "component_id": c, "timestamp": ts(i),
                     "sequence_number": i, "temperature": round(t, 2), "humidity": round(h, 2),
                     "sound_level": round(s, 2), "injected_anomaly": inj, "episode_id": ep})

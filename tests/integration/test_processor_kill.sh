@@ -2,7 +2,8 @@
 # Exactly once under crashes: the processor is killed with SIGKILL mid-stream
 # several times while readings keep arriving, restarted each time, and
 # finally drained in batch mode. Every input reading must then be in
-# sensor-scored exactly once (read_committed) and no alert event repeated.
+# sensor-scored exactly once (read_committed), no alert event repeated, and
+# every alert's events in lifecycle order (opened once, nothing after resolved).
 source "$(dirname "$0")/lib.sh"
 require_broker
 require_tools python3
@@ -28,7 +29,9 @@ PFLAGS=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "$GROUP"
 # after 6 s instead of 45 s)
 
 # N readings (N/2 per line) as a live stream of about RATE a second.
-start_bg producer bash -c "set -o pipefail; python3 '$GEN' $((N / 2)) --clean --rate $RATE |
+# A spike episode on turbine-line-1/Blade every 120 readings keeps alerts
+# opening and resolving, so some kills land while an alert is open.
+start_bg producer bash -c "set -o pipefail; python3 '$GEN' $((N / 2)) --clean --spikes 120 --rate $RATE |
   kcat -b '$WW_BROKERS' -P -t '$WW_T_DATA' -K \$'\t'"
 committed() { kcat_count "$WW_T_SCORED"; }
 # more_than M: at least M+1 committed scored readings. Reads only that many,
@@ -67,4 +70,20 @@ check_eq "distinct readings in sensor-scored" "$unique" "$N"
 dups=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_ALERTS" -e -q -X isolation.level=read_committed \
   -f '%s\n' 2>/dev/null | sort | uniq -d | wc -l)
 check_eq "duplicated alert events" "$dups" 0
+# Every alert's events follow its lifecycle across the kills: opened once,
+# first; nothing after resolved. A restarted processor carries the open
+# alerts over, so an episode that spans a kill keeps its alert_id.
+lifecycle=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_ALERTS" -e -q -X isolation.level=read_committed \
+  -f '%s\n' 2>/dev/null | python3 -c 'import json,sys
+ev={}
+for l in sys.stdin:
+    d=json.loads(l); ev.setdefault(d["alert_id"], []).append(d["event"])
+bad=[k for k,v in ev.items() if v[0]!="opened" or v.count("opened")!=1 or
+     ("resolved" in v and v.index("resolved")!=len(v)-1)]
+print(len(bad), len(ev), bad[:3])')
+echo "alert lifecycles: $lifecycle (broken, alerts, examples)" >&2
+check_ge "alerts opened during the run" "$(echo "$lifecycle" | cut -d' ' -f2)" 10
+check_eq "alerts whose events break the lifecycle" "${lifecycle%% *}" 0
+carried=$(cat "$WW_TMP"/proc*.log "$WW_TMP/final.log" | grep -c "carried over open alert" || true)
+echo "alerts carried over by restarted processors: $carried" >&2
 ww_done
