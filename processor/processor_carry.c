@@ -27,9 +27,7 @@ ww_proc_carry_t *ww_proc_carry_begin(ww_proc_t *proc) {
   c->slot = calloc(n, sizeof(*c->slot));
   c->comp = calloc(n, sizeof(*c->comp));
   if (!c->slot || !c->comp) {
-    free(c->slot);
-    free(c->comp);
-    free(c);
+    ww_proc_carry_abort(c);
     return NULL;
   }
   return c;
@@ -151,9 +149,7 @@ int ww_proc_carry_end(ww_proc_carry_t *c) {
              ww_severity_name(c->slot[at].severity), c->slot[at].readings);
     }
   }
-  free(c->slot);
-  free(c->comp);
-  free(c);
+  ww_proc_carry_abort(c);
   return carried;
 }
 

@@ -29,8 +29,17 @@ static const char *write_file(const char *name, const char *text) {
   return path;
 }
 
-static void test_full_columns(void) {
+/* ww_replay_open(\p path, \p map) that must succeed: CHECKs it, says why not. */
+static ww_replay_t *open_ok(const char *path, const char *map) {
   char err[512];
+  ww_replay_t *rp = ww_replay_open(fac, path, map, NULL, NULL, err, sizeof(err));
+  if (!rp)
+    fprintf(stderr, "open %s: %s\n", path, err);
+  CHECK(rp != NULL);
+  return rp;
+}
+
+static void test_full_columns(void) {
   const char *p =
       write_file("full.csv", "timestamp,production_line,component_id,temperature,humidity,"
                              "sound_level\r\n"
@@ -39,14 +48,11 @@ static void test_full_columns(void) {
                              "40.125\r\n"
                              "\r\n"
                              "2026-01-01T00:00:02Z,turbine-line-2,Gearbox,28,,67\r\n");
-  ww_replay_t *rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
+  ww_replay_t *rp = open_ok(p, NULL);
   ww_reading_t r;
   char buf[1024];
-  if (!rp) {
-    fprintf(stderr, "open: %s\n", err);
-    CHECK(rp != NULL);
+  if (!rp)
     return;
-  }
   CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
   ww_reading_encode(fac, &r, buf, sizeof(buf));
   CHECK_STR_EQ(buf, "{\"v\":1,\"production_line\":\"turbine-line-2\",\"component_id\":\"Gearbox\","
@@ -112,7 +118,6 @@ static void test_one_sensor_mapping(void) {
 
 /* Malformed rows are skipped and counted; the good ones still come, in order. */
 static void test_malformed_rows(void) {
-  char err[512];
   const char *p = write_file("bad.csv", "timestamp,production_line,temperature\n"
                                         "2026-01-01T00:00:00Z,turbine-line-1,20\n"
                                         "yesterday,turbine-line-1,21\n"
@@ -124,13 +129,10 @@ static void test_malformed_rows(void) {
                                         "2026-01-01T00:00:07Z,turbine-line-1,nan\n"
                                         "2026-01-01T00:00:08Z,turbine-line-1,\n"
                                         "2026-01-01T00:00:09Z,turbine-line-1,29\n");
-  ww_replay_t *rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
+  ww_replay_t *rp = open_ok(p, NULL);
   ww_reading_t r;
-  if (!rp) {
-    fprintf(stderr, "open: %s\n", err);
-    CHECK(rp != NULL);
+  if (!rp)
     return;
-  }
   CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
   CHECK_DBL_NEAR(r.values[0], 20, 0);
   CHECK_INT_EQ(ww_replay_next(rp, &r), 1);
@@ -164,14 +166,10 @@ static void test_label_flags(void) {
                                            "1396310540,29,a b\n"
                                            "1396310600,30,Normal\n"
                                            "1396310660,31,drift\n");
-  ww_replay_t *rp = ww_replay_open(fac, p, "temperature=value,injected_anomaly=label", NULL, NULL,
-                                   err, sizeof(err));
+  ww_replay_t *rp = open_ok(p, "temperature=value,injected_anomaly=label");
   ww_reading_t r;
-  if (!rp) {
-    fprintf(stderr, "open: %s\n", err);
-    CHECK(rp != NULL);
+  if (!rp)
     return;
-  }
   expect_truth(rp, &r, "", 0);
   expect_truth(rp, &r, "labelled", 1);
   ww_reading_encode(fac, &r, buf, sizeof(buf));
@@ -221,13 +219,10 @@ static void test_label_episodes(void) {
                                  "2026-01-01T00:00:04Z,turbine-line-1,Blade,24,spike,x\n"
                                  "2026-01-01T00:00:05Z,turbine-line-1,Blade,25,spike,-1\n"
                                  "2026-01-01T00:00:06Z,turbine-line-1,Blade,26,spike,\n");
-  ww_replay_t *rp = ww_replay_open(fac, p, NULL, NULL, NULL, err, sizeof(err));
+  ww_replay_t *rp = open_ok(p, NULL);
   ww_reading_t r;
-  if (!rp) {
-    fprintf(stderr, "open: %s\n", err);
-    CHECK(rp != NULL);
+  if (!rp)
     return;
-  }
   expect_truth(rp, &r, "drift", 1);
   expect_truth(rp, &r, "drift", 2); /* another component: another episode */
   expect_truth(rp, &r, "drift", 1); /* Blade's stretch goes on across Gearbox's row */
