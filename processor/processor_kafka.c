@@ -684,8 +684,12 @@ int ww_proc_run(const ww_config_t *cfg) {
   for (;;) {
     done = run_loop(&k, &lp);
     if (!k.failed && !k.need_rewind) {
+      /* A stop can come while readings wait for their batch: their offsets
+       * are pending, so their outputs must go into this last transaction. */
       if (done)
         ww_proc_finish(k.proc);
+      else
+        ww_proc_flush(k.proc);
       end_ns = ww_mono_ns();
       /* Graceful stop: what was processed is committed with its outputs. */
       if (commit(&k) == 0)
