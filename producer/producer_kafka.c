@@ -49,7 +49,7 @@
 #define MAX_BATCHES         64           /* distinct keys batched; more go one by one */
 #define METADATA_TIMEOUT_MS 5000         /* wait for the partition count at start */
 #define REFRESH_TIMEOUT_MS  200          /* wait for it later, from ww_pkafka_poll() */
-#define REFRESH_UNKNOWN_MS  1000         /* ask again this often while it is unknown */
+#define REFRESH_UNKNOWN_MS  1000         /* ask again this often while unknown or a change waits */
 
 /* librdkafka's built-in partitioner functions, all of one signature. */
 typedef int32_t (*partitioner_t)(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
@@ -65,7 +65,7 @@ typedef struct route_s {
 typedef struct batch_s {
   char key[256]; /* the message key (a line id) */
   size_t key_len;
-  int32_t partition;                  /* where the default partitioner sends the key */
+  int32_t partition;                  /* where the configured partitioner sends the key */
   int n;                              /* pending messages in msgs[] */
   size_t used;                        /* arena bytes in use */
   rd_kafka_message_t msgs[BATCH_MAX]; /* payload points into arena */
@@ -243,7 +243,7 @@ static int route_ready(ww_pkafka_t *pk) {
 /*
  * Follow a partition count of \p cnt (> 0): a new route, every batch
  * re-partitioned. Needs the previous route drained (it is reused); otherwise
- * the change waits for the next query.
+ * the change waits for the next query, a second later (route_refresh).
  */
 static void route_change(ww_pkafka_t *pk, int32_t cnt) {
   route_t *old = &pk->routes[pk->cur];
@@ -275,8 +275,12 @@ static void route_refresh(ww_pkafka_t *pk) {
   cnt = query_partition_cnt(pk, REFRESH_TIMEOUT_MS);
   if (cnt > 0)
     route_change(pk, cnt);
-  pk->next_refresh_ns = ww_mono_ns() + (pk->partition_cnt > 0 ? pk->refresh_known_ns
-                                                              : REFRESH_UNKNOWN_MS * 1000000LL);
+  /* Unknown, or a change postponed while the previous route drains: ask
+   * again soon rather than after a whole metadata refresh interval. */
+  pk->next_refresh_ns =
+      ww_mono_ns() + (pk->partition_cnt > 0 && (cnt <= 0 || cnt == pk->partition_cnt)
+                          ? pk->refresh_known_ns
+                          : REFRESH_UNKNOWN_MS * 1000000LL);
 }
 
 ww_pkafka_t *ww_pkafka_new(const ww_config_t *cfg, const char *topic, int drop_on_full,

@@ -23,7 +23,7 @@ typedef struct ww_pkafka_stats_s {
   uint64_t dropped;   /* refused on a full queue under --on-full drop */
   uint64_t batches;   /* rd_kafka_produce_batch() calls that handed readings over */
   uint64_t batched;   /* readings handed over in those batches (the rest went one by one) */
-  int64_t stall_ns;   /* time spent waiting for room in a full queue, ns */
+  int64_t stall_ns;   /* waiting for room, or for a route to drain, ns */
   int queue_depth;    /* messages and requests librdkafka still holds */
 } ww_pkafka_stats_t;
 
