@@ -146,7 +146,8 @@ int ww_proc_load_model(ww_proc_t *proc, const char *path, char *errstr, size_t e
 /**
  * @brief Load a serialised model (a --models-dir file, a models topic message)
  *        into the line it names. \p from names the source in messages.
- * @param only_if_none leave a line that already has a model alone.
+ * @param only_if_none leave a line that already has a model alone, unless it has
+ *        seen no reading here and \p json holds a newer version.
  * @returns 1 loaded, 0 left alone, -1 with \p errstr naming the source and problem.
  */
 int ww_proc_load_model_json(ww_proc_t *proc, const char *json, size_t len, const char *from,
@@ -165,7 +166,11 @@ typedef struct ww_proc_carry_s ww_proc_carry_t;
 /** @returns a replay of no events, or NULL (out of memory). */
 ww_proc_carry_t *ww_proc_carry_begin(ww_proc_t *proc);
 
-/** Apply one alert event (the alerts topic's JSON). @returns 0, or -1 if it was malformed (skipped). */
+/**
+ * Apply one alert event (the alerts topic's JSON). Messages that are not an
+ * alert event of this factory's lines are skipped (0); an alert event of one
+ * of them that cannot be decoded is skipped too, and returns -1.
+ */
 int ww_proc_carry_event(ww_proc_carry_t *c, const char *json, size_t len);
 
 /** Hand the open alerts to the lines without state, free \p c. @returns alerts carried over. */

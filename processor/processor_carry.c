@@ -60,7 +60,10 @@ static int decode_event(const ww_factory_t *fac, const ww_line_def_t *ld, json_t
   a->open = 1;
   a->first_ms = a->opened_ms;
   snprintf(a->alert_id, sizeof(a->alert_id), "%s", id);
-  a->severity = !strcmp(sev, "critical") ? WW_SEV_CRITICAL : WW_SEV_WARNING;
+  if (ww_severity_parse(sev, strlen(sev), &a->severity) != 0 || a->severity == WW_SEV_NORMAL) {
+    snprintf(why, n, "severity '%.16s' is not warning or critical", sev);
+    return -1;
+  }
   snprintf(a->type, sizeof(a->type), "%s", type ? type : "unknown");
   a->max_score = json_number_value(json_object_get(root, "max_score"));
   a->readings = json_integer_value(json_object_get(root, "readings"));

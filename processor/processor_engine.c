@@ -206,6 +206,7 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
     int i = ld->sensor_idx[j];
     uint32_t bit = 1u << i;
     double x = r->values[i], mean = 0, sd = 0, sdr, z = 0, zcur = 0, zc, zr;
+    int own = 0; /* this sensor's baseline is the component's own */
     ww_severity_t s;
     if (!(r->present & bit))
       continue; /* absent: neutral features, z = 0 */
@@ -217,6 +218,7 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
     /* The model needs the component's own baseline (reproducible from the
      * stored readings); the z-score rule falls back to the line's window. */
     if ((cp->prev_ok & bit) && cp->prev_pane[i] == pane - 1 && pane == cp->pane) {
+      own = 1;
       mean = cp->prev_mean[i];
       sd = cp->prev_std[i];
       if (sd <= WW_BASE_MIN_STD)
@@ -239,7 +241,7 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
        * model's features keep the plain spread (the api recomputes them
        * from the stored readings). */
       sdr = sd;
-      if (v->has_baseline && (cp->ema_ok & bit) && sdr < WW_STD_FLOOR * cp->std_ema[i])
+      if (own && (cp->ema_ok & bit) && sdr < WW_STD_FLOOR * cp->std_ema[i])
         sdr = WW_STD_FLOOR * cp->std_ema[i];
       zr = fabs(z) * sd / sdr;
       if (zr > zmax)

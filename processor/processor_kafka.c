@@ -317,8 +317,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       rerr = rd_kafka_assign(rk, parts);
     if (k->eof)
       ww_eof_assign(k->eof, parts);
-    /* Lines that move here bring no model: their newest is on the models topic. */
-    k->need_restore = k->restore;
+    /* Lines that move here bring no model and no alerts: their newest model
+     * is on the models topic, their open alerts on the alerts topic. */
+    if (parts->cnt > 0)
+      k->need_restore = k->restore;
   } else {
     /* Revoked or lost: commit what was done for these partitions while we
      * still own them, then drop the lines' state (their new owner rebuilds it). */
@@ -348,7 +350,6 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   }
 }
 
-/* Set a tuning default unless the user set the key (YAML kafka.properties or -X). */
 /* The mock cluster names itself "mockCluster<hex>" in metadata. */
 static int on_mock_cluster(rd_kafka_t *rk) {
   char *id = rd_kafka_clusterid(rk, 10000);
@@ -474,8 +475,22 @@ static int run_loop(kctx_t *k, loop_t *lp) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(
         k->consumer, k->paused || lp->since_check > 0 ? 0 : WW_POLL_MS);
     if (k->need_restore) {
-      /* (set by an assignment inside that poll) before the lines' first readings */
+      /* (set by an assignment inside that poll) before the lines' first
+       * readings. Reading the topics back can take seconds: commit what the
+       * open transaction holds first, so it cannot outlive
+       * transaction.timeout.ms and get the producer fenced. */
       k->need_restore = 0;
+      if (k->uncommitted > 0) {
+        ww_proc_flush(k->proc);
+        if (commit(k) != 0 || txn_begin(k) != 0 || k->need_rewind) {
+          if (m) /* not processed: the rewind (or a restart) reads it again */
+            rd_kafka_message_destroy(m);
+          if (k->need_rewind)
+            continue; /* rewinds, and restores again, at the top of the loop */
+          break;
+        }
+        lp->last_commit = ww_mono_ms();
+      }
       ww_proc_restore_models(k->cfg, k->proc, ww_config_str(k->cfg, "topic-models"),
                              WW_RESTORE_TIMEOUT_MS);
       ww_proc_restore_alerts(k->cfg, k->proc, ww_config_str(k->cfg, "topic-alerts"),

@@ -26,8 +26,8 @@ typedef struct kctx_s {
   int eos;                                  /* exactly-once: transactions */
   int batch;                                /* --mode batch */
   int from_beginning;                       /* start assigned partitions at the beginning */
-  int restore;                              /* restore models from the models topic */
-  int need_restore;                         /* partitions were assigned: restore at the next turn */
+  int restore;                              /* read models and open alerts back from topics */
+  int need_restore;                         /* assigned, or lines reset: restore next turn */
   int txn_open;                             /* a transaction has begun */
   int failed;                               /* an unrecoverable error happened */
   int need_rewind;                          /* a transaction was aborted: rewind before going on */

@@ -45,7 +45,7 @@ ww_severity_t ww_model_severity(const ww_model_t *m, double score);
 
 /**
  * @brief Score \p n rows of d features (row-major) at once, with the same
- *        results bit for bit as ww_model_score() on each. @returns 0, or -1
+ *        results bit for bit as scoring each row alone. @returns 0, or -1
  *        when no model is trained yet. Allocates nothing.
  */
 int ww_model_score_rows(const ww_model_t *m, const double *rows, size_t n, double *scores);

@@ -175,8 +175,17 @@ int ww_proc_load_model_json(ww_proc_t *proc, const char *json, size_t len, const
     snprintf(errstr, errstr_size, "%s: models are off (train-size 0)", from);
     return -1;
   }
-  if (only_if_none && ww_model_version(proc->lines[li].model) > 0)
-    return 0;
+  if (only_if_none && ww_model_version(proc->lines[li].model) > 0) {
+    /* A line live here keeps its own model. One that has seen no reading
+     * here (restored at start-up, while another processor owned it) takes a
+     * newer version when it arrives, or it would score with a stale one. */
+    const char *v = memmem(json, len, "\"version\":", 10), *end = json + len;
+    int64_t ver = 0;
+    for (v = v ? v + 10 : end; v < end && *v >= '0' && *v <= '9' && ver < INT64_MAX / 10; v++)
+      ver = ver * 10 + (*v - '0'); /* bounded: the message need not end in a NUL */
+    if (proc->lines[li].partition >= 0 || ver <= ww_model_version(proc->lines[li].model))
+      return 0;
+  }
   if (ww_model_load(proc->lines[li].model, json, len, err, sizeof(err)) != 0) {
     snprintf(errstr, errstr_size, "%s: %s", from, err);
     return -1;

@@ -80,8 +80,8 @@ static void latest_free(latest_t *l) {
   free(l->len);
 }
 
-/* Hand every committed message of \p topic to \p fn, partition by partition
- * in order, up to the end each partition has now: from the beginning, or,
+/* Hand every committed message of \p topic to \p fn, in order within each
+ * partition, up to the end each partition has now: from the beginning, or,
  * when \p since_ms >= 0, from the first message with a timestamp at or after
  * it. @returns 0, or -1 with errstr set (fn's -1 stops the read: out of memory). */
 static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_ms, int timeout_ms,
@@ -94,10 +94,12 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_m
   rd_kafka_topic_t *rkt = NULL;
   rd_kafka_resp_err_t err;
   int rc = -1, at_end = 0, n_parts;
+  char *ended = NULL; /* [n_parts]: this partition's end was reached */
   int64_t deadline = ww_mono_ms() + timeout_ms;
   if (!conf)
     return -1;
-  /* No group: nothing is committed, every processor reads the whole topic. */
+  /* Assigned, not subscribed: no group membership and nothing committed, so
+   * every processor reads the whole topic (group.id is only a requirement). */
   if (ww_kafka_conf_set(conf, "group.id", "windwatch-processor-restore", errstr, n) != 0 ||
       ww_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) != 0 ||
       ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
@@ -122,6 +124,10 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_m
   }
   n_parts = md->topics[0].partition_cnt;
   parts = rd_kafka_topic_partition_list_new(n_parts > 0 ? n_parts : 1);
+  if (!(ended = calloc((size_t)(n_parts > 0 ? n_parts : 1), 1))) {
+    snprintf(errstr, n, "out of memory reading %s", topic);
+    goto done;
+  }
   for (int i = 0; i < n_parts; i++)
     rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[i].id)->offset =
         since_ms >= 0 ? since_ms : RD_KAFKA_OFFSET_BEGINNING;
@@ -132,6 +138,12 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_m
     snprintf(errstr, n, "topic %s: offsets for times: %s", topic, rd_kafka_err2str(err));
     goto done;
   }
+  for (int i = 0; since_ms >= 0 && i < parts->cnt; i++)
+    if (parts->elems[i].err) {
+      snprintf(errstr, n, "topic %s [%" PRId32 "]: offsets for times: %s", topic,
+               parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
+      goto done;
+    }
   if ((err = rd_kafka_assign(rk, parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     snprintf(errstr, n, "topic %s: assign: %s", topic, rd_kafka_err2str(err));
     goto done;
@@ -146,9 +158,15 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_m
     if (!m)
       continue;
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-      at_end++;
+      /* Once per partition: on a live topic a partition can reach its end
+       * again (new messages) before the others reach theirs. */
+      for (int i = 0; i < n_parts; i++)
+        if (md->topics[0].partitions[i].id == m->partition && !ended[i]) {
+          ended[i] = 1;
+          at_end++;
+        }
     } else if (m->err) {
-      WW_LOG(WW_LOG_WARN, "MODEL", "reading %s: %s", topic, rd_kafka_message_errstr(m));
+      WW_LOG(WW_LOG_WARN, "RESTORE", "reading %s: %s", topic, rd_kafka_message_errstr(m));
     } else if (fn(opaque, m) != 0) {
       rd_kafka_message_destroy(m);
       snprintf(errstr, n, "out of memory reading %s", topic);
@@ -158,6 +176,7 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_m
   }
   rc = 0;
 done:
+  free(ended);
   if (parts)
     rd_kafka_topic_partition_list_destroy(parts);
   if (md)
@@ -219,6 +238,10 @@ int ww_proc_restore_alerts(const ww_config_t *cfg, ww_proc_t *proc, const char *
            "lines' previous owner stay open until a restart carries them over",
            errstr);
     ww_proc_carry_abort(c);
+    /* What an earlier carry-over gave lines without state here may have been
+     * resolved since by their owner: with no replay to tell, forget it. */
+    if ((c = ww_proc_carry_begin(proc)))
+      ww_proc_carry_end(c);
     return -1;
   }
   carried = ww_proc_carry_end(c);

@@ -71,15 +71,20 @@ dups=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_ALERTS" -e -q -X isolation.level=read_
   -f '%s\n' 2>/dev/null | sort | uniq -d | wc -l)
 check_eq "duplicated alert events" "$dups" 0
 # Every alert's events follow its lifecycle across the kills: opened once,
-# first; nothing after resolved. A restarted processor carries the open
-# alerts over, so an episode that spans a kill keeps its alert_id.
+# first; nothing after resolved; and every alert of a component but its last
+# is resolved. A restarted processor carries the open alerts over, so an
+# episode that spans a kill keeps its alert_id and is resolved, instead of
+# staying open while the component's next episode gets a new one.
 lifecycle=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_ALERTS" -e -q -X isolation.level=read_committed \
   -f '%s\n' 2>/dev/null | python3 -c 'import json,sys
-ev={}
+ev, comp = {}, {}
 for l in sys.stdin:
     d=json.loads(l); ev.setdefault(d["alert_id"], []).append(d["event"])
+    ids=comp.setdefault((d["production_line"], d["component_id"]), [])
+    if d["alert_id"] not in ids: ids.append(d["alert_id"])
 bad=[k for k,v in ev.items() if v[0]!="opened" or v.count("opened")!=1 or
      ("resolved" in v and v.index("resolved")!=len(v)-1)]
+bad+=[k for ids in comp.values() for k in ids[:-1] if "resolved" not in ev[k]]
 print(len(bad), len(ev), bad[:3])')
 echo "alert lifecycles: $lifecycle (broken, alerts, examples)" >&2
 check_ge "alerts opened during the run" "$(echo "$lifecycle" | cut -d' ' -f2)" 10

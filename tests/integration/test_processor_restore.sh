@@ -142,6 +142,7 @@ check_eq "carry-over: the next processor resolves the same alert_id" \
 check_eq "carry-over: no other Blade alert after it" \
   "$(echo "$EVENTS" | awk -v id="$OPEN_ID" 'f && $1 != id; $1 == id { f = 1 }' | wc -l)" 0
 carry_run off false
+[ -n "$OPEN_ID" ] || fail "control: the first processor left no Blade alert open (the test input is wrong)"
 check_eq "control (no carry-over): the open alert is never resolved" \
   "$(echo "$EVENTS" | awk -v id="$OPEN_ID" '$1 == id && $2 == "resolved"' | wc -l)" 0
 if grep -q "carried over" "$WW_TMP/off2.log"; then fail "control: an alert was carried over"; fi

@@ -40,7 +40,8 @@ int ww_kafka_conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const c
 /**
  * @brief The defaults every group consumer of the pipeline shares (see
  *        docs/operations.md, Kafka client defaults): a prefetch queue of
- *        128 MiB (queued.max.messages.kbytes) with no message-count limit.
+ *        128 MiB (queued.max.messages.kbytes), its message count raised to
+ *        librdkafka's maximum (queued.min.messages=1000000) so the bytes bind.
  *        When the queue is full librdkafka 2.0 waits a whole second before
  *        fetching again, which starved a consumer that drains the default
  *        100,000 messages in less than that.
