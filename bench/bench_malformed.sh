@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Bad input's cost: windwatch-processor --mode batch over N valid readings
-# with 10 % malformed messages mixed in (every kind the decoder knows; each
-# becomes a dead letter with its reason and source coordinates), vs the same
+# with 10 % malformed messages mixed in (seven kinds of the decoder's reasons;
+# each becomes a dead letter with its reason and source coordinates), vs the same
 # N valid readings alone. Both topics come from tests/integration/gen_malformed.py
 # and are produced once with kcat; the runs alternate (mixed, clean, mixed, ...),
 # each with fresh output topics and a fresh group. The figure is valid readings
-# per second from the processor's own summary (first message to the end), so
+# per second from the processor's own summary (readings_per_s: valid readings
+# scored, dead letters not counted, over first message to the end), so
 # group join and start-up, the same on both sides, do not dilute the difference.
 source "$(dirname "$0")/lib.sh"
 bench_begin malformed

@@ -724,10 +724,11 @@ int ww_proc_run(const ww_config_t *cfg) {
     double secs = lp.first_msg_ns ? (double)(end_ns - lp.first_msg_ns) / 1e9 : 0.0;
     ww_proc_counters(k.proc, &c);
     /* The engine's summary plus the processing time, first message to the
-     * last commit (group join and start-up excluded). */
+     * last commit (group join and start-up excluded), and the valid readings
+     * scored per second of it (dead letters are not readings). */
     if (n > 0 && n < sizeof(summary)) {
       fprintf(stdout, "%.*s,\"seconds\":%.3f,\"readings_per_s\":%.0f}\n", (int)(n - 1),
-              summary, secs, secs > 0 ? (double)c.messages / secs : 0.0);
+              summary, secs, secs > 0 ? (double)c.readings / secs : 0.0);
       fflush(stdout);
     }
   }
