@@ -1,5 +1,6 @@
 /* windwatch-sink: the processor's topics into SQLite, exactly once. */
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,14 @@ int main(int argc, char **argv) {
     WW_LOG(WW_LOG_DEBUG, "SINK", "cannot turn SQLite's memory statistics off");
   if (ww_signal_install() != 0) {
     WW_LOG(WW_LOG_ERROR, "SINK", "cannot install signal handlers");
+    goto done;
+  }
+  /* A file-size limit (ulimit -f, systemd LimitFSIZE=) kills a process with
+   * SIGXFSZ on its first write past the limit. Ignored, that write fails with
+   * EFBIG instead: SQLite reports an error, and the sink keeps the batch and
+   * retries with backoff as on any database fault, instead of dying. */
+  if (signal(SIGXFSZ, SIG_IGN) == SIG_ERR) {
+    WW_LOG(WW_LOG_ERROR, "SINK", "cannot ignore SIGXFSZ");
     goto done;
   }
   /* Another writer holding the lock (a backup, a manual session) is temporary:

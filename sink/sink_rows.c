@@ -1,7 +1,9 @@
 /* sink_rows.c: one writer per table, run inside the store's open transaction. */
 #include "sink_rows.h"
 
+#include <errno.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,10 +397,32 @@ static int is_model_body(const char *k, size_t n) {
 
 #define WW_SINK_JSON_DEPTH 1024 /* nesting accepted by json_skip (jansson's limit is 2048) */
 
+/*
+ * The one-pass checker's input and, once it fails, where. The api loads the
+ * stored message with jansson, so the checker must refuse everything jansson
+ * refuses; the position goes into the dead letter's detail.
+ */
+typedef struct {
+  const char *end; /* one past the message's last byte */
+  const char *bad; /* after a failure: the first byte that is not valid JSON there */
+} json_scan_t;
+
+/* Record where the input stops being JSON. @returns NULL, for the caller to return. */
+static const char *json_bad(json_scan_t *js, const char *at) {
+  js->bad = at;
+  return NULL;
+}
+
 static const char *json_ws(const char *p, const char *end) {
   while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
     p++;
   return p;
+}
+
+/* The first byte after whitespace at p if it is ch, else NULL with the error there. */
+static const char *json_expect(json_scan_t *js, const char *p, char ch) {
+  p = json_ws(p, js->end);
+  return p < js->end && *p == ch ? p : json_bad(js, p);
 }
 
 static int is_digit(char ch) {
@@ -409,27 +433,123 @@ static int is_hex(char ch) {
   return is_digit(ch) || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
 }
 
+/* The value of the four hex digits at p, or -1. */
+static long json_hex4(const char *p, const char *end) {
+  long v = 0;
+  if (end - p < 4)
+    return -1;
+  for (int i = 0; i < 4; i++) {
+    if (!is_hex(p[i]))
+      return -1;
+    v = v * 16 + (is_digit(p[i]) ? p[i] - '0' : (p[i] | 0x20) - 'a' + 10);
+  }
+  return v;
+}
+
+/*
+ * The length of the UTF-8 sequence at s (a byte >= 0x80), or 0 if jansson
+ * would refuse it: RFC 3629 allows no overlong form, no surrogate
+ * (U+D800..U+DFFF) and nothing past U+10FFFF, which all show in the first two
+ * bytes; a sequence cut short fails on its missing continuation bytes.
+ */
+static int json_utf8_len(const char *s, const char *end) {
+  const unsigned char *p = (const unsigned char *)s;
+  unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
+  int n;
+  if (p[0] >= 0xC2 && p[0] <= 0xDF)
+    n = 2;
+  else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+    n = 3;
+  else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+    n = 4;
+  else
+    return 0; /* a stray continuation byte, an overlong C0/C1, or F5..FF */
+  if (p[0] == 0xE0)
+    lo = 0xA0; /* below U+0800: overlong */
+  else if (p[0] == 0xED)
+    hi = 0x9F; /* U+D800..U+DFFF: a surrogate */
+  else if (p[0] == 0xF0)
+    lo = 0x90; /* below U+10000: overlong */
+  else if (p[0] == 0xF4)
+    hi = 0x8F; /* past U+10FFFF */
+  if (end - s < n || p[1] < lo || p[1] > hi)
+    return 0;
+  for (int i = 2; i < n; i++)
+    if ((p[i] & 0xC0) != 0x80)
+      return 0;
+  return n;
+}
+
+/*
+ * The end of the escape at p ('\\'), or NULL. jansson refuses \u0000 (its
+ * strings end at a NUL) and every surrogate escape but a high one
+ * (D800..DBFF) directly followed by a low one (DC00..DFFF).
+ */
+static const char *json_skip_escape(json_scan_t *js, const char *p) {
+  long u, lo = -1;
+  if (js->end - p < 2)
+    return json_bad(js, p);
+  if (p[1] != 'u')
+    return p[1] && strchr("\"\\/bfnrt", p[1]) ? p + 2 : json_bad(js, p);
+  u = json_hex4(p + 2, js->end);
+  if (u <= 0 || (u >= 0xDC00 && u <= 0xDFFF))
+    return json_bad(js, p);
+  if (u < 0xD800 || u > 0xDBFF)
+    return p + 6;
+  if (js->end - p >= 12 && p[6] == '\\' && p[7] == 'u')
+    lo = json_hex4(p + 8, js->end);
+  return lo >= 0xDC00 && lo <= 0xDFFF ? p + 12 : json_bad(js, p);
+}
+
 /* The end of the JSON string starting at p ('"'), or NULL if malformed. */
-static const char *json_skip_string(const char *p, const char *end) {
-  for (p++; p < end; p++) {
+static const char *json_skip_string(json_scan_t *js, const char *p) {
+  for (p++; p < js->end;) {
     unsigned char ch = (unsigned char)*p;
     if (ch == '"')
       return p + 1;
     if (ch < 0x20)
-      return NULL;
-    if (ch != '\\')
-      continue;
-    if (++p >= end)
-      return NULL;
-    if (*p == 'u') {
-      if (end - p < 5 || !is_hex(p[1]) || !is_hex(p[2]) || !is_hex(p[3]) || !is_hex(p[4]))
+      return json_bad(js, p); /* control characters must be escaped */
+    if (ch == '\\') {
+      if (!(p = json_skip_escape(js, p)))
         return NULL;
-      p += 4;
-    } else if (!strchr("\"\\/bfnrt", *p) || !*p) {
-      return NULL;
+    } else if (ch < 0x80) {
+      p++;
+    } else {
+      int n = json_utf8_len(p, js->end);
+      if (!n)
+        return json_bad(js, p);
+      p += n;
     }
   }
-  return NULL;
+  return json_bad(js, p); /* unterminated */
+}
+
+/*
+ * Whether jansson takes the number [s, e) (well-formed): it refuses an
+ * integer outside 64 bits and a real that overflows a double (underflow is
+ * fine). Only long integers and exponents can, so most numbers cost nothing.
+ */
+static int json_number_fits(const char *s, const char *e) {
+  char small[64], *buf = small, *stop;
+  size_t n = (size_t)(e - s);
+  int is_int = !memchr(s, '.', n) && !memchr(s, 'e', n) && !memchr(s, 'E', n), ok;
+  if (is_int ? n < 19 : !memchr(s, 'e', n) && !memchr(s, 'E', n) && n < 300)
+    return 1;
+  if (n >= sizeof(small) && !(buf = malloc(n + 1)))
+    return 0;
+  memcpy(buf, s, n);
+  buf[n] = '\0';
+  errno = 0;
+  if (is_int) {
+    (void)strtoll(buf, &stop, 10);
+    ok = errno != ERANGE;
+  } else {
+    double d = strtod(buf, &stop);
+    ok = !(errno == ERANGE && (d == HUGE_VAL || d == -HUGE_VAL));
+  }
+  if (buf != small)
+    free(buf);
+  return ok;
 }
 
 /*
@@ -438,12 +558,13 @@ static const char *json_skip_string(const char *p, const char *end) {
  * received, so parsing it into a tree (tens of thousands of nodes per forest)
  * only to find the metadata beside it is wasted work. NULL if malformed.
  */
-static const char *json_skip(const char *p, const char *end, int depth) {
+static const char *json_skip(json_scan_t *js, const char *p, int depth) {
+  const char *end = js->end, *num;
   p = json_ws(p, end);
   if (p >= end || depth > WW_SINK_JSON_DEPTH)
-    return NULL;
+    return json_bad(js, p);
   switch (*p) {
-  case '"': return json_skip_string(p, end);
+  case '"': return json_skip_string(js, p);
   case '{':
   case '[': {
     char close = *p == '{' ? '}' : ']';
@@ -452,34 +573,32 @@ static const char *json_skip(const char *p, const char *end, int depth) {
       return p + 1;
     for (;;) {
       if (close == '}') {
-        if (p >= end || *p != '"' || !(p = json_skip_string(p, end)))
+        if (!(p = json_expect(js, p, '"')) || !(p = json_skip_string(js, p)) ||
+            !(p = json_expect(js, p, ':')))
           return NULL;
-        p = json_ws(p, end);
-        if (p >= end || *p++ != ':')
-          return NULL;
+        p++;
       }
-      if (!(p = json_skip(p, end, depth + 1)))
+      if (!(p = json_skip(js, p, depth + 1)))
         return NULL;
       p = json_ws(p, end);
-      if (p >= end)
-        return NULL;
-      if (*p == close)
+      if (p < end && *p == close)
         return p + 1;
-      if (*p++ != ',')
+      if (!(p = json_expect(js, p, ',')))
         return NULL;
-      p = json_ws(p, end);
+      p++;
     }
   }
-  case 't': return end - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : NULL;
-  case 'f': return end - p >= 5 && !memcmp(p, "false", 5) ? p + 5 : NULL;
-  case 'n': return end - p >= 4 && !memcmp(p, "null", 4) ? p + 4 : NULL;
+  case 't': return end - p >= 4 && !memcmp(p, "true", 4) ? p + 4 : json_bad(js, p);
+  case 'f': return end - p >= 5 && !memcmp(p, "false", 5) ? p + 5 : json_bad(js, p);
+  case 'n': return end - p >= 4 && !memcmp(p, "null", 4) ? p + 4 : json_bad(js, p);
   default: break;
   }
   /* A number: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+  num = p;
   if (p < end && *p == '-')
     p++;
   if (p >= end || !is_digit(*p))
-    return NULL;
+    return json_bad(js, p);
   if (*p == '0')
     p++;
   else
@@ -487,7 +606,7 @@ static const char *json_skip(const char *p, const char *end, int depth) {
       p++;
   if (p < end && *p == '.') {
     if (++p >= end || !is_digit(*p))
-      return NULL;
+      return json_bad(js, p);
     while (p < end && is_digit(*p))
       p++;
   }
@@ -495,11 +614,11 @@ static const char *json_skip(const char *p, const char *end, int depth) {
     if (++p < end && (*p == '+' || *p == '-'))
       p++;
     if (p >= end || !is_digit(*p))
-      return NULL;
+      return json_bad(js, p);
     while (p < end && is_digit(*p))
       p++;
   }
-  return p;
+  return json_number_fits(num, p) ? p : json_bad(js, num);
 }
 
 /*
@@ -508,13 +627,13 @@ static const char *json_skip(const char *p, const char *end, int depth) {
  * @returns the metadata object, or NULL with why set (malformed_json).
  */
 static json_t *load_model_meta(const ww_sink_msg_t *m, char *why, size_t n) {
-  const char *p = m->payload, *end = m->payload + m->len;
+  json_scan_t js = {m->payload + m->len, NULL};
+  const char *end = js.end, *p = json_ws(m->payload, end);
   char *buf = NULL;
   size_t o = 0;
   json_t *meta = NULL;
   json_error_t jerr;
 
-  p = json_ws(p, end);
   if (p >= end || *p != '{') {
     snprintf(why, n, p >= end ? "not JSON: empty" : "not a JSON object");
     goto done;
@@ -529,15 +648,11 @@ static json_t *load_model_meta(const ww_sink_msg_t *m, char *why, size_t n) {
     p++;
   } else {
     for (;;) {
-      const char *k = p, *v, *ve;
-      if (p >= end || *p != '"' || !(p = json_skip_string(p, end)))
+      const char *k, *ke, *colon, *ve; /* the key (quoted), its end, ':', the value's end */
+      if (!(k = json_expect(&js, p, '"')) || !(ke = json_skip_string(&js, k)) ||
+          !(colon = json_expect(&js, ke, ':')) || !(ve = json_skip(&js, colon + 1, 1)))
         goto bad;
-      v = json_ws(p, end);
-      if (v >= end || *v != ':')
-        goto bad;
-      if (!(ve = json_skip(v + 1, end, 1)))
-        goto bad;
-      if (!is_model_body(k + 1, (size_t)(p - k - 2))) {
+      if (!is_model_body(k + 1, (size_t)(ke - k - 2))) {
         if (o > 1)
           buf[o++] = ',';
         memcpy(buf + o, k, (size_t)(ve - k));
@@ -548,19 +663,22 @@ static json_t *load_model_meta(const ww_sink_msg_t *m, char *why, size_t n) {
         p++;
         break;
       }
-      if (p >= end || *p != ',')
+      if (!(p = json_expect(&js, p, ',')))
         goto bad;
-      p = json_ws(p + 1, end);
+      p++;
     }
   }
-  if (json_ws(p, end) != end)
+  if ((p = json_ws(p, end)) != end) {
+    json_bad(&js, p); /* something after the object */
     goto bad;
+  }
   buf[o++] = '}';
   if (!(meta = json_loadb(buf, o, JSON_REJECT_DUPLICATES, &jerr)))
     snprintf(why, n, "not JSON: %s", jerr.text);
   goto done;
 bad:
-  snprintf(why, n, "not JSON: malformed at byte %zu", p ? (size_t)(p - m->payload) : m->len);
+  snprintf(why, n, "not JSON: malformed at byte %zu",
+           js.bad ? (size_t)(js.bad - m->payload) : m->len);
 done:
   free(buf);
   return meta;

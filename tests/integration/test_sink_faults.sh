@@ -88,25 +88,48 @@ PY
 # produce TOPIC FILE
 produce() { kcat -b "$WW_BROKERS" -P -t "$1" -K $'\t' -l "$2" || die "kcat cannot produce to $1"; }
 
-# Queries on database $1 (read-only, as the api).
-qdb() { sqlite3 "file:$1?mode=ro" "$2"; }
-rows_in() { qdb "$1" 'SELECT count(*) FROM sensor_readings' 2>/dev/null || echo 0; }
+# Queries on database $1 (read-only, as the api), waiting out a lock for up to
+# 5 s. A query that fails prints "ERR: ", what sqlite3 said and the query in
+# place of its result: that fails every count and comparison below where a 0
+# could pass (no rows and no offsets would look like offsets equal to rows),
+# and two different failed queries never compare equal.
+qdb() {
+  local out
+  if ! out=$(sqlite3 -cmd '.timeout 5000' "file:$1?mode=ro" "$2" 2>&1); then
+    out="ERR: $out (query: $2)"
+    out=${out//$'\n'/ }
+  fi
+  printf '%s\n' "$out"
+}
+rows_in() { qdb "$1" 'SELECT count(*) FROM sensor_readings'; }
 offsets_in() { # DB TOPIC: sum of the stored next offsets of TOPIC
-  qdb "$1" "SELECT coalesce(sum(next_offset), 0) FROM kafka_offsets WHERE topic='$2'" 2>/dev/null || echo 0
+  qdb "$1" "SELECT coalesce(sum(next_offset), 0) FROM kafka_offsets WHERE topic='$2'"
 }
 # DB TOPIC: per partition, stored rows and stored next offset ("p:rows/next ..."),
 # equal pairs when no offset ran ahead of its rows (fresh topics start at 0).
 rows_vs_offsets() {
   qdb "$1" "SELECT group_concat(p || ':' || r || '/' || o, ' ') FROM (SELECT k.partition AS p,
     k.next_offset AS o, (SELECT count(*) FROM sensor_readings s WHERE s.src_partition = k.partition) AS r
-    FROM kafka_offsets k WHERE k.topic = '$2' ORDER BY k.partition)" 2>/dev/null
+    FROM kafka_offsets k WHERE k.topic = '$2' ORDER BY k.partition)"
 }
-offsets_match_rows() { # DB TOPIC: 0 when every partition's stored offset equals its rows
-  local pair bad=0
-  [ "$(offsets_in "$1" "$2")" = "$(rows_in "$1")" ] || bad=1
-  for pair in $(rows_vs_offsets "$1" "$2"); do
-    pair=${pair#*:}
-    [ "${pair%/*}" = "${pair#*/}" ] || bad=1
+# DB TOPIC: 0 when every partition's stored offset equals its rows, 1 when one
+# does not, "ERR: ..." when a query failed or answered something else.
+offsets_match_rows() {
+  local total rows pairs pair bad=0
+  total=$(offsets_in "$1" "$2")
+  rows=$(rows_in "$1")
+  pairs=$(rows_vs_offsets "$1" "$2")
+  if ! [[ $total =~ ^[0-9]+$ && $rows =~ ^[0-9]+$ ]] || [[ $pairs == ERR* ]]; then
+    echo "ERR: offsets '$total', rows '$rows', per partition '$pairs'"
+    return
+  fi
+  [ "$total" = "$rows" ] || bad=1
+  for pair in $pairs; do
+    if ! [[ $pair =~ ^[0-9]+:([0-9]+)/([0-9]+)$ ]]; then
+      echo "ERR: per partition '$pairs'"
+      return
+    fi
+    [ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ] || bad=1
   done
   echo "$bad"
 }
@@ -119,33 +142,51 @@ sink_args=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --db "$db" --group "$g
 metric() { curl -sf "http://127.0.0.1:$1/metrics" | awk -v n="$2" '$1 == n { print $2 }'; }
 fault_lines() { grep -c 'offsets not advanced' "$1" || true; }
 
-gen_scored 0 "$N" 10 >"$WW_TMP/scored.txt"
-produce "$WW_T_SCORED" "$WW_TMP/scored.txt"
+selected() { [[ " $WW_SINK_FAULTS " == *" $1 "* ]]; }
+
+# fsize and locked read the same N readings; tmpfs streams its own.
+if selected fsize || selected locked; then
+  gen_scored 0 "$N" 10 >"$WW_TMP/scored.txt"
+  produce "$WW_T_SCORED" "$WW_TMP/scored.txt"
+fi
 
 # --- fsize: disk full as a size-limited file ---------------------------------------
 scenario_fsize() {
   local pid n rc
-  # SIGXFSZ ignored so that a write over the limit fails (EFBIG) instead of
-  # killing the process; 1024 KiB is room for the schema and a few batches.
+  # 1024 KiB is room for the schema and a few batches. The sink starts with
+  # SIGXFSZ at its default action (death), whatever this shell inherited: it
+  # must ignore the signal itself, so that a write over the limit fails
+  # (EFBIG) and it retries, as a service under LimitFSIZE= would.
   (
-    trap '' XFSZ
     ulimit -S -f 1024
-    exec "$WW_BIN_DIR/windwatch-sink" "${sink_args[@]}"
+    exec env --default-signal=XFSZ "$WW_BIN_DIR/windwatch-sink" "${sink_args[@]}"
   ) >"$WW_TMP/full.out" 2>"$WW_TMP/full.log" &
   pid=$!
   WW_PIDS+=("$pid")
-  faulted() { grep -q "offsets not advanced" "$WW_TMP/full.log"; }
+  # A failure logged, or the sink gone (then it is said below how it ended).
+  faulted() { grep -q "offsets not advanced" "$WW_TMP/full.log" || ! kill -0 "$pid" 2>/dev/null; }
   wait_until 60 "the sink to report a write failure" faulted
+  if ! kill -0 "$pid" 2>/dev/null; then
+    rc=0; wait "$pid" || rc=$?
+    [ "$rc" != $((128 + $(kill -l XFSZ))) ] || echo "the sink was killed by SIGXFSZ" >&2
+    echo "the sink's exit status: $rc" >&2
+  fi
   kill -0 "$pid" 2>/dev/null || die "the sink died on a full disk: $(tail -5 "$WW_TMP/full.log")"
+  echo "fsize: first failure: $(grep -m1 'offsets not advanced' "$WW_TMP/full.log")" >&2
   check_contains "fault log names the cause" "$(grep -m1 'offsets not advanced' "$WW_TMP/full.log")" "retrying in"
   n=$(rows)
   echo "stored before the limit was lifted: $n of $N" >&2
+  check_ge "some readings fit under the limit" "$n" 1
   check_eq "not everything fits under the limit" "$([ "$n" -lt "$N" ] && echo yes)" yes
   check_eq "stored offsets = stored rows while failing" "$(stored_offsets)" "$n"
+  check_eq "stored offsets = stored rows, per partition, while failing" \
+    "$(offsets_match_rows "$db" "$WW_T_SCORED")" 0
   # Still failing a moment later (it retries, it does not skip ahead).
   faults_twice() { [ "$(fault_lines "$WW_TMP/full.log")" -ge 2 ]; }
   wait_until 60 "a second retry" faults_twice
   check_eq "stored offsets = stored rows after retries" "$(stored_offsets)" "$(rows)"
+  check_eq "stored offsets = stored rows, per partition, after retries" \
+    "$(offsets_match_rows "$db" "$WW_T_SCORED")" 0
 
   prlimit --pid "$pid" --fsize=unlimited:unlimited || die "prlimit cannot lift the file-size limit"
   all_rows() { [ "$(rows)" -eq "$N" ]; }
@@ -296,7 +337,7 @@ scenario_locked() {
 # Always in this order, whatever the order in WW_SINK_FAULTS: locked expects
 # the database fsize leaves behind (or fills it itself when fsize did not run).
 for sc in fsize tmpfs locked; do
-  [[ " $WW_SINK_FAULTS " == *" $sc "* ]] || continue
+  selected "$sc" || continue
   echo "--- scenario $sc" >&2
   "scenario_$sc"
 done

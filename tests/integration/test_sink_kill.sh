@@ -153,10 +153,11 @@ sink_args=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --db "$db" --group "$g
 q() { sqlite3 "file:$db?mode=ro" "$1" 2>/dev/null; }
 rows() { q 'SELECT count(*) FROM sensor_readings' || echo 0; }
 # Duplicates of any kind: readings by sequence number, windows by identity.
+# A query that fails is a failure with sqlite3's message, never "none".
 dups() {
-  q "SELECT (SELECT count(*) - count(DISTINCT sequence_number) FROM sensor_readings) + (SELECT
-       count(*) FROM (SELECT 1 FROM window_stats GROUP BY production_line, window_type,
-       window_start_ms, window_end_ms HAVING count(*) > 1))" || echo 0
+  sqlite3 "file:$db?mode=ro" "SELECT (SELECT count(*) - count(DISTINCT sequence_number) FROM
+    sensor_readings) + (SELECT count(*) FROM (SELECT 1 FROM window_stats GROUP BY production_line,
+    window_type, window_start_ms, window_end_ms HAVING count(*) > 1))" 2>&1
 }
 
 total=0
@@ -193,7 +194,7 @@ for round in $(seq 1 "$ROUNDS"); do
   wait "$kpid" || die "kcat could not produce round $round"
   echo "round $round: killed with at least $n of $total readings and $nside stored ($state)" >&2
   if [ "$n" -gt 0 ] && [ "$n" -lt "$total" ]; then mid_run=$((mid_run + 1)); fi
-  d=$(dups)
+  d=$(dups) || die "round $round: cannot count duplicates: $d"
   [ "$d" = 0 ] || fail "round $round: $d duplicate readings or windows after SIGKILL"
 done
 check_ge "kills that landed while readings were still unstored" "$mid_run" 1

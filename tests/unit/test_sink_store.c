@@ -1,4 +1,5 @@
 /* test_sink_store.c: the sink's row writers, offsets and retention on a temp SQLite file. */
+#include <jansson.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,18 +350,67 @@ done:
   ww_db_close(db);
 }
 
+/* A model message of version v with member (one or more members) after its
+ * metadata. An '@' in member marks the byte a malformed message must be
+ * reported at and is left out. @returns that byte's offset in buf, or the
+ * message's length without an '@' (the error is that it ends too soon). */
+static size_t model_msg(char *buf, size_t n, int v, const char *member) {
+  const char *at = strchr(member, '@');
+  int pre = snprintf(buf, n,
+                     "{\"v\":1,\"production_line\":\"turbine-line-1\",\"version\":%d,"
+                     "\"trained_at\":\"2026-11-25T19:00:00.000Z\",\"samples\":256,",
+                     v);
+  if (!at) {
+    snprintf(buf + pre, n - (size_t)pre, "%s}", member);
+    return strlen(buf);
+  }
+  snprintf(buf + pre, n - (size_t)pre, "%.*s%s}", (int)(at - member), member, at + 1);
+  return (size_t)pre + (size_t)(at - member);
+}
+
+/* The verdicts on model messages m[0..n), of which the first nb are bad:
+ * jansson (the api's loader) must agree with the sink's checker on every one,
+ * and each bad one be a malformed_json dead letter naming byte at[i]. */
+static void check_model_verdicts(sqlite3 *db, const ww_sink_msg_t *m, const size_t *at, int nb,
+                                 int n) {
+  for (int i = 0; i < n; i++) {
+    json_error_t jerr;
+    json_t *j = json_loadb(m[i].payload, m[i].len, 0, &jerr);
+    char sql[192], want[96];
+    if ((j != NULL) != (i >= nb))
+      fprintf(stderr, "model case %d: jansson %s it (%s): %s\n", i, j ? "accepts" : "refuses",
+              j ? "" : jerr.text, m[i].payload);
+    CHECK((j != NULL) == (i >= nb));
+    json_decref(j);
+    if (i >= nb)
+      continue;
+    snprintf(sql, sizeof(sql),
+             "SELECT reason || ': ' || detail FROM dead_letters WHERE src_topic='" T_MODELS
+             "' AND src_offset=%lld",
+             (long long)m[i].offset);
+    snprintf(want, sizeof(want), "malformed_json: not JSON: malformed at byte %zu", at[i]);
+    CHECK_STR_EQ(q_str(db, sql), want);
+  }
+  /* The metadata column holds the members beside the body, never the body. */
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM models WHERE metadata LIKE '%forest%' OR "
+                         "metadata LIKE '%trees%'"),
+               0);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM models WHERE metadata LIKE '%\"samples\":256%'"),
+               n - nb);
+}
+
 /* Model bodies are only checked, not parsed: every kind of malformed body
  * must still become a malformed_json dead letter, and valid ones (nested,
  * escapes, exponents, whitespace) must be stored as received. */
 static void test_model_bodies(void) {
   static const char *const bad[] = {
-      "\"forest\":{\"trees\":[[1,2,]]}",      /* trailing comma */
-      "\"forest\":{\"trees\":[[01]]}",        /* leading zero */
-      "\"forest\":{\"t\":\"\\x\"}",           /* bad escape */
-      "\"forest\":{\"t\":1.}",                /* no fraction digits */
-      "\"forest\":{\"t\":[1,2]",              /* unclosed object */
-      "\"forest\":{\"t\":tru}",               /* bad literal */
-      "\"forest\":{\"t\":[1]} x",             /* junk after the body */
+      "\"forest\":{\"trees\":[[1,2,@]]}",     /* trailing comma */
+      "\"forest\":{\"trees\":[[0@1]]}",       /* leading zero */
+      "\"forest\":{\"t\":\"@\\x\"}",          /* bad escape */
+      "\"forest\":{\"t\":1.@}",               /* no fraction digits */
+      "\"forest\":{\"t\":[1,2]",              /* unclosed object (error at the end) */
+      "\"forest\":{\"t\":@tru}",              /* bad literal */
+      "\"forest\":{\"t\":[1]} @x",            /* junk after the body */
   };
   static const char *const good[] = {
       "\"forest\":{\"trees\":[[1,-2.5e-3,3E+2],[]],\"s\":\"a\\\"b\\u00e9\",\"n\":null}",
@@ -368,6 +418,7 @@ static void test_model_bodies(void) {
   };
   enum { NB = sizeof(bad) / sizeof(bad[0]), NG = sizeof(good) / sizeof(good[0]) };
   static char body[NB + NG][512];
+  size_t at[NB + NG];
   sqlite3 *db = open_db();
   char errstr[256];
   ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
@@ -378,10 +429,7 @@ static void test_model_bodies(void) {
     goto done;
   memset(&c, 0, sizeof(c));
   for (int i = 0; i < NB + NG; i++) {
-    snprintf(body[i], sizeof(body[i]),
-             "{\"v\":1,\"production_line\":\"turbine-line-1\",\"version\":%d,"
-             "\"trained_at\":\"2026-11-25T19:00:00.000Z\",\"samples\":256,%s}",
-             i + 1, i < NB ? bad[i] : good[i - NB]);
+    at[i] = model_msg(body[i], sizeof(body[i]), i + 1, i < NB ? bad[i] : good[i - NB]);
     m[i] = msg(WW_SINK_MODELS, T_MODELS, 0, i, body[i]);
   }
   CHECK_INT_EQ(apply(st, m, NB + NG, &c), WW_OK);
@@ -392,6 +440,91 @@ static void test_model_bodies(void) {
                NB);
   CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM models"), NG);
   CHECK_STR_EQ(q_str(db, "SELECT CAST(model AS TEXT) FROM models WHERE version=" "8"), body[NB]);
+  check_model_verdicts(db, m, at, NB, NB + NG);
+done:
+  ww_sink_store_destroy(st);
+  ww_db_close(db);
+}
+
+/* Strings in a model body are checked as jansson checks them, so that the api
+ * can load every model the sink stores: valid UTF-8 only (RFC 3629), no
+ * \u0000, and UTF-16 surrogate escapes only as high-low pairs. (No \x escape
+ * below is followed by a hex digit, which C would read as part of it.) */
+static void test_model_strings(void) {
+  static const char *const bad[] = {
+      "\"forest\":{\"t\":\"@\xC0\xAF\"}",          /* overlong 2 bytes ('/') */
+      "\"forest\":{\"t\":\"@\xC1\xBF\"}",          /* overlong 2 bytes (U+007F) */
+      "\"forest\":{\"t\":\"@\xE0\x80\xAF\"}",      /* overlong 3 bytes */
+      "\"forest\":{\"t\":\"@\xE0\x9F\xBF\"}",      /* overlong 3 bytes (U+07FF) */
+      "\"forest\":{\"t\":\"@\xF0\x80\x80\xAF\"}",  /* overlong 4 bytes */
+      "\"forest\":{\"t\":\"@\xF0\x8F\xBF\xBF\"}",  /* overlong 4 bytes (U+FFFF) */
+      "\"forest\":{\"t\":\"@\xED\xA0\x80\"}",      /* surrogate U+D800 in UTF-8 */
+      "\"forest\":{\"t\":\"@\xED\xBF\xBF\"}",      /* surrogate U+DFFF in UTF-8 */
+      "\"forest\":{\"t\":\"@\xF4\x90\x80\x80\"}",  /* U+110000, past U+10FFFF */
+      "\"forest\":{\"t\":\"@\xF5\x80\x80\x80\"}",  /* lead byte F5 */
+      "\"forest\":{\"t\":\"@\xFF\"}",              /* byte FF */
+      "\"forest\":{\"t\":\"ok@\x80\"}",            /* stray continuation byte */
+      "\"forest\":{\"t\":\"@\xC3\"}",              /* 2-byte sequence cut short */
+      "\"forest\":{\"t\":\"@\xE2\x82\"}",          /* 3-byte sequence cut short */
+      "\"forest\":{\"t\":\"@\xF0\x9F\x98\"}",      /* 4-byte sequence cut short */
+      "\"forest\":{\"t\":\"@\xE2\x82z\"}",         /* continuation byte missing */
+      "\"forest\":{\"@\xC0\xAF\":1}",              /* invalid UTF-8 in a body key */
+      "\"forest\":[\"a\",\"b@\xED\xA0\x80\"]",     /* ... in an array element */
+      "\"note@\xFF\":1,\"forest\":{}",             /* ... in a metadata key */
+      "\"forest\":{\"t\":\"@\\u0000\"}",           /* \u0000 */
+      "\"forest\":{\"@\\u0000\":1}",               /* \u0000 in a key */
+      "\"forest\":{\"t\":\"@\\uD800\"}",           /* lone high surrogate */
+      "\"forest\":{\"t\":\"@\\uDBFFx\"}",          /* high surrogate, then text */
+      "\"forest\":{\"t\":\"@\\uD800\\u0041\"}",    /* high, then a non-surrogate */
+      "\"forest\":{\"t\":\"@\\uD800\\uD800\"}",    /* high, then high */
+      "\"forest\":{\"t\":\"@\\uD83D\\n\\uDE00\"}", /* high, then another escape */
+      "\"forest\":{\"t\":\"@\\uDC00\"}",           /* lone low surrogate */
+      "\"forest\":{\"t\":\"x@\\uDFFF\\uD800\"}",   /* low before high */
+      "\"forest\":{\"t\":\"@\\uD83D\\uDE0\"}",     /* low surrogate escape cut short */
+      "\"forest\":{\"t\":@1e309}",                   /* a real that overflows a double */
+      "\"forest\":[0.5,@-2.5E+400]",                  /* ... negative, capital E */
+      "\"forest\":{\"n\":@9223372036854775808}",     /* an integer past 64 bits */
+      "\"forest\":{\"n\":@-9223372036854775809}",    /* ... below them */
+  };
+  static const char *const good[] = {
+      /* U+0080, U+00E9, U+20AC, U+D7FF, U+E000, U+FFFF, U+10000, U+1F600, U+10FFFF */
+      "\"forest\":{\"s\":\"\xC2\x80\xC3\xA9\xE2\x82\xAC\xED\x9F\xBF\xEE\x80\x80\xEF\xBF\xBF"
+      "\xF0\x90\x80\x80\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF\"}",
+      /* the same range as escapes, pairs included */
+      "\"forest\":{\"s\":\"\\u0001\\u0080\\u00e9\\uD7FF\\uE000\\uFFFF\\uD800\\uDC00"
+      "\\ud83d\\ude00\\uDBFF\\uDFFF\",\"\\u00E9\\u20ac\":[\"\xE2\x82\xAC\"]}",
+      /* numbers at the edges jansson still takes (underflow is fine) */
+      "\"forest\":[9223372036854775807,-9223372036854775808,1e-400,1.7e308,"
+      "0.12345678901234567890123456789]",
+  };
+  enum { NB = sizeof(bad) / sizeof(bad[0]), NG = sizeof(good) / sizeof(good[0]) };
+  static char body[NB + NG][512];
+  size_t at[NB + NG];
+  sqlite3 *db = open_db();
+  char errstr[256], sql[96];
+  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_counts_t c;
+  ww_sink_msg_t m[NB + NG];
+  CHECK(st != NULL);
+  if (!st)
+    goto done;
+  memset(&c, 0, sizeof(c));
+  for (int i = 0; i < NB + NG; i++) {
+    at[i] = model_msg(body[i], sizeof(body[i]), i + 1, i < NB ? bad[i] : good[i - NB]);
+    m[i] = msg(WW_SINK_MODELS, T_MODELS, 0, i, body[i]);
+  }
+  CHECK_INT_EQ(apply(st, m, NB + NG, &c), WW_OK);
+  CHECK_INT_EQ(c.models, NG);
+  CHECK_INT_EQ(c.dead_letters, NB);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM dead_letters WHERE reason='malformed_json' AND "
+                         "src_topic='" T_MODELS "'"),
+               NB);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM models"), NG);
+  for (int i = NB; i < NB + NG; i++) { /* stored as received, byte for byte */
+    snprintf(sql, sizeof(sql), "SELECT CAST(model AS TEXT) FROM models WHERE version=%d", i + 1);
+    CHECK_STR_EQ(q_str(db, sql), body[i]);
+  }
+  check_model_verdicts(db, m, at, NB, NB + NG);
 done:
   ww_sink_store_destroy(st);
   ww_db_close(db);
@@ -565,6 +698,7 @@ int main(void) {
   RUN(test_alert_lifecycle);
   RUN(test_windows_models_dead);
   RUN(test_model_bodies);
+  RUN(test_model_strings);
   RUN(test_full);
   RUN(test_busy);
   RUN(test_retention);
