@@ -35,7 +35,7 @@ run: bootstrap build
 	@scripts/run-local $(BUILD)
 
 test: bootstrap build
-	@cd $(BUILD) && ctest --output-on-failure --timeout 900 $(CTEST_ARGS)
+	@cd $(BUILD) && ctest --output-on-failure $(CTEST_ARGS)
 
 test-unit: build
 	@cd $(BUILD) && ctest --output-on-failure -L unit $(CTEST_ARGS)
@@ -55,7 +55,7 @@ test-sanitize: bootstrap
 	@cmake -S . -B $(BUILD)-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DWW_WERROR=$(WERROR) \
 	  -DWW_SANITIZE=address,undefined -DWW_TEST_KAFKA_PORT=$(SANITIZE_KAFKA_PORT) $(CMAKE_ARGS) >/dev/null
 	@cmake --build $(BUILD)-asan -j $(JOBS)
-	@tests/sanitize/run $(BUILD)-asan --timeout 900 $(CTEST_ARGS)
+	@tests/sanitize/run $(BUILD)-asan $(CTEST_ARGS)
 
 # The long fault scenarios (kill -9, broker outage, malformed input, disk full).
 test-faults: bootstrap build

@@ -4,7 +4,8 @@ ww_integration_test(it_api_http test_api_http.sh TIMEOUT 300)
 
 # The dashboard in a real browser (label "browser").
 add_test(NAME browser_dashboard COMMAND bash ${PROJECT_SOURCE_DIR}/tests/browser/test_dashboard.sh)
-set_tests_properties(browser_dashboard PROPERTIES LABELS browser TIMEOUT 300
+ww_timeout(t 300)
+set_tests_properties(browser_dashboard PROPERTIES LABELS browser TIMEOUT ${t}
   ENVIRONMENT "${WW_IT_ENV};WW_TEST_NAME=browser_dashboard")
 
 # /api/predict feeding the pipeline through the real broker.
