@@ -183,6 +183,13 @@ static ww_severity_t sev_max(ww_severity_t a, ww_severity_t b) {
   return a > b ? a : b;
 }
 
+/* Whether sensor i of a reading in \p pane is measured against the
+ * component's own previous pane (reproducible from the stored readings),
+ * rather than the line's last window. */
+static int own_baseline(const comp_t *cp, int i, int64_t pane) {
+  return (cp->prev_ok & (1u << i)) && cp->prev_pane[i] == pane - 1 && pane == cp->pane;
+}
+
 /* The rules' verdict on one reading of line ln, component cp, and its model
  * features (the model scores them later, see pend_t):
  *  - the configured sensor thresholds;
@@ -206,7 +213,7 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
     int i = ld->sensor_idx[j];
     uint32_t bit = 1u << i;
     double x = r->values[i], mean = 0, sd = 0, sdr, z = 0, zcur = 0, zc, zr;
-    int own = 0; /* this sensor's baseline is the component's own */
+    int own = 0; /* own_baseline() */
     ww_severity_t s;
     if (!(r->present & bit))
       continue; /* absent: neutral features, z = 0 */
@@ -217,7 +224,7 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
     }
     /* The model needs the component's own baseline (reproducible from the
      * stored readings); the z-score rule falls back to the line's window. */
-    if ((cp->prev_ok & bit) && cp->prev_pane[i] == pane - 1 && pane == cp->pane) {
+    if (own_baseline(cp, i, pane)) {
       own = 1;
       mean = cp->prev_mean[i];
       sd = cp->prev_std[i];
@@ -468,8 +475,7 @@ static int uses_line_baseline(const comp_t *cp, int64_t pane, const ww_reading_t
   for (int j = 0; j < ld->n_sensors; j++) {
     int i = ld->sensor_idx[j];
     uint32_t bit = 1u << i;
-    if ((r->present & bit) &&
-        !((cp->prev_ok & bit) && cp->prev_pane[i] == pane - 1 && pane == cp->pane))
+    if ((r->present & bit) && !own_baseline(cp, i, pane))
       return 1;
   }
   return 0;

@@ -491,8 +491,9 @@ static int run_loop(kctx_t *k, loop_t *lp) {
         }
         lp->last_commit = ww_mono_ms();
       }
-      ww_proc_restore_models(k->cfg, k->proc, ww_config_str(k->cfg, "topic-models"),
-                             WW_RESTORE_TIMEOUT_MS);
+      if (ww_config_int(k->cfg, "train-size") > 0) /* 0: no models to restore into */
+        ww_proc_restore_models(k->cfg, k->proc, ww_config_str(k->cfg, "topic-models"),
+                               WW_RESTORE_TIMEOUT_MS);
       ww_proc_restore_alerts(k->cfg, k->proc, ww_config_str(k->cfg, "topic-alerts"),
                              WW_CARRY_LOOKBACK_MS, WW_RESTORE_TIMEOUT_MS);
     }
