@@ -145,3 +145,23 @@ start_bg() {
 kcat_count() {
   kcat -b "$WW_BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l
 }
+
+# more_than M [TOPIC]: TOPIC (default $WW_T_SCORED) holds more than M committed
+# messages. Reads only M+1, because while transactions keep opening a
+# read_committed reader may not see the end of a partition (kcat -e would not
+# return).
+more_than() {
+  [ "$(timeout 10 kcat -b "$WW_BROKERS" -C -t "${2:-$WW_T_SCORED}" -q -c "$(($1 + 1))" \
+    -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l)" -gt "$1" ]
+}
+
+# distinct_readings TOPIC: how many distinct (line, component, sequence number)
+# readings TOPIC holds (read_committed): with the count, "each exactly once".
+distinct_readings() {
+  kcat -b "$WW_BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed -f '%s\n' 2>/dev/null |
+    python3 -c 'import json,sys
+seen=set()
+for l in sys.stdin:
+    d=json.loads(l); seen.add((d["production_line"], d["component_id"], d["sequence_number"]))
+print(len(seen))'
+}

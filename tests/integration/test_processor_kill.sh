@@ -34,13 +34,6 @@ PFLAGS=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "$GROUP"
 start_bg producer bash -c "set -o pipefail; python3 '$GEN' $((N / 2)) --clean --spikes 120 --rate $RATE |
   kcat -b '$WW_BROKERS' -P -t '$WW_T_DATA' -K \$'\t'"
 committed() { kcat_count "$WW_T_SCORED"; }
-# more_than M: at least M+1 committed scored readings. Reads only that many,
-# because while transactions keep opening a read_committed reader may not
-# see the end of a partition (so kcat -e would not return).
-more_than() {
-  [ "$(timeout 10 kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -q -c "$(($1 + 1))" \
-    -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l)" -gt "$1" ]
-}
 progress=0
 
 for round in $(seq 1 "$KILLS"); do
@@ -60,12 +53,7 @@ wait "$PID_producer" || die "producing the readings failed (see $WW_TMP/producer
 
 check_eq "input readings" "$(kcat_count "$WW_T_DATA")" "$N"
 check_eq "sensor-scored readings (read_committed)" "$(committed)" "$N"
-unique=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -e -q -X isolation.level=read_committed \
-  -f '%s\n' 2>/dev/null | python3 -c 'import json,sys
-seen=set()
-for l in sys.stdin:
-    d=json.loads(l); seen.add((d["production_line"], d["component_id"], d["sequence_number"]))
-print(len(seen))')
+unique=$(distinct_readings "$WW_T_SCORED")
 check_eq "distinct readings in sensor-scored" "$unique" "$N"
 dups=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_ALERTS" -e -q -X isolation.level=read_committed \
   -f '%s\n' 2>/dev/null | sort | uniq -d | wc -l)

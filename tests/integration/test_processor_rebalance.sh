@@ -14,11 +14,6 @@ N=40000
 WW_PARTITIONS=6 ww_topics preb
 PFLAGS=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "g-$WW_T_DATA"
   --commit-interval 50ms --stats-interval 0 -X session.timeout.ms=6000)
-# at least M+1 committed scored readings (reads only that many; see test_processor_kill.sh)
-more_than() {
-  [ "$(timeout 10 kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -q -c "$(($1 + 1))" \
-    -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l)" -gt "$1" ]
-}
 assigned() { grep -q "REBALANCE: assigned" "$1"; }
 revoked() { grep -q "REBALANCE: revoked" "$1"; }
 
@@ -38,12 +33,7 @@ kill -TERM "$PID_procB"
 wait "$PID_procB" || die "processor B did not stop cleanly (see $WW_TMP/procB.log)"
 
 check_eq "sensor-scored readings (read_committed)" "$(kcat_count "$WW_T_SCORED")" "$N"
-unique=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -e -q -X isolation.level=read_committed \
-  -f '%s\n' 2>/dev/null | python3 -c 'import json,sys
-seen=set()
-for l in sys.stdin:
-    d=json.loads(l); seen.add((d["production_line"], d["component_id"], d["sequence_number"]))
-print(len(seen))')
+unique=$(distinct_readings "$WW_T_SCORED")
 check_eq "distinct readings in sensor-scored" "$unique" "$N"
 check_ge "partitions B was assigned" "$(grep -c 'REBALANCE: assigned' "$WW_TMP/procB.log")" 1
 check_ge "partitions A gave up" "$(grep -c 'REBALANCE: revoked' "$WW_TMP/procA.log")" 1

@@ -22,11 +22,6 @@ ww_topics pstop
   die "producing the backlog failed (see $WW_TMP/producer.log)"
 PFLAGS=(--brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "g-$WW_T_DATA"
   --transactional-id "tx-$WW_T_DATA" --stats-interval 0)
-# at least M+1 committed scored readings (reads only that many; see test_processor_kill.sh)
-more_than() {
-  [ "$(timeout 10 kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -q -c "$(($1 + 1))" \
-    -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l)" -gt "$1" ]
-}
 
 progress=0
 for round in $(seq 1 "$STOPS"); do
@@ -42,11 +37,6 @@ done
   { cat "$WW_TMP/final.log" >&2; die "the final batch run failed"; }
 
 check_eq "sensor-scored readings (read_committed)" "$(kcat_count "$WW_T_SCORED")" "$N"
-unique=$(kcat -b "$WW_BROKERS" -C -t "$WW_T_SCORED" -e -q -X isolation.level=read_committed \
-  -f '%s\n' 2>/dev/null | python3 -c 'import json,sys
-seen=set()
-for l in sys.stdin:
-    d=json.loads(l); seen.add((d["production_line"], d["component_id"], d["sequence_number"]))
-print(len(seen))')
+unique=$(distinct_readings "$WW_T_SCORED")
 check_eq "distinct readings in sensor-scored" "$unique" "$N"
 ww_done

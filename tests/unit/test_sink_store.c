@@ -399,6 +399,44 @@ static void check_model_verdicts(sqlite3 *db, const ww_sink_msg_t *m, const size
                n - nb);
 }
 
+/* Store the models made of \p bad (each must become a malformed_json dead
+ * letter) and \p good (each stored as received, byte for byte) members in one
+ * batch, and compare every verdict with jansson's (check_model_verdicts). */
+#define WW_MODEL_CASES_MAX 48
+static void run_model_cases(const char *const *bad, int nb, const char *const *good, int ng) {
+  static char body[WW_MODEL_CASES_MAX][512];
+  size_t at[WW_MODEL_CASES_MAX];
+  ww_sink_msg_t m[WW_MODEL_CASES_MAX];
+  sqlite3 *db = open_db();
+  char errstr[256], sql[96];
+  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_counts_t c;
+  CHECK(nb + ng <= WW_MODEL_CASES_MAX);
+  CHECK(st != NULL);
+  if (!st || nb + ng > WW_MODEL_CASES_MAX)
+    goto done;
+  memset(&c, 0, sizeof(c));
+  for (int i = 0; i < nb + ng; i++) {
+    at[i] = model_msg(body[i], sizeof(body[i]), i + 1, i < nb ? bad[i] : good[i - nb]);
+    m[i] = msg(WW_SINK_MODELS, T_MODELS, 0, i, body[i]);
+  }
+  CHECK_INT_EQ(apply(st, m, nb + ng, &c), WW_OK);
+  CHECK_INT_EQ(c.models, ng);
+  CHECK_INT_EQ(c.dead_letters, nb);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM dead_letters WHERE reason='malformed_json' AND "
+                         "src_topic='" T_MODELS "'"),
+               nb);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM models"), ng);
+  for (int i = nb; i < nb + ng; i++) { /* stored as received, byte for byte */
+    snprintf(sql, sizeof(sql), "SELECT CAST(model AS TEXT) FROM models WHERE version=%d", i + 1);
+    CHECK_STR_EQ(q_str(db, sql), body[i]);
+  }
+  check_model_verdicts(db, m, at, nb, nb + ng);
+done:
+  ww_sink_store_destroy(st);
+  ww_db_close(db);
+}
+
 /* Model bodies are only checked, not parsed: every kind of malformed body
  * must still become a malformed_json dead letter, and valid ones (nested,
  * escapes, exponents, whitespace) must be stored as received. */
@@ -416,34 +454,8 @@ static void test_model_bodies(void) {
       "\"forest\":{\"trees\":[[1,-2.5e-3,3E+2],[]],\"s\":\"a\\\"b\\u00e9\",\"n\":null}",
       "\"forest\" : { \"t\" : [ true , false , 0 , -0.0 ] }",
   };
-  enum { NB = sizeof(bad) / sizeof(bad[0]), NG = sizeof(good) / sizeof(good[0]) };
-  static char body[NB + NG][512];
-  size_t at[NB + NG];
-  sqlite3 *db = open_db();
-  char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
-  ww_sink_counts_t c;
-  ww_sink_msg_t m[NB + NG];
-  CHECK(st != NULL);
-  if (!st)
-    goto done;
-  memset(&c, 0, sizeof(c));
-  for (int i = 0; i < NB + NG; i++) {
-    at[i] = model_msg(body[i], sizeof(body[i]), i + 1, i < NB ? bad[i] : good[i - NB]);
-    m[i] = msg(WW_SINK_MODELS, T_MODELS, 0, i, body[i]);
-  }
-  CHECK_INT_EQ(apply(st, m, NB + NG, &c), WW_OK);
-  CHECK_INT_EQ(c.models, NG);
-  CHECK_INT_EQ(c.dead_letters, NB);
-  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM dead_letters WHERE reason='malformed_json' AND "
-                         "src_topic='" T_MODELS "'"),
-               NB);
-  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM models"), NG);
-  CHECK_STR_EQ(q_str(db, "SELECT CAST(model AS TEXT) FROM models WHERE version=" "8"), body[NB]);
-  check_model_verdicts(db, m, at, NB, NB + NG);
-done:
-  ww_sink_store_destroy(st);
-  ww_db_close(db);
+  run_model_cases(bad, (int)(sizeof(bad) / sizeof(bad[0])), good,
+                  (int)(sizeof(good) / sizeof(good[0])));
 }
 
 /* Strings in a model body are checked as jansson checks them, so that the api
@@ -497,37 +509,8 @@ static void test_model_strings(void) {
       "\"forest\":[9223372036854775807,-9223372036854775808,1e-400,1.7e308,"
       "0.12345678901234567890123456789]",
   };
-  enum { NB = sizeof(bad) / sizeof(bad[0]), NG = sizeof(good) / sizeof(good[0]) };
-  static char body[NB + NG][512];
-  size_t at[NB + NG];
-  sqlite3 *db = open_db();
-  char errstr[256], sql[96];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
-  ww_sink_counts_t c;
-  ww_sink_msg_t m[NB + NG];
-  CHECK(st != NULL);
-  if (!st)
-    goto done;
-  memset(&c, 0, sizeof(c));
-  for (int i = 0; i < NB + NG; i++) {
-    at[i] = model_msg(body[i], sizeof(body[i]), i + 1, i < NB ? bad[i] : good[i - NB]);
-    m[i] = msg(WW_SINK_MODELS, T_MODELS, 0, i, body[i]);
-  }
-  CHECK_INT_EQ(apply(st, m, NB + NG, &c), WW_OK);
-  CHECK_INT_EQ(c.models, NG);
-  CHECK_INT_EQ(c.dead_letters, NB);
-  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM dead_letters WHERE reason='malformed_json' AND "
-                         "src_topic='" T_MODELS "'"),
-               NB);
-  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM models"), NG);
-  for (int i = NB; i < NB + NG; i++) { /* stored as received, byte for byte */
-    snprintf(sql, sizeof(sql), "SELECT CAST(model AS TEXT) FROM models WHERE version=%d", i + 1);
-    CHECK_STR_EQ(q_str(db, sql), body[i]);
-  }
-  check_model_verdicts(db, m, at, NB, NB + NG);
-done:
-  ww_sink_store_destroy(st);
-  ww_db_close(db);
+  run_model_cases(bad, (int)(sizeof(bad) / sizeof(bad[0])), good,
+                  (int)(sizeof(good) / sizeof(good[0])));
 }
 
 /* A size-limited file: SQLITE_FULL rolls back rows and offsets; raising the
