@@ -10,7 +10,8 @@ RAW.tsv lines, tab-separated (written by bench/lib.sh):
     extra KEY JSON                                         a free-form figure (agreement, counts)
 META.json: {"title", "what", "params": {...}, "series": {ID: {"label", "better": "higher"|"lower"}},
             "ratios": [{"num": ID, "den": ID, "goal": X or null, "goal_text": "..."}],
-            "goals": [{"series": ID, "min"|"max": X, "text": "..."}]}
+            "goals": [{"series": ID, "min"|"max": X, "text": "...",
+                       "unless": ID}]}  (a stand-in: judged only when ID has no values)
 
 Uses the Python standard library only, so the report works without the
 baselines' virtual environment.
@@ -133,6 +134,8 @@ def render_bench(r, summary):
             num.get("label", q["num"]), den.get("label", q["den"]),
             "n/a" if t is None else "%.2f× / **%.2f×** / %.2f×" % t, q.get("goal_text", "-"), verdict))
     for g in r.get("goals", []):
+        if g.get("unless") and series.get(g["unless"], {}).get("values"):
+            continue
         s = series.get(g["series"])
         t = mmm(s["values"]) if s else None
         if t is None:

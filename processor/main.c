@@ -1,6 +1,9 @@
 /* windwatch-processor: readings in; scores, window statistics, alerts and dead letters out. */
 #include <curl/curl.h>
 #include <stdio.h>
+#ifdef WW_MIMALLOC
+#include <mimalloc.h>
+#endif
 
 #include "processor_kafka.h"
 #include "windwatch/config.h"
@@ -25,6 +28,10 @@ int main(int argc, char **argv) {
     curl_global_cleanup();
     return 1;
   }
+#ifdef WW_MIMALLOC
+  WW_LOG(WW_LOG_INFO, "MAIN", "allocator mimalloc %d.%d.%d", mi_version() / 100,
+         mi_version() / 10 % 10, mi_version() % 10);
+#endif
   rc = ww_proc_run(cfg);
   ww_config_destroy(cfg);
   curl_global_cleanup();

@@ -2,6 +2,7 @@
 #include "windwatch/stats.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,26 +34,55 @@ double ww_stats_percentile_sorted(const double *sorted, size_t n, double q) {
   return sorted[lo] + frac * (sorted[lo + 1] - sorted[lo]);
 }
 
-/* Insertion sort for the small windows that dominate, qsort beyond. */
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return (x > y) - (x < y);
+/* Rearrange v[0..n) so that v[k] is the value a sort would put there, with
+ * nothing larger before it and nothing smaller after it (Wirth's selection,
+ * pivot the median of three): a window's percentiles need two ranks, not a
+ * sort. */
+static void select_rank(double *v, size_t n, size_t k) {
+  ptrdiff_t lo = 0, hi = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+  while (lo < hi) {
+    double a = v[lo], b = v[lo + (hi - lo) / 2], c = v[hi], t;
+    double x = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+    ptrdiff_t i = lo, j = hi;
+    do {
+      while (v[i] < x)
+        i++;
+      while (x < v[j])
+        j--;
+      if (i <= j) {
+        t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        i++;
+        j--;
+      }
+    } while (i <= j);
+    if (j < kk)
+      lo = i;
+    if (kk < i)
+      hi = j;
+  }
 }
 
-static void sort_doubles(double *v, size_t n) {
-  if (n > 32) {
-    qsort(v, n, sizeof(*v), cmp_double);
-    return;
-  }
-  for (size_t i = 1; i < n; i++) {
-    double x = v[i];
-    size_t j = i;
-    while (j > 0 && v[j - 1] > x) {
-      v[j] = v[j - 1];
-      j--;
-    }
-    v[j] = x;
-  }
+/* The q-th percentile (0..100) of v[0..n), interpolated between ranks as
+ * ww_stats_percentile_sorted() does on a sorted copy, and with the same result.
+ * Only v[from..n) is searched: the caller knows the rank is not below \p from
+ * and that v[from..n) holds exactly the values of those ranks. */
+static double percentile_select(double *v, size_t n, size_t from, double q) {
+  double pos = q / 100.0 * (double)(n - 1), frac, next;
+  size_t lo = (size_t)pos;
+  frac = pos - (double)lo;
+  if (lo >= n - 1)
+    lo = n - 1, frac = 0;
+  select_rank(v + from, n - from, lo - from);
+  if (frac == 0)
+    return v[lo];
+  /* The next rank is the smallest value after it. */
+  next = v[lo + 1];
+  for (size_t i = lo + 2; i < n; i++)
+    if (v[i] < next)
+      next = v[i];
+  return v[lo] + frac * (next - v[lo]);
 }
 
 void ww_stats_compute(const double *values, const int64_t *ts_ms, size_t n, double *scratch,
@@ -88,15 +118,16 @@ void ww_stats_compute(const double *values, const int64_t *ts_ms, size_t n, doub
   }
 
   memcpy(scratch, values, n * sizeof(*values));
-  sort_doubles(scratch, n);
 
   out->count = (int64_t)n;
   out->mean = mean;
   out->std = sqrt(ss / (double)n);
   out->min = mn;
   out->max = mx;
-  out->p50 = ww_stats_percentile_sorted(scratch, n, 50);
-  out->p95 = ww_stats_percentile_sorted(scratch, n, 95);
+  /* p95's rank is at or above p50's, and the selection for p50 left the
+   * higher ranks after it: p95 searches only those. */
+  out->p50 = percentile_select(scratch, n, 0, 50);
+  out->p95 = percentile_select(scratch, n, (size_t)(0.5 * (double)(n - 1)), 95);
   out->slope_per_min = sxx > 0 ? sxy / sxx : 0.0;
   out->trend = WW_TREND_STABLE;
   if (sxx > 0 && fabs(out->slope_per_min) > trend_threshold) {

@@ -416,8 +416,45 @@ static void test_fast_scores_inexact_model(void) {
   ww_iforest_destroy(f);
 }
 
+/* Model thresholds are written by ww_iforest_fmt_float(): every finite float
+ * must read back exactly, both by strtof and (as jansson and the api do)
+ * through a double; and the text is what %.9g denotes, not longer. */
+static void test_float_text(void) {
+  static const float fixed[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.1f, 7.25f, 100.0f, 123456789.0f,
+                                1e9f, 9.99999944e8f, 1e-5f, 1.2e-6f, 3.40282347e38f,
+                                1.17549435e-38f, 1.4e-45f, -2.5e-7f, 65.0400009f, 1e10f};
+  uint64_t x = 0x9e3779b97f4a7c15ULL;
+  int bad = 0;
+  for (long i = 0; i < 2000000 + (long)(sizeof(fixed) / sizeof(*fixed)); i++) {
+    char buf[WW_IFOREST_FLOAT_BUFSZ + 1], ref[32];
+    float v, back;
+    uint32_t bits;
+    size_t n;
+    if (i < (long)(sizeof(fixed) / sizeof(*fixed))) {
+      v = fixed[i];
+    } else {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      bits = (uint32_t)(x >> 16);
+      memcpy(&v, &bits, sizeof(v));
+      if (!isfinite(v))
+        continue;
+    }
+    n = ww_iforest_fmt_float(buf, v);
+    buf[n] = '\0';
+    back = strtof(buf, NULL);
+    snprintf(ref, sizeof(ref), "%.9g", (double)v);
+    if (back != v || (float)strtod(buf, NULL) != v || strtod(buf, NULL) != strtod(ref, NULL) ||
+        n > strlen(ref) + 1) {
+      if (bad++ < 5)
+        fprintf(stderr, "%.9g written as \"%s\" (%%.9g: %s)\n", (double)v, buf, ref);
+    }
+  }
+  CHECK_INT_EQ(bad, 0);
+}
+
 int main(void) {
   RUN(test_c);
+  RUN(test_float_text);
   RUN(test_separates_outliers);
   RUN(test_small_and_constant);
   RUN(test_errors);

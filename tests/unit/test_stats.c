@@ -1,5 +1,8 @@
 /* test_stats.c: window statistics against hand-computed values. */
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "windwatch/stats.h"
 #include "ww_test.h"
@@ -95,7 +98,7 @@ static void test_percentile(void) {
 }
 
 static void test_large_sort(void) {
-  /* 100 values 100..1: exercises the qsort path. p50 = 50.5, p95 rank 94.05 -> 95.05 */
+  /* 100 values 100..1, in descending order. p50 = 50.5, p95 rank 94.05 -> 95.05 */
   double v[100], scratch[100];
   ww_stats_t st;
   for (int i = 0; i < 100; i++)
@@ -107,6 +110,46 @@ static void test_large_sort(void) {
   CHECK_INT_EQ(st.trend, WW_TREND_DECREASING);
 }
 
+static int cmp_dbl(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+/* p50 and p95 come from a selection, not a sort: they must equal the sorted
+ * percentiles exactly, for every size and the orders and ties windows have. */
+static void test_percentiles_match_sort(void) {
+  static double v[1201], scratch[1201], sorted[1201];
+  uint64_t x = 88172645463325252ULL;
+  int bad = 0;
+  for (size_t n = 1; n <= 1201; n += (n < 80 ? 1 : 37)) {
+    for (int shape = 0; shape < 6; shape++) {
+      ww_stats_t st;
+      for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        switch (shape) {
+        case 0: v[i] = (double)(x % 1000000) / 1000.0; break; /* distinct-ish */
+        case 1: v[i] = (double)(x % 5); break;                 /* many ties */
+        case 2: v[i] = (double)i; break;                       /* ascending */
+        case 3: v[i] = (double)(n - i); break;                 /* descending */
+        case 4: v[i] = 7.25; break;                            /* all equal */
+        default: v[i] = (double)(i % 2 ? i : n - i); break;     /* organ pipe */
+        }
+      }
+      memcpy(sorted, v, n * sizeof(*v));
+      qsort(sorted, n, sizeof(*sorted), cmp_dbl);
+      ww_stats_compute(v, NULL, n, scratch, 0.1, &st);
+      if (st.p50 != ww_stats_percentile_sorted(sorted, n, 50) ||
+          st.p95 != ww_stats_percentile_sorted(sorted, n, 95)) {
+        if (bad++ < 5)
+          fprintf(stderr, "n %zu shape %d: p50 %.17g p95 %.17g, sorted %.17g %.17g\n", n, shape,
+                  st.p50, st.p95, ww_stats_percentile_sorted(sorted, n, 50),
+                  ww_stats_percentile_sorted(sorted, n, 95));
+      }
+    }
+  }
+  CHECK_INT_EQ(bad, 0);
+}
+
 int main(void) {
   RUN(test_known_values);
   RUN(test_trend);
@@ -114,5 +157,6 @@ int main(void) {
   RUN(test_edge_cases);
   RUN(test_percentile);
   RUN(test_large_sort);
+  RUN(test_percentiles_match_sort);
   return WW_TEST_RESULT();
 }

@@ -108,4 +108,14 @@ char *ww_iforest_to_json(const ww_iforest_t *f, size_t *len);
 ww_iforest_t *ww_iforest_from_json(const char *json, size_t len, char *errstr,
                                    size_t errstr_size);
 
+/**
+ * @brief \p v as the JSON number ww_iforest_to_json() writes: 9 significant
+ *        digits with trailing zeros dropped, which reads back as exactly \p v
+ *        (as a float, directly or through a double).
+ * @param buf at least WW_IFOREST_FLOAT_BUFSZ bytes; not NUL-terminated.
+ * @returns the length written. \p v must be finite.
+ */
+#define WW_IFOREST_FLOAT_BUFSZ 24
+size_t ww_iforest_fmt_float(char *buf, float v);
+
 #endif /* WW_IFOREST_H */
