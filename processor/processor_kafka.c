@@ -458,6 +458,21 @@ typedef struct loop_s {
   int64_t last_turn;     /* monotonic ms of the last housekeeping */
 } loop_t;
 
+/* How long the loop may wait for input: never past the moment the open
+ * transaction is due, so that with sparse input (a plant's few readings a
+ * second) an alert event still commits within --alert-commit-delay and
+ * outputs within --commit-interval, not at the next reading. */
+static int poll_timeout(const kctx_t *k, const loop_t *lp) {
+  int64_t due, left;
+  if (k->uncommitted == 0)
+    return WW_POLL_MS;
+  due = lp->last_commit +
+        (k->n_staged > 0 && !k->batch && lp->alert_commit_ms < lp->commit_ms ? lp->alert_commit_ms
+                                                                             : lp->commit_ms);
+  left = due - ww_mono_ms();
+  return left <= 0 ? 0 : left < WW_POLL_MS ? (int)left : WW_POLL_MS;
+}
+
 /* Consume, process and commit until a stop is requested, a failure, or (batch)
  * the end of every partition. @returns 1 at the end of input, else 0. */
 static int run_loop(kctx_t *k, loop_t *lp) {
@@ -473,7 +488,7 @@ static int run_loop(kctx_t *k, loop_t *lp) {
      * message is taken, the turn after the input runs dry does the
      * housekeeping at once. */
     rd_kafka_message_t *m = rd_kafka_consumer_poll(
-        k->consumer, k->paused || lp->since_check > 0 ? 0 : WW_POLL_MS);
+        k->consumer, k->paused || lp->since_check > 0 ? 0 : poll_timeout(k, lp));
     if (k->need_restore) {
       /* (set by an assignment inside that poll) before the lines' first
        * readings. Reading the topics back can take seconds: commit what the

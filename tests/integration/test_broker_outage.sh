@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# A broker outage shorter than message.timeout.ms loses nothing: a private
-# broker (its own port and directory, so the shared test broker is never
-# touched) is stopped while the producer runs and started again; every
-# reading arrives exactly once (the idempotent producer adds no duplicates).
+# A broker outage loses nothing: a private broker (its own port and directory,
+# so the shared test broker is never touched) is stopped while the producer and
+# an exactly-once processor run, and started again. The producer's readings
+# outlast it in its queue and arrive exactly once (the idempotent producer adds
+# no duplicates); the processor's open transaction fails, is aborted and
+# rewound to the committed offsets (no restart), and every reading is then in
+# sensor-scored exactly once.
 source "$(dirname "$0")/lib.sh"
 require_tools kcat curl python3
 
@@ -11,7 +14,8 @@ export WINDWATCH_KAFKA_HEAP="-Xms256m -Xmx256m"
 WINDWATCH_KAFKA_PORT=$(free_port)
 WINDWATCH_KAFKA_CONTROLLER_PORT=$(free_port)
 WINDWATCH_KAFKA_DIR="$WW_TMP/kafka"
-WINDWATCH_TOPICS="outage.sensor-data:3"
+WINDWATCH_TOPICS="outage.sensor-data:3 outage.sensor-scored:3 outage.window-stats:1 outage.alerts:1"
+WINDWATCH_TOPICS+=" outage.sensor-data-dlq:1 outage.models:1:compact"
 kafka="$WW_SOURCE_DIR/deploy/kafka/kafka.sh"
 private_stop() { "$kafka" stop >/dev/null 2>&1 || true; }
 trap 'private_stop; ww_cleanup' EXIT
@@ -19,6 +23,7 @@ trap 'private_stop; ww_cleanup' EXIT
 brokers=$("$kafka" start 2>"$WW_TMP/kafka-start.log" | tail -n 1) ||
   die "private broker did not start: $(tail -5 "$WW_TMP/kafka-start.log")"
 echo "private broker at $brokers" >&2
+WW_BROKERS=$brokers # for kcat_count and distinct_readings
 
 P="$WW_BIN_DIR/windwatch-producer"
 port=$(free_port)
@@ -27,6 +32,12 @@ metric() { curl -sf "$metrics" | awk -v m="$1{topic=\"outage.sensor-data\"}" '$1
 delivered_at_least() { local n; n=$(metric windwatch_producer_readings_delivered_total); [ -n "$n" ] && [ "$n" -ge "$1" ]; }
 backlog_at_least() { local q; q=$(metric windwatch_producer_queue_depth); [ -n "$q" ] && [ "$q" -ge "$1" ]; }
 
+# Transactions of 2 s, so that the outage breaks one with outputs in it.
+start_bg proc "$WW_BIN_DIR/windwatch-processor" --brokers "$brokers" --group outage \
+  --topic-sensor-data outage.sensor-data --topic-sensor-scored outage.sensor-scored \
+  --topic-window-stats outage.window-stats --topic-alerts outage.alerts \
+  --topic-dlq outage.sensor-data-dlq --topic-models outage.models --stats-interval 1s \
+  --commit-interval 2s
 # Unbounded at 1000 readings/s; stopped with SIGTERM once the outage is over.
 start_bg prod "$P" --brokers "$brokers" --topic outage.sensor-data --rate 1000 \
   --stats-interval 1s --metrics-listen "127.0.0.1:$port" --flush-timeout 120s
@@ -64,4 +75,17 @@ import json, sys
 print(len({(m["production_line"], m["component_id"], m["sequence_number"])
            for m in map(json.loads, open(sys.argv[1]))}))' "$WW_TMP/out.jsonl")" "$delivered"
 
+
+# The processor lived through the outage and scored every reading once.
+kill -0 "$PID_proc" 2>/dev/null || die "the processor exited during the outage: $(tail -5 "$WW_TMP/proc.log")"
+scored_all() { [ "$(kcat_count outage.sensor-scored)" -ge "$delivered" ]; }
+wait_until 200 "all $delivered readings scored" scored_all
+kill -TERM "$PID_proc"
+rc=0
+wait "$PID_proc" || rc=$?
+check_eq "processor exit code across the outage" "$rc" 0
+grep -E 'TXN|fatal' "$WW_TMP/proc.log" | head -5 >&2 || true
+check_eq "scored readings (read_committed)" "$(kcat_count outage.sensor-scored)" "$delivered"
+check_eq "distinct scored readings (each exactly once)" \
+  "$(distinct_readings outage.sensor-scored)" "$delivered"
 ww_done
