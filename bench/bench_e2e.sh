@@ -9,6 +9,8 @@
 #   sensor-data   every raw reading: the transport floor (producer -> broker
 #                 -> consumer, no processing), the baseline of this benchmark.
 # The first WARMUP seconds (group join, first model training) are skipped.
+# BENCH_E2E_PROCESSOR_ARGS: extra flags for the processor, to try settings
+# (e.g. "--alert-commit-delay 10ms -X linger.ms=1"); the report names them.
 source "$(dirname "$0")/lib.sh"
 bench_begin e2e
 
@@ -23,7 +25,7 @@ topics "$specs"
 cat >"$META" <<EOF
 {"title": "6. End-to-end latency at 10,000 readings/s",
  "what": "windwatch-producer --rate $RATE for $SECS s (event time = wall clock at generation) → windwatch-processor in real_time mode, exactly-once (a transaction every 100 ms, and within 20 ms of an alert event: --commit-interval and --alert-commit-delay, the defaults) → topics. Probes (bench/e2e_probe.c, read_committed consumers) record, per message, the wall-clock time it became visible minus its event time; the first $WARMUP s are skipped (group join, first model); before the first repetition, 10 s of the same pipeline warm the freshly started broker, unmeasured. Alerts: every alert event (opened, updated, resolved); its updated_at is the event time of the reading that caused it. Baseline: the raw readings on sensor-data, i.e. Kafka's own produce → consume latency with the same clients and broker (the floor any processor adds to). Per repetition the figure is the p50 / p99 over that run's messages.",
- "params": {"rate (readings/s)": $RATE, "seconds per run": $SECS, "warm-up skipped (s)": $WARMUP, "repetitions": $REPS},
+ "params": {"processor flags added": "${BENCH_E2E_PROCESSOR_ARGS:-none}", "rate (readings/s)": $RATE, "seconds per run": $SECS, "warm-up skipped (s)": $WARMUP, "repetitions": $REPS},
  "series": {"alert.p50": {"label": "reading → alert event visible, p50", "better": "lower"},
             "alert.p99": {"label": "reading → alert event visible, p99", "better": "lower"},
             "scored.p50": {"label": "reading → scored reading visible, p50", "better": "lower"},
@@ -75,9 +77,9 @@ for r in $(seq 1 "$REPS"); do
     "$WORK/e2e.$r.scored.tsv" 2>>"$WORK/e2e.log" & pids+=($!)
   "$HBIN/e2e_probe" "$BROKERS" "$t.sensor-data" "$probe_secs" timestamp '' "$skip" \
     "$WORK/e2e.$r.raw.tsv" 2>>"$WORK/e2e.log" & pids+=($!)
-  # shellcheck disable=SC2046
+  # shellcheck disable=SC2046,SC2086
   "$WW_BIN/windwatch-processor" -b "$BROKERS" $(topic_flags "$t") --group "$t-p" --stats-interval 0 -q \
-    >/dev/null 2>>"$WORK/e2e.log" &
+    ${BENCH_E2E_PROCESSOR_ARGS:-} >/dev/null 2>>"$WORK/e2e.log" &
   pid_p=$!
   # shellcheck disable=SC2046
   "$WW_BIN/windwatch-producer" -b "$BROKERS" --topic-sensor-data "$t.sensor-data" --rate "$RATE" \

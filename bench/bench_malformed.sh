@@ -63,4 +63,5 @@ for r in $(seq 1 "$REPS"); do
   one_run clean "$r" "$pre.clean"
 done
 note "A dead letter costs a decode that fails and a produce with five headers (reason, detail, source topic, partition and offset); a valid reading costs a decode, windows, scoring and a produce. The ratio shows what the malformed tenth costs the valid nine."
+note "Where a dead letter's cost goes (perf, 555,555 malformed messages alone): in the processor's own thread about 1.1 µs each since the processor runs on mimalloc (2.2 µs on glibc's malloc, which spent half of it allocating and freeing librdkafka's five header objects); about as much again in librdkafka's broker threads, which fetch the malformed message and send the dead letter as they would a valid reading and its scored output. That Kafka share is the same for every message, so the mixed run moves 11 % more messages in and out than the clean one; the ratio can only rise above 0.9 by what the processor's own work per valid reading adds on top."
 bench_end

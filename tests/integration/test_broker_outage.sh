@@ -23,7 +23,7 @@ trap 'private_stop; ww_cleanup' EXIT
 brokers=$("$kafka" start 2>"$WW_TMP/kafka-start.log" | tail -n 1) ||
   die "private broker did not start: $(tail -5 "$WW_TMP/kafka-start.log")"
 echo "private broker at $brokers" >&2
-WW_BROKERS=$brokers # for kcat_count and distinct_readings
+export WW_BROKERS=$brokers # for kcat_count and distinct_readings
 
 P="$WW_BIN_DIR/windwatch-producer"
 port=$(free_port)
