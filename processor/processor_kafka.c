@@ -181,32 +181,6 @@ static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
 /* After an aborted transaction: seek every assigned partition back to its
  * committed offset and drop the state built from the aborted readings.
  * @returns 0, or -1 (marks the run failed). */
-/* The committed offsets of \p parts, asked again while the group coordinator
- * moves or loads (after a broker restart, or on a host so loaded that the
- * broker stalled) until WW_TXN_TIMEOUT_MS have passed. A partition whose
- * offset could not be read fails the whole call: taking it for "nothing
- * committed" would rewind it to the beginning and publish its outputs twice. */
-static rd_kafka_resp_err_t committed_offsets(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
-  int64_t deadline = ww_mono_ms() + WW_TXN_TIMEOUT_MS;
-  for (;;) {
-    int64_t left = deadline - ww_mono_ms();
-    rd_kafka_resp_err_t err = rd_kafka_committed(rk, parts, left > 1 ? (int)left : 1);
-    for (int i = 0; !err && i < parts->cnt; i++)
-      err = parts->elems[i].err;
-    if (!err)
-      return err;
-    if ((err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
-         err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
-         err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE &&
-         err != RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT && err != RD_KAFKA_RESP_ERR__TRANSPORT) ||
-        ww_mono_ms() + 250 >= deadline || ww_signal_stop_requested())
-      return err;
-    WW_LOG(WW_LOG_WARN, "TXN", "reading the committed offsets: %s (retrying)",
-           rd_kafka_err2str(err));
-    ww_sleep_ms(250);
-  }
-}
-
 static int rewind_to_committed(kctx_t *k) {
   rd_kafka_topic_partition_list_t *parts = NULL;
   rd_kafka_error_t *error = NULL;
@@ -216,7 +190,7 @@ static int rewind_to_committed(kctx_t *k) {
   release_alerts(k, 0); /* their transaction was aborted */
   err = rd_kafka_assignment(k->consumer, &parts);
   if (!err)
-    err = committed_offsets(k->consumer, parts);
+    err = ww_kafka_committed(k->consumer, parts, WW_TXN_TIMEOUT_MS);
   if (!err) {
     for (int i = 0; i < parts->cnt; i++) {
       /* Nothing committed yet: the beginning, as auto.offset.reset=earliest. */

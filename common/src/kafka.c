@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "windwatch/log.h"
+#include "windwatch/signal.h"
 #include "windwatch/timeutil.h"
 
 /* librdkafka syslog levels → ours. */
@@ -197,6 +198,30 @@ int ww_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t err
            "and that the broker runs (deploy/kafka/kafka.sh status)", timeout_ms,
            rd_kafka_err2str(err));
   return -1;
+}
+
+rd_kafka_resp_err_t ww_kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                       int timeout_ms) {
+  int64_t deadline = ww_mono_ms() + timeout_ms;
+  for (;;) {
+    int64_t left = deadline - ww_mono_ms();
+    rd_kafka_resp_err_t err = rd_kafka_committed(rk, parts, left > 1 ? (int)left : 1);
+    /* Taking an unreadable offset for "nothing committed" would rewind the
+     * partition to its beginning and publish its outputs twice. */
+    for (int i = 0; !err && i < parts->cnt; i++)
+      err = parts->elems[i].err;
+    if (!err)
+      return err;
+    if ((err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
+         err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+         err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE &&
+         err != RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT && err != RD_KAFKA_RESP_ERR__TRANSPORT) ||
+        ww_mono_ms() + 250 >= deadline || ww_signal_stop_requested())
+      return err;
+    WW_LOG(WW_LOG_WARN, "KAFKA", "reading the committed offsets: %s (retrying)",
+           rd_kafka_err2str(err));
+    ww_sleep_ms(250);
+  }
 }
 
 int ww_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errstr_size) {

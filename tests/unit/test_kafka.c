@@ -7,6 +7,7 @@
 
 #include "windwatch/config.h"
 #include "windwatch/kafka.h"
+#include <librdkafka/rdkafka_mock.h> /* after rdkafka.h, which kafka.h includes */
 #include "windwatch/timeutil.h"
 #include "ww_test.h"
 
@@ -109,9 +110,66 @@ out:
   ww_config_destroy(cfg);
 }
 
+/* ww_kafka_committed() rides out a coordinator that moves or loads, reads a
+ * committed offset and "nothing committed", and gives up at once on an error
+ * that asking again cannot fix. */
+#define OFFSET_FETCH 9 /* the Kafka protocol's ApiKey of OffsetFetch */
+
+static void test_committed_retries(void) {
+  char err[512], bootstraps[256] = "";
+  size_t sz = sizeof(bootstraps);
+  char *argv[] = {"x", "-X", "test.mock.num.brokers=1", NULL};
+  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 3, argv, err,
+                                         sizeof(err));
+  rd_kafka_conf_t *conf = cfg ? ww_kafka_conf_new(cfg, "t-prod", err, sizeof(err)) : NULL;
+  rd_kafka_t *prod = conf ? ww_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)) : NULL, *cons;
+  rd_kafka_mock_cluster_t *mc = prod ? rd_kafka_handle_mock_cluster(prod) : NULL;
+  rd_kafka_topic_partition_list_t *parts;
+  int64_t t0;
+  CHECK(mc != NULL);
+  if (!mc)
+    goto out;
+  CHECK_INT_EQ(rd_kafka_mock_topic_create(mc, "c", 2, 1), 0);
+  CHECK_INT_EQ(rd_kafka_conf_get(rd_kafka_conf(prod), "bootstrap.servers", bootstraps, &sz),
+               RD_KAFKA_CONF_OK);
+  conf = rd_kafka_conf_new();
+  CHECK_INT_EQ(ww_kafka_conf_set(conf, "bootstrap.servers", bootstraps, err, sizeof(err)), 0);
+  CHECK_INT_EQ(ww_kafka_conf_set(conf, "group.id", "gc", err, sizeof(err)), 0);
+  cons = ww_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err));
+  CHECK(cons != NULL);
+  if (!cons)
+    goto out;
+  parts = rd_kafka_topic_partition_list_new(2);
+  rd_kafka_topic_partition_list_add(parts, "c", 0)->offset = 7;
+  CHECK_INT_EQ(rd_kafka_commit(cons, parts, 0), 0);
+  rd_kafka_topic_partition_list_add(parts, "c", 1); /* never committed */
+
+  rd_kafka_mock_push_request_errors(mc, OFFSET_FETCH, 3,
+                                    RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+                                    RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
+                                    RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+  CHECK_INT_EQ(ww_kafka_committed(cons, parts, 20000), 0);
+  CHECK_INT_EQ(parts->elems[0].offset, 7);
+  CHECK_INT_EQ(parts->elems[1].offset, RD_KAFKA_OFFSET_INVALID);
+
+  rd_kafka_mock_push_request_errors(mc, OFFSET_FETCH, 1,
+                                    RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
+  t0 = ww_mono_ms();
+  CHECK_INT_EQ(ww_kafka_committed(cons, parts, 20000), RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
+  CHECK(ww_mono_ms() - t0 < 10000); /* not retried until the deadline */
+
+  rd_kafka_topic_partition_list_destroy(parts);
+  ww_kafka_consumer_close(cons);
+out:
+  if (prod)
+    rd_kafka_destroy(prod);
+  ww_config_destroy(cfg);
+}
+
 int main(void) {
   RUN(test_bad_property_is_named);
   RUN(test_eof_tracker);
   RUN(test_mock_round_trip);
+  RUN(test_committed_retries);
   return WW_TEST_RESULT();
 }

@@ -83,6 +83,20 @@ int ww_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t err
 int ww_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errstr_size);
 
 /**
+ * @brief rd_kafka_committed() that asks again, every 250 ms, while the group
+ *        coordinator moves or loads (NOT_COORDINATOR, COORDINATOR_LOAD_IN_PROGRESS,
+ *        COORDINATOR_NOT_AVAILABLE, REQUEST_TIMED_OUT, a lost connection), as it
+ *        does after a broker restart, until \p timeout_ms have passed or a stop
+ *        is requested.
+ * @returns 0 with every partition's committed offset in \p parts (or
+ *          RD_KAFKA_OFFSET_INVALID where nothing is committed), or the error;
+ *          a partition whose offset could not be read is an error, never
+ *          "nothing committed".
+ */
+rd_kafka_resp_err_t ww_kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                       int timeout_ms);
+
+/**
  * Partition-EOF tracking for --mode batch: done once every assigned partition
  * has reported EOF with nothing consumed after it. Not thread-safe.
  */
