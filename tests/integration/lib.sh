@@ -141,6 +141,27 @@ start_bg() {
   eval "PID_$name=$!"
 }
 
+# stop_bg NAME: SIGTERM the process start_bg started as NAME and wait for it;
+# its exit code goes to STOP_RC (a variable: wait only works in this shell).
+stop_bg() {
+  local pid
+  pid=$(eval "echo \"\$PID_$1\"")
+  STOP_RC=0
+  kill -TERM "$pid" 2>/dev/null || true
+  wait "$pid" || STOP_RC=$?
+}
+
+# producer_summary LOG: the numbers of windwatch-producer's last "done:" line
+# in LOG, "readings produced delivered failed dropped" (nothing when there is
+# none); the line itself goes to stderr for the test's log.
+producer_summary() {
+  local line
+  line=$(grep 'done: ' "$1" | tail -n 1)
+  echo "summary: $line" >&2
+  [ -n "$line" ] || return 0
+  echo "$line" | sed -E 's/.*done: ([0-9]+) readings, ([0-9]+) produced, ([0-9]+) delivered, ([0-9]+) failed, ([0-9]+) dropped.*/\1 \2 \3 \4 \5/'
+}
+
 # kcat_count TOPIC: number of messages in TOPIC (read_committed), reading to the end.
 kcat_count() {
   kcat -b "$WW_BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l

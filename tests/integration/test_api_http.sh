@@ -286,9 +286,7 @@ out=$("$API" --listen nonsense 2>&1 >/dev/null) && fail "--listen nonsense accep
 check_contains "bad --listen message" "$out" "--listen: 'nonsense' is not HOST:PORT"
 
 # ---- graceful stop
-kill -TERM "$PID_api"
-rc=0
-wait "$PID_api" || rc=$?
-check_eq "exit code after SIGTERM" "$rc" 0
+stop_bg api
+check_eq "exit code after SIGTERM" "$STOP_RC" 0
 
 ww_done

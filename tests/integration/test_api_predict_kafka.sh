@@ -24,10 +24,8 @@ for comp in Blade Gearbox; do
   check_contains "predict $line says produced" "$out" '"produced":true'
 done
 
-kill -TERM "$PID_api"
-rc=0
-wait "$PID_api" || rc=$?
-check_eq "api exit code after flushing" "$rc" 0
+stop_bg api
+check_eq "api exit code after flushing" "$STOP_RC" 0
 
 kcat -b "$WW_BROKERS" -C -t "$WW_T_DATA" -e -q -f '%k %s\n' >"$WW_TMP/msgs" 2>"$WW_TMP/kcat.log" ||
   die "kcat failed: $(cat "$WW_TMP/kcat.log")"

@@ -56,34 +56,22 @@ while [ $((SECONDS - stopped_at)) -lt "${WW_FAULT_OUTAGE_SECONDS:-0}" ]; do slee
 target=$(metric windwatch_producer_readings_produced_total)
 wait_until 200 "delivery of the $target readings produced before the restart" delivered_at_least "$target"
 
-kill -TERM "$PID_prod"
-rc=0
-wait "$PID_prod" || rc=$?
-check_eq "producer exit code across the outage" "$rc" 0
-summary=$(grep 'done:' "$WW_TMP/prod.log" || true)
-echo "summary: $summary" >&2
-read -r produced delivered failed dropped < <(echo "$summary" |
-  sed -E 's/.*done: [0-9]+ readings, ([0-9]+) produced, ([0-9]+) delivered, ([0-9]+) failed, ([0-9]+) dropped.*/\1 \2 \3 \4/')
+stop_bg prod
+check_eq "producer exit code across the outage" "$STOP_RC" 0
+read -r _ produced delivered failed dropped < <(producer_summary "$WW_TMP/prod.log")
 check_ge "readings produced across the outage" "${produced:-0}" "$target"
 check_eq "delivered = produced" "$delivered" "$produced"
 check_eq "failed + dropped" "$((failed + dropped))" 0
-kcat -b "$brokers" -C -t outage.sensor-data -e -q -f '%s\n' >"$WW_TMP/out.jsonl"
-check_eq "messages read back = delivered" "$(wc -l <"$WW_TMP/out.jsonl")" "$delivered"
+check_eq "messages read back = delivered" "$(kcat_count outage.sensor-data)" "$delivered"
 check_eq "distinct readings read back (no duplicates)" \
-  "$(python3 -c '
-import json, sys
-print(len({(m["production_line"], m["component_id"], m["sequence_number"])
-           for m in map(json.loads, open(sys.argv[1]))}))' "$WW_TMP/out.jsonl")" "$delivered"
-
+  "$(distinct_readings outage.sensor-data)" "$delivered"
 
 # The processor lived through the outage and scored every reading once.
 kill -0 "$PID_proc" 2>/dev/null || die "the processor exited during the outage: $(tail -5 "$WW_TMP/proc.log")"
 scored_all() { [ "$(kcat_count outage.sensor-scored)" -ge "$delivered" ]; }
 wait_until 200 "all $delivered readings scored" scored_all
-kill -TERM "$PID_proc"
-rc=0
-wait "$PID_proc" || rc=$?
-check_eq "processor exit code across the outage" "$rc" 0
+stop_bg proc
+check_eq "processor exit code across the outage" "$STOP_RC" 0
 grep -E 'TXN|fatal' "$WW_TMP/proc.log" | head -5 >&2 || true
 check_eq "scored readings (read_committed)" "$(kcat_count outage.sensor-scored)" "$delivered"
 check_eq "distinct scored readings (each exactly once)" \

@@ -26,10 +26,7 @@ rc=0
 "$P" --brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --topic-sensor-data "$WW_T_SCORED" \
   --count $N --rate 0 --seed 1 --on-full drop -X queue.buffering.max.messages=100 \
   >/dev/null 2>"$WW_TMP/drop.log" || rc=$?
-summary=$(grep 'done:' "$WW_TMP/drop.log" || true)
-echo "drop run: $summary" >&2
-read -r produced delivered failed dropped < <(echo "$summary" |
-  sed -E 's/.*done: [0-9]+ readings, ([0-9]+) produced, ([0-9]+) delivered, ([0-9]+) failed, ([0-9]+) dropped.*/\1 \2 \3 \4/')
+read -r _ produced delivered failed dropped < <(producer_summary "$WW_TMP/drop.log")
 check_eq "produced + dropped" "$((produced + dropped))" "$N"
 check_eq "delivered = produced" "$delivered" "$produced"
 check_eq "failed" "$failed" 0

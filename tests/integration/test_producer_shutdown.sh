@@ -29,14 +29,9 @@ for m in readings_total readings_produced_total readings_delivered_total reading
 done
 check_contains "metrics TYPE line" "$page" "# TYPE windwatch_producer_readings_delivered_total counter"
 
-kill -TERM "$PID_prod"
-rc=0
-wait "$PID_prod" || rc=$?
-check_eq "exit code after SIGTERM" "$rc" 0
-summary=$(grep 'done:' "$WW_TMP/prod.log" || true)
-echo "summary: $summary" >&2
-read -r taken produced delivered failed dropped < <(echo "$summary" |
-  sed -E 's/.*done: ([0-9]+) readings, ([0-9]+) produced, ([0-9]+) delivered, ([0-9]+) failed, ([0-9]+) dropped.*/\1 \2 \3 \4 \5/')
+stop_bg prod
+check_eq "exit code after SIGTERM" "$STOP_RC" 0
+read -r taken produced delivered failed dropped < <(producer_summary "$WW_TMP/prod.log")
 check_ge "readings before SIGTERM" "${taken:-0}" 1000
 check_eq "produced = readings" "$produced" "$taken"
 check_eq "delivered = produced" "$delivered" "$produced"
