@@ -23,6 +23,7 @@
 #define WW_TURN_MAX 256            /* messages taken before housekeeping (a scoring batch) */
 #define WW_TURN_MS 5               /* ... or this long, whichever comes first */
 #define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models or alerts topic back */
+#define WW_OFFSETS_TIMEOUT_MS 5000 /* bound on a watermark request */
 #define WW_CARRY_LOOKBACK_MS (24 * 3600 * 1000LL) /* alert events read back to carry alerts over */
 
 /*
@@ -198,6 +199,7 @@ static int rewind_to_committed(kctx_t *k) {
         parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
       ww_proc_revoke(k->proc, parts->elems[i].partition);
     }
+    ww_kafka_resolve_beginning(k->consumer, parts, WW_OFFSETS_TIMEOUT_MS);
     error = parts->cnt > 0 ? rd_kafka_seek_partitions(k->consumer, parts, WW_TXN_TIMEOUT_MS)
                            : NULL;
     if (k->eof) {
@@ -311,6 +313,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       WW_LOG(WW_LOG_INFO, "REBALANCE", "assigned %s [%" PRId32 "]", parts->elems[i].topic,
              parts->elems[i].partition);
     }
+    if (k->from_beginning)
+      ww_kafka_resolve_beginning(rk, parts, WW_OFFSETS_TIMEOUT_MS);
     if (cooperative)
       error = rd_kafka_incremental_assign(rk, parts);
     else

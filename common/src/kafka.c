@@ -1,6 +1,7 @@
 /* kafka.c: librdkafka set-up, callbacks into WW_LOG, shutdown, EOF tracking. */
 #include "windwatch/kafka.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,23 @@ rd_kafka_resp_err_t ww_kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_
     WW_LOG(WW_LOG_WARN, "KAFKA", "reading the committed offsets: %s (retrying)",
            rd_kafka_err2str(err));
     ww_sleep_ms(250);
+  }
+}
+
+void ww_kafka_resolve_beginning(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                int timeout_ms) {
+  for (int i = 0; i < parts->cnt; i++) {
+    rd_kafka_topic_partition_t *p = &parts->elems[i];
+    int64_t lo, hi;
+    rd_kafka_resp_err_t err;
+    if (p->offset != RD_KAFKA_OFFSET_BEGINNING)
+      continue;
+    err = rd_kafka_query_watermark_offsets(rk, p->topic, p->partition, &lo, &hi, timeout_ms);
+    if (!err)
+      p->offset = lo;
+    else
+      WW_LOG(WW_LOG_DEBUG, "KAFKA", "%s [%" PRId32 "]: low watermark not read (%s): starting "
+             "at BEGINNING", p->topic, p->partition, rd_kafka_err2str(err));
   }
 }
 

@@ -159,6 +159,27 @@ static void test_committed_retries(void) {
   CHECK(ww_mono_ms() - t0 < 10000); /* not retried until the deadline */
 
   rd_kafka_topic_partition_list_destroy(parts);
+
+  /* ww_kafka_resolve_beginning(): BEGINNING becomes the low watermark, other
+   * offsets stay, and a partition whose watermark cannot be read keeps
+   * BEGINNING. */
+  for (int i = 0; i < 3; i++)
+    CHECK_INT_EQ(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("c"), RD_KAFKA_V_PARTITION(1),
+                                   RD_KAFKA_V_VALUE("m", 1),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END), 0);
+  CHECK_INT_EQ(rd_kafka_flush(prod, 5000), 0);
+  parts = rd_kafka_topic_partition_list_new(4);
+  rd_kafka_topic_partition_list_add(parts, "c", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_topic_partition_list_add(parts, "c", 1)->offset = 2;
+  rd_kafka_topic_partition_list_add(parts, "c", 1)->offset = RD_KAFKA_OFFSET_END;
+  rd_kafka_topic_partition_list_add(parts, "c", 9)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  ww_kafka_resolve_beginning(cons, parts, 2000);
+  CHECK_INT_EQ(parts->elems[0].offset, 0);
+  CHECK_INT_EQ(parts->elems[1].offset, 2);
+  CHECK_INT_EQ(parts->elems[2].offset, RD_KAFKA_OFFSET_END);
+  CHECK_INT_EQ(parts->elems[3].offset, RD_KAFKA_OFFSET_BEGINNING); /* no such partition */
+  rd_kafka_topic_partition_list_destroy(parts);
+
   ww_kafka_consumer_close(cons);
 out:
   if (prod)

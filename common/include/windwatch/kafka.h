@@ -97,6 +97,19 @@ rd_kafka_resp_err_t ww_kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_
                                        int timeout_ms);
 
 /**
+ * @brief Replaces every RD_KAFKA_OFFSET_BEGINNING in \p parts by that
+ *        partition's low watermark, asked of its leader.
+ *
+ * A partition assigned at a logical offset waits for librdkafka's offset
+ * query, which right after a group join finds no leader thread yet and
+ * retries half a second later; an absolute offset starts fetching at once.
+ * A partition whose watermark cannot be read keeps RD_KAFKA_OFFSET_BEGINNING
+ * (correct, only slower).
+ */
+void ww_kafka_resolve_beginning(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                int timeout_ms);
+
+/**
  * Partition-EOF tracking for --mode batch: done once every assigned partition
  * has reported EOF with nothing consumed after it. Not thread-safe.
  */
