@@ -454,9 +454,32 @@ enum {
   F_MODEL = 1 << 5, F_ZSCORE = 1 << 6,
 };
 
-static int key_is(const value_t *k, const char *name) {
-  size_t n = strlen(name);
-  return k->len == n && !k->truncated && memcmp(k->str, name, n) == 0;
+/* The known fields of a reading (and of a scored reading); K_OTHER is a
+ * sensor name or a field to ignore. */
+typedef enum key_e {
+  K_OTHER, K_LINE, K_COMPONENT, K_TS, K_SEQ, K_EPISODE, K_MODEL, K_INJECTED, K_SCORE, K_ZSCORE,
+  K_SEVERITY,
+} key_t_;
+
+/* One length switch and at most two compares per field, instead of a chain
+ * of compares: this runs for every field of every reading. */
+static key_t_ key_of(const value_t *k) {
+#define KEY(name, id) if (memcmp(k->str, name, sizeof(name) - 1) == 0) return id
+  if (k->truncated)
+    return K_OTHER;
+  switch (k->len) {
+  case 6: KEY("zscore", K_ZSCORE); break;
+  case 8: KEY("severity", K_SEVERITY); break;
+  case 9: KEY("timestamp", K_TS); break;
+  case 10: KEY("episode_id", K_EPISODE); break;
+  case 12: KEY("component_id", K_COMPONENT); break;
+  case 13: KEY("model_version", K_MODEL); KEY("anomaly_score", K_SCORE); break;
+  case 15: KEY("production_line", K_LINE); KEY("sequence_number", K_SEQ); break;
+  case 16: KEY("injected_anomaly", K_INJECTED); break;
+  default: break;
+  }
+  return K_OTHER;
+#undef KEY
 }
 
 static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t len, int flags,
@@ -491,6 +514,7 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
   }
   for (;;) {
     int sidx;
+    key_t_ kid;
     ws(&sc);
     if (sc.p >= sc.end || *sc.p != '"')
       return fail(&sc, WW_DLQ_MALFORMED_JSON, "expected a field name");
@@ -503,14 +527,15 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
     if ((rc = scan_value(&sc, &val, 1)) != WW_DLQ_NONE)
       return rc;
 
-    if (key_is(&key, "production_line")) {
+    kid = key_of(&key);
+    if (kid == K_LINE) {
       if (val.type != T_STRING)
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'production_line' is %s, expected a string",
                     type_name(val.type));
       memcpy(line_id, val.str, sizeof(line_id));
       line_len = val.truncated ? sizeof(line_id) : val.len;
       seen |= F_LINE;
-    } else if (key_is(&key, "component_id")) {
+    } else if (kid == K_COMPONENT) {
       if (val.type != T_STRING)
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'component_id' is %s, expected a string",
                     type_name(val.type));
@@ -519,7 +544,7 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
                     sizeof(r->component_id) - 1, val.len);
       memcpy(r->component_id, val.str, val.len + 1);
       seen |= F_COMPONENT;
-    } else if (key_is(&key, "timestamp")) {
+    } else if (kid == K_TS) {
       if (val.type == T_NULL && (flags & WW_DECODE_TS_OPTIONAL)) {
         /* absent: "now" below */
       } else if (val.type != T_STRING) {
@@ -532,11 +557,11 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       } else {
         seen |= F_TS;
       }
-    } else if (key_is(&key, "sequence_number") || key_is(&key, "episode_id") ||
-               key_is(&key, "model_version")) {
-      int64_t *dst = key_is(&key, "sequence_number") ? &r->seq
-                     : key_is(&key, "episode_id") ? &r->episode_id
-                     : score ? &score->model_version : NULL;
+    } else if (kid == K_SEQ || kid == K_EPISODE || kid == K_MODEL) {
+      int64_t *dst = kid == K_SEQ       ? &r->seq
+                     : kid == K_EPISODE ? &r->episode_id
+                     : score            ? &score->model_version
+                                        : NULL;
       if (val.type == T_NULL) {
         /* absent */
       } else if (val.type != T_NUMBER || !val.is_int || fabs(val.num) > 9.0e15) {
@@ -544,10 +569,10 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
                     val.type == T_NUMBER ? "a fraction" : type_name(val.type));
       } else if (dst) {
         *dst = (int64_t)val.num;
-        if (key_is(&key, "model_version"))
+        if (kid == K_MODEL)
           seen |= F_MODEL;
       }
-    } else if (key_is(&key, "injected_anomaly")) {
+    } else if (kid == K_INJECTED) {
       if (val.type == T_STRING) {
         if (val.len >= sizeof(r->injected_anomaly))
           return fail(&sc, WW_DLQ_BAD_TYPE, "field 'injected_anomaly' is longer than %zu bytes",
@@ -557,8 +582,8 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'injected_anomaly' is %s, expected a string or "
                     "null", type_name(val.type));
       }
-    } else if (score && (key_is(&key, "anomaly_score") || key_is(&key, "zscore"))) {
-      int is_score = key_is(&key, "anomaly_score");
+    } else if (score && (kid == K_SCORE || kid == K_ZSCORE)) {
+      int is_score = kid == K_SCORE;
       if (val.type == T_NONFINITE)
         return fail(&sc, WW_DLQ_NOT_FINITE, "field '%s' is not finite", key.str);
       if (val.type != T_NUMBER)
@@ -571,7 +596,7 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
         score->zscore = val.num;
         seen |= F_ZSCORE;
       }
-    } else if (score && key_is(&key, "severity")) {
+    } else if (score && kid == K_SEVERITY) {
       if (val.type != T_STRING || ww_severity_parse(val.str, val.len, &score->severity) != 0)
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'severity' must be normal, warning or critical");
       seen |= F_SEVERITY;
@@ -679,17 +704,24 @@ static void out_str(out_t *o, const char *s) { out_raw(o, s, strlen(s)); }
 
 static void out_json_string(out_t *o, const char *s) {
   static const char hex[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)s;
   out_raw(o, "\"", 1);
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+  for (;;) {
+    /* The run of bytes that need no escape, in one copy. */
+    const unsigned char *run = p;
+    while (*p >= 0x20 && *p != '"' && *p != '\\')
+      p++;
+    out_raw(o, (const char *)run, (size_t)(p - run));
+    if (!*p)
+      break;
     if (*p == '"' || *p == '\\') {
       char e[2] = {'\\', (char)*p};
       out_raw(o, e, 2);
-    } else if (*p < 0x20) {
+    } else {
       char e[6] = {'\\', 'u', '0', '0', hex[*p >> 4], hex[*p & 15]};
       out_raw(o, e, 6);
-    } else {
-      out_raw(o, (const char *)p, 1);
     }
+    p++;
   }
   out_raw(o, "\"", 1);
 }
