@@ -53,8 +53,16 @@ timed() {
   local f=$WORK/measure.$BASHPID.txt
   rm -f "$f"
   "$HBIN/measure" "$f" -- "$@" || true
-  if [ ! -s "$f" ]; then T_WALL=0; T_RSS=0; T_RC=255; return 0; fi
-  read -r T_WALL T_RSS T_RC <"$f"
+  if [ ! -s "$f" ]; then T_WALL=0; T_RSS=0; T_RC=255; T_CPU=0; return 0; fi
+  read -r T_WALL T_RSS T_RC T_CPU <"$f"
+}
+
+# broker_cpu: CPU seconds (user + system) the bench broker's JVM has used so far.
+broker_cpu() {
+  local pid
+  pid=$(cat "$WORK/kafka/kafka.pid" 2>/dev/null) || { echo 0; return 0; }
+  awk -v hz="$(getconf CLK_TCK)" '{ printf "%.2f", ($14 + $15) / hz }' "/proc/$pid/stat" \
+    2>/dev/null || echo 0
 }
 
 # rate COUNT SECONDS: COUNT / SECONDS, one decimal.

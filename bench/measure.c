@@ -5,7 +5,8 @@
  *
  *   measure OUT -- COMMAND [ARGS...]
  *
- * Appends one line "wall_s maxrss_kb exit_code" to the file OUT and exits with
+ * Appends one line "wall_s maxrss_kb exit_code cpu_s" (cpu_s: user + system
+ * time of the command and its waited-for children) to the file OUT and exits with
  * the command's exit code (128+signal if it was killed). stdin/stdout/stderr
  * are inherited: redirect them around this program. Wall time is
  * CLOCK_MONOTONIC from just before fork() to the reaping wait4(); peak RSS is
@@ -64,7 +65,9 @@ int main(int argc, char **argv) {
     fprintf(stderr, "measure: cannot open '%s': %s\n", out_path, strerror(errno));
     return 2;
   }
-  fprintf(out, "%.6f %ld %d\n", wall, ru.ru_maxrss, code);
+  fprintf(out, "%.6f %ld %d %.3f\n", wall, ru.ru_maxrss, code,
+          (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+              (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
   if (fclose(out) != 0) {
     fprintf(stderr, "measure: cannot write '%s': %s\n", out_path, strerror(errno));
     return 2;

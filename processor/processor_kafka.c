@@ -537,8 +537,9 @@ static int run_loop(kctx_t *k, loop_t *lp) {
     /* Keep taking what is at hand; when the input runs dry, or after
      * WW_TURN_MAX messages or WW_TURN_MS, finish the waiting readings (their
      * model scores in one batch), serve delivery reports and commit if due. */
-    if (m && ++lp->since_check < WW_TURN_MAX && ww_mono_ms() - lp->last_turn < WW_TURN_MS)
-      continue;
+    if (m && ++lp->since_check < WW_TURN_MAX &&
+        ((lp->since_check & 15) != 0 || ww_mono_ms() - lp->last_turn < WW_TURN_MS))
+      continue; /* (the clock is read every 16th message, some 50 us of work apart) */
     lp->since_check = 0;
     lp->last_turn = ww_mono_ms();
     ww_proc_flush(k->proc);
