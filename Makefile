@@ -4,6 +4,7 @@
 #   make bench   run the benchmarks and write docs/benchmarks.md
 #   make test-faults  the long fault scenarios (about 5 minutes on 2 idle cores)
 #   make fuzz    run the libFuzzer targets for FUZZ_SECONDS each (needs clang)
+#   make format  rewrite the C sources in the house style; format-check only checks (CI)
 #   make clean   remove the build directory
 
 BUILD ?= build
@@ -18,7 +19,7 @@ WERROR ?= OFF
 endif
 CMAKE_ARGS ?=
 
-.PHONY: all bootstrap configure build run test test-unit test-integration test-browser test-sanitize test-faults soak bench fuzz clean
+.PHONY: all bootstrap configure build run test test-unit test-integration test-browser test-sanitize test-faults soak bench fuzz format format-check clean
 
 all: build
 
@@ -70,6 +71,13 @@ bench: bootstrap build
 
 fuzz:
 	@scripts/fuzz $(FUZZ_SECONDS)
+
+# .clang-format, with the clang-format 14 that scripts/bootstrap installs.
+format: bootstrap
+	@scripts/format
+
+format-check: bootstrap
+	@scripts/format --check
 
 clean:
 	rm -rf $(BUILD) $(BUILD)-asan build-fuzz

@@ -19,16 +19,16 @@
 
 /** Everything the server needs; strings are borrowed and must outlive the server. */
 typedef struct ww_api_conf_s {
-  char host[WW_API_HOST_MAX];  /* numeric address or name to bind, "127.0.0.1" */
-  uint16_t port;               /* TCP port; 0 = any free port (see ww_api_port()) */
-  const char *db_path;         /* SQLite file written by the sink */
-  const char *web_root;        /* directory of the dashboard (index.html, ...) */
-  const char *token;           /* bearer token required for POST, or NULL */
-  int threads;                 /* libmicrohttpd worker threads, >= 1 */
-  size_t max_body;             /* bytes; larger request bodies get 413 */
-  const ww_factory_t *fac;     /* borrowed factory description */
-  struct rd_kafka_s *rk;       /* producer for /api/predict readings, or NULL; borrowed */
-  const char *topic_data;      /* topic of raw readings for rk */
+  char host[WW_API_HOST_MAX]; /* numeric address or name to bind, "127.0.0.1" */
+  uint16_t port;              /* TCP port; 0 = any free port (see ww_api_port()) */
+  const char *db_path;        /* SQLite file written by the sink */
+  const char *web_root;       /* directory of the dashboard (index.html, ...) */
+  const char *token;          /* bearer token required for POST, or NULL */
+  int threads;                /* libmicrohttpd worker threads, >= 1 */
+  size_t max_body;            /* bytes; larger request bodies get 413 */
+  const ww_factory_t *fac;    /* borrowed factory description */
+  struct rd_kafka_s *rk;      /* producer for /api/predict readings, or NULL; borrowed */
+  const char *topic_data;     /* topic of raw readings for rk */
 } ww_api_conf_t;
 
 typedef struct ww_api_s ww_api_t;

@@ -17,83 +17,85 @@
 #include "windwatch/timeutil.h"
 
 /* Columns read by api_reading_json(), in this order. */
-#define READING_COLS                                                                     \
-  "timestamp, production_line, component_id, temperature, humidity, sound_level, "      \
+#define READING_COLS                                                                               \
+  "timestamp, production_line, component_id, temperature, humidity, sound_level, "                 \
   "is_anomaly, anomaly_score, severity, model_version, extra_values, id"
 /* Columns read by api_alert_json(), in this order. */
-#define ALERT_COLS                                                                       \
-  "alert_id, production_line, component_id, state, severity, anomaly_type, opened_ms, "  \
+#define ALERT_COLS                                                                                 \
+  "alert_id, production_line, component_id, state, severity, anomaly_type, opened_ms, "            \
   "updated_ms, resolved_ms, max_score, readings, sensors, last_event"
-#define HISTORY(col)                                                                     \
-  "SELECT timestamp, production_line, " col ", is_anomaly, anomaly_score, component_id "  \
-  "FROM sensor_readings WHERE ts_ms >= ?2 AND ts_ms <= ?3 "                              \
+#define HISTORY(col)                                                                               \
+  "SELECT timestamp, production_line, " col ", is_anomaly, anomaly_score, component_id "           \
+  "FROM sensor_readings WHERE ts_ms >= ?2 AND ts_ms <= ?3 "                                        \
   "AND (?1 IS NULL OR production_line = ?1) ORDER BY ts_ms DESC, id DESC LIMIT ?4"
 /* The same for one line: "production_line = ?1" alone lets SQLite use the (line, ts) index. */
-#define HISTORY_LINE(col)                                                                \
-  "SELECT timestamp, production_line, " col ", is_anomaly, anomaly_score, component_id "  \
-  "FROM sensor_readings WHERE production_line = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 "     \
+#define HISTORY_LINE(col)                                                                          \
+  "SELECT timestamp, production_line, " col ", is_anomaly, anomaly_score, component_id "           \
+  "FROM sensor_readings WHERE production_line = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 "               \
   "ORDER BY ts_ms DESC, id DESC LIMIT ?4"
-#define WINDOW_COLS                                                                      \
+#define WINDOW_COLS                                                                                \
   "id, production_line, window_type, window_start_ms, window_end_ms, count, anomalous, stats"
 
 static const char *const sql_text[Q__COUNT] = {
-  [Q_HEALTH] = "SELECT (SELECT count(*) FROM (SELECT 1 FROM sensor_readings LIMIT 1)), "
-               "(SELECT max(ts_ms) FROM sensor_readings), (SELECT count(*) FROM models)",
-  [Q_MODEL_NEWEST] = "SELECT production_line, max(version), trained_ms, samples, metadata "
-                     "FROM models GROUP BY production_line",
-  [Q_LATEST_LINE] = "SELECT " READING_COLS " FROM sensor_readings WHERE production_line = ?1 "
-                    "ORDER BY ts_ms DESC, id DESC LIMIT 1",
-  [Q_RECENT] = "SELECT " READING_COLS " FROM sensor_readings ORDER BY ts_ms DESC, id DESC "
-               "LIMIT ?1",
-  [Q_HISTORY_TEMP] = HISTORY("temperature"),
-  [Q_HISTORY_HUM] = HISTORY("humidity"),
-  [Q_HISTORY_SOUND] = HISTORY("sound_level"),
-  [Q_HISTORY_EXTRA] = HISTORY("json_extract(extra_values, ?5)"),
-  [Q_HISTORY_TEMP_LINE] = HISTORY_LINE("temperature"),
-  [Q_HISTORY_HUM_LINE] = HISTORY_LINE("humidity"),
-  [Q_HISTORY_SOUND_LINE] = HISTORY_LINE("sound_level"),
-  [Q_HISTORY_EXTRA_LINE] = HISTORY_LINE("json_extract(extra_values, ?5)"),
-  [Q_HISTORY_ROLLUP] = "SELECT minute_ms, production_line, sum / count, min, max, count "
-                       "FROM readings_rollup_1m WHERE sensor = ?5 AND minute_ms >= ?2 "
-                       "AND minute_ms <= ?3 AND (?1 IS NULL OR production_line = ?1) "
-                       "ORDER BY minute_ms DESC, production_line LIMIT ?4",
-  [Q_COUNT_RANGE] = "SELECT count(*), min(ts_ms), max(ts_ms) FROM sensor_readings",
-  [Q_SUMMARY] = "SELECT count(*), avg(temperature), avg(humidity), avg(sound_level), "
-                "avg(anomaly_score), min(ts_ms), max(ts_ms), total(is_anomaly) "
-                "FROM sensor_readings WHERE ts_ms >= ?1 AND ts_ms <= ?2",
-  [Q_ALERTS] = "SELECT " ALERT_COLS " FROM alerts WHERE (?1 IS NULL OR production_line = ?1) "
-               "AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR severity = ?3) "
-               "AND updated_ms >= ?4 AND (updated_ms < ?5 OR (updated_ms = ?5 AND alert_id < ?6)) "
-               "ORDER BY updated_ms DESC, alert_id DESC LIMIT ?7",
-  [Q_ALERT_ONE] = "SELECT " ALERT_COLS " FROM alerts WHERE alert_id = ?1",
-  [Q_ALERTS_ACTIVE_LINE] = "SELECT " ALERT_COLS " FROM alerts WHERE state = 'open' "
-                           "AND production_line = ?1 ORDER BY updated_ms DESC LIMIT 50",
-  [Q_WINDOWS] = "SELECT " WINDOW_COLS " FROM window_stats WHERE window_end_ms >= ?2 "
-                "AND window_end_ms <= ?3 AND (?1 IS NULL OR production_line = ?1) "
-                "ORDER BY window_end_ms DESC, id DESC LIMIT ?4",
-  [Q_WINDOW_LATEST_LINE] = "SELECT " WINDOW_COLS " FROM window_stats WHERE production_line = ?1 "
-                           "ORDER BY window_end_ms DESC, id DESC LIMIT 1",
-  [Q_MODELS] = "SELECT production_line, version, trained_ms, samples, metadata, length(model) "
-               "FROM models ORDER BY production_line, version DESC",
-  [Q_STREAM_MARKS] = "SELECT (SELECT coalesce(max(updated_ms), 0) FROM alerts), "
-                     "(SELECT coalesce(max(id), 0) FROM window_stats)",
-  [Q_ALERTS_SINCE] = "SELECT " ALERT_COLS " FROM alerts WHERE updated_ms > ?1 "
-                     "OR (updated_ms = ?1 AND alert_id > ?2) ORDER BY updated_ms, alert_id "
-                     "LIMIT 200",
-  [Q_MODEL_VERSIONS] = "SELECT production_line, max(version) FROM models GROUP BY production_line",
-  [Q_MODEL_BLOB] = "SELECT model FROM models WHERE production_line = ?1 AND version = ?2",
-  /* Model features (api_features.c): on the (production_line, ts_ms) index,
-   * whose ties are in rowid order, i.e. the order the sink stored them. */
-  [Q_FEAT_PANES] = "SELECT ts_ms, severity, temperature, humidity, sound_level, extra_values "
-                   "FROM sensor_readings INDEXED BY sensor_readings_line_ts "
-                   "WHERE production_line = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 "
-                   "AND component_id = ?4 ORDER BY ts_ms, id",
-  [Q_FEAT_LAST] = "SELECT ts_ms, severity, temperature, humidity, sound_level, extra_values, "
-                  "component_id FROM sensor_readings INDEXED BY sensor_readings_line_ts "
-                  "WHERE production_line = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC, id DESC "
-                  "LIMIT ?3",
-  [Q_WINDOWS_SINCE] = "SELECT " WINDOW_COLS " FROM window_stats WHERE id > ?1 ORDER BY id "
-                      "LIMIT 200",
+    [Q_HEALTH] = "SELECT (SELECT count(*) FROM (SELECT 1 FROM sensor_readings LIMIT 1)), "
+                 "(SELECT max(ts_ms) FROM sensor_readings), (SELECT count(*) FROM models)",
+    [Q_MODEL_NEWEST] = "SELECT production_line, max(version), trained_ms, samples, metadata "
+                       "FROM models GROUP BY production_line",
+    [Q_LATEST_LINE] = "SELECT " READING_COLS " FROM sensor_readings WHERE production_line = ?1 "
+                      "ORDER BY ts_ms DESC, id DESC LIMIT 1",
+    [Q_RECENT] = "SELECT " READING_COLS " FROM sensor_readings ORDER BY ts_ms DESC, id DESC "
+                 "LIMIT ?1",
+    [Q_HISTORY_TEMP] = HISTORY("temperature"),
+    [Q_HISTORY_HUM] = HISTORY("humidity"),
+    [Q_HISTORY_SOUND] = HISTORY("sound_level"),
+    [Q_HISTORY_EXTRA] = HISTORY("json_extract(extra_values, ?5)"),
+    [Q_HISTORY_TEMP_LINE] = HISTORY_LINE("temperature"),
+    [Q_HISTORY_HUM_LINE] = HISTORY_LINE("humidity"),
+    [Q_HISTORY_SOUND_LINE] = HISTORY_LINE("sound_level"),
+    [Q_HISTORY_EXTRA_LINE] = HISTORY_LINE("json_extract(extra_values, ?5)"),
+    [Q_HISTORY_ROLLUP] = "SELECT minute_ms, production_line, sum / count, min, max, count "
+                         "FROM readings_rollup_1m WHERE sensor = ?5 AND minute_ms >= ?2 "
+                         "AND minute_ms <= ?3 AND (?1 IS NULL OR production_line = ?1) "
+                         "ORDER BY minute_ms DESC, production_line LIMIT ?4",
+    [Q_COUNT_RANGE] = "SELECT count(*), min(ts_ms), max(ts_ms) FROM sensor_readings",
+    [Q_SUMMARY] = "SELECT count(*), avg(temperature), avg(humidity), avg(sound_level), "
+                  "avg(anomaly_score), min(ts_ms), max(ts_ms), total(is_anomaly) "
+                  "FROM sensor_readings WHERE ts_ms >= ?1 AND ts_ms <= ?2",
+    [Q_ALERTS] =
+        "SELECT " ALERT_COLS " FROM alerts WHERE (?1 IS NULL OR production_line = ?1) "
+        "AND (?2 IS NULL OR state = ?2) AND (?3 IS NULL OR severity = ?3) "
+        "AND updated_ms >= ?4 AND (updated_ms < ?5 OR (updated_ms = ?5 AND alert_id < ?6)) "
+        "ORDER BY updated_ms DESC, alert_id DESC LIMIT ?7",
+    [Q_ALERT_ONE] = "SELECT " ALERT_COLS " FROM alerts WHERE alert_id = ?1",
+    [Q_ALERTS_ACTIVE_LINE] = "SELECT " ALERT_COLS " FROM alerts WHERE state = 'open' "
+                             "AND production_line = ?1 ORDER BY updated_ms DESC LIMIT 50",
+    [Q_WINDOWS] = "SELECT " WINDOW_COLS " FROM window_stats WHERE window_end_ms >= ?2 "
+                  "AND window_end_ms <= ?3 AND (?1 IS NULL OR production_line = ?1) "
+                  "ORDER BY window_end_ms DESC, id DESC LIMIT ?4",
+    [Q_WINDOW_LATEST_LINE] = "SELECT " WINDOW_COLS " FROM window_stats WHERE production_line = ?1 "
+                             "ORDER BY window_end_ms DESC, id DESC LIMIT 1",
+    [Q_MODELS] = "SELECT production_line, version, trained_ms, samples, metadata, length(model) "
+                 "FROM models ORDER BY production_line, version DESC",
+    [Q_STREAM_MARKS] = "SELECT (SELECT coalesce(max(updated_ms), 0) FROM alerts), "
+                       "(SELECT coalesce(max(id), 0) FROM window_stats)",
+    [Q_ALERTS_SINCE] = "SELECT " ALERT_COLS " FROM alerts WHERE updated_ms > ?1 "
+                       "OR (updated_ms = ?1 AND alert_id > ?2) ORDER BY updated_ms, alert_id "
+                       "LIMIT 200",
+    [Q_MODEL_VERSIONS] =
+        "SELECT production_line, max(version) FROM models GROUP BY production_line",
+    [Q_MODEL_BLOB] = "SELECT model FROM models WHERE production_line = ?1 AND version = ?2",
+    /* Model features (api_features.c): on the (production_line, ts_ms) index,
+     * whose ties are in rowid order, i.e. the order the sink stored them. */
+    [Q_FEAT_PANES] = "SELECT ts_ms, severity, temperature, humidity, sound_level, extra_values "
+                     "FROM sensor_readings INDEXED BY sensor_readings_line_ts "
+                     "WHERE production_line = ?1 AND ts_ms >= ?2 AND ts_ms < ?3 "
+                     "AND component_id = ?4 ORDER BY ts_ms, id",
+    [Q_FEAT_LAST] = "SELECT ts_ms, severity, temperature, humidity, sound_level, extra_values, "
+                    "component_id FROM sensor_readings INDEXED BY sensor_readings_line_ts "
+                    "WHERE production_line = ?1 AND ts_ms < ?2 ORDER BY ts_ms DESC, id DESC "
+                    "LIMIT ?3",
+    [Q_WINDOWS_SINCE] = "SELECT " WINDOW_COLS " FROM window_stats WHERE id > ?1 ORDER BY id "
+                        "LIMIT 200",
 };
 
 /* The tables /api/table-data may show, each with its one fixed query (?1 = limit).
@@ -102,25 +104,25 @@ static const struct {
   const char *name;
   const char *sql;
 } tables[] = {
-  {"sensor_readings",
-   "SELECT id, timestamp, production_line, component_id, sequence_number, temperature, "
-   "humidity, sound_level, extra_values, is_anomaly, anomaly_score, severity, model_version, "
-   "zscore, injected_anomaly, episode_id FROM sensor_readings ORDER BY ts_ms DESC, id DESC "
-   "LIMIT ?1"},
-  {"window_stats", "SELECT " WINDOW_COLS " FROM window_stats ORDER BY window_end_ms DESC, "
-                   "id DESC LIMIT ?1"},
-  {"alerts", "SELECT " ALERT_COLS " FROM alerts ORDER BY updated_ms DESC LIMIT ?1"},
-  {"models", "SELECT production_line, version, trained_ms, samples, metadata FROM models "
-             "ORDER BY trained_ms DESC LIMIT ?1"},
-  {"model_metadata", "SELECT model_version, training_date, metrics FROM model_metadata "
-                     "LIMIT ?1"},
-  {"production_lines", "SELECT id, name, components, sensors FROM production_lines "
-                       "ORDER BY id LIMIT ?1"},
-  {"dead_letters", "SELECT id, received_ms, reason, detail, src_topic, src_partition, "
-                   "src_offset, CAST(payload AS TEXT) AS payload FROM dead_letters "
-                   "ORDER BY received_ms DESC, id DESC LIMIT ?1"},
-  {"readings_rollup_1m", "SELECT production_line, sensor, minute_ms, count, sum, min, max "
-                         "FROM readings_rollup_1m ORDER BY minute_ms DESC LIMIT ?1"},
+    {"sensor_readings",
+     "SELECT id, timestamp, production_line, component_id, sequence_number, temperature, "
+     "humidity, sound_level, extra_values, is_anomaly, anomaly_score, severity, model_version, "
+     "zscore, injected_anomaly, episode_id FROM sensor_readings ORDER BY ts_ms DESC, id DESC "
+     "LIMIT ?1"},
+    {"window_stats", "SELECT " WINDOW_COLS " FROM window_stats ORDER BY window_end_ms DESC, "
+                     "id DESC LIMIT ?1"},
+    {"alerts", "SELECT " ALERT_COLS " FROM alerts ORDER BY updated_ms DESC LIMIT ?1"},
+    {"models", "SELECT production_line, version, trained_ms, samples, metadata FROM models "
+               "ORDER BY trained_ms DESC LIMIT ?1"},
+    {"model_metadata", "SELECT model_version, training_date, metrics FROM model_metadata "
+                       "LIMIT ?1"},
+    {"production_lines", "SELECT id, name, components, sensors FROM production_lines "
+                         "ORDER BY id LIMIT ?1"},
+    {"dead_letters", "SELECT id, received_ms, reason, detail, src_topic, src_partition, "
+                     "src_offset, CAST(payload AS TEXT) AS payload FROM dead_letters "
+                     "ORDER BY received_ms DESC, id DESC LIMIT ?1"},
+    {"readings_rollup_1m", "SELECT production_line, sensor, minute_ms, count, sum, min, max "
+                           "FROM readings_rollup_1m ORDER BY minute_ms DESC LIMIT ?1"},
 };
 
 const char *api_table_sql(const char *name) {
@@ -132,8 +134,8 @@ const char *api_table_sql(const char *name) {
 
 /* State of one worker thread. */
 typedef struct api_dbconn_s {
-  sqlite3 *db;                   /* read-only connection, owned */
-  sqlite3_stmt *st[Q__COUNT];    /* prepared lazily, owned */
+  sqlite3 *db;                /* read-only connection, owned */
+  sqlite3_stmt *st[Q__COUNT]; /* prepared lazily, owned */
 } api_dbconn_t;
 
 static void dbconn_free(void *p) {
@@ -251,7 +253,7 @@ json_t *api_col_parse(sqlite3_stmt *st, int i) {
 
 static json_t *real_or_null(sqlite3_stmt *st, int i) {
   return sqlite3_column_type(st, i) == SQLITE_NULL ? json_null()
-                                                    : json_real(sqlite3_column_double(st, i));
+                                                   : json_real(sqlite3_column_double(st, i));
 }
 
 json_t *api_reading_json(sqlite3_stmt *st) {
@@ -291,9 +293,10 @@ json_t *api_alert_json(sqlite3_stmt *st, int full) {
   json_object_set_new(o, "anomaly_type", api_col_json(st, 5));
   json_object_set_new(o, "opened_at", api_ts_json(sqlite3_column_int64(st, 6)));
   json_object_set_new(o, "updated_at", api_ts_json(sqlite3_column_int64(st, 7)));
-  json_object_set_new(o, "resolved_at", sqlite3_column_type(st, 8) == SQLITE_NULL
-                                            ? json_null()
-                                            : api_ts_json(sqlite3_column_int64(st, 8)));
+  json_object_set_new(o, "resolved_at",
+                      sqlite3_column_type(st, 8) == SQLITE_NULL
+                          ? json_null()
+                          : api_ts_json(sqlite3_column_int64(st, 8)));
   json_object_set_new(o, "max_score", real_or_null(st, 9));
   json_object_set_new(o, "readings", api_col_json(st, 10));
   json_object_set_new(o, "sensors", api_col_parse(st, 11));

@@ -39,7 +39,8 @@ int api_csv_field(char *buf, size_t size, const char *s) {
   size_t o = 0;
   int quote = strpbrk(s, ",\"\r\n") != NULL;
   if (quote) {
-    if (o + 1 > size) return -1;
+    if (o + 1 > size)
+      return -1;
     buf[o++] = '"';
   }
   for (const char *p = s; *p; p++) {
@@ -51,18 +52,19 @@ int api_csv_field(char *buf, size_t size, const char *s) {
     buf[o++] = *p;
   }
   if (quote) {
-    if (o + 1 > size) return -1;
+    if (o + 1 > size)
+      return -1;
     buf[o++] = '"';
   }
   return (int)o;
 }
 
 typedef struct export_s {
-  sqlite3 *db;          /* own read-only connection */
-  sqlite3_stmt *st;     /* the export query */
-  char line[4096];      /* the current row as CSV */
-  size_t len, off;      /* bytes in line, bytes of it already sent */
-  int done;             /* the statement is exhausted */
+  sqlite3 *db;      /* own read-only connection */
+  sqlite3_stmt *st; /* the export query */
+  char line[4096];  /* the current row as CSV */
+  size_t len, off;  /* bytes in line, bytes of it already sent */
+  int done;         /* the statement is exhausted */
 } export_t;
 
 static void export_free(void *cls) {
@@ -83,15 +85,16 @@ static int format_row(export_t *ex) {
     const char *v = tmp;
     int w;
     switch (sqlite3_column_type(ex->st, i)) {
-    case SQLITE_INTEGER: snprintf(tmp, sizeof(tmp), "%lld",
-                                  (long long)sqlite3_column_int64(ex->st, i)); break;
-    case SQLITE_FLOAT: snprintf(tmp, sizeof(tmp), "%.10g", sqlite3_column_double(ex->st, i));
+    case SQLITE_INTEGER:
+      snprintf(tmp, sizeof(tmp), "%lld", (long long)sqlite3_column_int64(ex->st, i));
       break;
+    case SQLITE_FLOAT: snprintf(tmp, sizeof(tmp), "%.10g", sqlite3_column_double(ex->st, i)); break;
     case SQLITE_TEXT: v = (const char *)sqlite3_column_text(ex->st, i); break;
     default: tmp[0] = '\0'; break;
     }
     if (i > 0) {
-      if (o + 1 >= sizeof(ex->line)) return -1;
+      if (o + 1 >= sizeof(ex->line))
+        return -1;
       ex->line[o++] = ',';
     }
     w = api_csv_field(ex->line + o, sizeof(ex->line) - o - 2, v);
@@ -113,7 +116,8 @@ static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max) {
   while (o < max) {
     if (ex->off < ex->len) {
       size_t n = ex->len - ex->off;
-      if (n > max - o) n = max - o;
+      if (n > max - o)
+        n = max - o;
       memcpy(buf + o, ex->line + ex->off, n);
       ex->off += n;
       o += n;
@@ -146,8 +150,8 @@ enum MHD_Result api_h_export_csv(api_req_t *req, int predictions) {
   const char *hdr = predictions ? hdr_predictions : hdr_readings;
 
   if (line && ww_factory_line_find(req->api->conf.fac, line, strlen(line)) < 0)
-    return api_send_error(req, MHD_HTTP_BAD_REQUEST, "unknown production line '%.64s' in ?line=",
-                          line);
+    return api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                          "unknown production line '%.64s' in ?line=", line);
   if (api_arg_int(req, "limit", -1, -1, INT64_MAX, &limit, &ret) != 0 ||
       api_arg_time(req, "since", 0, &since, &ret) != 0 ||
       api_arg_time(req, "until", INT64_MAX, &until, &ret) != 0)

@@ -159,9 +159,8 @@ static int load_time(ww_api_t *api, const api_feat_ctx_t *c, const ww_reading_t 
     api_feat_acc_add(&acc[p], &row);
   }
   if (rc != SQLITE_DONE)
-    snprintf(err, errsz, "reading the stored readings of %s/%s: %s",
-             fac->lines[rd->line_idx].id, rd->component_id,
-             sqlite3_errmsg(sqlite3_db_handle(st)));
+    snprintf(err, errsz, "reading the stored readings of %s/%s: %s", fac->lines[rd->line_idx].id,
+             rd->component_id, sqlite3_errmsg(sqlite3_db_handle(st)));
   sqlite3_reset(st);
   return rc == SQLITE_DONE ? 0 : -1;
 }
@@ -191,9 +190,10 @@ static int load_count(ww_api_t *api, const api_feat_ctx_t *c, const ww_reading_t
   }
   sqlite3_bind_text(st, 1, fac->lines[rd->line_idx].id, -1, SQLITE_STATIC);
   sqlite3_bind_int64(st, 2, rd->ts_ms);
-  sqlite3_bind_int64(st, 3, want * FEAT_LAST_PER_ROW * (fac->lines[rd->line_idx].n_components > 0
-                                                            ? fac->lines[rd->line_idx].n_components
-                                                            : 1));
+  sqlite3_bind_int64(
+      st, 3,
+      want * FEAT_LAST_PER_ROW *
+          (fac->lines[rd->line_idx].n_components > 0 ? fac->lines[rd->line_idx].n_components : 1));
   while (got < want && (rc = sqlite3_step(st)) == SQLITE_ROW) {
     const char *comp = (const char *)sqlite3_column_text(st, 6);
     if (!comp || strcmp(comp, rd->component_id) != 0)
@@ -201,9 +201,8 @@ static int load_count(ww_api_t *api, const api_feat_ctx_t *c, const ww_reading_t
     row_read(fac, c, st, &rows[got++]);
   }
   if (got < want && rc != SQLITE_DONE) {
-    snprintf(err, errsz, "reading the stored readings of %s/%s: %s",
-             fac->lines[rd->line_idx].id, rd->component_id,
-             sqlite3_errmsg(sqlite3_db_handle(st)));
+    snprintf(err, errsz, "reading the stored readings of %s/%s: %s", fac->lines[rd->line_idx].id,
+             rd->component_id, sqlite3_errmsg(sqlite3_db_handle(st)));
     goto done;
   }
   /* Newest first: rows [0, pane) are the previous pane, the rest the one before. */

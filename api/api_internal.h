@@ -11,93 +11,112 @@
 #include "api.h"
 #include "windwatch/reading.h"
 
-#define WW_API_LIMIT_MAX 10000    /* largest ?limit= a JSON endpoint accepts */
-#define WW_API_QUERY_MAX 4096     /* bytes of query string accepted (414 above) */
-#define WW_API_URL_MAX 2048       /* bytes of path accepted (414 above) */
+#define WW_API_LIMIT_MAX    10000 /* largest ?limit= a JSON endpoint accepts */
+#define WW_API_QUERY_MAX    4096  /* bytes of query string accepted (414 above) */
+#define WW_API_URL_MAX      2048  /* bytes of path accepted (414 above) */
 #define WW_API_ALERT_ID_MAX 256   /* bytes of an alert id accepted in a URL or cursor, incl. NUL */
 
 /* Every prepared query the handlers run. The SQL texts are fixed strings in
  * api_db.c: request text only ever reaches SQLite as a bound parameter. */
 typedef enum api_q_e {
-  Q_HEALTH,          /* one row if sensor_readings is readable */
-  Q_MODEL_NEWEST,    /* newest model per line */
-  Q_LATEST_LINE,     /* newest reading of line ?1 */
-  Q_RECENT,          /* newest ?1 readings */
-  Q_HISTORY_TEMP,    /* history of one sensor column, filters line/since/until/limit */
+  Q_HEALTH,       /* one row if sensor_readings is readable */
+  Q_MODEL_NEWEST, /* newest model per line */
+  Q_LATEST_LINE,  /* newest reading of line ?1 */
+  Q_RECENT,       /* newest ?1 readings */
+  Q_HISTORY_TEMP, /* history of one sensor column, filters line/since/until/limit */
   Q_HISTORY_HUM,
   Q_HISTORY_SOUND,
-  Q_HISTORY_EXTRA,   /* other sensors, from extra_values by JSON path ?5 */
-  Q_HISTORY_ROLLUP,  /* one-minute rollups of sensor ?5 */
+  Q_HISTORY_EXTRA,     /* other sensors, from extra_values by JSON path ?5 */
+  Q_HISTORY_ROLLUP,    /* one-minute rollups of sensor ?5 */
   Q_HISTORY_TEMP_LINE, /* the four Q_HISTORY_* above for one line (?1), on its index */
   Q_HISTORY_HUM_LINE,
   Q_HISTORY_SOUND_LINE,
   Q_HISTORY_EXTRA_LINE,
-  Q_COUNT_RANGE,     /* count, earliest, latest */
-  Q_SUMMARY,         /* averages over all readings */
-  Q_ALERTS,          /* filtered, keyset-paginated */
+  Q_COUNT_RANGE, /* count, earliest, latest */
+  Q_SUMMARY,     /* averages over all readings */
+  Q_ALERTS,      /* filtered, keyset-paginated */
   Q_ALERT_ONE,
   Q_ALERTS_ACTIVE_LINE,
   Q_WINDOWS,
   Q_WINDOW_LATEST_LINE,
   Q_MODELS,
-  Q_STREAM_MARKS,    /* newest alert update and window id, where a stream starts */
-  Q_ALERTS_SINCE,    /* alert changes after (?1 ms, ?2 id), oldest first */
-  Q_WINDOWS_SINCE,   /* windows with id > ?1, oldest first */
-  Q_MODEL_VERSIONS,  /* newest version per line */
-  Q_MODEL_BLOB,      /* the model of line ?1, version ?2 */
-  Q_FEAT_PANES,      /* readings of line ?1, component ?4, ts in [?2, ?3), oldest first */
-  Q_FEAT_LAST,       /* the newest ?3 readings of line ?1 before ts ?2, newest first */
+  Q_STREAM_MARKS,   /* newest alert update and window id, where a stream starts */
+  Q_ALERTS_SINCE,   /* alert changes after (?1 ms, ?2 id), oldest first */
+  Q_WINDOWS_SINCE,  /* windows with id > ?1, oldest first */
+  Q_MODEL_VERSIONS, /* newest version per line */
+  Q_MODEL_BLOB,     /* the model of line ?1, version ?2 */
+  Q_FEAT_PANES,     /* readings of line ?1, component ?4, ts in [?2, ?3), oldest first */
+  Q_FEAT_LAST,      /* the newest ?3 readings of line ?1 before ts ?2, newest first */
   Q__COUNT
 } api_q_t;
 
 /* Per-request state, kept in MHD's con_cls between callbacks. */
 typedef struct api_req_s {
-  struct MHD_Connection *conn;   /* borrowed */
-  ww_api_t *api;                 /* borrowed */
-  const char *url;               /* borrowed from MHD, valid during the request */
-  int is_get;                    /* GET or HEAD */
+  struct MHD_Connection *conn; /* borrowed */
+  ww_api_t *api;               /* borrowed */
+  const char *url;             /* borrowed from MHD, valid during the request */
+  int is_get;                  /* GET or HEAD */
   int is_post;
-  char *body;                    /* POST body, NUL-terminated, owned */
-  size_t body_len;               /* bytes in body */
-  size_t body_cap;               /* bytes allocated */
-  int too_large;                 /* body exceeded max_body: answer 413 */
-  int status;                    /* HTTP status queued, for metrics */
-  int route;                     /* api_route_t, for metrics */
-  int64_t start_ns;              /* monotonic ns at the first callback */
+  char *body;       /* POST body, NUL-terminated, owned */
+  size_t body_len;  /* bytes in body */
+  size_t body_cap;  /* bytes allocated */
+  int too_large;    /* body exceeded max_body: answer 413 */
+  int status;       /* HTTP status queued, for metrics */
+  int route;        /* api_route_t, for metrics */
+  int64_t start_ns; /* monotonic ns at the first callback */
 } api_req_t;
 
 /* Routes, for the per-route metrics. */
 typedef enum api_route_e {
-  R_OTHER, R_HEALTH, R_CURRENT, R_LINES, R_HISTORY, R_THRESHOLDS, R_SAMPLES, R_TABLE,
-  R_DEBUG_COUNT, R_DASHBOARD, R_DBSTATS, R_EXPORT, R_EXPORT_PRED, R_PREDICT, R_ALERTS,
-  R_ALERT_ONE, R_WINDOWS, R_LINE_ONE, R_MODELS, R_STREAM, R_METRICS, R_STATIC,
+  R_OTHER,
+  R_HEALTH,
+  R_CURRENT,
+  R_LINES,
+  R_HISTORY,
+  R_THRESHOLDS,
+  R_SAMPLES,
+  R_TABLE,
+  R_DEBUG_COUNT,
+  R_DASHBOARD,
+  R_DBSTATS,
+  R_EXPORT,
+  R_EXPORT_PRED,
+  R_PREDICT,
+  R_ALERTS,
+  R_ALERT_ONE,
+  R_WINDOWS,
+  R_LINE_ONE,
+  R_MODELS,
+  R_STREAM,
+  R_METRICS,
+  R_STATIC,
   R__COUNT
 } api_route_t;
 
 /* Server-wide counters, updated with atomics, read by /metrics. */
 typedef struct api_metrics_s {
-  uint64_t requests[R__COUNT][6]; /* [route][status class 0=other,1..5 = 1xx..5xx] */
+  uint64_t requests[R__COUNT][6];    /* [route][status class 0=other,1..5 = 1xx..5xx] */
   uint64_t dur_bucket[R__COUNT][12]; /* cumulative-by-render histogram buckets, see api_metrics.c */
-  uint64_t dur_sum_us[R__COUNT];  /* total microseconds */
-  uint64_t in_flight;             /* requests being handled */
-  uint64_t sse_clients;           /* open /api/stream responses */
-  uint64_t sse_events;            /* events written to stream clients */
-  uint64_t db_errors;             /* failed queries */
+  uint64_t dur_sum_us[R__COUNT];     /* total microseconds */
+  uint64_t in_flight;                /* requests being handled */
+  uint64_t sse_clients;              /* open /api/stream responses */
+  uint64_t sse_events;               /* events written to stream clients */
+  uint64_t db_errors;                /* failed queries */
 } api_metrics_t;
 
 typedef struct api_stream_s api_stream_t;
 typedef struct api_models_s api_models_t;
 
 struct ww_api_s {
-  ww_api_conf_t conf;          /* copy; strings borrowed */
-  struct MHD_Daemon *daemon;   /* owned */
-  uint16_t port;               /* bound port */
-  pthread_key_t db_key;        /* per-thread api_dbconn_t, closed at thread exit */
-  int db_key_ok;               /* db_key was created */
+  ww_api_conf_t conf;        /* copy; strings borrowed */
+  struct MHD_Daemon *daemon; /* owned */
+  uint16_t port;             /* bound port */
+  pthread_key_t db_key;      /* per-thread api_dbconn_t, closed at thread exit */
+  int db_key_ok;             /* db_key was created */
   api_metrics_t metrics;
-  api_stream_t *stream;        /* owned; live events hub */
-  api_models_t *models;        /* owned; per-line Isolation Forests */
-  int64_t started_ms;          /* wall clock at start */
+  api_stream_t *stream; /* owned; live events hub */
+  api_models_t *models; /* owned; per-line Isolation Forests */
+  int64_t started_ms;   /* wall clock at start */
 };
 
 /* ---- api_server.c: responses ---- */
@@ -107,8 +126,8 @@ enum MHD_Result api_send_json(api_req_t *req, unsigned status, json_t *root);
 enum MHD_Result api_send_error(api_req_t *req, unsigned status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /** Queue \p body (copied) with a content type. */
-enum MHD_Result api_send_text(api_req_t *req, unsigned status, const char *ctype,
-                              const char *body, size_t len);
+enum MHD_Result api_send_text(api_req_t *req, unsigned status, const char *ctype, const char *body,
+                              size_t len);
 /** Queue \p resp (reference dropped here), adding the common headers. */
 enum MHD_Result api_send_response(api_req_t *req, unsigned status, struct MHD_Response *resp);
 /** @returns the query argument \p name or NULL (borrowed from MHD). */
@@ -120,8 +139,7 @@ const char *api_arg(api_req_t *req, const char *name);
 int api_arg_int(api_req_t *req, const char *name, int64_t def, int64_t min, int64_t max,
                 int64_t *out, enum MHD_Result *ret);
 /** Parse ?name= as RFC 3339 or epoch ms; \p def when absent. -1 after a 400. */
-int api_arg_time(api_req_t *req, const char *name, int64_t def, int64_t *out,
-                 enum MHD_Result *ret);
+int api_arg_time(api_req_t *req, const char *name, int64_t def, int64_t *out, enum MHD_Result *ret);
 
 /* ---- api_parse.c: pure parsers of outside input (no connection, no database) ---- */
 /**
@@ -157,15 +175,15 @@ int api_static_map(const char *url, char *rel, size_t rel_size, const char **cty
 
 /** A parse error: HTTP status, the offending field (or NULL) and a message. */
 typedef struct api_parse_err_s {
-  unsigned status;     /* 400 */
-  const char *field;   /* static or factory-owned name, or NULL for the body as a whole */
+  unsigned status;   /* 400 */
+  const char *field; /* static or factory-owned name, or NULL for the body as a whole */
   char msg[256];
 } api_parse_err_t;
 
 /** A validated POST /api/predict body. */
 typedef struct api_predict_in_s {
-  ww_reading_t rd;     /* line, component (the line's first when absent), ts, every line sensor */
-  int has_component;   /* the body named a component_id */
+  ww_reading_t rd;   /* line, component (the line's first when absent), ts, every line sensor */
+  int has_component; /* the body named a component_id */
 } api_predict_in_t;
 
 /**
@@ -175,8 +193,8 @@ typedef struct api_predict_in_s {
  * finite number inside its physical range.
  * @returns 0 with \p in filled, or the HTTP status (400) with \p e naming the field.
  */
-unsigned api_predict_parse(const ww_factory_t *fac, const char *body, size_t len,
-                           int64_t now_ms, api_predict_in_t *in, api_parse_err_t *e);
+unsigned api_predict_parse(const ww_factory_t *fac, const char *body, size_t len, int64_t now_ms,
+                           api_predict_in_t *in, api_parse_err_t *e);
 
 /* ---- api_db.c ---- */
 /**
@@ -244,7 +262,8 @@ json_t *api_lines_status(api_req_t *req, char *errstr, size_t errstr_size);
 void api_score_thresholds(ww_api_t *api, double *warning, double *critical);
 
 /* ---- api_export.c ---- */
-/** Append \p s as one RFC 4180 field (quoted when needed) to \p buf. @returns bytes written or -1 if it does not fit. */
+/** Append \p s as one RFC 4180 field (quoted when needed) to \p buf. @returns bytes written or -1
+ * if it does not fit. */
 int api_csv_field(char *buf, size_t size, const char *s);
 
 /* ---- api_stream.c ---- */
@@ -257,13 +276,13 @@ void api_stream_destroy(api_stream_t *hub);
 
 /** How a "window_z" model's features are built (its "feature_context"). */
 typedef struct api_feat_ctx_s {
-  int count;                     /* panes are counts of the component's readings, not time */
-  int64_t pane;                  /* pane length: ms (time) or readings (count); > 0 */
-  int min_count;                 /* values a pane needs to be a baseline */
-  double min_std;                /* a baseline spread at or below this gives no z */
-  int n_feat;                    /* features */
-  int feat_sensor[API_MAX_FEATS];/* factory sensor index of each feature */
-  int feat_cur[API_MAX_FEATS];   /* 0: "<sensor>_z" (previous pane), 1: "<sensor>_zcur" */
+  int count;                      /* panes are counts of the component's readings, not time */
+  int64_t pane;                   /* pane length: ms (time) or readings (count); > 0 */
+  int min_count;                  /* values a pane needs to be a baseline */
+  double min_std;                 /* a baseline spread at or below this gives no z */
+  int n_feat;                     /* features */
+  int feat_sensor[API_MAX_FEATS]; /* factory sensor index of each feature */
+  int feat_cur[API_MAX_FEATS];    /* 0: "<sensor>_z" (previous pane), 1: "<sensor>_zcur" */
 } api_feat_ctx_t;
 
 /** One stored reading of the component, as the feature replay needs it. */

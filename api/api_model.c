@@ -36,21 +36,21 @@
 /* Everything but the forest is plain data, copied out under the lock so the
  * features can be read from the database without holding it. */
 typedef struct api_model_s {
-  int64_t version;                 /* models.version */
-  ww_iforest_t *forest;            /* owned */
-  int n_feat;                      /* features per row */
-  int feat_idx[API_MAX_FEATS];     /* factory sensor index of each feature */
-  double mean[API_MAX_FEATS];      /* scaler: x' = (x - mean) / scale */
+  int64_t version;             /* models.version */
+  ww_iforest_t *forest;        /* owned */
+  int n_feat;                  /* features per row */
+  int feat_idx[API_MAX_FEATS]; /* factory sensor index of each feature */
+  double mean[API_MAX_FEATS];  /* scaler: x' = (x - mean) / scale */
   double scale[API_MAX_FEATS];
-  double warn, crit;               /* score thresholds of this model */
-  int window;                      /* features are "window_z": ctx says how to build them */
+  double warn, crit; /* score thresholds of this model */
+  int window;        /* features are "window_z": ctx says how to build them */
   api_feat_ctx_t ctx;
 } api_model_t;
 
 struct api_models_s {
-  pthread_rwlock_t lock;           /* guards line[] */
-  api_model_t *line[WW_MAX_LINES]; /* newest loaded model per factory line, or NULL */
-  int64_t next_check_ms;           /* monotonic ms; CAS-claimed by the reloading thread */
+  pthread_rwlock_t lock;                /* guards line[] */
+  api_model_t *line[WW_MAX_LINES];      /* newest loaded model per factory line, or NULL */
+  int64_t next_check_ms;                /* monotonic ms; CAS-claimed by the reloading thread */
   int64_t failed_version[WW_MAX_LINES]; /* a version that did not load; not retried */
 };
 
@@ -114,14 +114,15 @@ static int window_parse(const ww_factory_t *fac, json_t *root, json_t *feats, ap
   int64_t pane, minc;
   api_feat_ctx_t *c = &m->ctx;
   if (!json_is_object(ctx) || !wt || (strcmp(wt, "time") != 0 && strcmp(wt, "count") != 0)) {
-    snprintf(err, errsz, "feature_kind window_z needs a feature_context object with "
+    snprintf(err, errsz,
+             "feature_kind window_z needs a feature_context object with "
              "window_type \"time\" or \"count\"");
     return -1;
   }
   if (ctx_int(ctx, "pane", 0, &pane) != 0 || pane <= 0 ||
-      ctx_int(ctx, "min_count", 2, &minc) != 0 || minc > 1000000 ||
-      (ms && !json_is_number(ms))) {
-    snprintf(err, errsz, "feature_context needs a positive integer pane (ms or readings), "
+      ctx_int(ctx, "min_count", 2, &minc) != 0 || minc > 1000000 || (ms && !json_is_number(ms))) {
+    snprintf(err, errsz,
+             "feature_context needs a positive integer pane (ms or readings), "
              "min_count a positive integer and min_std a number");
     return -1;
   }
@@ -147,8 +148,10 @@ static int window_parse(const ww_factory_t *fac, json_t *root, json_t *feats, ap
     }
     c->feat_sensor[f] = base ? ww_factory_sensor_find(fac, name, base) : -1;
     if (c->feat_sensor[f] < 0) {
-      snprintf(err, errsz, "window_z feature %d (%s) is not <sensor>_z or <sensor>_zcur of a "
-               "configured sensor", f, name ? name : "not a string");
+      snprintf(err, errsz,
+               "window_z feature %d (%s) is not <sensor>_z or <sensor>_zcur of a "
+               "configured sensor",
+               f, name ? name : "not a string");
       return -1;
     }
     m->feat_idx[f] = c->feat_sensor[f];
@@ -186,9 +189,8 @@ static int plain_parse(const ww_factory_t *fac, const ww_line_def_t *ld, json_t 
     m->scale[i] = 1.0;
   }
   json_t *sc = json_object_get(root, "scaler");
-  if (json_is_object(sc) &&
-      (num_array(json_object_get(sc, "mean"), m->n_feat, m->mean) != 0 ||
-       num_array(json_object_get(sc, "scale"), m->n_feat, m->scale) != 0)) {
+  if (json_is_object(sc) && (num_array(json_object_get(sc, "mean"), m->n_feat, m->mean) != 0 ||
+                             num_array(json_object_get(sc, "scale"), m->n_feat, m->scale) != 0)) {
     snprintf(err, errsz, "scaler needs 'mean' and 'scale' arrays of %d numbers", m->n_feat);
     return -1;
   }
@@ -292,8 +294,10 @@ static void reload(ww_api_t *api, api_models_t *ms) {
     sqlite3_reset(st);
     if (!m) {
       ms->failed_version[l] = want[l];
-      WW_LOG(WW_LOG_WARN, "MODEL", "%s model v%lld not loaded: %s; scoring with the previous "
-             "model or the sensor thresholds", fac->lines[l].id, (long long)want[l], err);
+      WW_LOG(WW_LOG_WARN, "MODEL",
+             "%s model v%lld not loaded: %s; scoring with the previous "
+             "model or the sensor thresholds",
+             fac->lines[l].id, (long long)want[l], err);
       continue;
     }
     pthread_rwlock_wrlock(&ms->lock);

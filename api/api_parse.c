@@ -14,8 +14,8 @@
 
 #include "windwatch/timeutil.h"
 
-#define REL_MAX_N 999999999LL           /* largest count in a relative time ("-15m") */
-#define DAY_MS (24LL * 3600 * 1000)
+#define REL_MAX_N 999999999LL /* largest count in a relative time ("-15m") */
+#define DAY_MS    (24LL * 3600 * 1000)
 
 /* ------------------------------------------------------------ integers */
 
@@ -126,11 +126,15 @@ static const struct {
   const char *ext;
   const char *type;
 } types[] = {
-  {".html", "text/html; charset=utf-8"}, {".js", "text/javascript; charset=utf-8"},
-  {".css", "text/css; charset=utf-8"},   {".svg", "image/svg+xml"},
-  {".png", "image/png"},                 {".ico", "image/x-icon"},
-  {".woff2", "font/woff2"},              {".txt", "text/plain; charset=utf-8"},
-  {".webmanifest", "application/manifest+json"},
+    {".html", "text/html; charset=utf-8"},
+    {".js", "text/javascript; charset=utf-8"},
+    {".css", "text/css; charset=utf-8"},
+    {".svg", "image/svg+xml"},
+    {".png", "image/png"},
+    {".ico", "image/x-icon"},
+    {".woff2", "font/woff2"},
+    {".txt", "text/plain; charset=utf-8"},
+    {".webmanifest", "application/manifest+json"},
 };
 
 static const char *content_type(const char *path) {
@@ -202,8 +206,8 @@ static unsigned fail(api_parse_err_t *e, const char *field, const char *fmt, ...
   return e->status;
 }
 
-unsigned api_predict_parse(const ww_factory_t *fac, const char *body, size_t len,
-                           int64_t now_ms, api_predict_in_t *in, api_parse_err_t *e) {
+unsigned api_predict_parse(const ww_factory_t *fac, const char *body, size_t len, int64_t now_ms,
+                           api_predict_in_t *in, api_parse_err_t *e) {
   json_error_t jerr;
   json_t *root = NULL, *v;
   unsigned st = 0;
@@ -258,8 +262,7 @@ unsigned api_predict_parse(const ww_factory_t *fac, const char *body, size_t len
              fac->lines[l].components[in->rd.component_idx]);
   } else {
     in->rd.component_idx = 0;
-    snprintf(in->rd.component_id, sizeof(in->rd.component_id), "%s",
-             fac->lines[l].components[0]);
+    snprintf(in->rd.component_id, sizeof(in->rd.component_id), "%s", fac->lines[l].components[0]);
   }
   v = json_object_get(root, "timestamp");
   if (!v || json_is_null(v)) {

@@ -92,9 +92,9 @@ static int check_token(api_req_t *req) {
 
 /* 400 naming the field: {"error": message, "status": 400, "field": name or null}. */
 static enum MHD_Result send_parse_error(api_req_t *req, const api_parse_err_t *e) {
-  return api_send_json(req, e->status,
-                       json_pack("{s:s, s:i, s:s?}", "error", e->msg, "status", (int)e->status,
-                                 "field", e->field));
+  return api_send_json(
+      req, e->status,
+      json_pack("{s:s, s:i, s:s?}", "error", e->msg, "status", (int)e->status, "field", e->field));
 }
 
 enum MHD_Result api_h_predict(api_req_t *req) {
@@ -154,9 +154,8 @@ enum MHD_Result api_h_predict(api_req_t *req) {
   root = json_pack("{s:f, s:s, s:s, s:s, s:s, s:o, s:s, s:o, s:s?}", "anomaly_score", score,
                    "production_line", line->id, "status", ww_severity_name(sev), "severity",
                    ww_severity_name(sev), "timestamp", ts, "model_version",
-                   version > 0 ? json_integer(version) : json_null(), "scoring", scorer,
-                   "sensors", per_sensor, "component_id",
-                   in.has_component ? in.rd.component_id : NULL);
+                   version > 0 ? json_integer(version) : json_null(), "scoring", scorer, "sensors",
+                   per_sensor, "component_id", in.has_component ? in.rd.component_id : NULL);
   /* A model of window features on a reading whose component has no stored
    * baseline scored neutral deviations: say so. */
   if (root && version > 0)

@@ -11,7 +11,7 @@
 
 #include "windwatch/timeutil.h"
 
-#define DB_FAIL(req, err) \
+#define DB_FAIL(req, err)                                                                          \
   api_send_error((req), MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", (err))
 
 static json_t *now_json(void) {
@@ -181,13 +181,13 @@ enum MHD_Result api_h_current_status(api_req_t *req) {
     return DB_FAIL(req, err);
   }
   loaded = json_object_size(models) > 0;
-  return api_send_json(
-      req, MHD_HTTP_OK,
-      json_pack("{s:{s:o, s:b, s:s, s:b, s:s, s:o}, s:o, s:o, s:o}", "model_status", "features",
-                sensor_names(req->api->conf.fac), "model_loaded", loaded, "model_type",
-                "IsolationForest", "scaler_loaded", loaded, "scoring",
-                api_scorer(req->api), "models", models, "production_lines", lines,
-                "recent_data", rec, "timestamp", now_json()));
+  return api_send_json(req, MHD_HTTP_OK,
+                       json_pack("{s:{s:o, s:b, s:s, s:b, s:s, s:o}, s:o, s:o, s:o}",
+                                 "model_status", "features", sensor_names(req->api->conf.fac),
+                                 "model_loaded", loaded, "model_type", "IsolationForest",
+                                 "scaler_loaded", loaded, "scoring", api_scorer(req->api), "models",
+                                 models, "production_lines", lines, "recent_data", rec, "timestamp",
+                                 now_json()));
 }
 
 enum MHD_Result api_h_production_lines(api_req_t *req) {
@@ -234,7 +234,8 @@ static json_t *history(api_req_t *req, int sensor_idx, const char *line, int64_t
   return api_rows_done(st, rc, a, err, errsz);
 }
 
-/* One-minute rollups of one sensor: {"timestamp","production_line","value"(mean),"min","max","count"}. */
+/* One-minute rollups of one sensor:
+ * {"timestamp","production_line","value"(mean),"min","max","count"}. */
 static json_t *history_rollup(api_req_t *req, int sensor_idx, const char *line, int64_t since,
                               int64_t until, int64_t limit, char *err, size_t errsz) {
   sqlite3_stmt *st = api_stmt(req->api, Q_HISTORY_ROLLUP, err, errsz);
@@ -250,11 +251,10 @@ static json_t *history_rollup(api_req_t *req, int sensor_idx, const char *line, 
   a = json_array();
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
     json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "timestamp",
-                                       api_ts_json(sqlite3_column_int64(st, 0)),
-                                       "production_line", api_col_json(st, 1), "value",
-                                       api_col_json(st, 2), "min", api_col_json(st, 3), "max",
-                                       api_col_json(st, 4), "count", api_col_json(st, 5),
-                                       "is_anomaly", 0));
+                                       api_ts_json(sqlite3_column_int64(st, 0)), "production_line",
+                                       api_col_json(st, 1), "value", api_col_json(st, 2), "min",
+                                       api_col_json(st, 3), "max", api_col_json(st, 4), "count",
+                                       api_col_json(st, 5), "is_anomaly", 0));
   return api_rows_done(st, rc, a, err, errsz);
 }
 
@@ -284,9 +284,8 @@ enum MHD_Result api_h_sensor_history(api_req_t *req, const char *sensor) {
     return api_send_error(req, MHD_HTTP_BAD_REQUEST,
                           "query parameter resolution must be raw, 1m or auto (got '%.32s')", res);
   /* auto: raw readings, unless a bounded range is longer than ROLLUP_AUTO_MS. */
-  rollup = (res && !strcmp(res, "1m")) ||
-           ((!res || !strcmp(res, "auto")) && since > 0 && until != INT64_MAX &&
-            until - since > ROLLUP_AUTO_MS);
+  rollup = (res && !strcmp(res, "1m")) || ((!res || !strcmp(res, "auto")) && since > 0 &&
+                                           until != INT64_MAX && until - since > ROLLUP_AUTO_MS);
   data = rollup ? history_rollup(req, idx, line, since, until, limit, err, sizeof(err))
                 : history(req, idx, line, since, until, limit, err, sizeof(err));
   if (!data)
@@ -294,8 +293,8 @@ enum MHD_Result api_h_sensor_history(api_req_t *req, const char *sensor) {
   return api_send_json(req, MHD_HTTP_OK,
                        json_pack("{s:s, s:s, s:s, s:I, s:o}", "sensor_type", fac->sensors[idx].name,
                                  "unit", fac->sensors[idx].unit, "resolution",
-                                 rollup ? "1m" : "raw", "count",
-                                 (json_int_t)json_array_size(data), "data", data));
+                                 rollup ? "1m" : "raw", "count", (json_int_t)json_array_size(data),
+                                 "data", data));
 }
 
 enum MHD_Result api_h_thresholds(api_req_t *req) {
@@ -306,8 +305,8 @@ enum MHD_Result api_h_thresholds(api_req_t *req) {
   for (int s = 0; s < fac->n_sensors; s++) {
     const ww_sensor_def_t *sd = &fac->sensors[s];
     json_object_set_new(sensors, sd->name,
-                        json_pack("{s:f, s:f, s:f, s:s}", "min", sd->min, "max", sd->max,
-                                  "warning", sd->warning, "unit", sd->unit));
+                        json_pack("{s:f, s:f, s:f, s:s}", "min", sd->min, "max", sd->max, "warning",
+                                  sd->warning, "unit", sd->unit));
   }
   /* normal below warning_threshold, warning below anomaly_threshold, then critical. */
   return api_send_json(req, MHD_HTTP_OK,
@@ -316,7 +315,9 @@ enum MHD_Result api_h_thresholds(api_req_t *req) {
                                  "sensor_thresholds", sensors));
 }
 
-#define SUMMARY_DEFAULT_MS (3600 * 1000LL) /* data-samples summarises the newest hour by default */
+#define SUMMARY_DEFAULT_MS                                                                         \
+  (3600 * 1000LL) /* data-samples summarises the newest hour by default                            \
+                   */
 
 /* Event time of the newest reading, or -1 when there is none (or on error, with \p err set). */
 static int64_t newest_ms(api_req_t *req, char *err, size_t errsz, int *failed) {
@@ -406,7 +407,8 @@ enum MHD_Result api_h_table_data(api_req_t *req, const char *table) {
     return api_send_error(req, MHD_HTTP_NOT_FOUND,
                           "unknown table '%.64s' (tables: sensor_readings, window_stats, alerts, "
                           "models, model_metadata, production_lines, dead_letters, "
-                          "readings_rollup_1m)", table);
+                          "readings_rollup_1m)",
+                          table);
   if (api_arg_int(req, "limit", 100, 1, WW_API_LIMIT_MAX, &limit, &ret) != 0)
     return ret;
   if (!(db = api_db(req->api, err, sizeof(err))))
@@ -442,13 +444,14 @@ enum MHD_Result api_h_debug_count(api_req_t *req) {
     sqlite3_reset(st);
     return DB_FAIL(req, err);
   }
-  o = json_pack("{s:I, s:o, s:o}", "total_count", (json_int_t)sqlite3_column_int64(st, 0),
-                "earliest_timestamp",
-                sqlite3_column_type(st, 1) == SQLITE_NULL
-                    ? json_null() : api_ts_json(sqlite3_column_int64(st, 1)),
-                "latest_timestamp",
-                sqlite3_column_type(st, 2) == SQLITE_NULL
-                    ? json_null() : api_ts_json(sqlite3_column_int64(st, 2)));
+  o = json_pack(
+      "{s:I, s:o, s:o}", "total_count", (json_int_t)sqlite3_column_int64(st, 0),
+      "earliest_timestamp",
+      sqlite3_column_type(st, 1) == SQLITE_NULL ? json_null()
+                                                : api_ts_json(sqlite3_column_int64(st, 1)),
+      "latest_timestamp",
+      sqlite3_column_type(st, 2) == SQLITE_NULL ? json_null()
+                                                : api_ts_json(sqlite3_column_int64(st, 2)));
   sqlite3_reset(st);
   return api_send_json(req, MHD_HTTP_OK, o);
 }
@@ -481,9 +484,12 @@ enum MHD_Result api_h_dashboard_data(api_req_t *req) {
     json_t *sc = json_object_get(r, "anomaly_score");
     const char *key;
     json_t *arr;
-    if (sev && !strcmp(sev, "critical")) n_crit++;
-    else if (sev && !strcmp(sev, "warning")) n_warn++;
-    else n_norm++;
+    if (sev && !strcmp(sev, "critical"))
+      n_crit++;
+    else if (sev && !strcmp(sev, "warning"))
+      n_warn++;
+    else
+      n_norm++;
     if (json_is_number(sc))
       json_array_append(scores, sc);
     json_object_foreach(hist, key, arr) {
@@ -494,23 +500,24 @@ enum MHD_Result api_h_dashboard_data(api_req_t *req) {
                                            v ? v : json_null()));
     }
   }
-  return api_send_json(
-      req, MHD_HTTP_OK,
-      json_pack("{s:{s:I, s:I, s:I, s:I, s:o}, s:o, s:o, s:o, s:o}", "anomaly_distribution",
-                "normal_count", (json_int_t)n_norm, "warning_count", (json_int_t)n_warn,
-                "anomaly_count", (json_int_t)n_crit, "critical_count", (json_int_t)n_crit,
-                "scores", scores, "production_lines", lines, "recent_data", rec,
-                "sensor_history", hist, "timestamp", now_json()));
+  return api_send_json(req, MHD_HTTP_OK,
+                       json_pack("{s:{s:I, s:I, s:I, s:I, s:o}, s:o, s:o, s:o, s:o}",
+                                 "anomaly_distribution", "normal_count", (json_int_t)n_norm,
+                                 "warning_count", (json_int_t)n_warn, "anomaly_count",
+                                 (json_int_t)n_crit, "critical_count", (json_int_t)n_crit, "scores",
+                                 scores, "production_lines", lines, "recent_data", rec,
+                                 "sensor_history", hist, "timestamp", now_json()));
 }
 
 enum MHD_Result api_h_database_stats(api_req_t *req) {
-  static const char *const names[] = {"sensor_readings", "window_stats", "alerts", "models",
-                                      "dead_letters", "readings_rollup_1m", "production_lines"};
+  static const char *const names[] = {"sensor_readings", "window_stats", "alerts",
+                                      "models",          "dead_letters", "readings_rollup_1m",
+                                      "production_lines"};
   /* Fixed texts, one per table above: no name is ever pasted into SQL. */
   static const char *const counts[] = {
       "SELECT count(*) FROM sensor_readings", "SELECT count(*) FROM window_stats",
-      "SELECT count(*) FROM alerts", "SELECT count(*) FROM models",
-      "SELECT count(*) FROM dead_letters", "SELECT count(*) FROM readings_rollup_1m",
+      "SELECT count(*) FROM alerts",          "SELECT count(*) FROM models",
+      "SELECT count(*) FROM dead_letters",    "SELECT count(*) FROM readings_rollup_1m",
       "SELECT count(*) FROM production_lines"};
   char err[256];
   sqlite3 *db = api_db(req->api, err, sizeof(err));
@@ -531,12 +538,11 @@ enum MHD_Result api_h_database_stats(api_req_t *req) {
                           json_pack("{s:I}", "row_count", (json_int_t)sqlite3_column_int64(st, 0)));
     sqlite3_finalize(st);
   }
-  o = json_pack("{s:o, s:s, s:I, s:I}", "tables", tables, "database_path",
-                req->api->conf.db_path, "database_size_bytes",
-                (json_int_t)(stat(req->api->conf.db_path, &sb) == 0 ? sb.st_size : 0),
-                "total_readings",
-                json_integer_value(json_object_get(json_object_get(tables, "sensor_readings"),
-                                                   "row_count")));
+  o = json_pack(
+      "{s:o, s:s, s:I, s:I}", "tables", tables, "database_path", req->api->conf.db_path,
+      "database_size_bytes", (json_int_t)(stat(req->api->conf.db_path, &sb) == 0 ? sb.st_size : 0),
+      "total_readings",
+      json_integer_value(json_object_get(json_object_get(tables, "sensor_readings"), "row_count")));
   json_object_set_new(o, "timestamp", now_json());
   return api_send_json(req, MHD_HTTP_OK, o);
 }

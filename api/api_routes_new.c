@@ -8,12 +8,12 @@
 
 #include "windwatch/timeutil.h"
 
-#define DB_FAIL(req, err) \
+#define DB_FAIL(req, err)                                                                          \
   api_send_error((req), MHD_HTTP_SERVICE_UNAVAILABLE, "database unavailable: %s", (err))
 
 /* Step \p st to the end, appending each row converted by \p conv to a new array. */
-static json_t *collect(sqlite3_stmt *st, json_t *(*conv)(sqlite3_stmt *, int), int arg,
-                       char *err, size_t errsz) {
+static json_t *collect(sqlite3_stmt *st, json_t *(*conv)(sqlite3_stmt *, int), int arg, char *err,
+                       size_t errsz) {
   json_t *a = json_array();
   int rc;
   while ((rc = sqlite3_step(st)) == SQLITE_ROW)
@@ -42,8 +42,8 @@ enum MHD_Result api_h_alerts(api_req_t *req) {
   json_t *alerts, *next = json_null(), *last;
 
   if (line && ww_factory_line_find(fac, line, strlen(line)) < 0)
-    return api_send_error(req, MHD_HTTP_BAD_REQUEST, "unknown production line '%.64s' in ?line=",
-                          line);
+    return api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                          "unknown production line '%.64s' in ?line=", line);
   if (state && !one_of(state, states))
     return api_send_error(req, MHD_HTTP_BAD_REQUEST,
                           "?state= must be open or resolved (got '%.32s')", state);
@@ -122,8 +122,8 @@ enum MHD_Result api_h_windows(api_req_t *req) {
   sqlite3_stmt *st;
   json_t *w;
   if (line && ww_factory_line_find(req->api->conf.fac, line, strlen(line)) < 0)
-    return api_send_error(req, MHD_HTTP_BAD_REQUEST, "unknown production line '%.64s' in ?line=",
-                          line);
+    return api_send_error(req, MHD_HTTP_BAD_REQUEST,
+                          "unknown production line '%.64s' in ?line=", line);
   if (api_arg_int(req, "limit", 50, 1, WW_API_LIMIT_MAX, &limit, &ret) != 0 ||
       api_arg_time(req, "since", 0, &since, &ret) != 0 ||
       api_arg_time(req, "until", INT64_MAX, &until, &ret) != 0)
@@ -136,9 +136,9 @@ enum MHD_Result api_h_windows(api_req_t *req) {
   sqlite3_bind_int64(st, 4, limit);
   if (!(w = collect(st, api_window_json, 0, err, sizeof(err))))
     return DB_FAIL(req, err);
-  return api_send_json(req, MHD_HTTP_OK,
-                       json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(w),
-                                 "windows", w));
+  return api_send_json(
+      req, MHD_HTTP_OK,
+      json_pack("{s:I, s:o}", "count", (json_int_t)json_array_size(w), "windows", w));
 }
 
 enum MHD_Result api_h_line_one(api_req_t *req, const char *id) {

@@ -14,9 +14,9 @@
 #include "windwatch/log.h"
 #include "windwatch/timeutil.h"
 
-#define API_CONN_TIMEOUT_S 30    /* idle keep-alive connections are closed after this */
-#define API_CONN_LIMIT 1024      /* simultaneous connections */
-#define API_CONN_MEMORY (32 * 1024) /* bytes of header buffer per connection */
+#define API_CONN_TIMEOUT_S 30          /* idle keep-alive connections are closed after this */
+#define API_CONN_LIMIT     1024        /* simultaneous connections */
+#define API_CONN_MEMORY    (32 * 1024) /* bytes of header buffer per connection */
 
 /* ---------------------------------------------------------------- listen */
 
@@ -80,8 +80,8 @@ enum MHD_Result api_send_response(api_req_t *req, unsigned status, struct MHD_Re
   return ret;
 }
 
-enum MHD_Result api_send_text(api_req_t *req, unsigned status, const char *ctype,
-                              const char *body, size_t len) {
+enum MHD_Result api_send_text(api_req_t *req, unsigned status, const char *ctype, const char *body,
+                              size_t len) {
   struct MHD_Response *resp =
       MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
   if (!resp)
@@ -209,18 +209,30 @@ static enum MHD_Result route(api_req_t *req) {
 
   if (strncmp(url, "/api/", 5) == 0) {
     const char *p = url + 5;
-    if (!strcmp(p, "health")) return req->route = R_HEALTH, api_h_health(req);
-    if (!strcmp(p, "current-status")) return req->route = R_CURRENT, api_h_current_status(req);
-    if (!strcmp(p, "production-lines")) return req->route = R_LINES, api_h_production_lines(req);
-    if (!strcmp(p, "thresholds")) return req->route = R_THRESHOLDS, api_h_thresholds(req);
-    if (!strcmp(p, "data-samples")) return req->route = R_SAMPLES, api_h_data_samples(req);
-    if (!strcmp(p, "debug-sensor-count")) return req->route = R_DEBUG_COUNT, api_h_debug_count(req);
-    if (!strcmp(p, "dashboard-data")) return req->route = R_DASHBOARD, api_h_dashboard_data(req);
-    if (!strcmp(p, "database-stats")) return req->route = R_DBSTATS, api_h_database_stats(req);
-    if (!strcmp(p, "alerts")) return req->route = R_ALERTS, api_h_alerts(req);
-    if (!strcmp(p, "windows")) return req->route = R_WINDOWS, api_h_windows(req);
-    if (!strcmp(p, "models")) return req->route = R_MODELS, api_h_models(req);
-    if (!strcmp(p, "stream")) return req->route = R_STREAM, api_h_stream(req);
+    if (!strcmp(p, "health"))
+      return req->route = R_HEALTH, api_h_health(req);
+    if (!strcmp(p, "current-status"))
+      return req->route = R_CURRENT, api_h_current_status(req);
+    if (!strcmp(p, "production-lines"))
+      return req->route = R_LINES, api_h_production_lines(req);
+    if (!strcmp(p, "thresholds"))
+      return req->route = R_THRESHOLDS, api_h_thresholds(req);
+    if (!strcmp(p, "data-samples"))
+      return req->route = R_SAMPLES, api_h_data_samples(req);
+    if (!strcmp(p, "debug-sensor-count"))
+      return req->route = R_DEBUG_COUNT, api_h_debug_count(req);
+    if (!strcmp(p, "dashboard-data"))
+      return req->route = R_DASHBOARD, api_h_dashboard_data(req);
+    if (!strcmp(p, "database-stats"))
+      return req->route = R_DBSTATS, api_h_database_stats(req);
+    if (!strcmp(p, "alerts"))
+      return req->route = R_ALERTS, api_h_alerts(req);
+    if (!strcmp(p, "windows"))
+      return req->route = R_WINDOWS, api_h_windows(req);
+    if (!strcmp(p, "models"))
+      return req->route = R_MODELS, api_h_models(req);
+    if (!strcmp(p, "stream"))
+      return req->route = R_STREAM, api_h_stream(req);
     if ((rest = tail(url, "/api/sensor-history/")))
       return req->route = R_HISTORY, api_h_sensor_history(req, rest);
     if ((rest = tail(url, "/api/table-data/")))
@@ -231,8 +243,10 @@ static enum MHD_Result route(api_req_t *req) {
       return req->route = R_LINE_ONE, api_h_line_one(req, rest);
     return api_send_error(req, MHD_HTTP_NOT_FOUND, "no such endpoint: %.200s", url);
   }
-  if (!strcmp(url, "/metrics")) return req->route = R_METRICS, api_h_metrics(req);
-  if (!strcmp(url, "/export-csv")) return req->route = R_EXPORT, api_h_export_csv(req, 0);
+  if (!strcmp(url, "/metrics"))
+    return req->route = R_METRICS, api_h_metrics(req);
+  if (!strcmp(url, "/export-csv"))
+    return req->route = R_EXPORT, api_h_export_csv(req, 0);
   if (!strcmp(url, "/export-predictions-csv"))
     return req->route = R_EXPORT_PRED, api_h_export_csv(req, 1);
 
@@ -246,9 +260,8 @@ not_allowed_get:
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_data_size,
-                                  void **con_cls) {
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_data_size, void **con_cls) {
   ww_api_t *api = cls;
   api_req_t *req = *con_cls;
   size_t qlen = 0;
@@ -293,11 +306,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
   }
   /* The whole request is here. */
   if (req->too_large)
-    return api_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE,
-                          "request body larger than %zu bytes", api->conf.max_body);
+    return api_send_error(req, MHD_HTTP_CONTENT_TOO_LARGE, "request body larger than %zu bytes",
+                          api->conf.max_body);
   if (strlen(url) > WW_API_URL_MAX)
-    return api_send_error(req, MHD_HTTP_URI_TOO_LONG, "path longer than %d bytes",
-                          WW_API_URL_MAX);
+    return api_send_error(req, MHD_HTTP_URI_TOO_LONG, "path longer than %d bytes", WW_API_URL_MAX);
   (void)MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, add_arg_len, &qlen);
   if (qlen > WW_API_QUERY_MAX)
     return api_send_error(req, MHD_HTTP_URI_TOO_LONG, "query string longer than %d bytes",
@@ -363,8 +375,10 @@ ww_api_t *ww_api_start(const ww_api_conf_t *conf, char *errstr, size_t errstr_si
   snprintf(port_s, sizeof(port_s), "%u", (unsigned)conf->port);
   rc = getaddrinfo(conf->host[0] ? conf->host : NULL, port_s, &hints, &ai);
   if (rc != 0 || !ai) {
-    snprintf(errstr, errstr_size, "--listen: cannot resolve host '%s': %s (use a numeric "
-             "address such as 127.0.0.1)", conf->host, gai_strerror(rc));
+    snprintf(errstr, errstr_size,
+             "--listen: cannot resolve host '%s': %s (use a numeric "
+             "address such as 127.0.0.1)",
+             conf->host, gai_strerror(rc));
     goto err;
   }
   if (ai->ai_family == AF_INET6)
@@ -380,17 +394,14 @@ ww_api_t *ww_api_start(const ww_api_conf_t *conf, char *errstr, size_t errstr_si
     goto err;
   }
   api->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, on_request, api,
-      MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-      MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-      MHD_OPTION_THREAD_POOL_SIZE, (unsigned)api->conf.threads,
-      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)API_CONN_LIMIT,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
-      MHD_OPTION_NOTIFY_COMPLETED, on_completed, api,
-      MHD_OPTION_END);
+      flags, 0, NULL, NULL, on_request, api, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+      MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_THREAD_POOL_SIZE, (unsigned)api->conf.threads,
+      MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)API_CONN_TIMEOUT_S, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)API_CONN_LIMIT, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)API_CONN_MEMORY,
+      MHD_OPTION_NOTIFY_COMPLETED, on_completed, api, MHD_OPTION_END);
   if (!api->daemon) {
-    snprintf(errstr, errstr_size, "--listen: cannot serve HTTP on %s:%u (%s); is another "
+    snprintf(errstr, errstr_size,
+             "--listen: cannot serve HTTP on %s:%u (%s); is another "
              "process using the port? choose another with --listen HOST:PORT",
              conf->host, (unsigned)conf->port, strerror(errno));
     goto err;

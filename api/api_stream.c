@@ -26,48 +26,48 @@
 #include "windwatch/log.h"
 #include "windwatch/timeutil.h"
 
-#define STREAM_RING 1024          /* events kept for Last-Event-ID resume */
-#define STREAM_TICK_MS 500        /* database poll interval */
+#define STREAM_RING         1024  /* events kept for Last-Event-ID resume */
+#define STREAM_TICK_MS      500   /* database poll interval */
 #define STREAM_HEARTBEAT_MS 15000 /* comment line when a client saw nothing for this long */
-#define STREAM_MAX_CLIENTS 256    /* open streams; more get 503 */
-#define STREAM_BLOCK 16384        /* bytes MHD asks for at a time */
+#define STREAM_MAX_CLIENTS  256   /* open streams; more get 503 */
+#define STREAM_BLOCK        16384 /* bytes MHD asks for at a time */
 
 typedef struct stream_ev_s {
-  uint64_t id;   /* event id, > 0 */
-  char *frame;   /* complete SSE frame "id: ..\nevent: ..\ndata: ..\n\n", owned */
-  size_t len;    /* bytes in frame */
+  uint64_t id; /* event id, > 0 */
+  char *frame; /* complete SSE frame "id: ..\nevent: ..\ndata: ..\n\n", owned */
+  size_t len;  /* bytes in frame */
 } stream_ev_t;
 
 typedef struct stream_client_s {
   struct stream_client_s *next, *prev;
-  api_stream_t *hub;               /* borrowed */
-  struct MHD_Connection *conn;     /* borrowed; valid until the free callback */
-  uint64_t last_id;                /* newest event id already queued for this client */
-  int suspended;                   /* under hub->mu: connection is suspended by us */
-  int64_t last_write_ms;           /* monotonic ms of the last bytes written */
-  char *pend;                      /* frame partly written, owned */
-  size_t pend_len, pend_off;       /* bytes in pend, bytes already written */
-  int hello;                       /* the retry: preamble was written */
+  api_stream_t *hub;           /* borrowed */
+  struct MHD_Connection *conn; /* borrowed; valid until the free callback */
+  uint64_t last_id;            /* newest event id already queued for this client */
+  int suspended;               /* under hub->mu: connection is suspended by us */
+  int64_t last_write_ms;       /* monotonic ms of the last bytes written */
+  char *pend;                  /* frame partly written, owned */
+  size_t pend_len, pend_off;   /* bytes in pend, bytes already written */
+  int hello;                   /* the retry: preamble was written */
 } stream_client_t;
 
 struct api_stream_s {
-  ww_api_t *api;                  /* borrowed */
+  ww_api_t *api; /* borrowed */
   pthread_t thread;
-  int thread_ok;                  /* thread was started */
-  pthread_mutex_t mu;             /* guards everything below */
-  pthread_cond_t cv;              /* signals stop and client departure */
-  int stop;                       /* set once by api_stream_destroy */
-  stream_ev_t ring[STREAM_RING];  /* event id i lives at ring[i % STREAM_RING] */
-  uint64_t first_id;              /* id of the first event of this run */
-  uint64_t next_id;               /* id of the next event */
-  stream_client_t *clients;       /* list of open streams */
+  int thread_ok;                 /* thread was started */
+  pthread_mutex_t mu;            /* guards everything below */
+  pthread_cond_t cv;             /* signals stop and client departure */
+  int stop;                      /* set once by api_stream_destroy */
+  stream_ev_t ring[STREAM_RING]; /* event id i lives at ring[i % STREAM_RING] */
+  uint64_t first_id;             /* id of the first event of this run */
+  uint64_t next_id;              /* id of the next event */
+  stream_client_t *clients;      /* list of open streams */
   int n_clients;
   /* Watermarks of what has been turned into events (hub thread only). */
   int marks_ok;
-  int64_t alert_ms;               /* updated_ms of the newest alert event */
-  char alert_id[256];             /* and its id */
-  int64_t window_id;              /* newest window id sent */
-  int64_t *line_reading_id;       /* per factory line: newest reading id sent */
+  int64_t alert_ms;         /* updated_ms of the newest alert event */
+  char alert_id[256];       /* and its id */
+  int64_t window_id;        /* newest window id sent */
+  int64_t *line_reading_id; /* per factory line: newest reading id sent */
 };
 
 /* Append an event (caller holds mu). */
@@ -81,8 +81,8 @@ static void push_event(api_stream_t *hub, const char *type, json_t *data) {
   free(ev->frame);
   ev->frame = NULL;
   ev->len = 0;
-  n = snprintf(NULL, 0, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)hub->next_id,
-               type, text);
+  n = snprintf(NULL, 0, "id: %llu\nevent: %s\ndata: %s\n\n", (unsigned long long)hub->next_id, type,
+               text);
   if (n > 0 && (ev->frame = malloc((size_t)n + 1))) {
     snprintf(ev->frame, (size_t)n + 1, "id: %llu\nevent: %s\ndata: %s\n\n",
              (unsigned long long)hub->next_id, type, text);
@@ -289,8 +289,8 @@ static ssize_t client_read(void *cls, uint64_t pos, char *buf, size_t max) {
     }
   }
   while (o < max) {
-    uint64_t oldest = hub->next_id - hub->first_id > STREAM_RING ? hub->next_id - STREAM_RING
-                                                                 : hub->first_id;
+    uint64_t oldest =
+        hub->next_id - hub->first_id > STREAM_RING ? hub->next_id - STREAM_RING : hub->first_id;
     stream_ev_t *ev;
     if (c->pend) {
       o += drain(c, buf + o, max - o);

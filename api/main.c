@@ -26,7 +26,8 @@
 #define WW_API_SOURCE_WEB "api/web"
 #endif
 
-/* The installed dashboard next to the binary (bin/../share/windwatch/web), else the source tree's. */
+/* The installed dashboard next to the binary (bin/../share/windwatch/web), else the source tree's.
+ */
 static const char *default_web_root(char *buf, size_t size) {
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -100,8 +101,8 @@ int main(int argc, char **argv) {
   }
   WW_LOG(WW_LOG_NOTICE, "API", "serving http://%s%s%s:%u/ (database %s, dashboard %s, %d threads)",
          strchr(conf.host, ':') ? "[" : "", conf.host[0] ? conf.host : "0.0.0.0",
-         strchr(conf.host, ':') ? "]" : "", (unsigned)ww_api_port(api), conf.db_path,
-         conf.web_root, conf.threads);
+         strchr(conf.host, ':') ? "]" : "", (unsigned)ww_api_port(api), conf.db_path, conf.web_root,
+         conf.threads);
   while (!ww_signal_stop_requested()) {
     if (rk)
       rd_kafka_poll(rk, 200); /* delivery reports and errors */

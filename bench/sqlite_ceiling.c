@@ -28,25 +28,25 @@
 
 /* One decoded row, compact so a million fit comfortably in memory. */
 typedef struct row_s {
-  int64_t ts_ms;     /* event time, ms since epoch */
-  int64_t seq;       /* sequence_number, -1 if absent */
-  int64_t model;     /* model_version */
-  int64_t episode;   /* episode_id, 0 = none */
-  double v[3];       /* temperature, humidity, sound_level */
-  double score;      /* anomaly_score */
-  double z;          /* zscore */
-  int line_idx;      /* factory line */
-  int sev;           /* ww_severity_t */
-  char comp[WW_ID_MAX];                  /* component_id */
-  char injected[WW_ANOMALY_TYPE_MAX];    /* injected_anomaly, "" = none */
+  int64_t ts_ms;                      /* event time, ms since epoch */
+  int64_t seq;                        /* sequence_number, -1 if absent */
+  int64_t model;                      /* model_version */
+  int64_t episode;                    /* episode_id, 0 = none */
+  double v[3];                        /* temperature, humidity, sound_level */
+  double score;                       /* anomaly_score */
+  double z;                           /* zscore */
+  int line_idx;                       /* factory line */
+  int sev;                            /* ww_severity_t */
+  char comp[WW_ID_MAX];               /* component_id */
+  char injected[WW_ANOMALY_TYPE_MAX]; /* injected_anomaly, "" = none */
 } row_t;
 
 static const char SQL_INS[] =
-  "INSERT INTO sensor_readings(timestamp, ts_ms, production_line, component_id, "
-  "sequence_number, temperature, humidity, sound_level, extra_values, is_anomaly, "
-  "anomaly_score, severity, model_version, zscore, injected_anomaly, episode_id, "
-  "src_partition, src_offset) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
-  "?17,?18)";
+    "INSERT INTO sensor_readings(timestamp, ts_ms, production_line, component_id, "
+    "sequence_number, temperature, humidity, sound_level, extra_values, is_anomaly, "
+    "anomaly_score, severity, model_version, zscore, injected_anomaly, episode_id, "
+    "src_partition, src_offset) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
+    "?17,?18)";
 
 static double now_s(void) {
   struct timespec ts;

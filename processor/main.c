@@ -12,8 +12,8 @@
 
 int main(int argc, char **argv) {
   int exit_code = 0, rc;
-  ww_config_t *cfg = ww_config_load(WW_ROLE_PROCESSOR, "windwatch-processor", argc, argv,
-                                    &exit_code);
+  ww_config_t *cfg =
+      ww_config_load(WW_ROLE_PROCESSOR, "windwatch-processor", argc, argv, &exit_code);
   if (!cfg)
     return exit_code;
   /* Before any thread starts: the webhook and e-mail handlers use libcurl. */

@@ -47,8 +47,8 @@ typedef struct ww_proc_header_s {
  * queued (the engine counts it and goes on).
  */
 typedef struct ww_proc_output_s {
-  int (*produce)(void *opaque, ww_proc_out_t out, const char *key, size_t key_len,
-                 const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs);
+  int (*produce)(void *opaque, ww_proc_out_t out, const char *key, size_t key_len, const char *val,
+                 size_t len, const ww_proc_header_t *hdrs, int n_hdrs);
   void *opaque;
   /* Optional (NULL = none): a window of line \p line_idx that ends at event
    * time \p end_ms was just published (for the window close latency). */
@@ -57,33 +57,33 @@ typedef struct ww_proc_output_s {
 
 /** Engine settings, from the config (ww_proc_conf_load) or set by tests. */
 typedef struct ww_proc_conf_s {
-  ww_window_type_t window_type;   /* time | count */
-  int64_t window_size;            /* seconds (time) or readings (count) */
-  int64_t window_slide;           /* same unit; 0 = size (tumbling) */
-  int64_t allowed_lateness_ms;    /* time windows */
-  double trend_threshold;         /* |slope| per minute that counts as a trend */
-  double zscore_threshold;        /* |z| at or above it is a warning; 2x is critical */
-  int alert_min_count;            /* consecutive anomalous readings that open an alert */
-  int alert_clear_count;          /* consecutive normal readings that resolve it */
-  int flush_on_end;               /* ww_proc_finish closes partial windows */
-  int stuck_count;                /* a sensor repeating its value this many more times is stuck; 0 = off */
-  ww_model_conf_t model;          /* Isolation Forest per line */
-  const char *models_dir;         /* write every model version here as a file; NULL = don't */
+  ww_window_type_t window_type; /* time | count */
+  int64_t window_size;          /* seconds (time) or readings (count) */
+  int64_t window_slide;         /* same unit; 0 = size (tumbling) */
+  int64_t allowed_lateness_ms;  /* time windows */
+  double trend_threshold;       /* |slope| per minute that counts as a trend */
+  double zscore_threshold;      /* |z| at or above it is a warning; 2x is critical */
+  int alert_min_count;          /* consecutive anomalous readings that open an alert */
+  int alert_clear_count;        /* consecutive normal readings that resolve it */
+  int flush_on_end;             /* ww_proc_finish closes partial windows */
+  int stuck_count;        /* a sensor repeating its value this many more times is stuck; 0 = off */
+  ww_model_conf_t model;  /* Isolation Forest per line */
+  const char *models_dir; /* write every model version here as a file; NULL = don't */
 } ww_proc_conf_t;
 
 /** Counters, all since start. */
 typedef struct ww_proc_counters_s {
-  int64_t messages;         /* input messages seen */
-  int64_t readings;         /* valid readings scored */
-  int64_t windows;          /* window-stats messages */
-  int64_t alerts;           /* alert episodes opened */
-  int64_t alert_events;     /* alert messages (opened + updated + resolved) */
-  int64_t dead_letters;     /* messages sent to the dead-letter topic */
+  int64_t messages;                     /* input messages seen */
+  int64_t readings;                     /* valid readings scored */
+  int64_t windows;                      /* window-stats messages */
+  int64_t alerts;                       /* alert episodes opened */
+  int64_t alert_events;                 /* alert messages (opened + updated + resolved) */
+  int64_t dead_letters;                 /* messages sent to the dead-letter topic */
   int64_t dlq_by_reason[WW_DLQ__COUNT]; /* dead letters per reason */
-  int64_t anomalous;        /* readings with severity > normal */
-  int64_t produce_errors;   /* outputs the output layer refused */
-  int64_t models;           /* model versions trained */
-  int64_t by_severity[3];   /* readings per ww_severity_t */
+  int64_t anomalous;                    /* readings with severity > normal */
+  int64_t produce_errors;               /* outputs the output layer refused */
+  int64_t models;                       /* model versions trained */
+  int64_t by_severity[3];               /* readings per ww_severity_t */
   int64_t score_decile[10]; /* readings with anomaly_score in [k/10, (k+1)/10) (1.0 in the last) */
 } ww_proc_counters_t;
 
@@ -96,8 +96,7 @@ void ww_proc_conf_defaults(ww_proc_conf_t *pc);
  * @brief Fill \p pc from \p cfg (processor options).
  * @returns 0, or -1 with \p errstr naming the option, the value and the fix.
  */
-int ww_proc_conf_load(const ww_config_t *cfg, ww_proc_conf_t *pc, char *errstr,
-                      size_t errstr_size);
+int ww_proc_conf_load(const ww_config_t *cfg, ww_proc_conf_t *pc, char *errstr, size_t errstr_size);
 
 /**
  * @brief Create an engine for \p fac (borrowed: must outlive the engine).
@@ -109,10 +108,10 @@ void ww_proc_destroy(ww_proc_t *proc);
 
 /** Where an input message came from, for dead-letter headers and partition ownership. */
 typedef struct ww_proc_src_s {
-  const char *topic;   /* source topic name */
-  int32_t partition;   /* source partition */
-  int64_t offset;      /* source offset */
-  const char *key;     /* message key or NULL */
+  const char *topic; /* source topic name */
+  int32_t partition; /* source partition */
+  int64_t offset;    /* source offset */
+  const char *key;   /* message key or NULL */
   size_t key_len;
 } ww_proc_src_t;
 

@@ -27,37 +27,37 @@ typedef enum ww_alert_event_e {
 } ww_alert_event_t;
 
 #define WW_ALERT_TYPE_MAX 16 /* bytes for "threshold", "zscore", "model" incl. NUL */
-#define WW_ALERT_ID_MAX (WW_ID_MAX + 48)
+#define WW_ALERT_ID_MAX   (WW_ID_MAX + 48)
 
 /** What one reading says, as the alert machine sees it. */
 typedef struct ww_alert_obs_s {
-  int64_t ts_ms;              /* event time of the reading */
-  int anomalous;              /* severity > normal */
-  ww_severity_t severity;     /* of the reading */
-  double score;               /* anomaly_score 0..1 */
-  uint32_t sensors;           /* bit i: factory sensor i was out of line */
-  const char *type;           /* "threshold", "zscore", "model"; NULL if normal */
-  const double *values;       /* [WW_MAX_SENSORS] borrowed, indexed by factory sensor */
-  uint32_t present;           /* bit i: values[i] given */
-  int opens_now;              /* clear-cut (e.g. a critical threshold): open without a streak */
+  int64_t ts_ms;          /* event time of the reading */
+  int anomalous;          /* severity > normal */
+  ww_severity_t severity; /* of the reading */
+  double score;           /* anomaly_score 0..1 */
+  uint32_t sensors;       /* bit i: factory sensor i was out of line */
+  const char *type;       /* "threshold", "zscore", "model"; NULL if normal */
+  const double *values;   /* [WW_MAX_SENSORS] borrowed, indexed by factory sensor */
+  uint32_t present;       /* bit i: values[i] given */
+  int opens_now;          /* clear-cut (e.g. a critical threshold): open without a streak */
 } ww_alert_obs_t;
 
 /** State of one (line, component). Zero-initialise; no destroy needed. */
 typedef struct ww_alert_s {
-  int open;                     /* an episode is open */
-  int consec_anom;              /* consecutive anomalous readings */
-  int consec_norm;              /* consecutive normal readings while open */
-  int64_t first_ms;             /* event time of the first reading of the streak */
-  int64_t opened_ms;            /* = first_ms of the opening streak */
-  int64_t updated_ms;           /* event time of the latest change */
-  int64_t resolved_ms;          /* event time of resolution, 0 while open */
-  double max_score;             /* largest score in the episode */
-  int64_t readings;             /* anomalous readings in the episode */
-  uint32_t sensors;             /* sensors involved */
-  ww_severity_t severity;       /* highest severity in the episode */
-  char type[WW_ALERT_TYPE_MAX]; /* anomaly_type of the opening reading */
-  double values[WW_MAX_SENSORS];/* latest anomalous reading's values (details) */
-  uint32_t present;             /* bits of values[] given */
+  int open;                       /* an episode is open */
+  int consec_anom;                /* consecutive anomalous readings */
+  int consec_norm;                /* consecutive normal readings while open */
+  int64_t first_ms;               /* event time of the first reading of the streak */
+  int64_t opened_ms;              /* = first_ms of the opening streak */
+  int64_t updated_ms;             /* event time of the latest change */
+  int64_t resolved_ms;            /* event time of resolution, 0 while open */
+  double max_score;               /* largest score in the episode */
+  int64_t readings;               /* anomalous readings in the episode */
+  uint32_t sensors;               /* sensors involved */
+  ww_severity_t severity;         /* highest severity in the episode */
+  char type[WW_ALERT_TYPE_MAX];   /* anomaly_type of the opening reading */
+  double values[WW_MAX_SENSORS];  /* latest anomalous reading's values (details) */
+  uint32_t present;               /* bits of values[] given */
   char alert_id[WW_ALERT_ID_MAX]; /* "<line>-<opened_ms>-<n>" */
 } ww_alert_t;
 

@@ -34,8 +34,8 @@ int ww_proc_conf_load(const ww_config_t *cfg, ww_proc_conf_t *pc, char *errstr,
     return -1;
   }
   if (pc->model.train_size > 0 && pc->model.train_size < 16) {
-    snprintf(errstr, errstr_size,
-             "train-size must be 0 (no model) or >= 16 readings (got %d)", pc->model.train_size);
+    snprintf(errstr, errstr_size, "train-size must be 0 (no model) or >= 16 readings (got %d)",
+             pc->model.train_size);
     return -1;
   }
   if (pc->window_slide > pc->window_size) {

@@ -55,8 +55,7 @@ size_t ww_proc_encode_window(const ww_factory_t *fac, int line_idx, const ww_win
   APPEND("{\"v\":1,\"production_line\":\"%s\",\"window_type\":\"%s\",\"window_seq\":%" PRId64
          ",\"window_start\":\"%s\",\"window_end\":\"%s\",\"count\":%" PRId64
          ",\"anomalous\":%" PRId64 ",\"sensors\":{",
-         ld->id, ww_window_type_name(res->type), res->seq, start, end, res->count,
-         res->anomalous);
+         ld->id, ww_window_type_name(res->type), res->seq, start, end, res->count, res->anomalous);
   for (int j = 0; j < ld->n_sensors; j++) {
     int i = ld->sensor_idx[j];
     const ww_stats_t *st = &res->stats[i];

@@ -166,9 +166,9 @@ static void comp_roll(comp_t *cp, int64_t p) {
         shift = mean - cp->prev_mean[i];
       cp->prev_mean[i] = mean;
       cp->prev_std[i] = sqrt((var > 0 ? var : 0.0) + shift * shift);
-      cp->std_ema[i] = (cp->ema_ok & (1u << i))
-                           ? (1 - WW_STD_EMA_ALPHA) * cp->std_ema[i] + WW_STD_EMA_ALPHA * cp->prev_std[i]
-                           : cp->prev_std[i];
+      cp->std_ema[i] = (cp->ema_ok & (1u << i)) ? (1 - WW_STD_EMA_ALPHA) * cp->std_ema[i] +
+                                                      WW_STD_EMA_ALPHA * cp->prev_std[i]
+                                                : cp->prev_std[i];
       cp->ema_ok |= 1u << i;
       cp->prev_pane[i] = cp->pane;
       cp->prev_ok |= 1u << i;

@@ -10,10 +10,10 @@
 #define WW_EVAL_TYPES 8 /* distinct anomaly types tracked; more are pooled as "other" */
 
 typedef struct episode_s {
-  int64_t id;      /* episode_id, 0 = empty hash slot */
-  int line_idx;    /* line it happened on */
-  int type;        /* index into types[] */
-  int detected;    /* an alert was open during it */
+  int64_t id;   /* episode_id, 0 = empty hash slot */
+  int line_idx; /* line it happened on */
+  int type;     /* index into types[] */
+  int detected; /* an alert was open during it */
 } episode_t;
 
 typedef struct slot_s {
@@ -23,9 +23,9 @@ typedef struct slot_s {
 } slot_t;
 
 struct ww_eval_s {
-  episode_t *eps;   /* open-addressing hash on (line, id) */
+  episode_t *eps; /* open-addressing hash on (line, id) */
   size_t n_eps, cap_eps;
-  slot_t *slots;    /* [n_slots] */
+  slot_t *slots; /* [n_slots] */
   int n_slots;
   char types[WW_EVAL_TYPES][WW_ANOMALY_TYPE_MAX];
   int n_types;
@@ -54,7 +54,9 @@ void ww_eval_destroy(ww_eval_t *ev) {
   free(ev);
 }
 
-int ww_eval_has_truth(const ww_eval_t *ev) { return ev->n_eps > 0; }
+int ww_eval_has_truth(const ww_eval_t *ev) {
+  return ev->n_eps > 0;
+}
 
 static size_t hash(int64_t id, int line_idx, size_t cap) {
   uint64_t h = (uint64_t)id * 0x9E3779B97F4A7C15ull ^ (uint64_t)line_idx * 0xC2B2AE3D27D4EB4Full;

@@ -12,28 +12,30 @@
 #include "windwatch/timeutil.h"
 
 typedef struct item_s {
-  char *json;     /* owned */
+  char *json; /* owned */
   size_t len;
-  int critical;   /* severity critical: also mailed */
+  int critical; /* severity critical: also mailed */
 } item_t;
 
 struct ww_handlers_s {
-  ww_handlers_conf_t conf;   /* strings below are owned copies */
+  ww_handlers_conf_t conf; /* strings below are owned copies */
   char *webhook_url, *email_url, *email_from, *email_to;
   pthread_mutex_t lock;
-  pthread_cond_t cond;       /* signalled on submit and on stop */
-  pthread_cond_t idle;       /* signalled when the queue empties */
-  item_t *q;                 /* ring of queue_max items */
-  int head, n;               /* first item, items queued */
-  int busy;                  /* the worker is handling an item */
-  int stop;                  /* the worker must exit */
-  int has_worker;            /* thread started */
+  pthread_cond_t cond; /* signalled on submit and on stop */
+  pthread_cond_t idle; /* signalled when the queue empties */
+  item_t *q;           /* ring of queue_max items */
+  int head, n;         /* first item, items queued */
+  int busy;            /* the worker is handling an item */
+  int stop;            /* the worker must exit */
+  int has_worker;      /* thread started */
   pthread_t thread;
-  int64_t last_mail_ms;      /* monotonic ms of the last mail */
-  ww_handlers_stats_t st;    /* under lock */
+  int64_t last_mail_ms;   /* monotonic ms of the last mail */
+  ww_handlers_stats_t st; /* under lock */
 };
 
-static char *dup_or_null(const char *s) { return s && s[0] ? strdup(s) : NULL; }
+static char *dup_or_null(const char *s) {
+  return s && s[0] ? strdup(s) : NULL;
+}
 
 static size_t discard_cb(char *p, size_t size, size_t nmemb, void *opaque) {
   (void)p;

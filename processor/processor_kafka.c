@@ -17,14 +17,16 @@
 #include "windwatch/signal.h"
 #include "windwatch/timeutil.h"
 
-#define WW_TXN_TIMEOUT_MS 60000    /* bound on init/commit/abort of a transaction */
-#define WW_FLUSH_TIMEOUT_MS 30000  /* at-least-once: wait this long for deliveries */
-#define WW_POLL_MS 100             /* consumer poll timeout */
-#define WW_TURN_MAX 256            /* messages taken before housekeeping (a scoring batch) */
-#define WW_TURN_MS 5               /* ... or this long, whichever comes first */
+#define WW_TXN_TIMEOUT_MS     60000 /* bound on init/commit/abort of a transaction */
+#define WW_FLUSH_TIMEOUT_MS   30000 /* at-least-once: wait this long for deliveries */
+#define WW_POLL_MS            100   /* consumer poll timeout */
+#define WW_TURN_MAX           256   /* messages taken before housekeeping (a scoring batch) */
+#define WW_TURN_MS            5     /* ... or this long, whichever comes first */
 #define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models or alerts topic back */
-#define WW_OFFSETS_TIMEOUT_MS 5000 /* bound on a watermark request */
-#define WW_CARRY_LOOKBACK_MS (24 * 3600 * 1000LL) /* alert events read back to carry alerts over */
+#define WW_OFFSETS_TIMEOUT_MS 5000  /* bound on a watermark request */
+#define WW_CARRY_LOOKBACK_MS                                                                       \
+  (24 * 3600 * 1000LL) /* alert events read back to carry alerts over                              \
+                        */
 
 /*
  * Backpressure: when the producer's queue of outputs passes the high
@@ -116,13 +118,13 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
   }
   for (;;) {
     if (h)
-      err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[o]),
-                              RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, len),
+      err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[o]), RD_KAFKA_V_KEY(key, key_len),
+                              RD_KAFKA_V_VALUE((void *)val, len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
                               RD_KAFKA_V_END);
     else
-      err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[o]),
-                              RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_VALUE((void *)val, len),
+      err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[o]), RD_KAFKA_V_KEY(key, key_len),
+                              RD_KAFKA_V_VALUE((void *)val, len),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
       break;
@@ -142,8 +144,7 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
 
 /* Remember that everything before offset+1 of this partition is processed. */
 static void pending_store(kctx_t *k, const char *topic, int32_t partition, int64_t offset) {
-  rd_kafka_topic_partition_t *p =
-      rd_kafka_topic_partition_list_find(k->pending, topic, partition);
+  rd_kafka_topic_partition_t *p = rd_kafka_topic_partition_list_find(k->pending, topic, partition);
   if (!p)
     p = rd_kafka_topic_partition_list_add(k->pending, topic, partition);
   p->offset = offset + 1;
@@ -153,8 +154,8 @@ static void pending_store(kctx_t *k, const char *topic, int32_t partition, int64
 /* Handle a transactional API error. @returns 0 if the call should be retried. */
 static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
   int retry = rd_kafka_error_is_retriable(error);
-  WW_LOG(retry ? WW_LOG_WARN : WW_LOG_ERROR, "TXN", "%s: %s%s", what,
-         rd_kafka_error_string(error), retry ? " (retrying)" : "");
+  WW_LOG(retry ? WW_LOG_WARN : WW_LOG_ERROR, "TXN", "%s: %s%s", what, rd_kafka_error_string(error),
+         retry ? " (retrying)" : "");
   if (!retry && rd_kafka_error_txn_requires_abort(error)) {
     rd_kafka_error_t *e2 = rd_kafka_abort_transaction(k->producer, WW_TXN_TIMEOUT_MS);
     if (e2) {
@@ -188,7 +189,7 @@ static int rewind_to_committed(kctx_t *k) {
   rd_kafka_resp_err_t err;
   k->need_rewind = 0;
   k->need_restore = k->restore; /* the lines are reset below, models included */
-  release_alerts(k, 0); /* their transaction was aborted */
+  release_alerts(k, 0);         /* their transaction was aborted */
   err = rd_kafka_assignment(k->consumer, &parts);
   if (!err)
     err = ww_kafka_committed(k->consumer, parts, WW_TXN_TIMEOUT_MS);
@@ -200,8 +201,7 @@ static int rewind_to_committed(kctx_t *k) {
       ww_proc_revoke(k->proc, parts->elems[i].partition);
     }
     ww_kafka_resolve_beginning(k->consumer, parts, WW_OFFSETS_TIMEOUT_MS);
-    error = parts->cnt > 0 ? rd_kafka_seek_partitions(k->consumer, parts, WW_TXN_TIMEOUT_MS)
-                           : NULL;
+    error = parts->cnt > 0 ? rd_kafka_seek_partitions(k->consumer, parts, WW_TXN_TIMEOUT_MS) : NULL;
     if (k->eof) {
       /* An end seen before the seek is not the end any more. */
       ww_eof_revoke(k->eof, parts);
@@ -214,8 +214,10 @@ static int rewind_to_committed(kctx_t *k) {
   k->pending = rd_kafka_topic_partition_list_new(8);
   k->uncommitted = 0;
   if (err || error) {
-    WW_LOG(WW_LOG_ERROR, "TXN", "cannot rewind to the committed offsets: %s; exiting so a "
-           "restart resumes from them", error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
+    WW_LOG(WW_LOG_ERROR, "TXN",
+           "cannot rewind to the committed offsets: %s; exiting so a "
+           "restart resumes from them",
+           error ? rd_kafka_error_string(error) : rd_kafka_err2str(err));
     if (error)
       rd_kafka_error_destroy(error);
     k->failed = 1;
@@ -262,8 +264,8 @@ static int commit_inner(kctx_t *k) {
     if (k->pending->cnt > 0) {
       rd_kafka_consumer_group_metadata_t *gm = rd_kafka_consumer_group_metadata(k->consumer);
       do {
-        error = rd_kafka_send_offsets_to_transaction(k->producer, k->pending, gm,
-                                                     WW_TXN_TIMEOUT_MS);
+        error =
+            rd_kafka_send_offsets_to_transaction(k->producer, k->pending, gm, WW_TXN_TIMEOUT_MS);
       } while (error && txn_error(k, "send_offsets_to_transaction", error) == 0);
       rd_kafka_consumer_group_metadata_destroy(gm);
       if (k->failed || k->need_rewind)
@@ -279,7 +281,8 @@ static int commit_inner(kctx_t *k) {
     int64_t before = k->delivery_failures;
     rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, WW_FLUSH_TIMEOUT_MS);
     if (err || k->delivery_failures != before) {
-      WW_LOG(WW_LOG_ERROR, "COMMIT", "outputs not delivered (%s, %" PRId64 " failures): "
+      WW_LOG(WW_LOG_ERROR, "COMMIT",
+             "outputs not delivered (%s, %" PRId64 " failures): "
              "offsets not committed; exiting so a restart reprocesses them",
              rd_kafka_err2str(err), k->delivery_failures - before);
       k->failed = 1;
@@ -346,8 +349,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       ww_eof_revoke(k->eof, parts);
   }
   if (error) {
-    WW_LOG(WW_LOG_ERROR, "REBALANCE", "assignment change failed: %s",
-           rd_kafka_error_string(error));
+    WW_LOG(WW_LOG_ERROR, "REBALANCE", "assignment change failed: %s", rd_kafka_error_string(error));
     rd_kafka_error_destroy(error);
   } else if (rerr) {
     WW_LOG(WW_LOG_ERROR, "REBALANCE", "assign failed: %s", rd_kafka_err2str(rerr));
@@ -451,15 +453,15 @@ static void stats_line(kctx_t *k, int64_t *last_ms, int64_t *last_readings) {
 
 /* Run-loop state kept across calls of run_loop(). */
 typedef struct loop_s {
-  int64_t commit_ms;     /* --commit-interval */
+  int64_t commit_ms;       /* --commit-interval */
   int64_t alert_commit_ms; /* --alert-commit-delay */
-  int64_t stats_ms;      /* --stats-interval, 0 = none */
-  int64_t last_commit;   /* monotonic ms of the last commit */
-  int64_t last_stats;    /* monotonic ms of the last stats line */
-  int64_t last_readings; /* readings at the last stats line */
-  int64_t first_msg_ns;  /* monotonic ns of the first message, 0 before */
-  int64_t since_check;   /* messages since the last housekeeping */
-  int64_t last_turn;     /* monotonic ms of the last housekeeping */
+  int64_t stats_ms;        /* --stats-interval, 0 = none */
+  int64_t last_commit;     /* monotonic ms of the last commit */
+  int64_t last_stats;      /* monotonic ms of the last stats line */
+  int64_t last_readings;   /* readings at the last stats line */
+  int64_t first_msg_ns;    /* monotonic ns of the first message, 0 before */
+  int64_t since_check;     /* messages since the last housekeeping */
+  int64_t last_turn;       /* monotonic ms of the last housekeeping */
 } loop_t;
 
 /* How long the loop may wait for input: never past the moment the open
@@ -470,9 +472,9 @@ static int poll_timeout(const kctx_t *k, const loop_t *lp) {
   int64_t due, left;
   if (k->uncommitted == 0)
     return WW_POLL_MS;
-  due = lp->last_commit +
-        (k->n_staged > 0 && !k->batch && lp->alert_commit_ms < lp->commit_ms ? lp->alert_commit_ms
-                                                                             : lp->commit_ms);
+  due = lp->last_commit + (k->n_staged > 0 && !k->batch && lp->alert_commit_ms < lp->commit_ms
+                               ? lp->alert_commit_ms
+                               : lp->commit_ms);
   left = due - ww_mono_ms();
   return left <= 0 ? 0 : left < WW_POLL_MS ? (int)left : WW_POLL_MS;
 }
@@ -659,7 +661,8 @@ int ww_proc_run(const ww_config_t *cfg) {
   if (k.eos && on_mock_cluster(k.producer)) {
     /* librdkafka's mock cluster (kafka.sh start --mock) accepts transactions
      * but keeps nothing durable: promising exactly-once there would be a lie. */
-    WW_LOG(WW_LOG_WARN, "TXN", "the broker is librdkafka's mock cluster, which only fakes "
+    WW_LOG(WW_LOG_WARN, "TXN",
+           "the broker is librdkafka's mock cluster, which only fakes "
            "transactions: running at-least-once (use a real broker for exactly-once)");
     rd_kafka_destroy(k.producer);
     k.eos = 0;
@@ -700,8 +703,8 @@ int ww_proc_run(const ww_config_t *cfg) {
     char qmax[32];
     size_t qsz = sizeof(qmax);
     long maxq = 100000; /* librdkafka's default queue.buffering.max.messages */
-    if (rd_kafka_conf_get(rd_kafka_conf(k.producer), "queue.buffering.max.messages", qmax,
-                          &qsz) == RD_KAFKA_CONF_OK)
+    if (rd_kafka_conf_get(rd_kafka_conf(k.producer), "queue.buffering.max.messages", qmax, &qsz) ==
+        RD_KAFKA_CONF_OK)
       maxq = strtol(qmax, NULL, 10);
     k.outq_high = (int)(maxq * 8 / 10);
     k.outq_low = (int)(maxq / 2);
@@ -748,8 +751,8 @@ int ww_proc_run(const ww_config_t *cfg) {
      * last commit (group join and start-up excluded), and the valid readings
      * scored per second of it (dead letters are not readings). */
     if (n > 0 && n < sizeof(summary)) {
-      fprintf(stdout, "%.*s,\"seconds\":%.3f,\"readings_per_s\":%.0f}\n", (int)(n - 1),
-              summary, secs, secs > 0 ? (double)c.readings / secs : 0.0);
+      fprintf(stdout, "%.*s,\"seconds\":%.3f,\"readings_per_s\":%.0f}\n", (int)(n - 1), summary,
+              secs, secs > 0 ? (double)c.readings / secs : 0.0);
       fflush(stdout);
     }
   }

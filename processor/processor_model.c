@@ -15,24 +15,24 @@
 
 #define WW_MODEL_NQ 7 /* quantiles kept with a model */
 static const double quantile_at[WW_MODEL_NQ] = {0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 1.0};
-static const char *const quantile_name[WW_MODEL_NQ] = {"p50", "p90", "p95", "p99",
+static const char *const quantile_name[WW_MODEL_NQ] = {"p50",   "p90",   "p95", "p99",
                                                        "p99_5", "p99_9", "max"};
 
 struct ww_model_s {
   ww_model_conf_t conf;
-  int d;                       /* features per row */
-  char line_id[WW_ID_MAX];     /* for logs and the JSON */
-  double *buf;                 /* [train_size * d] training rows / reservoir */
-  int n_buf;                   /* rows in buf */
-  int64_t seen;                /* normal rows offered since the last training */
-  uint64_t rng;                /* reservoir sampling state */
-  ww_iforest_t *forest;        /* current model, NULL before the first */
-  int64_t version;             /* 0 before the first */
-  int64_t trained_at_ms;       /* wall clock of the training */
-  int64_t trained_event_ms;    /* event time of the row that completed it */
-  int n_trained;               /* rows it was trained on */
-  double warn, crit;           /* score thresholds in use */
-  double q[WW_MODEL_NQ];       /* training-score quantiles */
+  int d;                    /* features per row */
+  char line_id[WW_ID_MAX];  /* for logs and the JSON */
+  double *buf;              /* [train_size * d] training rows / reservoir */
+  int n_buf;                /* rows in buf */
+  int64_t seen;             /* normal rows offered since the last training */
+  uint64_t rng;             /* reservoir sampling state */
+  ww_iforest_t *forest;     /* current model, NULL before the first */
+  int64_t version;          /* 0 before the first */
+  int64_t trained_at_ms;    /* wall clock of the training */
+  int64_t trained_event_ms; /* event time of the row that completed it */
+  int n_trained;            /* rows it was trained on */
+  double warn, crit;        /* score thresholds in use */
+  double q[WW_MODEL_NQ];    /* training-score quantiles */
 };
 
 ww_model_t *ww_model_new(const ww_model_conf_t *mc, int d, const char *line_id) {
@@ -69,7 +69,9 @@ void ww_model_reset(ww_model_t *m) {
   m->version = 0;
 }
 
-int64_t ww_model_version(const ww_model_t *m) { return m->forest ? m->version : 0; }
+int64_t ww_model_version(const ww_model_t *m) {
+  return m->forest ? m->version : 0;
+}
 
 ww_severity_t ww_model_severity(const ww_model_t *m, double score) {
   return score >= m->crit ? WW_SEV_CRITICAL : score >= m->warn ? WW_SEV_WARNING : WW_SEV_NORMAL;
@@ -117,8 +119,7 @@ static int train(ww_model_t *m, int64_t ts_ms) {
   f = ww_iforest_train(m->buf, (size_t)m->n_buf, m->d, &p, err, sizeof(err));
   scores = malloc((size_t)m->n_buf * sizeof(*scores));
   if (!f || !scores) {
-    WW_LOG(WW_LOG_ERROR, "MODEL", "%s: training failed: %s", m->line_id,
-           f ? "out of memory" : err);
+    WW_LOG(WW_LOG_ERROR, "MODEL", "%s: training failed: %s", m->line_id, f ? "out of memory" : err);
     ww_iforest_destroy(f);
     free(scores);
     return -1;
@@ -136,8 +137,10 @@ static int train(ww_model_t *m, int64_t ts_ms) {
   /* Identical training rows give every point the same score: such a model
    * cannot tell anything apart, so it must not flag anything either. */
   if (m->q[WW_MODEL_NQ - 1] - m->q[0] < 1e-9) {
-    WW_LOG(WW_LOG_WARN, "MODEL", "%s: training rows are all alike; the model will not flag "
-           "readings until it is retrained on varied data", m->line_id);
+    WW_LOG(WW_LOG_WARN, "MODEL",
+           "%s: training rows are all alike; the model will not flag "
+           "readings until it is retrained on varied data",
+           m->line_id);
     m->warn = m->crit = 1.01;
   }
   free(scores);
@@ -194,8 +197,8 @@ char *ww_model_json(const ww_model_t *m, const char *const *feature_names, size_
                "{\"v\":1,\"production_line\":\"%s\",\"model_type\":\"IsolationForest\","
                "\"version\":%" PRId64 ",\"trained_at\":\"%s\",\"trained_event_time\":\"%s\","
                "\"samples\":%d,\"n_estimators\":%d,\"max_samples\":%d,\"features\":[",
-               m->line_id, m->version, trained, event, m->n_trained,
-               ww_iforest_trees(m->forest), ww_iforest_psi(m->forest));
+               m->line_id, m->version, trained, event, m->n_trained, ww_iforest_trees(m->forest),
+               ww_iforest_psi(m->forest));
   for (int i = 0; i < m->d && n > 0 && (size_t)n < sizeof(head); i++)
     n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\"%s\"", i ? "," : "", feature_names[i]);
   if (n > 0 && (size_t)n < sizeof(head))
@@ -251,8 +254,8 @@ int ww_model_load(ww_model_t *m, const char *json, size_t len, char *errstr, siz
   if (!f)
     goto done;
   if (ww_iforest_dims(f) != m->d) {
-    snprintf(errstr, errstr_size, "the model has %d features, line %s needs %d",
-             ww_iforest_dims(f), m->line_id, m->d);
+    snprintf(errstr, errstr_size, "the model has %d features, line %s needs %d", ww_iforest_dims(f),
+             m->line_id, m->d);
     goto done;
   }
   ww_iforest_destroy(m->forest);

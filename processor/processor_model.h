@@ -21,15 +21,15 @@
 #include "windwatch/reading.h"
 
 typedef struct ww_model_conf_s {
-  int train_size;         /* rows that train a model; 0 disables the model */
-  int64_t retrain_ms;     /* event time between versions; 0 = never retrain */
-  int n_trees;            /* Isolation Forest trees */
-  int max_samples;        /* rows per tree */
-  uint64_t seed;          /* training seed (mixed with the line and version) */
-  double q_warning;       /* training-score quantile (0..1) that starts warning */
-  double q_critical;      /* training-score quantile that starts critical */
-  double score_warning;   /* fixed warning threshold; 0 = from q_warning */
-  double score_critical;  /* fixed critical threshold; 0 = from q_critical */
+  int train_size;        /* rows that train a model; 0 disables the model */
+  int64_t retrain_ms;    /* event time between versions; 0 = never retrain */
+  int n_trees;           /* Isolation Forest trees */
+  int max_samples;       /* rows per tree */
+  uint64_t seed;         /* training seed (mixed with the line and version) */
+  double q_warning;      /* training-score quantile (0..1) that starts warning */
+  double q_critical;     /* training-score quantile that starts critical */
+  double score_warning;  /* fixed warning threshold; 0 = from q_warning */
+  double score_critical; /* fixed critical threshold; 0 = from q_critical */
 } ww_model_conf_t;
 
 typedef struct ww_model_s ww_model_t;

@@ -34,23 +34,23 @@ extern const size_t ww__default_yaml_len;
 typedef enum src_e { SRC_DEFAULT = 0, SRC_BUILTIN, SRC_YAML, SRC_ENV, SRC_FLAG } src_t;
 
 typedef struct val_s {
-  char *text;              /* value as text (owned), NULL = unset */
-  src_t src;               /* where it came from */
-  char where[WW_WHERE_MAX];/* human description of the source */
-  int64_t i;               /* INT, BOOL, DURATION (ms), COUNT */
-  double d;                /* DOUBLE */
+  char *text;               /* value as text (owned), NULL = unset */
+  src_t src;                /* where it came from */
+  char where[WW_WHERE_MAX]; /* human description of the source */
+  int64_t i;                /* INT, BOOL, DURATION (ms), COUNT */
+  double d;                 /* DOUBLE */
 } val_t;
 
 struct ww_config_s {
   ww_role_t role;
   const ww_opt_t *opts; /* merged table, borrowed (static) */
   size_t n_opts;
-  val_t *vals;          /* one per option */
+  val_t *vals; /* one per option */
   ww_factory_t fac;
-  size_t n_props;       /* kafka properties, YAML then -X, in order */
+  size_t n_props; /* kafka properties, YAML then -X, in order */
   char **prop_keys;
   char **prop_vals;
-  char config_path[512];/* file given with --config, or "" */
+  char config_path[512]; /* file given with --config, or "" */
 };
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -175,8 +175,7 @@ static int check_val(const ww_opt_t *o, val_t *v, char *errstr, size_t errstr_si
   if (!s)
     return 0;
   switch (o->type) {
-  case WW_OPT_STR:
-    return 0;
+  case WW_OPT_STR: return 0;
   case WW_OPT_INT: {
     long long x;
     errno = 0;
@@ -224,7 +223,7 @@ static int check_val(const ww_opt_t *o, val_t *v, char *errstr, size_t errstr_si
   case WW_OPT_DURATION:
     if (parse_duration_ms(s, &v->i) != 0) {
       ww_errf(errstr, errstr_size,
-           "%s must be a duration like 500ms, 30s, 5m, 24h or 30d (got '%s')", v->where, s);
+              "%s must be a duration like 500ms, 30s, 5m, 24h or 30d (got '%s')", v->where, s);
       return -1;
     }
     if (o->min <= o->max && ((double)v->i < o->min || (double)v->i > o->max)) {
@@ -234,8 +233,7 @@ static int check_val(const ww_opt_t *o, val_t *v, char *errstr, size_t errstr_si
     }
     return 0;
   case WW_OPT_COUNT:
-  case WW_OPT_ACTION:
-    return 0;
+  case WW_OPT_ACTION: return 0;
   }
   return 0;
 }
@@ -244,8 +242,8 @@ static int check_val(const ww_opt_t *o, val_t *v, char *errstr, size_t errstr_si
 
 /* Is \p path the yaml path of an option of any binary? */
 static const ww_opt_t *opt_by_yaml(const char *path) {
-  const ww_opt_t *tables[] = {ww__opts_common, ww__opts_producer, ww__opts_processor,
-                              ww__opts_sink, ww__opts_api};
+  const ww_opt_t *tables[] = {ww__opts_common, ww__opts_producer, ww__opts_processor, ww__opts_sink,
+                              ww__opts_api};
   for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
     for (const ww_opt_t *o = tables[t]; o->name; o++)
       if (o->yaml && strcmp(o->yaml, path) == 0)
@@ -255,8 +253,8 @@ static const ww_opt_t *opt_by_yaml(const char *path) {
 
 /* Is \p prefix the start of some option's yaml path ("window" for "window.size")? */
 static int yaml_section_known(const char *prefix) {
-  const ww_opt_t *tables[] = {ww__opts_common, ww__opts_producer, ww__opts_processor,
-                              ww__opts_sink, ww__opts_api};
+  const ww_opt_t *tables[] = {ww__opts_common, ww__opts_producer, ww__opts_processor, ww__opts_sink,
+                              ww__opts_api};
   size_t n = strlen(prefix);
   for (size_t t = 0; t < sizeof(tables) / sizeof(tables[0]); t++)
     for (const ww_opt_t *o = tables[t]; o->name; o++)
@@ -280,14 +278,18 @@ static int apply_yaml_map(ww_config_t *cfg, const ww__ynode_t *map, const char *
     }
     if (!strcmp(path, "kafka.properties")) {
       if (v->type != WW_Y_MAP) {
-        ww_errf(errstr, errstr_size, "config: kafka.properties must be a map of librdkafka "
-             "property to value in %s line %d", file, v->line);
+        ww_errf(errstr, errstr_size,
+                "config: kafka.properties must be a map of librdkafka "
+                "property to value in %s line %d",
+                file, v->line);
         return -1;
       }
       for (size_t k = 0; k < v->n; k++) {
         if (v->items[k]->type != WW_Y_SCALAR) {
-          ww_errf(errstr, errstr_size, "config: kafka.properties.%s must be a single value in %s "
-               "line %d", v->keys[k], file, v->key_lines[k]);
+          ww_errf(errstr, errstr_size,
+                  "config: kafka.properties.%s must be a single value in %s "
+                  "line %d",
+                  v->keys[k], file, v->key_lines[k]);
           return -1;
         }
         if (add_prop(cfg, v->keys[k], v->items[k]->scalar) != 0)
@@ -300,7 +302,7 @@ static int apply_yaml_map(ww_config_t *cfg, const ww__ynode_t *map, const char *
       long idx;
       if (v->type != WW_Y_SCALAR) {
         ww_errf(errstr, errstr_size, "config: %s must be a single value, not a %s, in %s line %d",
-             path, v->type == WW_Y_MAP ? "map" : "list", file, map->key_lines[i]);
+                path, v->type == WW_Y_MAP ? "map" : "list", file, map->key_lines[i]);
         return -1;
       }
       idx = find_opt(cfg, o->name);
@@ -309,9 +311,12 @@ static int apply_yaml_map(ww_config_t *cfg, const ww__ynode_t *map, const char *
        * different yaml path (e.g. "group") are matched on the path too. */
       if (idx >= 0 && cfg->opts[idx].yaml && strcmp(cfg->opts[idx].yaml, path) == 0) {
         snprintf(where, sizeof(where), "config: %s in %s line %d", path, file, map->key_lines[i]);
-        if (set_val(&cfg->vals[idx], (!v->quoted && (!strcmp(v->scalar, "null") ||
-                                                     !strcmp(v->scalar, "~") || !*v->scalar))
-                                         ? NULL : v->scalar, src, where) != 0)
+        if (set_val(&cfg->vals[idx],
+                    (!v->quoted &&
+                     (!strcmp(v->scalar, "null") || !strcmp(v->scalar, "~") || !*v->scalar))
+                        ? NULL
+                        : v->scalar,
+                    src, where) != 0)
           goto nomem;
       }
       continue;
@@ -326,8 +331,10 @@ static int apply_yaml_map(ww_config_t *cfg, const ww__ynode_t *map, const char *
         return -1;
       continue;
     }
-    ww_errf(errstr, errstr_size, "config: unknown key '%s' in %s line %d (see docs/configuration.md "
-         "or --dump-config for the known keys)", path, file, map->key_lines[i]);
+    ww_errf(errstr, errstr_size,
+            "config: unknown key '%s' in %s line %d (see docs/configuration.md "
+            "or --dump-config for the known keys)",
+            path, file, map->key_lines[i]);
     return -1;
   }
   return 0;
@@ -348,22 +355,23 @@ static int apply_yaml(ww_config_t *cfg, const char *buf, size_t len, const char 
   }
   if ((n = ww__ynode_get(root, "company")) &&
       ww__factory_copy_text(cfg->fac.company, sizeof(cfg->fac.company), n, "company", file, errstr,
-                errstr_size) != 0)
+                            errstr_size) != 0)
     goto done;
   if ((n = ww__ynode_get(root, "facility")) &&
-      ww__factory_copy_text(cfg->fac.facility, sizeof(cfg->fac.facility), n, "facility", file, errstr,
-                errstr_size) != 0)
+      ww__factory_copy_text(cfg->fac.facility, sizeof(cfg->fac.facility), n, "facility", file,
+                            errstr, errstr_size) != 0)
     goto done;
   if ((n = ww__ynode_get(root, "location")) &&
-      ww__factory_copy_text(cfg->fac.location, sizeof(cfg->fac.location), n, "location", file, errstr,
-                errstr_size) != 0)
+      ww__factory_copy_text(cfg->fac.location, sizeof(cfg->fac.location), n, "location", file,
+                            errstr, errstr_size) != 0)
     goto done;
   if ((n = ww__ynode_get(root, "sensors"))) {
     if (ww__factory_parse_sensors(&cfg->fac, n, file, errstr, errstr_size) != 0)
       goto done;
     /* New sensors invalidate the old lines' sensor indexes: lines must follow. */
     if (!ww__ynode_get(root, "lines") && cfg->fac.n_lines > 0) {
-      ww_errf(errstr, errstr_size, "config: %s redefines sensors: so it must list lines: too", file);
+      ww_errf(errstr, errstr_size, "config: %s redefines sensors: so it must list lines: too",
+              file);
       goto done;
     }
   }
@@ -384,7 +392,7 @@ static char *read_file(const char *path, size_t *len, char *errstr, size_t errst
   long n;
   if (!fp) {
     ww_errf(errstr, errstr_size, "config: cannot open '%s': %s (check the --config path)", path,
-         strerror(errno));
+            strerror(errno));
     return NULL;
   }
   if (fseek(fp, 0, SEEK_END) != 0 || (n = ftell(fp)) < 0 || fseek(fp, 0, SEEK_SET) != 0) {
@@ -392,13 +400,14 @@ static char *read_file(const char *path, size_t *len, char *errstr, size_t errst
     goto done;
   }
   if (n > 4 * 1024 * 1024) {
-    ww_errf(errstr, errstr_size, "config: '%s' is %ld bytes; a config file is at most 4 MiB", path, n);
+    ww_errf(errstr, errstr_size, "config: '%s' is %ld bytes; a config file is at most 4 MiB", path,
+            n);
     goto done;
   }
   buf = malloc((size_t)n + 1);
   if (!buf || fread(buf, 1, (size_t)n, fp) != (size_t)n) {
     ww_errf(errstr, errstr_size, "config: cannot read '%s': %s", path,
-         buf ? strerror(errno) : "out of memory");
+            buf ? strerror(errno) : "out of memory");
     free(buf);
     buf = NULL;
     goto done;
@@ -449,7 +458,8 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
   for (size_t i = 0; i < cfg->n_opts; i++) {
     const ww_opt_t *o = &cfg->opts[i];
     int has_arg = (o->type == WW_OPT_COUNT || o->type == WW_OPT_ACTION) ? no_argument
-                  : o->type == WW_OPT_BOOL ? optional_argument : required_argument;
+                  : o->type == WW_OPT_BOOL                              ? optional_argument
+                                                                        : required_argument;
     lopts[nl++] = (struct option){o->name, has_arg, NULL, 256 + (int)i};
     if (o->alias)
       lopts[nl++] = (struct option){o->alias, has_arg, NULL, 256 + (int)i};
@@ -485,8 +495,9 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
       continue;
     o = &cfg->opts[idx];
     if (o->type == WW_OPT_ACTION) {
-      *actions |= !strcmp(o->name, "help") ? ACT_HELP : !strcmp(o->name, "version") ? ACT_VERSION
-                                                                                     : ACT_DUMP;
+      *actions |= !strcmp(o->name, "help")      ? ACT_HELP
+                  : !strcmp(o->name, "version") ? ACT_VERSION
+                                                : ACT_DUMP;
       continue;
     }
     if (o->type == WW_OPT_COUNT) {
@@ -499,7 +510,7 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
       char key[256];
       if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(key)) {
         ww_errf(errstr, errstr_size, "-X needs key=value, e.g. -X linger.ms=5 (got '%s')",
-             optarg ? optarg : "");
+                optarg ? optarg : "");
         goto done;
       }
       memcpy(key, optarg, (size_t)(eq - optarg));
@@ -511,15 +522,15 @@ static int apply_flags(ww_config_t *cfg, const char *prog, int argc, char **argv
       continue;
     }
     snprintf(where, sizeof(where), "--%s", o->name);
-    if (set_val(&cfg->vals[idx], optarg ? optarg : (o->type == WW_OPT_BOOL ? "true" : ""),
-                SRC_FLAG, where) != 0) {
+    if (set_val(&cfg->vals[idx], optarg ? optarg : (o->type == WW_OPT_BOOL ? "true" : ""), SRC_FLAG,
+                where) != 0) {
       ww_errf(errstr, errstr_size, "out of memory");
       goto done;
     }
   }
   if (optind < argc) {
     ww_errf(errstr, errstr_size, "unexpected argument '%s' (options start with --; see %s --help)",
-         argv[optind], prog);
+            argv[optind], prog);
     goto done;
   }
   rc = 0;
@@ -563,8 +574,7 @@ static int config_build(ww_config_t *cfg, const char *prog, const char *yaml, si
 
   for (size_t i = 0; i < cfg->n_opts; i++) {
     /* Re-label defaults for messages. */
-    snprintf(cfg->vals[i].where, sizeof(cfg->vals[i].where), "default of --%s",
-             cfg->opts[i].name);
+    snprintf(cfg->vals[i].where, sizeof(cfg->vals[i].where), "default of --%s", cfg->opts[i].name);
   }
   if (apply_yaml(cfg, ww__default_yaml, ww__default_yaml_len, "built-in windwatch.yaml",
                  SRC_BUILTIN, errstr, errstr_size) != 0)
@@ -616,7 +626,8 @@ static void setup_logging(const ww_config_t *cfg, const char *prog) {
   int l;
   if (idx >= 0 && cfg->vals[idx].text)
     ww_log_level_parse(cfg->vals[idx].text, &lvl);
-  l = (int)lvl + (int)cfg->vals[find_opt(cfg, "verbose")].i - (int)cfg->vals[find_opt(cfg, "quiet")].i;
+  l = (int)lvl + (int)cfg->vals[find_opt(cfg, "verbose")].i -
+      (int)cfg->vals[find_opt(cfg, "quiet")].i;
   if (l < WW_LOG_ERROR)
     l = WW_LOG_ERROR;
   if (l > WW_LOG_DEBUG)
@@ -624,7 +635,8 @@ static void setup_logging(const ww_config_t *cfg, const char *prog) {
   idx = find_opt(cfg, "log-format");
   ww_log_init(prog, (ww_log_level_t)l,
               idx >= 0 && cfg->vals[idx].text && !strcmp(cfg->vals[idx].text, "json")
-                  ? WW_LOG_FORMAT_JSON : WW_LOG_FORMAT_TEXT);
+                  ? WW_LOG_FORMAT_JSON
+                  : WW_LOG_FORMAT_TEXT);
 }
 
 ww_config_t *ww_config_load(ww_role_t role, const char *prog, int argc, char **argv,
@@ -679,9 +691,8 @@ out:
   return NULL;
 }
 
-ww_config_t *ww_config_load_yaml(ww_role_t role, const char *yaml, size_t len,
-                                 const char *filename, int argc, char **argv, char *errstr,
-                                 size_t errstr_size) {
+ww_config_t *ww_config_load_yaml(ww_role_t role, const char *yaml, size_t len, const char *filename,
+                                 int argc, char **argv, char *errstr, size_t errstr_size) {
   int actions = 0;
   ww_config_t *cfg = config_new(role);
   if (!cfg) {
@@ -724,7 +735,9 @@ static const val_t *get(const ww_config_t *cfg, const char *name, ww_opt_type_t 
   return &cfg->vals[idx];
 }
 
-const ww_factory_t *ww_config_factory(const ww_config_t *cfg) { return &cfg->fac; }
+const ww_factory_t *ww_config_factory(const ww_config_t *cfg) {
+  return &cfg->fac;
+}
 
 const char *ww_config_str(const ww_config_t *cfg, const char *name) {
   long idx = find_opt(cfg, name);
@@ -760,7 +773,9 @@ int ww_config_is_set(const ww_config_t *cfg, const char *name) {
   return idx >= 0 && cfg->vals[idx].src >= SRC_YAML;
 }
 
-size_t ww_config_kafka_prop_count(const ww_config_t *cfg) { return cfg->n_props; }
+size_t ww_config_kafka_prop_count(const ww_config_t *cfg) {
+  return cfg->n_props;
+}
 
 void ww_config_kafka_prop(const ww_config_t *cfg, size_t i, const char **key, const char **val) {
   *key = i < cfg->n_props ? cfg->prop_keys[i] : NULL;
@@ -785,9 +800,11 @@ void ww_config_print_help(ww_role_t role, const char *prog, void *fpv) {
   FILE *fp = fpv;
   const ww_opt_t *opts = ww_config_options(role);
   char left[96], env[128];
-  fprintf(fp, "Usage: %s [OPTIONS]\n\nwindwatch %s: see docs/configuration.md.\n"
-              "Precedence: defaults < --config YAML < WINDWATCH_* environment < flags.\n\n"
-              "Options:\n", prog, ww_role_name(role));
+  fprintf(fp,
+          "Usage: %s [OPTIONS]\n\nwindwatch %s: see docs/configuration.md.\n"
+          "Precedence: defaults < --config YAML < WINDWATCH_* environment < flags.\n\n"
+          "Options:\n",
+          prog, ww_role_name(role));
   for (const ww_opt_t *o = opts; o && o->name; o++) {
     int n;
     if (o->short_flag && !o->name[1]) /* -X: no long form worth showing */
@@ -835,9 +852,10 @@ void ww_config_dump(const ww_config_t *cfg, void *fpv) {
           fac->facility, fac->location);
   for (int i = 0; i < fac->n_sensors; i++) {
     const ww_sensor_def_t *sd = &fac->sensors[i];
-    fprintf(fp, "  %s: {unit: \"%s\", min: %g, max: %g, warning: %g, physical_min: %g, "
-                "physical_max: %g}\n", sd->name, sd->unit, sd->min, sd->max, sd->warning,
-            sd->physical_min, sd->physical_max);
+    fprintf(fp,
+            "  %s: {unit: \"%s\", min: %g, max: %g, warning: %g, physical_min: %g, "
+            "physical_max: %g}\n",
+            sd->name, sd->unit, sd->min, sd->max, sd->warning, sd->physical_min, sd->physical_max);
   }
   fprintf(fp, "lines:\n");
   for (int i = 0; i < fac->n_lines; i++) {

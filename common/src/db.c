@@ -15,117 +15,117 @@
  * EXPLAIN QUERY PLAN).
  */
 static const char *const migrations[] = {
-  /* 1: the initial schema */
-  "CREATE TABLE production_lines ("
-  "  id TEXT PRIMARY KEY,"                 /* turbine-line-1 */
-  "  name TEXT NOT NULL,"
-  "  components TEXT NOT NULL,"            /* JSON array of component ids */
-  "  sensors TEXT NOT NULL"                /* JSON array of sensor names */
-  ");"
-  /* One row per reading, the original sensor_readings columns and more. */
-  "CREATE TABLE sensor_readings ("
-  "  id INTEGER PRIMARY KEY,"
-  "  timestamp TEXT NOT NULL,"             /* RFC 3339 UTC, ms */
-  "  ts_ms INTEGER NOT NULL,"              /* the same instant, ms since epoch */
-  "  production_line TEXT NOT NULL,"
-  "  component_id TEXT NOT NULL,"
-  "  sequence_number INTEGER,"
-  "  temperature REAL,"                    /* degC */
-  "  humidity REAL,"                       /* %RH */
-  "  sound_level REAL,"                    /* dB */
-  "  extra_values TEXT,"                   /* JSON object of other configured sensors, or NULL */
-  "  is_anomaly INTEGER NOT NULL DEFAULT 0," /* 1 when severity != normal */
-  "  anomaly_score REAL,"                  /* 0..1 */
-  "  severity TEXT,"                       /* normal | warning | critical */
-  "  model_version INTEGER,"
-  "  zscore REAL,"
-  "  injected_anomaly TEXT,"               /* ground truth from the simulator, or NULL */
-  "  episode_id INTEGER,"
-  "  src_partition INTEGER,"               /* Kafka coordinates of the scored message */
-  "  src_offset INTEGER"
-  ");"
-  "CREATE INDEX sensor_readings_ts ON sensor_readings(ts_ms);"
-  "CREATE INDEX sensor_readings_line_ts ON sensor_readings(production_line, ts_ms);"
-  "CREATE TABLE window_stats ("
-  "  id INTEGER PRIMARY KEY,"
-  "  production_line TEXT NOT NULL,"
-  "  window_start_ms INTEGER NOT NULL,"
-  "  window_end_ms INTEGER NOT NULL,"
-  "  window_type TEXT NOT NULL,"           /* time | count */
-  "  count INTEGER NOT NULL,"
-  "  anomalous INTEGER NOT NULL DEFAULT 0,"
-  "  stats TEXT NOT NULL"                  /* JSON: per sensor mean, std, min, max, p50, p95, trend */
-  ");"
-  "CREATE INDEX window_stats_end ON window_stats(window_end_ms);"
-  "CREATE INDEX window_stats_line_end ON window_stats(production_line, window_end_ms);"
-  /* One row per alert episode, updated through its lifecycle. */
-  "CREATE TABLE alerts ("
-  "  alert_id TEXT PRIMARY KEY,"
-  "  production_line TEXT NOT NULL,"
-  "  component_id TEXT,"
-  "  state TEXT NOT NULL,"                 /* open | resolved */
-  "  severity TEXT NOT NULL,"
-  "  anomaly_type TEXT,"
-  "  opened_ms INTEGER NOT NULL,"
-  "  updated_ms INTEGER NOT NULL,"
-  "  resolved_ms INTEGER,"
-  "  max_score REAL,"
-  "  readings INTEGER NOT NULL DEFAULT 0,"
-  "  sensors TEXT,"                        /* JSON array */
-  "  last_event TEXT NOT NULL"             /* the newest alert message, JSON */
-  ");"
-  "CREATE INDEX alerts_updated ON alerts(updated_ms);"
-  "CREATE INDEX alerts_line_updated ON alerts(production_line, updated_ms);"
-  "CREATE INDEX alerts_state_updated ON alerts(state, updated_ms);"
-  "CREATE TABLE models ("
-  "  production_line TEXT NOT NULL,"
-  "  version INTEGER NOT NULL,"
-  "  trained_ms INTEGER NOT NULL,"
-  "  samples INTEGER NOT NULL,"
-  "  metadata TEXT NOT NULL,"              /* JSON: features, quantiles, thresholds */
-  "  model BLOB,"                          /* the serialized model */
-  "  PRIMARY KEY (production_line, version)"
-  ");"
-  /* The original's model_metadata table, kept as a view. */
-  "CREATE VIEW model_metadata AS SELECT production_line || '-v' || version AS model_version,"
-  "  strftime('%Y-%m-%dT%H:%M:%fZ', trained_ms / 1000.0, 'unixepoch') AS training_date,"
-  "  metadata AS metrics FROM models;"
-  "CREATE TABLE dead_letters ("
-  "  id INTEGER PRIMARY KEY,"
-  "  received_ms INTEGER NOT NULL,"
-  "  reason TEXT NOT NULL,"
-  "  detail TEXT,"
-  "  src_topic TEXT,"
-  "  src_partition INTEGER,"
-  "  src_offset INTEGER,"
-  "  payload BLOB"                         /* the original bytes, unchanged */
-  ");"
-  "CREATE INDEX dead_letters_received ON dead_letters(received_ms);"
-  /* One-minute rollups, kept longer than raw readings. */
-  "CREATE TABLE readings_rollup_1m ("
-  "  production_line TEXT NOT NULL,"
-  "  sensor TEXT NOT NULL,"
-  "  minute_ms INTEGER NOT NULL,"          /* start of the minute, ms since epoch */
-  "  count INTEGER NOT NULL,"
-  "  sum REAL NOT NULL,"
-  "  min REAL NOT NULL,"
-  "  max REAL NOT NULL,"
-  "  PRIMARY KEY (production_line, sensor, minute_ms)"
-  ") WITHOUT ROWID;"
-  /* Next offset to consume per partition, written in the same transaction as
-   * the rows it covers: this is what makes the sink exactly-once. */
-  "CREATE TABLE kafka_offsets ("
-  "  topic TEXT NOT NULL,"
-  "  partition INTEGER NOT NULL,"
-  "  next_offset INTEGER NOT NULL,"
-  "  PRIMARY KEY (topic, partition)"
-  ") WITHOUT ROWID;",
+    /* 1: the initial schema */
+    "CREATE TABLE production_lines ("
+    "  id TEXT PRIMARY KEY," /* turbine-line-1 */
+    "  name TEXT NOT NULL,"
+    "  components TEXT NOT NULL," /* JSON array of component ids */
+    "  sensors TEXT NOT NULL"     /* JSON array of sensor names */
+    ");"
+    /* One row per reading, the original sensor_readings columns and more. */
+    "CREATE TABLE sensor_readings ("
+    "  id INTEGER PRIMARY KEY,"
+    "  timestamp TEXT NOT NULL," /* RFC 3339 UTC, ms */
+    "  ts_ms INTEGER NOT NULL,"  /* the same instant, ms since epoch */
+    "  production_line TEXT NOT NULL,"
+    "  component_id TEXT NOT NULL,"
+    "  sequence_number INTEGER,"
+    "  temperature REAL,"  /* degC */
+    "  humidity REAL,"     /* %RH */
+    "  sound_level REAL,"  /* dB */
+    "  extra_values TEXT," /* JSON object of other configured sensors, or NULL */
+    "  is_anomaly INTEGER NOT NULL DEFAULT 0," /* 1 when severity != normal */
+    "  anomaly_score REAL,"                    /* 0..1 */
+    "  severity TEXT,"                         /* normal | warning | critical */
+    "  model_version INTEGER,"
+    "  zscore REAL,"
+    "  injected_anomaly TEXT," /* ground truth from the simulator, or NULL */
+    "  episode_id INTEGER,"
+    "  src_partition INTEGER," /* Kafka coordinates of the scored message */
+    "  src_offset INTEGER"
+    ");"
+    "CREATE INDEX sensor_readings_ts ON sensor_readings(ts_ms);"
+    "CREATE INDEX sensor_readings_line_ts ON sensor_readings(production_line, ts_ms);"
+    "CREATE TABLE window_stats ("
+    "  id INTEGER PRIMARY KEY,"
+    "  production_line TEXT NOT NULL,"
+    "  window_start_ms INTEGER NOT NULL,"
+    "  window_end_ms INTEGER NOT NULL,"
+    "  window_type TEXT NOT NULL," /* time | count */
+    "  count INTEGER NOT NULL,"
+    "  anomalous INTEGER NOT NULL DEFAULT 0,"
+    "  stats TEXT NOT NULL" /* JSON: per sensor mean, std, min, max, p50, p95, trend */
+    ");"
+    "CREATE INDEX window_stats_end ON window_stats(window_end_ms);"
+    "CREATE INDEX window_stats_line_end ON window_stats(production_line, window_end_ms);"
+    /* One row per alert episode, updated through its lifecycle. */
+    "CREATE TABLE alerts ("
+    "  alert_id TEXT PRIMARY KEY,"
+    "  production_line TEXT NOT NULL,"
+    "  component_id TEXT,"
+    "  state TEXT NOT NULL," /* open | resolved */
+    "  severity TEXT NOT NULL,"
+    "  anomaly_type TEXT,"
+    "  opened_ms INTEGER NOT NULL,"
+    "  updated_ms INTEGER NOT NULL,"
+    "  resolved_ms INTEGER,"
+    "  max_score REAL,"
+    "  readings INTEGER NOT NULL DEFAULT 0,"
+    "  sensors TEXT,"            /* JSON array */
+    "  last_event TEXT NOT NULL" /* the newest alert message, JSON */
+    ");"
+    "CREATE INDEX alerts_updated ON alerts(updated_ms);"
+    "CREATE INDEX alerts_line_updated ON alerts(production_line, updated_ms);"
+    "CREATE INDEX alerts_state_updated ON alerts(state, updated_ms);"
+    "CREATE TABLE models ("
+    "  production_line TEXT NOT NULL,"
+    "  version INTEGER NOT NULL,"
+    "  trained_ms INTEGER NOT NULL,"
+    "  samples INTEGER NOT NULL,"
+    "  metadata TEXT NOT NULL," /* JSON: features, quantiles, thresholds */
+    "  model BLOB,"             /* the serialized model */
+    "  PRIMARY KEY (production_line, version)"
+    ");"
+    /* The original's model_metadata table, kept as a view. */
+    "CREATE VIEW model_metadata AS SELECT production_line || '-v' || version AS model_version,"
+    "  strftime('%Y-%m-%dT%H:%M:%fZ', trained_ms / 1000.0, 'unixepoch') AS training_date,"
+    "  metadata AS metrics FROM models;"
+    "CREATE TABLE dead_letters ("
+    "  id INTEGER PRIMARY KEY,"
+    "  received_ms INTEGER NOT NULL,"
+    "  reason TEXT NOT NULL,"
+    "  detail TEXT,"
+    "  src_topic TEXT,"
+    "  src_partition INTEGER,"
+    "  src_offset INTEGER,"
+    "  payload BLOB" /* the original bytes, unchanged */
+    ");"
+    "CREATE INDEX dead_letters_received ON dead_letters(received_ms);"
+    /* One-minute rollups, kept longer than raw readings. */
+    "CREATE TABLE readings_rollup_1m ("
+    "  production_line TEXT NOT NULL,"
+    "  sensor TEXT NOT NULL,"
+    "  minute_ms INTEGER NOT NULL," /* start of the minute, ms since epoch */
+    "  count INTEGER NOT NULL,"
+    "  sum REAL NOT NULL,"
+    "  min REAL NOT NULL,"
+    "  max REAL NOT NULL,"
+    "  PRIMARY KEY (production_line, sensor, minute_ms)"
+    ") WITHOUT ROWID;"
+    /* Next offset to consume per partition, written in the same transaction as
+     * the rows it covers: this is what makes the sink exactly-once. */
+    "CREATE TABLE kafka_offsets ("
+    "  topic TEXT NOT NULL,"
+    "  partition INTEGER NOT NULL,"
+    "  next_offset INTEGER NOT NULL,"
+    "  PRIMARY KEY (topic, partition)"
+    ") WITHOUT ROWID;",
 
-  /* 2: indexes for the api's rollup history, table browsing and model list */
-  "CREATE INDEX readings_rollup_1m_sensor_minute ON readings_rollup_1m(sensor, minute_ms DESC,"
-  "  production_line);"
-  "CREATE INDEX readings_rollup_1m_minute ON readings_rollup_1m(minute_ms);"
-  "CREATE INDEX models_trained ON models(trained_ms);",
+    /* 2: indexes for the api's rollup history, table browsing and model list */
+    "CREATE INDEX readings_rollup_1m_sensor_minute ON readings_rollup_1m(sensor, minute_ms DESC,"
+    "  production_line);"
+    "CREATE INDEX readings_rollup_1m_minute ON readings_rollup_1m(minute_ms);"
+    "CREATE INDEX models_trained ON models(trained_ms);",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))
@@ -177,7 +177,8 @@ int ww_db_migrate_to(sqlite3 *db, int target, char *errstr, size_t errstr_size) 
   if (v > N_MIGRATIONS) {
     snprintf(errstr, errstr_size,
              "database schema version %d is newer than this build understands (%d); "
-             "upgrade windwatch or use another --db file", v, N_MIGRATIONS);
+             "upgrade windwatch or use another --db file",
+             v, N_MIGRATIONS);
     return -1;
   }
   if (target < 0 || target > N_MIGRATIONS)
@@ -258,8 +259,10 @@ sqlite3 *ww_db_open_rw(const char *path, const ww_factory_t *fac, char *errstr,
   sqlite3 *db = NULL;
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
                       NULL) != SQLITE_OK) {
-    snprintf(errstr, errstr_size, "cannot open database %s: %s (check the --db path and its "
-             "directory's permissions)", path, db ? sqlite3_errmsg(db) : "out of memory");
+    snprintf(errstr, errstr_size,
+             "cannot open database %s: %s (check the --db path and its "
+             "directory's permissions)",
+             path, db ? sqlite3_errmsg(db) : "out of memory");
     goto err;
   }
   sqlite3_extended_result_codes(db, 1);
@@ -283,8 +286,10 @@ sqlite3 *ww_db_open_ro(const char *path, char *errstr, size_t errstr_size) {
   sqlite3 *db = NULL;
   int v;
   if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
-    snprintf(errstr, errstr_size, "cannot open database %s read-only: %s (is the sink running "
-             "with the same --db?)", path, db ? sqlite3_errmsg(db) : "out of memory");
+    snprintf(errstr, errstr_size,
+             "cannot open database %s read-only: %s (is the sink running "
+             "with the same --db?)",
+             path, db ? sqlite3_errmsg(db) : "out of memory");
     goto err;
   }
   sqlite3_extended_result_codes(db, 1);
@@ -297,8 +302,10 @@ sqlite3 *ww_db_open_ro(const char *path, char *errstr, size_t errstr_size) {
     goto err;
   }
   if (v != WW_DB_SCHEMA_VERSION) {
-    snprintf(errstr, errstr_size, "database %s has schema version %d, this build reads %d "
-             "(start the sink once to migrate it)", path, v, WW_DB_SCHEMA_VERSION);
+    snprintf(errstr, errstr_size,
+             "database %s has schema version %d, this build reads %d "
+             "(start the sink once to migrate it)",
+             path, v, WW_DB_SCHEMA_VERSION);
     goto err;
   }
   return db;

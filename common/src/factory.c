@@ -25,17 +25,17 @@ static int valid_id(const char *s) {
 }
 
 int ww__factory_copy_text(char *dst, size_t size, const ww__ynode_t *node, const char *what,
-                     const char *file, char *errstr, size_t errstr_size) {
+                          const char *file, char *errstr, size_t errstr_size) {
   if (!node || node->type != WW_Y_SCALAR) {
     ww_errf(errstr, errstr_size, "config: %s must be a text value in %s line %d", what, file,
-         node ? node->line : 0);
+            node ? node->line : 0);
     return -1;
   }
   if (strlen(node->scalar) >= size || !valid_id(node->scalar)) {
     ww_errf(errstr, errstr_size,
-         "config: %s must be 1..%zu characters without quotes, backslashes or control "
-         "characters (got '%s') in %s line %d",
-         what, size - 1, node->scalar, file, node->line);
+            "config: %s must be 1..%zu characters without quotes, backslashes or control "
+            "characters (got '%s') in %s line %d",
+            what, size - 1, node->scalar, file, node->line);
     return -1;
   }
   memcpy(dst, node->scalar, strlen(node->scalar) + 1);
@@ -52,36 +52,39 @@ static int node_double(const ww__ynode_t *node, double *out) {
 }
 
 int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const char *file,
-                         char *errstr, size_t errstr_size) {
-  static const char *const keys[] = {"unit", "min", "max", "warning", "physical_min",
-                                     "physical_max"};
+                              char *errstr, size_t errstr_size) {
+  static const char *const keys[] = {"unit",    "min",          "max",
+                                     "warning", "physical_min", "physical_max"};
   if (map->type != WW_Y_MAP || map->n == 0) {
-    ww_errf(errstr, errstr_size, "config: sensors must be a map of sensor name to its range in %s "
-         "line %d", file, map->line);
+    ww_errf(errstr, errstr_size,
+            "config: sensors must be a map of sensor name to its range in %s "
+            "line %d",
+            file, map->line);
     return -1;
   }
   if (map->n > WW_MAX_SENSORS) {
     ww_errf(errstr, errstr_size, "config: at most %d sensors are supported (got %zu) in %s line %d",
-         WW_MAX_SENSORS, map->n, file, map->line);
+            WW_MAX_SENSORS, map->n, file, map->line);
     return -1;
   }
   fac->n_sensors = 0;
   for (size_t i = 0; i < map->n; i++) {
     ww_sensor_def_t *sd = &fac->sensors[fac->n_sensors];
     const ww__ynode_t *s = map->items[i];
-    double *dst[] = {NULL, &sd->min, &sd->max, &sd->warning, &sd->physical_min,
-                     &sd->physical_max};
+    double *dst[] = {NULL, &sd->min, &sd->max, &sd->warning, &sd->physical_min, &sd->physical_max};
     int have[6] = {0};
     memset(sd, 0, sizeof(*sd));
     if (strlen(map->keys[i]) >= sizeof(sd->name) || !valid_id(map->keys[i])) {
       ww_errf(errstr, errstr_size, "config: sensor name '%s' is not valid in %s line %d",
-           map->keys[i], file, map->key_lines[i]);
+              map->keys[i], file, map->key_lines[i]);
       return -1;
     }
     strcpy(sd->name, map->keys[i]);
     if (s->type != WW_Y_MAP) {
-      ww_errf(errstr, errstr_size, "config: sensors.%s must be a map with min, max and warning in "
-           "%s line %d", sd->name, file, s->line);
+      ww_errf(errstr, errstr_size,
+              "config: sensors.%s must be a map with min, max and warning in "
+              "%s line %d",
+              sd->name, file, s->line);
       return -1;
     }
     for (size_t k = 0; k < s->n; k++) {
@@ -90,42 +93,47 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
         if (strcmp(s->keys[k], keys[j]) == 0)
           break;
       if (j == 6) {
-        ww_errf(errstr, errstr_size, "config: unknown key 'sensors.%s.%s' in %s line %d (known: "
-             "unit, min, max, warning, physical_min, physical_max)", sd->name, s->keys[k], file,
-             s->key_lines[k]);
+        ww_errf(errstr, errstr_size,
+                "config: unknown key 'sensors.%s.%s' in %s line %d (known: "
+                "unit, min, max, warning, physical_min, physical_max)",
+                sd->name, s->keys[k], file, s->key_lines[k]);
         return -1;
       }
       have[j] = 1;
       if (j == 0) {
         if (s->items[k]->type != WW_Y_SCALAR || strlen(s->items[k]->scalar) >= sizeof(sd->unit)) {
           ww_errf(errstr, errstr_size, "config: sensors.%s.unit must be a short text in %s line %d",
-               sd->name, file, s->key_lines[k]);
+                  sd->name, file, s->key_lines[k]);
           return -1;
         }
         strcpy(sd->unit, s->items[k]->scalar);
       } else if (node_double(s->items[k], dst[j]) != 0) {
-        ww_errf(errstr, errstr_size, "config: sensors.%s.%s must be a number (got '%s') in %s line %d",
-             sd->name, keys[j], s->items[k]->type == WW_Y_SCALAR ? s->items[k]->scalar : "a list",
-             file, s->key_lines[k]);
+        ww_errf(errstr, errstr_size,
+                "config: sensors.%s.%s must be a number (got '%s') in %s line %d", sd->name,
+                keys[j], s->items[k]->type == WW_Y_SCALAR ? s->items[k]->scalar : "a list", file,
+                s->key_lines[k]);
         return -1;
       }
     }
     if (!have[1] || !have[2]) {
       ww_errf(errstr, errstr_size, "config: sensors.%s needs min and max in %s line %d", sd->name,
-           file, s->line);
+              file, s->line);
       return -1;
     }
     if (!(sd->min < sd->max)) {
-      ww_errf(errstr, errstr_size, "config: sensors.%s.min must be below max (got min %g, max %g) "
-           "in %s line %d", sd->name, sd->min, sd->max, file, s->line);
+      ww_errf(errstr, errstr_size,
+              "config: sensors.%s.min must be below max (got min %g, max %g) "
+              "in %s line %d",
+              sd->name, sd->min, sd->max, file, s->line);
       return -1;
     }
     if (!have[3])
       sd->warning = sd->max;
     if (sd->warning < sd->min || sd->warning > sd->max) {
-      ww_errf(errstr, errstr_size, "config: sensors.%s.warning must be between min and max (got "
-           "%g, range %g..%g) in %s line %d", sd->name, sd->warning, sd->min, sd->max, file,
-           s->line);
+      ww_errf(errstr, errstr_size,
+              "config: sensors.%s.warning must be between min and max (got "
+              "%g, range %g..%g) in %s line %d",
+              sd->name, sd->warning, sd->min, sd->max, file, s->line);
       return -1;
     }
     /* Without physical limits, allow faults far outside the normal range. */
@@ -134,9 +142,10 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
     if (!have[5])
       sd->physical_max = sd->max + 10 * (sd->max - sd->min);
     if (sd->physical_min > sd->min || sd->physical_max < sd->max) {
-      ww_errf(errstr, errstr_size, "config: sensors.%s physical limits %g..%g must contain the "
-           "normal range %g..%g in %s line %d", sd->name, sd->physical_min, sd->physical_max,
-           sd->min, sd->max, file, s->line);
+      ww_errf(errstr, errstr_size,
+              "config: sensors.%s physical limits %g..%g must contain the "
+              "normal range %g..%g in %s line %d",
+              sd->name, sd->physical_min, sd->physical_max, sd->min, sd->max, file, s->line);
       return -1;
     }
     fac->n_sensors++;
@@ -145,15 +154,15 @@ int ww__factory_parse_sensors(ww_factory_t *fac, const ww__ynode_t *map, const c
 }
 
 int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const char *file,
-                       char *errstr, size_t errstr_size) {
+                            char *errstr, size_t errstr_size) {
   if (seq->type != WW_Y_SEQ || seq->n == 0) {
     ww_errf(errstr, errstr_size, "config: lines must be a non-empty list in %s line %d", file,
-         seq->line);
+            seq->line);
     return -1;
   }
   if (seq->n > WW_MAX_LINES) {
     ww_errf(errstr, errstr_size, "config: at most %d lines are supported (got %zu) in %s line %d",
-         WW_MAX_LINES, seq->n, file, seq->line);
+            WW_MAX_LINES, seq->n, file, seq->line);
     return -1;
   }
   fac->n_lines = 0;
@@ -164,44 +173,50 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
     char what[96];
     memset(ld, 0, sizeof(*ld));
     if (l->type != WW_Y_MAP) {
-      ww_errf(errstr, errstr_size, "config: each line must be a map with id, name, components and "
-           "sensors in %s line %d", file, l->line);
+      ww_errf(errstr, errstr_size,
+              "config: each line must be a map with id, name, components and "
+              "sensors in %s line %d",
+              file, l->line);
       return -1;
     }
     for (size_t k = 0; k < l->n; k++)
       if (strcmp(l->keys[k], "id") && strcmp(l->keys[k], "name") &&
           strcmp(l->keys[k], "components") && strcmp(l->keys[k], "sensors")) {
-        ww_errf(errstr, errstr_size, "config: unknown key 'lines[%zu].%s' in %s line %d (known: "
-             "id, name, components, sensors)", i, l->keys[k], file, l->key_lines[k]);
+        ww_errf(errstr, errstr_size,
+                "config: unknown key 'lines[%zu].%s' in %s line %d (known: "
+                "id, name, components, sensors)",
+                i, l->keys[k], file, l->key_lines[k]);
         return -1;
       }
     snprintf(what, sizeof(what), "lines[%zu].id", i);
     if (ww__factory_copy_text(ld->id, sizeof(ld->id), ww__ynode_get(l, "id"), what, file, errstr,
-                  errstr_size) != 0)
+                              errstr_size) != 0)
       return -1;
     if (ww_factory_line_find(fac, ld->id, strlen(ld->id)) >= 0) {
       ww_errf(errstr, errstr_size, "config: line id '%s' is used twice in %s line %d", ld->id, file,
-           l->line);
+              l->line);
       return -1;
     }
     if (ww__ynode_get(l, "name")) {
       snprintf(what, sizeof(what), "lines[%zu].name", i);
-      if (ww__factory_copy_text(ld->name, sizeof(ld->name), ww__ynode_get(l, "name"), what, file, errstr,
-                    errstr_size) != 0)
+      if (ww__factory_copy_text(ld->name, sizeof(ld->name), ww__ynode_get(l, "name"), what, file,
+                                errstr, errstr_size) != 0)
         return -1;
     } else {
       strcpy(ld->name, ld->id);
     }
     comps = ww__ynode_get(l, "components");
     if (!comps || comps->type != WW_Y_SEQ || comps->n == 0 || comps->n > WW_MAX_COMPONENTS) {
-      ww_errf(errstr, errstr_size, "config: line '%s' needs components: a list of 1..%d names in %s "
-           "line %d", ld->id, WW_MAX_COMPONENTS, file, comps ? comps->line : l->line);
+      ww_errf(errstr, errstr_size,
+              "config: line '%s' needs components: a list of 1..%d names in %s "
+              "line %d",
+              ld->id, WW_MAX_COMPONENTS, file, comps ? comps->line : l->line);
       return -1;
     }
     for (size_t c = 0; c < comps->n; c++) {
       snprintf(what, sizeof(what), "line '%s' component %zu", ld->id, c + 1);
       if (ww__factory_copy_text(ld->components[c], WW_ID_MAX, comps->items[c], what, file, errstr,
-                    errstr_size) != 0)
+                                errstr_size) != 0)
         return -1;
       ld->n_components++;
     }
@@ -211,8 +226,10 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
         ld->sensor_idx[ld->n_sensors++] = s;
     } else {
       if (sens->type != WW_Y_SEQ || sens->n == 0) {
-        ww_errf(errstr, errstr_size, "config: line '%s' sensors must be a non-empty list in %s "
-             "line %d", ld->id, file, sens->line);
+        ww_errf(errstr, errstr_size,
+                "config: line '%s' sensors must be a non-empty list in %s "
+                "line %d",
+                ld->id, file, sens->line);
         return -1;
       }
       for (size_t s = 0; s < sens->n; s++) {
@@ -221,10 +238,11 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
                                                strlen(sens->items[s]->scalar))
                       : -1;
         if (idx < 0) {
-          ww_errf(errstr, errstr_size, "config: line '%s' names sensor '%s', which is not defined "
-               "under sensors: in %s line %d", ld->id,
-               sens->items[s]->type == WW_Y_SCALAR ? sens->items[s]->scalar : "?", file,
-               sens->items[s]->line);
+          ww_errf(errstr, errstr_size,
+                  "config: line '%s' names sensor '%s', which is not defined "
+                  "under sensors: in %s line %d",
+                  ld->id, sens->items[s]->type == WW_Y_SCALAR ? sens->items[s]->scalar : "?", file,
+                  sens->items[s]->line);
           return -1;
         }
         ld->sensor_idx[ld->n_sensors++] = idx;

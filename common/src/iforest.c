@@ -13,9 +13,9 @@
 /* One node, 8 bytes. Internal: feat >= 0, go left (next node) if x <= thr,
  * else to tree base + right. Leaf: feat == -1, thr = depth + c(rows). */
 typedef struct node_s {
-  float thr;       /* split threshold, or the leaf's path length */
-  int16_t feat;    /* feature index, -1 for a leaf */
-  uint16_t right;  /* right child's index within its tree */
+  float thr;      /* split threshold, or the leaf's path length */
+  int16_t feat;   /* feature index, -1 for a leaf */
+  uint16_t right; /* right child's index within its tree */
 } node_t;
 
 /* Scoring layout: each tree level by level, only the nodes that exist; a
@@ -28,17 +28,17 @@ typedef struct node_s {
  * blocks of rows, so one tree's nodes stay in L1 while many independent
  * rows go through it. */
 typedef struct cnode_s {
-  float thr;    /* go right if x[fc & 63] > thr; bottom level: the path length */
-  uint32_t fc;  /* left child's index within the tree << 6 | feature (0 when passing
-                   through); bottom level: the path length * 2^Q when `exact` */
+  float thr;   /* go right if x[fc & 63] > thr; bottom level: the path length */
+  uint32_t fc; /* left child's index within the tree << 6 | feature (0 when passing
+                  through); bottom level: the path length * 2^Q when `exact` */
 } cnode_t;
 
-#define WW_IFOREST_MAX_DEPTH 15 /* scoring layout limit: 2^15 leaves a tree */
-#define WW_IFOREST_LANES 16     /* trees walked together for one row */
-#define WW_IFOREST_BLOCK 256    /* rows walked together through one tree (vector batch) */
-#define WW_IFOREST_SBLOCK 64    /* the same, portable batch */
-#define WW_IFOREST_PASS 63      /* feature code of a pass-through node, vector layout */
-#define WW_IFOREST_Q 23         /* fixed-point path lengths: units of 2^-23 (see unq()) */
+#define WW_IFOREST_MAX_DEPTH 15  /* scoring layout limit: 2^15 leaves a tree */
+#define WW_IFOREST_LANES     16  /* trees walked together for one row */
+#define WW_IFOREST_BLOCK     256 /* rows walked together through one tree (vector batch) */
+#define WW_IFOREST_SBLOCK    64  /* the same, portable batch */
+#define WW_IFOREST_PASS      63  /* feature code of a pass-through node, vector layout */
+#define WW_IFOREST_Q         23  /* fixed-point path lengths: units of 2^-23 (see unq()) */
 
 struct ww_iforest_s {
   int d;           /* features per row */
@@ -65,7 +65,7 @@ struct ww_iforest_s {
    * feature 63 when passing through; the bottom level holds the
    * fixed-point path lengths[P]. lv[(t * (depth + 1) + l) * 3 + 0, 1, 2] =
    * off, w, mask of the features the level's real nodes use. */
-  int simd;        /* the AVX-512 batch path may be used */
+  int simd; /* the AVX-512 batch path may be used */
   int32_t *pool;
   size_t *lv;
 };
@@ -90,13 +90,13 @@ void ww_iforest_params_default(ww_iforest_params_t *p) {
 }
 
 typedef struct build_s {
-  const float *X;   /* training rows as float, row-major */
+  const float *X; /* training rows as float, row-major */
   int d;
   int max_depth;
   ww_rng_t rng;
-  node_t *nodes;    /* output */
+  node_t *nodes; /* output */
   size_t n_nodes, cap;
-  size_t base;      /* first node of the tree being grown */
+  size_t base; /* first node of the tree being grown */
 } build_t;
 
 /* Grow the subtree of rows idx[0..n) at depth; @returns 0 or -1 (tree too large). */
@@ -309,8 +309,7 @@ static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, uint32_
       if (pool) {
         float thr = leaf ? INFINITY : nd->thr;
         memcpy(&pool[i], &thr, sizeof(thr));
-        pool[pw + i] =
-            (int32_t)((uint32_t)nw << 6 | (leaf ? WW_IFOREST_PASS : (uint32_t)nd->feat));
+        pool[pw + i] = (int32_t)((uint32_t)nw << 6 | (leaf ? WW_IFOREST_PASS : (uint32_t)nd->feat));
       }
       if (!leaf)
         mask |= (size_t)1 << nd->feat;
@@ -344,8 +343,10 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
       f->depth = dt;
   }
   if (f->depth > WW_IFOREST_MAX_DEPTH) {
-    snprintf(errstr, errstr_size, "isolation forest trees deeper than %d levels are not supported "
-             "(got %d); lower max_samples or max_depth", WW_IFOREST_MAX_DEPTH, f->depth);
+    snprintf(errstr, errstr_size,
+             "isolation forest trees deeper than %d levels are not supported "
+             "(got %d); lower max_samples or max_depth",
+             WW_IFOREST_MAX_DEPTH, f->depth);
     return -1;
   }
   if (f->n_trees < 1) {
@@ -399,7 +400,9 @@ static double finish(const ww_iforest_t *f, double h) {
 
 /* The fixed-point sum as a double: exact (see `exact`; |q| < 2^53, and
  * scaling by a power of two is exact). */
-static double unq(int64_t q) { return (double)q * 0x1p-23; }
+static double unq(int64_t q) {
+  return (double)q * 0x1p-23;
+}
 
 double ww_iforest_score(const ww_iforest_t *f, const double *x) {
   float xf[WW_IFOREST_MAX_FEATURES];
@@ -461,13 +464,13 @@ static void batch_scalar(const ww_iforest_t *f, const double *X, size_t n, size_
 }
 
 #ifdef WW_IFOREST_AVX512
-#define WW_V 16 /* rows a vector */
+#define WW_V  16 /* rows a vector */
 #define WW_NV (WW_IFOREST_BLOCK / WW_V)
 
 /* The 16 entries tab[j[i]] of a table of w entries (j < w, padded to WW_PADW(w)):
  * by in-register permutes up to 128 entries, else gathered. */
 __attribute__((target("avx512f"))) static inline __m512i tab_get(const int32_t *tab, size_t w,
-                                                                  __m512i j) {
+                                                                 __m512i j) {
   __m512i r, hi;
   if (w <= 16)
     return _mm512_permutexvar_epi32(j, _mm512_loadu_si512(tab));
@@ -491,9 +494,8 @@ __attribute__((target("avx512f"))) static inline __m512i tab_get(const int32_t *
  * in-register permutes; a row's feature value is picked by blends among
  * the features that level uses (none when it uses one). No gathers: they
  * are slow on some CPUs (AMD Zen 4). */
-__attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *f,
-                                                             const double *X, size_t n,
-                                                             size_t stride, double *out) {
+__attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *f, const double *X,
+                                                            size_t n, size_t stride, double *out) {
   const int d = f->d, D = f->depth;
   float xs[WW_IFOREST_MAX_FEATURES][WW_IFOREST_BLOCK] __attribute__((aligned(64)));
   int64_t hq[WW_IFOREST_BLOCK] __attribute__((aligned(64)));
@@ -525,9 +527,9 @@ __attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *
           __m512 th = _mm512_castsi512_ps(_mm512_set1_epi32(thr[0]));
           __m512i ch = _mm512_set1_epi32((int)((uint32_t)thr[pw] >> 6));
           for (int v = 0; v < nv; v++)
-            j[v] = _mm512_mask_add_epi32(ch, _mm512_cmp_ps_mask(_mm512_load_ps(&xs[k0][v * WW_V]),
-                                                                th, _CMP_GT_OQ),
-                                         ch, _mm512_set1_epi32(1));
+            j[v] = _mm512_mask_add_epi32(
+                ch, _mm512_cmp_ps_mask(_mm512_load_ps(&xs[k0][v * WW_V]), th, _CMP_GT_OQ), ch,
+                _mm512_set1_epi32(1));
           continue;
         }
         for (int v = 0; v < nv; v++) {
@@ -580,10 +582,18 @@ void ww_iforest_score_batch(const ww_iforest_t *f, const double *X, size_t n, do
   ww_iforest_score_rows(f, X, n, (size_t)f->d, out);
 }
 
-int ww_iforest_dims(const ww_iforest_t *f) { return f->d; }
-int ww_iforest_trees(const ww_iforest_t *f) { return f->n_trees; }
-int ww_iforest_psi(const ww_iforest_t *f) { return f->psi; }
-size_t ww_iforest_nodes(const ww_iforest_t *f) { return f->n_nodes; }
+int ww_iforest_dims(const ww_iforest_t *f) {
+  return f->d;
+}
+int ww_iforest_trees(const ww_iforest_t *f) {
+  return f->n_trees;
+}
+int ww_iforest_psi(const ww_iforest_t *f) {
+  return f->psi;
+}
+size_t ww_iforest_nodes(const ww_iforest_t *f) {
+  return f->n_nodes;
+}
 
 /* ---- JSON ---------------------------------------------------------------- */
 
@@ -629,17 +639,115 @@ static size_t fmt_u32(char *buf, uint32_t u) {
 
 /* 10^k as a double for k in -54..54, correctly rounded. */
 static double pow10_of(int k) {
-  static const double table[109] = {
-    1e-54, 1e-53, 1e-52, 1e-51, 1e-50, 1e-49, 1e-48, 1e-47, 1e-46, 1e-45, 1e-44, 1e-43, 1e-42,
-    1e-41, 1e-40, 1e-39, 1e-38, 1e-37, 1e-36, 1e-35, 1e-34, 1e-33, 1e-32, 1e-31, 1e-30, 1e-29,
-    1e-28, 1e-27, 1e-26, 1e-25, 1e-24, 1e-23, 1e-22, 1e-21, 1e-20, 1e-19, 1e-18, 1e-17, 1e-16,
-    1e-15, 1e-14, 1e-13, 1e-12, 1e-11, 1e-10, 1e-09, 1e-08, 1e-07, 1e-06, 1e-05, 0.0001, 0.001,
-    0.01, 0.1, 1.0, 10.0, 100.0, 1000.0, 10000.0, 100000.0, 1000000.0, 10000000.0, 100000000.0,
-    1000000000.0, 10000000000.0, 100000000000.0, 1000000000000.0, 10000000000000.0,
-    100000000000000.0, 1000000000000000.0, 1e+16, 1e+17, 1e+18, 1e+19, 1e+20, 1e+21, 1e+22, 1e+23,
-    1e+24, 1e+25, 1e+26, 1e+27, 1e+28, 1e+29, 1e+30, 1e+31, 1e+32, 1e+33, 1e+34, 1e+35, 1e+36,
-    1e+37, 1e+38, 1e+39, 1e+40, 1e+41, 1e+42, 1e+43, 1e+44, 1e+45, 1e+46, 1e+47, 1e+48, 1e+49,
-    1e+50, 1e+51, 1e+52, 1e+53, 1e+54};
+  static const double table[109] = {1e-54,
+                                    1e-53,
+                                    1e-52,
+                                    1e-51,
+                                    1e-50,
+                                    1e-49,
+                                    1e-48,
+                                    1e-47,
+                                    1e-46,
+                                    1e-45,
+                                    1e-44,
+                                    1e-43,
+                                    1e-42,
+                                    1e-41,
+                                    1e-40,
+                                    1e-39,
+                                    1e-38,
+                                    1e-37,
+                                    1e-36,
+                                    1e-35,
+                                    1e-34,
+                                    1e-33,
+                                    1e-32,
+                                    1e-31,
+                                    1e-30,
+                                    1e-29,
+                                    1e-28,
+                                    1e-27,
+                                    1e-26,
+                                    1e-25,
+                                    1e-24,
+                                    1e-23,
+                                    1e-22,
+                                    1e-21,
+                                    1e-20,
+                                    1e-19,
+                                    1e-18,
+                                    1e-17,
+                                    1e-16,
+                                    1e-15,
+                                    1e-14,
+                                    1e-13,
+                                    1e-12,
+                                    1e-11,
+                                    1e-10,
+                                    1e-09,
+                                    1e-08,
+                                    1e-07,
+                                    1e-06,
+                                    1e-05,
+                                    0.0001,
+                                    0.001,
+                                    0.01,
+                                    0.1,
+                                    1.0,
+                                    10.0,
+                                    100.0,
+                                    1000.0,
+                                    10000.0,
+                                    100000.0,
+                                    1000000.0,
+                                    10000000.0,
+                                    100000000.0,
+                                    1000000000.0,
+                                    10000000000.0,
+                                    100000000000.0,
+                                    1000000000000.0,
+                                    10000000000000.0,
+                                    100000000000000.0,
+                                    1000000000000000.0,
+                                    1e+16,
+                                    1e+17,
+                                    1e+18,
+                                    1e+19,
+                                    1e+20,
+                                    1e+21,
+                                    1e+22,
+                                    1e+23,
+                                    1e+24,
+                                    1e+25,
+                                    1e+26,
+                                    1e+27,
+                                    1e+28,
+                                    1e+29,
+                                    1e+30,
+                                    1e+31,
+                                    1e+32,
+                                    1e+33,
+                                    1e+34,
+                                    1e+35,
+                                    1e+36,
+                                    1e+37,
+                                    1e+38,
+                                    1e+39,
+                                    1e+40,
+                                    1e+41,
+                                    1e+42,
+                                    1e+43,
+                                    1e+44,
+                                    1e+45,
+                                    1e+46,
+                                    1e+47,
+                                    1e+48,
+                                    1e+49,
+                                    1e+50,
+                                    1e+51,
+                                    1e+52,
+                                    1e+53,
+                                    1e+54};
   return table[k + 54];
 }
 
@@ -676,7 +784,7 @@ size_t ww_iforest_fmt_float(char *buf, float v) {
     digits /= 10;
     nd--;
   }
-  fmt_u32(dig, digits); /* nd digits */
+  fmt_u32(dig, digits);   /* nd digits */
   if (e < -5 || e >= 9) { /* d.ddde-XX, as %g would */
     buf[n++] = dig[0];
     if (nd > 1) {
@@ -804,8 +912,7 @@ char *ww_iforest_to_json(const ww_iforest_t *f, size_t *len) {
   return sb.p;
 }
 
-ww_iforest_t *ww_iforest_from_json(const char *json, size_t len, char *errstr,
-                                   size_t errstr_size) {
+ww_iforest_t *ww_iforest_from_json(const char *json, size_t len, char *errstr, size_t errstr_size) {
   json_error_t jerr;
   json_t *root = json_loadb(json, len, 0, &jerr), *trees;
   ww_iforest_t *f = NULL;
@@ -840,8 +947,7 @@ ww_iforest_t *ww_iforest_from_json(const char *json, size_t len, char *errstr,
            *ra = json_object_get(tree, "r");
     size_t m = json_array_size(fa);
     if (m == 0 || json_array_size(ta) != m || json_array_size(ra) != m) {
-      snprintf(errstr, errstr_size, "model JSON tree %zu: f, t and r must have the same length",
-               t);
+      snprintf(errstr, errstr_size, "model JSON tree %zu: f, t and r must have the same length", t);
       goto err;
     }
     f->start[t] = (uint32_t)f->n_nodes;
@@ -857,14 +963,15 @@ ww_iforest_t *ww_iforest_from_json(const char *json, size_t len, char *errstr,
       if (!isfinite(nd->thr) || (feat == -1 && nd->thr < 0)) {
         snprintf(errstr, errstr_size,
                  "model JSON tree %zu node %zu: threshold %g is not a finite float "
-                 "(or, in a leaf, a path length >= 0)", t, i, thr);
+                 "(or, in a leaf, a path length >= 0)",
+                 t, i, thr);
         goto err;
       }
       nd->feat = (int16_t)feat;
       nd->right = (uint16_t)right;
       /* Validate so that scoring can never leave the tree or read past x. */
-      if (feat < -1 || feat >= f->d || (feat >= 0 && (right <= (json_int_t)i ||
-                                                       right >= (json_int_t)m || i + 1 >= m))) {
+      if (feat < -1 || feat >= f->d ||
+          (feat >= 0 && (right <= (json_int_t)i || right >= (json_int_t)m || i + 1 >= m))) {
         snprintf(errstr, errstr_size, "model JSON tree %zu node %zu: bad feature or child", t, i);
         goto err;
       }

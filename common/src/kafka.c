@@ -43,8 +43,10 @@ static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
     return;
   }
   if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-    WW_LOG(WW_LOG_WARN, "KAFKA", "all brokers are down (%s); retrying. Check --brokers and that "
-           "the broker runs (deploy/kafka/kafka.sh status)", reason);
+    WW_LOG(WW_LOG_WARN, "KAFKA",
+           "all brokers are down (%s); retrying. Check --brokers and that "
+           "the broker runs (deploy/kafka/kafka.sh status)",
+           reason);
   else
     WW_LOG(WW_LOG_WARN, "KAFKA", "%s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
 }
@@ -53,8 +55,10 @@ int ww_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val, c
                       size_t errstr_size) {
   char why[256];
   if (rd_kafka_conf_set(conf, key, val, why, sizeof(why)) != RD_KAFKA_CONF_OK) {
-    snprintf(errstr, errstr_size, "kafka property %s=%s rejected: %s (see librdkafka's "
-             "CONFIGURATION.md)", key, val, why);
+    snprintf(errstr, errstr_size,
+             "kafka property %s=%s rejected: %s (see librdkafka's "
+             "CONFIGURATION.md)",
+             key, val, why);
     return -1;
   }
   return 0;
@@ -97,7 +101,8 @@ rd_kafka_conf_t *ww_kafka_conf_new(const ww_config_t *cfg, const char *client_id
     return NULL;
   }
   if (!brokers || !*brokers) {
-    snprintf(errstr, errstr_size, "--brokers is empty: give the Kafka bootstrap servers, e.g. "
+    snprintf(errstr, errstr_size,
+             "--brokers is empty: give the Kafka bootstrap servers, e.g. "
              "--brokers 127.0.0.1:9092");
     goto err;
   }
@@ -195,9 +200,10 @@ int ww_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t err
         return 0;
     }
   }
-  snprintf(errstr, errstr_size, "no Kafka broker answered within %d ms (%s); check --brokers "
-           "and that the broker runs (deploy/kafka/kafka.sh status)", timeout_ms,
-           rd_kafka_err2str(err));
+  snprintf(errstr, errstr_size,
+           "no Kafka broker answered within %d ms (%s); check --brokers "
+           "and that the broker runs (deploy/kafka/kafka.sh status)",
+           timeout_ms, rd_kafka_err2str(err));
   return -1;
 }
 
@@ -237,8 +243,10 @@ void ww_kafka_resolve_beginning(rd_kafka_t *rk, rd_kafka_topic_partition_list_t 
     if (!err)
       p->offset = lo;
     else
-      WW_LOG(WW_LOG_DEBUG, "KAFKA", "%s [%" PRId32 "]: low watermark not read (%s): starting "
-             "at BEGINNING", p->topic, p->partition, rd_kafka_err2str(err));
+      WW_LOG(WW_LOG_DEBUG, "KAFKA",
+             "%s [%" PRId32 "]: low watermark not read (%s): starting "
+             "at BEGINNING",
+             p->topic, p->partition, rd_kafka_err2str(err));
   }
 }
 
@@ -259,7 +267,9 @@ struct ww_eof_s {
   size_t n, cap;
 };
 
-ww_eof_t *ww_eof_new(void) { return calloc(1, sizeof(ww_eof_t)); }
+ww_eof_t *ww_eof_new(void) {
+  return calloc(1, sizeof(ww_eof_t));
+}
 
 void ww_eof_destroy(ww_eof_t *eof) {
   if (!eof)

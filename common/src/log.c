@@ -12,8 +12,8 @@ static const char *log_prog = "windwatch";
 static ww_log_format_t log_format = WW_LOG_FORMAT_TEXT;
 
 static const char *const level_names[] = {
-  [WW_LOG_ERROR] = "error", [WW_LOG_WARN] = "warn", [WW_LOG_NOTICE] = "notice",
-  [WW_LOG_INFO] = "info", [WW_LOG_DEBUG] = "debug",
+    [WW_LOG_ERROR] = "error", [WW_LOG_WARN] = "warn",   [WW_LOG_NOTICE] = "notice",
+    [WW_LOG_INFO] = "info",   [WW_LOG_DEBUG] = "debug",
 };
 
 void ww_log_init(const char *prog, ww_log_level_t level, ww_log_format_t format) {
@@ -23,7 +23,9 @@ void ww_log_init(const char *prog, ww_log_level_t level, ww_log_format_t format)
   log_format = format;
 }
 
-void ww_log_set_level(ww_log_level_t level) { ww_log_level_current = (int)level; }
+void ww_log_set_level(ww_log_level_t level) {
+  ww_log_level_current = (int)level;
+}
 
 const char *ww_log_level_name(ww_log_level_t level) {
   if (level < WW_LOG_ERROR || level > WW_LOG_DEBUG)
@@ -76,8 +78,8 @@ void ww_log_vwrite(ww_log_level_t level, const char *facility, const char *fmt, 
     o = json_escape(line, sizeof(line), o, msg);
     o += (size_t)snprintf(line + o, sizeof(line) - o, "\"}\n");
   } else {
-    n = snprintf(line, sizeof(line), "%s %-6s %s %s: %s\n", ts, ww_log_level_name(level),
-                 log_prog, facility, msg);
+    n = snprintf(line, sizeof(line), "%s %-6s %s %s: %s\n", ts, ww_log_level_name(level), log_prog,
+                 facility, msg);
     o = n < 0 ? 0 : (size_t)n;
   }
   if (o >= sizeof(line)) {

@@ -5,7 +5,8 @@
 #include "windwatch/config.h"
 
 #define WW_NO_BOUNDS 1, 0 /* min > max: no numeric bounds */
-#define WW_OPT_END {NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0, NULL, NULL, 0}
+#define WW_OPT_END                                                                                 \
+  { NULL, 0, NULL, NULL, 0, NULL, NULL, 0, 0, NULL, NULL, 0 }
 
 extern const ww_opt_t ww__opts_common[];    /* options.c */
 extern const ww_opt_t ww__opts_producer[];  /* options_producer.c */

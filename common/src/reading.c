@@ -17,8 +17,8 @@
 
 #include "windwatch/timeutil.h"
 
-#define WW_JSON_MAX_DEPTH 16 /* nesting allowed inside ignored fields */
-#define WW_STR_MAX 256       /* longest string value we keep (ids, timestamps) */
+#define WW_JSON_MAX_DEPTH 16  /* nesting allowed inside ignored fields */
+#define WW_STR_MAX        256 /* longest string value we keep (ids, timestamps) */
 
 static const char *const sev_names[] = {"normal", "warning", "critical"};
 
@@ -36,17 +36,17 @@ int ww_severity_parse(const char *name, size_t len, ww_severity_t *out) {
 }
 
 static const char *const dlq_names[WW_DLQ__COUNT] = {
-  [WW_DLQ_NONE] = "none",
-  [WW_DLQ_MALFORMED_JSON] = "malformed_json",
-  [WW_DLQ_MISSING_FIELD] = "missing_field",
-  [WW_DLQ_BAD_TYPE] = "bad_type",
-  [WW_DLQ_NOT_FINITE] = "not_finite",
-  [WW_DLQ_IMPOSSIBLE_VALUE] = "impossible_value",
-  [WW_DLQ_UNKNOWN_LINE] = "unknown_line",
-  [WW_DLQ_UNKNOWN_COMPONENT] = "unknown_component",
-  [WW_DLQ_BAD_TIMESTAMP] = "bad_timestamp",
-  [WW_DLQ_TOO_LARGE] = "too_large",
-  [WW_DLQ_LATE] = "late",
+    [WW_DLQ_NONE] = "none",
+    [WW_DLQ_MALFORMED_JSON] = "malformed_json",
+    [WW_DLQ_MISSING_FIELD] = "missing_field",
+    [WW_DLQ_BAD_TYPE] = "bad_type",
+    [WW_DLQ_NOT_FINITE] = "not_finite",
+    [WW_DLQ_IMPOSSIBLE_VALUE] = "impossible_value",
+    [WW_DLQ_UNKNOWN_LINE] = "unknown_line",
+    [WW_DLQ_UNKNOWN_COMPONENT] = "unknown_component",
+    [WW_DLQ_BAD_TIMESTAMP] = "bad_timestamp",
+    [WW_DLQ_TOO_LARGE] = "too_large",
+    [WW_DLQ_LATE] = "late",
 };
 
 const char *ww_dlq_reason_name(ww_dlq_reason_t reason) {
@@ -66,8 +66,8 @@ ww_severity_t ww_sensor_severity(const ww_sensor_def_t *sd, double value) {
 typedef enum tok_e { T_STRING, T_NUMBER, T_NULL, T_TRUE, T_FALSE, T_NONFINITE, T_NESTED } tok_t;
 
 typedef struct scan_s {
-  const char *p;      /* cursor */
-  const char *end;    /* one past the last byte */
+  const char *p;   /* cursor */
+  const char *end; /* one past the last byte */
   char *errstr;
   size_t errstr_size;
 } scan_t;
@@ -160,14 +160,32 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
       break;
     c = (unsigned char)*sc->p++;
     switch (c) {
-    case '"': case '\\': case '/':
-      if (v) put(v, (char)c);
+    case '"':
+    case '\\':
+    case '/':
+      if (v)
+        put(v, (char)c);
       break;
-    case 'b': if (v) put(v, '\b'); break;
-    case 'f': if (v) put(v, '\f'); break;
-    case 'n': if (v) put(v, '\n'); break;
-    case 'r': if (v) put(v, '\r'); break;
-    case 't': if (v) put(v, '\t'); break;
+    case 'b':
+      if (v)
+        put(v, '\b');
+      break;
+    case 'f':
+      if (v)
+        put(v, '\f');
+      break;
+    case 'n':
+      if (v)
+        put(v, '\n');
+      break;
+    case 'r':
+      if (v)
+        put(v, '\r');
+      break;
+    case 't':
+      if (v)
+        put(v, '\t');
+      break;
     case 'u': {
       unsigned cp = 0;
       if (sc->end - sc->p < 4)
@@ -215,8 +233,7 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
       }
       break;
     }
-    default:
-      return fail(sc, WW_DLQ_MALFORMED_JSON, "bad escape \\%c in a string", c);
+    default: return fail(sc, WW_DLQ_MALFORMED_JSON, "bad escape \\%c in a string", c);
     }
   }
   return fail(sc, WW_DLQ_MALFORMED_JSON, "unterminated string (at byte %zu from the end)", at);
@@ -396,13 +413,9 @@ static ww_dlq_reason_t scan_value(scan_t *sc, value_t *v, int depth) {
   if (sc->p >= sc->end)
     return fail(sc, WW_DLQ_MALFORMED_JSON, "truncated document");
   switch (*sc->p) {
-  case '"':
-    v->type = T_STRING;
-    return scan_string(sc, v);
+  case '"': v->type = T_STRING; return scan_string(sc, v);
   case '{':
-  case '[':
-    v->type = T_NESTED;
-    return scan_nested(sc, depth);
+  case '[': v->type = T_NESTED; return scan_nested(sc, depth);
   case 'n':
     if (!lit(sc, "null"))
       break;
@@ -442,7 +455,8 @@ static const char *type_name(tok_t t) {
   case T_STRING: return "a string";
   case T_NUMBER: return "a number";
   case T_NULL: return "null";
-  case T_TRUE: case T_FALSE: return "a boolean";
+  case T_TRUE:
+  case T_FALSE: return "a boolean";
   case T_NONFINITE: return "not finite";
   case T_NESTED: return "an object or array";
   }
@@ -450,21 +464,37 @@ static const char *type_name(tok_t t) {
 }
 
 enum {
-  F_LINE = 1 << 0, F_COMPONENT = 1 << 1, F_TS = 1 << 2, F_SCORE = 1 << 3, F_SEVERITY = 1 << 4,
-  F_MODEL = 1 << 5, F_ZSCORE = 1 << 6,
+  F_LINE = 1 << 0,
+  F_COMPONENT = 1 << 1,
+  F_TS = 1 << 2,
+  F_SCORE = 1 << 3,
+  F_SEVERITY = 1 << 4,
+  F_MODEL = 1 << 5,
+  F_ZSCORE = 1 << 6,
 };
 
 /* The known fields of a reading (and of a scored reading); K_OTHER is a
  * sensor name or a field to ignore. */
 typedef enum key_e {
-  K_OTHER, K_LINE, K_COMPONENT, K_TS, K_SEQ, K_EPISODE, K_MODEL, K_INJECTED, K_SCORE, K_ZSCORE,
+  K_OTHER,
+  K_LINE,
+  K_COMPONENT,
+  K_TS,
+  K_SEQ,
+  K_EPISODE,
+  K_MODEL,
+  K_INJECTED,
+  K_SCORE,
+  K_ZSCORE,
   K_SEVERITY,
 } key_t_;
 
 /* One length switch and at most two compares per field, instead of a chain
  * of compares: this runs for every field of every reading. */
 static key_t_ key_of(const value_t *k) {
-#define KEY(name, id) if (memcmp(k->str, name, sizeof(name) - 1) == 0) return id
+#define KEY(name, id)                                                                              \
+  if (memcmp(k->str, name, sizeof(name) - 1) == 0)                                                 \
+  return id
   if (k->truncated)
     return K_OTHER;
   switch (k->len) {
@@ -473,8 +503,14 @@ static key_t_ key_of(const value_t *k) {
   case 9: KEY("timestamp", K_TS); break;
   case 10: KEY("episode_id", K_EPISODE); break;
   case 12: KEY("component_id", K_COMPONENT); break;
-  case 13: KEY("model_version", K_MODEL); KEY("anomaly_score", K_SCORE); break;
-  case 15: KEY("production_line", K_LINE); KEY("sequence_number", K_SEQ); break;
+  case 13:
+    KEY("model_version", K_MODEL);
+    KEY("anomaly_score", K_SCORE);
+    break;
+  case 15:
+    KEY("production_line", K_LINE);
+    KEY("sequence_number", K_SEQ);
+    break;
   case 16: KEY("injected_anomaly", K_INJECTED); break;
   default: break;
   }
@@ -553,7 +589,8 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       } else if (val.truncated || ww_ts_parse(val.str, val.len, &r->ts_ms) != 0) {
         return fail(&sc, WW_DLQ_BAD_TIMESTAMP,
                     "field 'timestamp' is '%.40s', expected RFC 3339 like "
-                    "2026-11-25T19:34:44.123Z", val.str);
+                    "2026-11-25T19:34:44.123Z",
+                    val.str);
       } else {
         seen |= F_TS;
       }
@@ -579,8 +616,10 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
                       sizeof(r->injected_anomaly) - 1);
         memcpy(r->injected_anomaly, val.str, val.len + 1);
       } else if (val.type != T_NULL) {
-        return fail(&sc, WW_DLQ_BAD_TYPE, "field 'injected_anomaly' is %s, expected a string or "
-                    "null", type_name(val.type));
+        return fail(&sc, WW_DLQ_BAD_TYPE,
+                    "field 'injected_anomaly' is %s, expected a string or "
+                    "null",
+                    type_name(val.type));
       }
     } else if (score && (kid == K_SCORE || kid == K_ZSCORE)) {
       int is_score = kid == K_SCORE;
@@ -641,8 +680,8 @@ closed:
     return fail(&sc, WW_DLQ_UNKNOWN_LINE, "production_line '%.64s' is not in the config", line_id);
   if (!(seen & F_COMPONENT))
     return fail(&sc, WW_DLQ_MISSING_FIELD, "missing required field: component_id");
-  r->component_idx = ww_factory_component_find(fac, r->line_idx, r->component_id,
-                                               strlen(r->component_id));
+  r->component_idx =
+      ww_factory_component_find(fac, r->line_idx, r->component_id, strlen(r->component_id));
   if (!(seen & F_TS)) {
     if (!(flags & WW_DECODE_TS_OPTIONAL))
       return fail(&sc, WW_DLQ_MISSING_FIELD, "missing required field: timestamp");
@@ -660,7 +699,8 @@ closed:
                     fac->sensors[sidx].name);
     }
     if (!any)
-      return fail(&sc, WW_DLQ_MISSING_FIELD, "no sensor value: a reading needs at least one of "
+      return fail(&sc, WW_DLQ_MISSING_FIELD,
+                  "no sensor value: a reading needs at least one of "
                   "the line's sensors");
   }
   if (score) {
@@ -672,9 +712,8 @@ closed:
   return WW_DLQ_NONE;
 }
 
-ww_dlq_reason_t ww_reading_decode(const ww_factory_t *fac, const char *buf, size_t len,
-                                  int flags, ww_reading_t *r, char *errstr,
-                                  size_t errstr_size) {
+ww_dlq_reason_t ww_reading_decode(const ww_factory_t *fac, const char *buf, size_t len, int flags,
+                                  ww_reading_t *r, char *errstr, size_t errstr_size) {
   return decode(fac, buf, len, flags, r, NULL, errstr, errstr_size);
 }
 
@@ -700,7 +739,9 @@ static void out_raw(out_t *o, const char *s, size_t n) {
   o->len += n;
 }
 
-static void out_str(out_t *o, const char *s) { out_raw(o, s, strlen(s)); }
+static void out_str(out_t *o, const char *s) {
+  out_raw(o, s, strlen(s));
+}
 
 static void out_json_string(out_t *o, const char *s) {
   static const char hex[] = "0123456789abcdef";
@@ -791,7 +832,9 @@ static void out_double(out_t *o, double v) {
 }
 
 /* Scores are shown to 1e-6; rounding them keeps the message short and fast. */
-static double round6(double v) { return isfinite(v) ? nearbyint(v * 1e6) / 1e6 : 0.0; }
+static double round6(double v) {
+  return isfinite(v) ? nearbyint(v * 1e6) / 1e6 : 0.0;
+}
 
 static void encode_reading(out_t *o, const ww_factory_t *fac, const ww_reading_t *r) {
   char ts[WW_TS_BUFSZ];

@@ -25,6 +25,12 @@ int ww_signal_install(void) {
   return 0;
 }
 
-int ww_signal_stop_requested(void) { return stop_flag != 0; }
-int ww_signal_last(void) { return (int)last_signal; }
-void ww_signal_request_stop(void) { stop_flag = 1; }
+int ww_signal_stop_requested(void) {
+  return stop_flag != 0;
+}
+int ww_signal_last(void) {
+  return (int)last_signal;
+}
+void ww_signal_request_stop(void) {
+  stop_flag = 1;
+}

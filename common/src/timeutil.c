@@ -167,6 +167,8 @@ int ww_ts_parse(const char *s, size_t len, int64_t *ms) {
   if (se == 60)
     se = 59; /* leap second: clamp, as most systems do */
   *ms = (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
-         (int64_t)off_min * 60) * 1000 + frac_ms;
+         (int64_t)off_min * 60) *
+            1000 +
+        frac_ms;
   return 0;
 }

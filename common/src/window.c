@@ -6,25 +6,25 @@
 #include <string.h>
 
 struct ww_window_s {
-  ww_window_conf_t conf;  /* validated copy; slide filled in */
-  size_t n, cap;          /* readings buffered / room for */
-  int64_t *ts;            /* [cap] event time, ms */
-  uint32_t *present;      /* [cap] present-value bits */
-  uint8_t *anom;          /* [cap] 1 = flagged anomalous */
-  double *vals;           /* [cap * n_values] values, row per reading */
-  double *gather;         /* [cap] one sensor's values of the closing window */
-  int64_t *gts;           /* [cap] their event times */
-  double *scratch;        /* [cap] sort space for percentiles */
-  int64_t seq;            /* next window sequence number */
+  ww_window_conf_t conf; /* validated copy; slide filled in */
+  size_t n, cap;         /* readings buffered / room for */
+  int64_t *ts;           /* [cap] event time, ms */
+  uint32_t *present;     /* [cap] present-value bits */
+  uint8_t *anom;         /* [cap] 1 = flagged anomalous */
+  double *vals;          /* [cap * n_values] values, row per reading */
+  double *gather;        /* [cap] one sensor's values of the closing window */
+  int64_t *gts;          /* [cap] their event times */
+  double *scratch;       /* [cap] sort space for percentiles */
+  int64_t seq;           /* next window sequence number */
   /* count windows */
-  int64_t added;          /* readings added since reset */
-  int64_t since_close;    /* readings added since the last close */
+  int64_t added;       /* readings added since reset */
+  int64_t since_close; /* readings added since the last close */
   /* time windows */
-  int64_t max_ts;         /* largest event time accepted, ms */
-  int have_ts;            /* max_ts is valid */
-  int64_t watermark;      /* max_ts - allowed lateness, or an advance() */
-  int64_t next_start;     /* start of the oldest window not yet closed */
-  int have_next;          /* next_start is valid */
+  int64_t max_ts;     /* largest event time accepted, ms */
+  int have_ts;        /* max_ts is valid */
+  int64_t watermark;  /* max_ts - allowed lateness, or an advance() */
+  int64_t next_start; /* start of the oldest window not yet closed */
+  int have_next;      /* next_start is valid */
 };
 
 const char *ww_window_type_name(ww_window_type_t type) {
@@ -108,8 +108,12 @@ void ww_window_reset(ww_window_t *win) {
   win->next_start = 0;
 }
 
-int64_t ww_window_watermark(const ww_window_t *win) { return win->watermark; }
-size_t ww_window_pending(const ww_window_t *win) { return win->n; }
+int64_t ww_window_watermark(const ww_window_t *win) {
+  return win->watermark;
+}
+size_t ww_window_pending(const ww_window_t *win) {
+  return win->n;
+}
 
 int ww_window_is_late(const ww_window_t *win, int64_t ts_ms) {
   return win->conf.type == WW_WINDOW_TIME && ts_ms < win->watermark;
@@ -120,12 +124,12 @@ static int grow(ww_window_t *win) {
   size_t ncap = win->cap ? win->cap * 2 : 64;
   size_t nv = (size_t)win->conf.n_values;
   void *p;
-#define WW_GROW(field, elems)                                   \
-  do {                                                          \
-    p = realloc(win->field, (elems) * sizeof(*win->field));     \
-    if (!p)                                                     \
-      return -1;                                                \
-    win->field = p;                                             \
+#define WW_GROW(field, elems)                                                                      \
+  do {                                                                                             \
+    p = realloc(win->field, (elems) * sizeof(*win->field));                                        \
+    if (!p)                                                                                        \
+      return -1;                                                                                   \
+    win->field = p;                                                                                \
   } while (0)
   WW_GROW(ts, ncap);
   WW_GROW(present, ncap);
@@ -140,8 +144,8 @@ static int grow(ww_window_t *win) {
 }
 
 /* Summarise buffered readings [from, to) whose event time is in [lo, hi). */
-static void emit(ww_window_t *win, size_t from, size_t to, int64_t lo, int64_t hi,
-                 int64_t start_ms, int64_t end_ms, ww_window_close_cb cb, void *opaque) {
+static void emit(ww_window_t *win, size_t from, size_t to, int64_t lo, int64_t hi, int64_t start_ms,
+                 int64_t end_ms, ww_window_close_cb cb, void *opaque) {
   ww_window_result_t res;
   size_t nv = (size_t)win->conf.n_values;
   int64_t tmin = INT64_MAX, tmax = INT64_MIN;
@@ -297,8 +301,7 @@ ww_err_t ww_window_add(ww_window_t *win, int64_t ts_ms, const double *values, ui
   return WW_OK;
 }
 
-int ww_window_advance(ww_window_t *win, int64_t watermark_ms, ww_window_close_cb cb,
-                      void *opaque) {
+int ww_window_advance(ww_window_t *win, int64_t watermark_ms, ww_window_close_cb cb, void *opaque) {
   if (win->conf.type != WW_WINDOW_TIME || watermark_ms <= win->watermark)
     return 0;
   win->watermark = watermark_ms;

@@ -49,8 +49,7 @@ const ww__ynode_t *ww__ynode_get(const ww__ynode_t *map, const char *key) {
 
 static int next_event(yp_t *yp, yaml_event_t *ev) {
   if (!yaml_parser_parse(&yp->parser, ev)) {
-    snprintf(yp->errstr, yp->errstr_size, "line %zu: %s%s%s",
-             yp->parser.problem_mark.line + 1,
+    snprintf(yp->errstr, yp->errstr_size, "line %zu: %s%s%s", yp->parser.problem_mark.line + 1,
              yp->parser.problem ? yp->parser.problem : "invalid YAML",
              yp->parser.context ? " " : "", yp->parser.context ? yp->parser.context : "");
     return -1;
@@ -96,8 +95,8 @@ static ww__ynode_t *build(yp_t *yp, yaml_event_t *ev, int depth) {
   switch (ev->type) {
   case YAML_SCALAR_EVENT:
     node = node_new(WW_Y_SCALAR, line);
-    if (!node || !(node->scalar = strndup((const char *)ev->data.scalar.value,
-                                          ev->data.scalar.length)))
+    if (!node ||
+        !(node->scalar = strndup((const char *)ev->data.scalar.value, ev->data.scalar.length)))
       goto nomem;
     if (strlen(node->scalar) != ev->data.scalar.length) {
       snprintf(yp->errstr, yp->errstr_size, "line %d: NUL byte inside a value", line);
@@ -128,8 +127,7 @@ static ww__ynode_t *build(yp_t *yp, yaml_event_t *ev, int depth) {
       if (is_map) {
         key_line = (int)child.start_mark.line + 1;
         if (child.type != YAML_SCALAR_EVENT) {
-          snprintf(yp->errstr, yp->errstr_size, "line %d: map keys must be plain words",
-                   key_line);
+          snprintf(yp->errstr, yp->errstr_size, "line %d: map keys must be plain words", key_line);
           yaml_event_delete(&child);
           goto err;
         }
@@ -138,8 +136,7 @@ static ww__ynode_t *build(yp_t *yp, yaml_event_t *ev, int depth) {
         if (!key)
           goto nomem;
         if (ww__ynode_get(node, key)) {
-          snprintf(yp->errstr, yp->errstr_size, "line %d: key '%s' appears twice", key_line,
-                   key);
+          snprintf(yp->errstr, yp->errstr_size, "line %d: key '%s' appears twice", key_line, key);
           free(key);
           goto err;
         }

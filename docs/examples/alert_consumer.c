@@ -13,7 +13,10 @@
 #include <string.h>
 
 static volatile sig_atomic_t run = 1;
-static void stop(int sig) { (void)sig; run = 0; }
+static void stop(int sig) {
+  (void)sig;
+  run = 0;
+}
 
 int main(int argc, char **argv) {
   const char *brokers = argc > 1 ? argv[1] : "127.0.0.1:9092";

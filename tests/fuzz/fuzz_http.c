@@ -17,7 +17,7 @@
 #include "windwatch/reading.h"
 #include "windwatch/timeutil.h"
 
-#define NOW_MS 1764099284123LL    /* fixed "now": 2025-11-25T19:34:44.123Z */
+#define NOW_MS        1764099284123LL /* fixed "now": 2025-11-25T19:34:44.123Z */
 #define YEAR_10000_MS 253402300800000LL
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -46,8 +46,8 @@ static int all_digits(const char *s) {
 }
 
 static void check_int(const char *v) {
-  static const int64_t bounds[][2] = {{1, WW_API_LIMIT_MAX}, {1, 1000}, {-1, INT64_MAX},
-                                      {0, 0}, {INT64_MIN, INT64_MAX}};
+  static const int64_t bounds[][2] = {
+      {1, WW_API_LIMIT_MAX}, {1, 1000}, {-1, INT64_MAX}, {0, 0}, {INT64_MIN, INT64_MAX}};
   for (size_t i = 0; i < sizeof(bounds) / sizeof(bounds[0]); i++) {
     int64_t out = 12345;
     if (api_parse_int(v, 7, bounds[i][0], bounds[i][1], &out) == 0) {

@@ -16,15 +16,15 @@
 #include "windwatch/timeutil.h"
 #include "ww_test.h"
 
-#define MAXROWS 2000
+#define MAXROWS   2000
 #define MAXMODELS 32
 
 /* What the engine produced, in order. */
 typedef struct row_s {
-  api_feat_row_t r;     /* values, present, normal, ts */
+  api_feat_row_t r; /* values, present, normal, ts */
   char comp[64];
-  double score;         /* anomaly_score on sensor-scored */
-  int64_t version;      /* model_version on sensor-scored */
+  double score;    /* anomaly_score on sensor-scored */
+  int64_t version; /* model_version on sensor-scored */
 } row_t;
 
 typedef struct cap_s {
@@ -273,8 +273,10 @@ static void test_same_as_processor(void) {
     }
     ww_iforest_destroy(forest);
   }
-  fprintf(stderr, "%d readings scored by a model compared (%d models), %d differ; %d before "
-          "a model or a baseline\n", compared, c.n_models, differ, no_model);
+  fprintf(stderr,
+          "%d readings scored by a model compared (%d models), %d differ; %d before "
+          "a model or a baseline\n",
+          compared, c.n_models, differ, no_model);
   CHECK(compared >= 1000);
   CHECK_INT_EQ(differ, 0);
   for (int m = 0; m < c.n_models; m++)

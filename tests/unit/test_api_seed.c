@@ -24,9 +24,13 @@
 /* A deterministic N(0,1) sample (xorshift + Box-Muller): the seed data never changes. */
 static double gauss(uint64_t *state) {
   double u1, u2;
-  *state ^= *state << 13; *state ^= *state >> 7; *state ^= *state << 17;
+  *state ^= *state << 13;
+  *state ^= *state >> 7;
+  *state ^= *state << 17;
   u1 = ((double)(*state >> 11) + 1.0) / 9007199254740993.0;
-  *state ^= *state << 13; *state ^= *state >> 7; *state ^= *state << 17;
+  *state ^= *state << 13;
+  *state ^= *state >> 7;
+  *state ^= *state << 17;
   u2 = (double)(*state >> 11) / 9007199254740992.0;
   return sqrt(-2.0 * log(u1)) * cos(6.283185307179586 * u2);
 }
@@ -133,27 +137,29 @@ int main(int argc, char **argv) {
     for (int l = 0; l < fac->n_lines; l++) {
       const ww_line_def_t *ld = &fac->lines[l];
       int crit = i % 10 == 9;
-      if (insert_reading(st, BASE_MS + i * 1000LL + l, ld->id,
-                         ld->components[i % ld->n_components], crit ? 45.0 : 20.0 + i % 10,
-                         50.0 + i % 5, 60.0 + i % 7, crit) != 0) {
+      if (insert_reading(st, BASE_MS + i * 1000LL + l, ld->id, ld->components[i % ld->n_components],
+                         crit ? 45.0 : 20.0 + i % 10, 50.0 + i % 5, 60.0 + i % 7, crit) != 0) {
         fprintf(stderr, "test_api_seed: insert: %s\n", sqlite3_errmsg(db));
         goto done;
       }
     }
   /* Oldest row of line 2: a component id that CSV must quote. */
-  if (insert_reading(st, BASE_MS - 60000, fac->lines[fac->n_lines - 1].id,
-                     "Curing \"Oven\", B", 25.0, 50.0, 60.0, 0) != 0)
+  if (insert_reading(st, BASE_MS - 60000, fac->lines[fac->n_lines - 1].id, "Curing \"Oven\", B",
+                     25.0, 50.0, 60.0, 0) != 0)
     goto done;
   if (run(db,
           "INSERT INTO alerts VALUES('turbine-line-1-1764064809000-1','turbine-line-1','Blade',"
           "'open','critical','threshold',1764064809000,1764064849000,NULL,0.95,5,"
-          "'[\"temperature\"]','{\"v\":1,\"event\":\"updated\",\"details\":{\"temperature\":45.0}}');"
-          "INSERT INTO alerts VALUES('turbine-line-1-1764064700000-1','turbine-line-1','Resin Infusion',"
+          "'[\"temperature\"]','{\"v\":1,\"event\":\"updated\",\"details\":{\"temperature\":45.0}}'"
+          ");"
+          "INSERT INTO alerts VALUES('turbine-line-1-1764064700000-1','turbine-line-1','Resin "
+          "Infusion',"
           "'resolved','warning','zscore',1764064700000,1764064760000,1764064760000,0.7,3,"
           "'[\"humidity\"]','{\"v\":1,\"event\":\"resolved\",\"details\":{\"humidity\":70.0}}');"
           "INSERT INTO alerts VALUES('turbine-line-2-1764064819000-1','turbine-line-2','Gearbox',"
           "'open','warning','threshold',1764064819000,1764064829000,NULL,0.65,2,"
-          "'[\"sound_level\"]','{\"v\":1,\"event\":\"opened\",\"details\":{\"sound_level\":75.0}}');") != 0)
+          "'[\"sound_level\"]','{\"v\":1,\"event\":\"opened\",\"details\":{\"sound_level\":75.0}}')"
+          ";") != 0)
     goto done;
   for (int w = 0; w < 4; w++) {
     char sql[512];
@@ -170,7 +176,8 @@ int main(int argc, char **argv) {
     goto done;
   sqlite3_finalize(st);
   st = NULL;
-  if (ww_db_prepare(db, "INSERT INTO models VALUES('turbine-line-1', 1, 1764064800000, 512,"
+  if (ww_db_prepare(db,
+                    "INSERT INTO models VALUES('turbine-line-1', 1, 1764064800000, 512,"
                     " '{\"features\":[\"temperature\",\"humidity\",\"sound_level\"],"
                     "\"thresholds\":{\"warning\":0.6,\"critical\":0.8}}', ?)",
                     &st, err, sizeof(err)) != 0) {

@@ -110,13 +110,15 @@ static void test_errors_name_key_value_and_place(void) {
     CHECK(cfg == NULL);
     CHECK_STR_CONTAINS(err, "key=value");
   }
-  cfg = load(WW_ROLE_SINK, "lines:\n  - id: a\n    components: [x]\n    sensors: [pressure]\n",
-             1, argv1, err, sizeof(err));
+  cfg = load(WW_ROLE_SINK, "lines:\n  - id: a\n    components: [x]\n    sensors: [pressure]\n", 1,
+             argv1, err, sizeof(err));
   CHECK(cfg == NULL);
   CHECK_STR_CONTAINS(err, "pressure");
 
-  cfg = load(WW_ROLE_SINK, "sensors:\n  t: {min: 5, max: 1}\nlines:\n  - id: a\n"
-             "    components: [x]\n", 1, argv1, err, sizeof(err));
+  cfg = load(WW_ROLE_SINK,
+             "sensors:\n  t: {min: 5, max: 1}\nlines:\n  - id: a\n"
+             "    components: [x]\n",
+             1, argv1, err, sizeof(err));
   CHECK(cfg == NULL);
   CHECK_STR_CONTAINS(err, "min must be below max");
 
@@ -124,8 +126,10 @@ static void test_errors_name_key_value_and_place(void) {
   CHECK(cfg == NULL);
   CHECK_STR_CONTAINS(err, "t.yaml");
 
-  cfg = load(WW_ROLE_SINK, "lines:\n  - id: a\n    components: [x]\n  - id: a\n"
-             "    components: [y]\n", 1, argv1, err, sizeof(err));
+  cfg = load(WW_ROLE_SINK,
+             "lines:\n  - id: a\n    components: [x]\n  - id: a\n"
+             "    components: [y]\n",
+             1, argv1, err, sizeof(err));
   CHECK(cfg == NULL);
   CHECK_STR_CONTAINS(err, "used twice");
 }

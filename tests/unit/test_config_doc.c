@@ -50,8 +50,7 @@ static void cell(const char *s) {
 }
 
 static void render(void) {
-  static const ww_role_t roles[] = {WW_ROLE_PRODUCER, WW_ROLE_PROCESSOR, WW_ROLE_SINK,
-                                    WW_ROLE_API};
+  static const ww_role_t roles[] = {WW_ROLE_PRODUCER, WW_ROLE_PROCESSOR, WW_ROLE_SINK, WW_ROLE_API};
   emit("# windwatch configuration\n\n"
        "<!-- Generated from the option tables in common/src/options*.c by\n"
        "     tests/unit/test_config_doc.c, which fails when this file is stale.\n"
@@ -68,7 +67,8 @@ static void render(void) {
        "`config/windwatch.yaml`.\n");
   for (size_t r = 0; r < sizeof(roles) / sizeof(roles[0]); r++) {
     emit("\n## windwatch-%s\n\n| flag | environment | YAML key | type | default | "
-         "description |\n|---|---|---|---|---|---|\n", ww_role_name(roles[r]));
+         "description |\n|---|---|---|---|---|---|\n",
+         ww_role_name(roles[r]));
     for (const ww_opt_t *o = ww_config_options(roles[r]); o->name; o++) {
       char env[128];
       size_t n = (size_t)snprintf(env, sizeof(env), "WINDWATCH_");
@@ -83,8 +83,7 @@ static void render(void) {
         emit("| `--%s` ", o->name);
       if (o->alias)
         emit("(`--%s`) ", o->alias);
-      if (o->type == WW_OPT_ACTION || (o->short_flag && !o->name[1]) ||
-          !strcmp(o->name, "config"))
+      if (o->type == WW_OPT_ACTION || (o->short_flag && !o->name[1]) || !strcmp(o->name, "config"))
         emit("| | ");
       else
         emit("| `%s` | ", env);
@@ -135,9 +134,10 @@ int main(void) {
     size_t i = 0;
     while (i < n && i < doc_len && file[i] == doc[i])
       i++;
-    fprintf(stderr, "docs/configuration.md differs from the option tables at byte %zu:\n"
-            "  file:   %.80s\n  tables: %.80s\nrefresh it with WW_UPDATE_DOCS=1 %s\n", i,
-            file + i, doc + i, "build/tests/test_config_doc");
+    fprintf(stderr,
+            "docs/configuration.md differs from the option tables at byte %zu:\n"
+            "  file:   %.80s\n  tables: %.80s\nrefresh it with WW_UPDATE_DOCS=1 %s\n",
+            i, file + i, doc + i, "build/tests/test_config_doc");
   }
   CHECK(n == doc_len && memcmp(file, doc, n) == 0);
   return WW_TEST_RESULT();

@@ -52,11 +52,16 @@ static void test_create_and_reopen(const ww_factory_t *fac) {
   CHECK_INT_EQ(ww_db_schema_version(db), WW_DB_SCHEMA_VERSION);
   CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM production_lines"), 2);
   CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM production_lines WHERE id='turbine-line-1' "
-                              "AND components='[\"Blade\",\"Resin Infusion\",\"Curing Oven\"]'"), 1);
-  CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'"), 1);
-  CHECK_INT_EQ(ww_db_exec(db, "INSERT INTO sensor_readings(timestamp, ts_ms, production_line, "
-                              "component_id, temperature) VALUES('t', 1, 'turbine-line-1', 'Blade', 20)",
-                          err, sizeof(err)), 0);
+                              "AND components='[\"Blade\",\"Resin Infusion\",\"Curing Oven\"]'"),
+               1);
+  CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM pragma_journal_mode WHERE journal_mode='wal'"),
+               1);
+  CHECK_INT_EQ(
+      ww_db_exec(db,
+                 "INSERT INTO sensor_readings(timestamp, ts_ms, production_line, "
+                 "component_id, temperature) VALUES('t', 1, 'turbine-line-1', 'Blade', 20)",
+                 err, sizeof(err)),
+      0);
   /* A reader sees committed rows while the writer is open (WAL). */
   ro = ww_db_open_ro(path, err, sizeof(err));
   CHECK(ro != NULL);
@@ -93,10 +98,14 @@ static void test_old_file_migrates(const ww_factory_t *fac) {
   CHECK_INT_EQ(sqlite3_open(path, &db), SQLITE_OK);
   CHECK_INT_EQ(ww_db_migrate_to(db, 1, err, sizeof(err)), 0);
   CHECK_INT_EQ(ww_db_schema_version(db), 1);
-  CHECK_INT_EQ(ww_db_exec(db, "INSERT INTO readings_rollup_1m VALUES('l','temperature',60000,2,"
-                              "50,20,30)", err, sizeof(err)), 0);
+  CHECK_INT_EQ(ww_db_exec(db,
+                          "INSERT INTO readings_rollup_1m VALUES('l','temperature',60000,2,"
+                          "50,20,30)",
+                          err, sizeof(err)),
+               0);
   CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name="
-                              "'readings_rollup_1m_minute'"), 0);
+                              "'readings_rollup_1m_minute'"),
+               0);
   sqlite3_close(db);
   db = ww_db_open_rw(path, fac, err, sizeof(err));
   CHECK(db != NULL);
@@ -104,7 +113,8 @@ static void test_old_file_migrates(const ww_factory_t *fac) {
     return;
   CHECK_INT_EQ(ww_db_schema_version(db), WW_DB_SCHEMA_VERSION);
   CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name="
-                              "'readings_rollup_1m_minute'"), 1);
+                              "'readings_rollup_1m_minute'"),
+               1);
   CHECK_INT_EQ(count_rows(db, "SELECT count FROM readings_rollup_1m"), 2);
   ww_db_close(db);
 }

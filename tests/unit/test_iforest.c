@@ -128,8 +128,8 @@ static void test_errors(void) {
 
 typedef struct row_s {
   double x[3];
-  int label;     /* 1 = planted outlier */
-  double sk;     /* sklearn's -score_samples(), i.e. s(x) */
+  int label; /* 1 = planted outlier */
+  double sk; /* sklearn's -score_samples(), i.e. s(x) */
   double ours;
 } row_t;
 
@@ -398,11 +398,10 @@ static void test_fast_scores_sklearn_data(void) {
 /* A hand-made model whose path lengths are not multiples of 2^-23: the sum
  * must still be the tree-order double sum. */
 static void test_fast_scores_inexact_model(void) {
-  const char *js =
-      "{\"n_features\":2,\"psi\":16,\"trees\":["
-      "{\"f\":[0,-1,1,-1,-1],\"t\":[0.5,0.1,0.25,1e-07,3.3],\"r\":[2,0,4,0,0]},"
-      "{\"f\":[1,-1,-1],\"t\":[0.75,1000000.1,0.3],\"r\":[2,0,0]},"
-      "{\"f\":[-1],\"t\":[0.7],\"r\":[0]}]}";
+  const char *js = "{\"n_features\":2,\"psi\":16,\"trees\":["
+                   "{\"f\":[0,-1,1,-1,-1],\"t\":[0.5,0.1,0.25,1e-07,3.3],\"r\":[2,0,4,0,0]},"
+                   "{\"f\":[1,-1,-1],\"t\":[0.75,1000000.1,0.3],\"r\":[2,0,0]},"
+                   "{\"f\":[-1],\"t\":[0.7],\"r\":[0]}]}";
   char err[256];
   double X[2 * 400];
   uint64_t s = 5;
@@ -420,9 +419,10 @@ static void test_fast_scores_inexact_model(void) {
  * must read back exactly, both by strtof and (as jansson and the api do)
  * through a double; and the text is what %.9g denotes, not longer. */
 static void test_float_text(void) {
-  static const float fixed[] = {0.0f, -0.0f, 1.0f, -1.0f, 0.1f, 7.25f, 100.0f, 123456789.0f,
-                                1e9f, 9.99999944e8f, 1e-5f, 1.2e-6f, 3.40282347e38f,
-                                1.17549435e-38f, 1.4e-45f, -2.5e-7f, 65.0400009f, 1e10f};
+  static const float fixed[] = {
+      0.0f,           -0.0f,           1.0f,     -1.0f,         0.1f,        7.25f,
+      100.0f,         123456789.0f,    1e9f,     9.99999944e8f, 1e-5f,       1.2e-6f,
+      3.40282347e38f, 1.17549435e-38f, 1.4e-45f, -2.5e-7f,      65.0400009f, 1e10f};
   uint64_t x = 0x9e3779b97f4a7c15ULL;
   int bad = 0;
   for (long i = 0; i < 2000000 + (long)(sizeof(fixed) / sizeof(*fixed)); i++) {

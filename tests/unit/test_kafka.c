@@ -14,8 +14,8 @@
 static void test_bad_property_is_named(void) {
   char err[512];
   char *argv[] = {"x", "-X", "no.such.property=1", NULL};
-  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PRODUCER, NULL, 0, NULL, 3, argv, err,
-                                         sizeof(err));
+  ww_config_t *cfg =
+      ww_config_load_yaml(WW_ROLE_PRODUCER, NULL, 0, NULL, 3, argv, err, sizeof(err));
   CHECK(cfg != NULL);
   if (!cfg)
     return;
@@ -53,8 +53,8 @@ static void test_eof_tracker(void) {
 static void test_mock_round_trip(void) {
   char err[512];
   char *argv[] = {"x", "-X", "test.mock.num.brokers=1", NULL};
-  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 3, argv, err,
-                                         sizeof(err));
+  ww_config_t *cfg =
+      ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 3, argv, err, sizeof(err));
   rd_kafka_conf_t *conf;
   rd_kafka_t *prod, *cons;
   int got = 0;
@@ -71,15 +71,16 @@ static void test_mock_round_trip(void) {
   CHECK_INT_EQ(ww_kafka_wait_ready(prod, 5000, err, sizeof(err)), 0);
   for (int i = 0; i < 10; i++)
     CHECK_INT_EQ(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("t"), RD_KAFKA_V_VALUE("m", 1),
-                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END), 0);
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
   /* The mock cluster lives inside the producer; consume from the same
    * bootstrap address before closing it. */
   {
     const char *k, *v;
     char bootstraps[256] = "";
     size_t sz = sizeof(bootstraps);
-    rd_kafka_conf_res_t res = rd_kafka_conf_get(rd_kafka_conf(prod), "bootstrap.servers",
-                                                bootstraps, &sz);
+    rd_kafka_conf_res_t res =
+        rd_kafka_conf_get(rd_kafka_conf(prod), "bootstrap.servers", bootstraps, &sz);
     CHECK_INT_EQ(res, RD_KAFKA_CONF_OK);
     (void)k;
     (void)v;
@@ -119,8 +120,8 @@ static void test_committed_retries(void) {
   char err[512], bootstraps[256] = "";
   size_t sz = sizeof(bootstraps);
   char *argv[] = {"x", "-X", "test.mock.num.brokers=1", NULL};
-  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 3, argv, err,
-                                         sizeof(err));
+  ww_config_t *cfg =
+      ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 3, argv, err, sizeof(err));
   rd_kafka_conf_t *conf = cfg ? ww_kafka_conf_new(cfg, "t-prod", err, sizeof(err)) : NULL;
   rd_kafka_t *prod = conf ? ww_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err)) : NULL, *cons;
   rd_kafka_mock_cluster_t *mc = prod ? rd_kafka_handle_mock_cluster(prod) : NULL;
@@ -144,10 +145,9 @@ static void test_committed_retries(void) {
   CHECK_INT_EQ(rd_kafka_commit(cons, parts, 0), 0);
   rd_kafka_topic_partition_list_add(parts, "c", 1); /* never committed */
 
-  rd_kafka_mock_push_request_errors(mc, OFFSET_FETCH, 3,
-                                    RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
-                                    RD_KAFKA_RESP_ERR_NOT_COORDINATOR,
-                                    RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS);
+  rd_kafka_mock_push_request_errors(
+      mc, OFFSET_FETCH, 3, RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS,
+      RD_KAFKA_RESP_ERR_NOT_COORDINATOR, RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS);
   CHECK_INT_EQ(ww_kafka_committed(cons, parts, 20000), 0);
   CHECK_INT_EQ(parts->elems[0].offset, 7);
   CHECK_INT_EQ(parts->elems[1].offset, RD_KAFKA_OFFSET_INVALID);
@@ -155,7 +155,8 @@ static void test_committed_retries(void) {
   rd_kafka_mock_push_request_errors(mc, OFFSET_FETCH, 1,
                                     RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
   t0 = ww_mono_ms();
-  CHECK_INT_EQ(ww_kafka_committed(cons, parts, 20000), RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
+  CHECK_INT_EQ(ww_kafka_committed(cons, parts, 20000),
+               RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
   CHECK(ww_mono_ms() - t0 < 10000); /* not retried until the deadline */
 
   rd_kafka_topic_partition_list_destroy(parts);
@@ -166,7 +167,8 @@ static void test_committed_retries(void) {
   for (int i = 0; i < 3; i++)
     CHECK_INT_EQ(rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("c"), RD_KAFKA_V_PARTITION(1),
                                    RD_KAFKA_V_VALUE("m", 1),
-                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END), 0);
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
   CHECK_INT_EQ(rd_kafka_flush(prod, 5000), 0);
   parts = rd_kafka_topic_partition_list_new(4);
   rd_kafka_topic_partition_list_add(parts, "c", 0)->offset = RD_KAFKA_OFFSET_BEGINNING;

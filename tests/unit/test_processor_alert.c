@@ -105,7 +105,8 @@ static void test_encode(void) {
   CHECK_STR_CONTAINS(buf, "\"resolved_at\":null");
   CHECK_STR_CONTAINS(buf, "\"sensors\":[\"temperature\"]");
   CHECK_STR_CONTAINS(buf, "\"temperature\":45.00");
-  CHECK_STR_CONTAINS(buf, "\"expected_ranges\":{\"temperature\":{\"min\":10,\"max\":40,\"warning\":30}");
+  CHECK_STR_CONTAINS(buf,
+                     "\"expected_ranges\":{\"temperature\":{\"min\":10,\"max\":40,\"warning\":30}");
   /* truncation reports the size needed */
   CHECK_INT_EQ(ww_alert_encode(&a, WW_ALERT_OPENED, fac, 0, "Blade", buf, 10), n);
   free(fac);

@@ -123,7 +123,7 @@ static int run(const ww_factory_t *fac, const input_t *in, int chunk, sink_t *s,
   char err[256];
   ww_proc_t *proc;
   ww_proc_conf_defaults(&pc);
-  pc.model.train_size = 256;          /* models early ... */
+  pc.model.train_size = 256;           /* models early ... */
   pc.model.retrain_ms = 5 * 60 * 1000; /* ... and new versions every 5 min of event time */
   pc.model.n_trees = 50;
   proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
@@ -154,13 +154,12 @@ static void sink_free(sink_t *s) {
 }
 
 static void test_batches_equal_one_by_one(void) {
-  static const char *const names[WW_OUT__COUNT] = {"scored", "stats", "alerts", "dlq",
-                                                    "models"};
+  static const char *const names[WW_OUT__COUNT] = {"scored", "stats", "alerts", "dlq", "models"};
   static const int chunks[] = {1, 13, 250, 600};
   char err[256];
   char *argv[] = {"x", NULL};
-  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 1, argv, err,
-                                         sizeof(err));
+  ww_config_t *cfg =
+      ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 1, argv, err, sizeof(err));
   const ww_factory_t *fac = cfg ? ww_config_factory(cfg) : NULL;
   input_t in = {0};
   sink_t ref = {0};

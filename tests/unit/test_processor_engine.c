@@ -107,8 +107,8 @@ static void test_count_windows_and_alerts(void) {
   pc.window_size = 4;
   pc.alert_min_count = 2;
   pc.alert_clear_count = 3;
-  pc.stuck_count = 0;       /* humidity and sound are constant here */
-  pc.model.train_size = 0;  /* rules only; the model has its own test */
+  pc.stuck_count = 0;      /* humidity and sound are constant here */
+  pc.model.train_size = 0; /* rules only; the model has its own test */
   proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
   CHECK(proc != NULL);
   if (!proc) {
@@ -204,10 +204,12 @@ static void test_count_windows_and_alerts(void) {
   CHECK_INT_EQ(cnt.produce_errors, 0);
   CHECK(ww_proc_summary(proc, summary, sizeof(summary)) < sizeof(summary));
   CHECK_STR_CONTAINS(summary, "\"readings\":12,\"windows\":3,\"alerts\":1");
-  CHECK_STR_CONTAINS(summary, "\"dead_letters\":2,\"dead_letters_by_reason\":{\"malformed_json\":1");
+  CHECK_STR_CONTAINS(summary,
+                     "\"dead_letters\":2,\"dead_letters_by_reason\":{\"malformed_json\":1");
   /* ground truth: one spike episode, detected by the one alert */
-  CHECK_STR_CONTAINS(summary, "\"quality\":{\"episodes\":1,\"detected\":1,\"alerts\":1,"
-                              "\"true_alerts\":1,\"precision\":1.0000,\"recall\":1.0000,\"f1\":1.0000");
+  CHECK_STR_CONTAINS(summary,
+                     "\"quality\":{\"episodes\":1,\"detected\":1,\"alerts\":1,"
+                     "\"true_alerts\":1,\"precision\":1.0000,\"recall\":1.0000,\"f1\":1.0000");
   CHECK_STR_CONTAINS(summary, "\"spike\":{\"episodes\":1,\"detected\":1");
   ww_proc_destroy(proc);
   ww_config_destroy(cfg);
@@ -423,10 +425,12 @@ static void test_carry_over(void) {
     goto done;
   CHECK_INT_EQ(ww_proc_carry_event(carry, "{not json", 9), 0);
   {
-    const char *other = "{\"alert_id\":\"x-1\",\"state\":\"open\",\"production_line\":\"no-such-line\","
-                        "\"component_id\":\"Blade\",\"severity\":\"warning\"}";
-    const char *bad = "{\"alert_id\":\"y-1\",\"state\":\"open\",\"production_line\":\"turbine-line-2\","
-                      "\"component_id\":\"Gearbox\",\"severity\":\"warning\"}"; /* no times */
+    const char *other =
+        "{\"alert_id\":\"x-1\",\"state\":\"open\",\"production_line\":\"no-such-line\","
+        "\"component_id\":\"Blade\",\"severity\":\"warning\"}";
+    const char *bad =
+        "{\"alert_id\":\"y-1\",\"state\":\"open\",\"production_line\":\"turbine-line-2\","
+        "\"component_id\":\"Gearbox\",\"severity\":\"warning\"}"; /* no times */
     CHECK_INT_EQ(ww_proc_carry_event(carry, other, strlen(other)), 0);
     CHECK_INT_EQ(ww_proc_carry_event(carry, bad, strlen(bad)), -1);
   }

@@ -15,10 +15,10 @@
 
 /* A one-thread HTTP server: answers 500 to the first request, 200 after. */
 typedef struct srv_s {
-  int fd;            /* listening socket */
+  int fd; /* listening socket */
   int port;
-  int requests;      /* requests answered */
-  char body[4096];   /* body of the last request */
+  int requests;    /* requests answered */
+  char body[4096]; /* body of the last request */
 } srv_t;
 
 static void *serve(void *opaque) {
@@ -48,8 +48,9 @@ static void *serve(void *opaque) {
     if (hdr_end)
       snprintf(s->body, sizeof(s->body), "%s", hdr_end + 4);
     {
-      const char *resp = i == 0 ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-                                : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      const char *resp = i == 0
+                             ? "HTTP/1.1 500 Oops\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                             : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       if (write(c, resp, strlen(resp)) < 0)
         perror("write");
     }

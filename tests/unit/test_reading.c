@@ -71,8 +71,7 @@ static void test_round_trip(void) {
   CHECK_DBL_NEAR(sc2.zscore, -2.5, 0);
   /* A plain reading is not a scored one. */
   n = ww_reading_encode(fac, &r, buf, sizeof(buf));
-  CHECK_INT_EQ(ww_scored_decode(fac, buf, n, &back, &sc2, err, sizeof(err)),
-               WW_DLQ_MISSING_FIELD);
+  CHECK_INT_EQ(ww_scored_decode(fac, buf, n, &back, &sc2, err, sizeof(err)), WW_DLQ_MISSING_FIELD);
   /* Truncation reports the needed size, like snprintf. */
   CHECK_INT_EQ(ww_reading_encode(fac, &r, buf, 10), n);
   CHECK_INT_EQ(strlen(buf), 9);
@@ -89,22 +88,22 @@ static void test_dead_letter_reasons(void) {
     ww_dlq_reason_t want;
     const char *say;
   } cases[] = {
-    {"\"temperature\":20}", WW_DLQ_NONE, ""},
-    {"\"temperature\":\"20\"}", WW_DLQ_BAD_TYPE, "temperature"},
-    {"\"temperature\":NaN}", WW_DLQ_NOT_FINITE, "temperature"},
-    {"\"temperature\":-Infinity}", WW_DLQ_NOT_FINITE, "temperature"},
-    {"\"temperature\":1e999}", WW_DLQ_NOT_FINITE, "temperature"},
-    {"\"temperature\":9000}", WW_DLQ_IMPOSSIBLE_VALUE, "physical"},
-    {"\"humidity\":-1}", WW_DLQ_IMPOSSIBLE_VALUE, "humidity"},
-    {"\"temperature\":20,}", WW_DLQ_MALFORMED_JSON, ""},
-    {"\"temperature\":20", WW_DLQ_MALFORMED_JSON, ""},
-    {"\"temperature\":20} x", WW_DLQ_MALFORMED_JSON, "trailing"},
-    {"\"temperature\":01}", WW_DLQ_MALFORMED_JSON, ""},
-    {"\"extra\":{\"a\":[1,2,{\"b\":null}]},\"temperature\":20}", WW_DLQ_NONE, ""},
-    {"\"note\":\"\\ud83d\\ude00\",\"temperature\":20}", WW_DLQ_NONE, ""},
-    {"\"note\":\"\\ud83d\",\"temperature\":20}", WW_DLQ_MALFORMED_JSON, "surrogate"},
-    {"\"sequence_number\":1.5,\"temperature\":20}", WW_DLQ_BAD_TYPE, "sequence_number"},
-    {"\"other\":1}", WW_DLQ_MISSING_FIELD, "sensor"},
+      {"\"temperature\":20}", WW_DLQ_NONE, ""},
+      {"\"temperature\":\"20\"}", WW_DLQ_BAD_TYPE, "temperature"},
+      {"\"temperature\":NaN}", WW_DLQ_NOT_FINITE, "temperature"},
+      {"\"temperature\":-Infinity}", WW_DLQ_NOT_FINITE, "temperature"},
+      {"\"temperature\":1e999}", WW_DLQ_NOT_FINITE, "temperature"},
+      {"\"temperature\":9000}", WW_DLQ_IMPOSSIBLE_VALUE, "physical"},
+      {"\"humidity\":-1}", WW_DLQ_IMPOSSIBLE_VALUE, "humidity"},
+      {"\"temperature\":20,}", WW_DLQ_MALFORMED_JSON, ""},
+      {"\"temperature\":20", WW_DLQ_MALFORMED_JSON, ""},
+      {"\"temperature\":20} x", WW_DLQ_MALFORMED_JSON, "trailing"},
+      {"\"temperature\":01}", WW_DLQ_MALFORMED_JSON, ""},
+      {"\"extra\":{\"a\":[1,2,{\"b\":null}]},\"temperature\":20}", WW_DLQ_NONE, ""},
+      {"\"note\":\"\\ud83d\\ude00\",\"temperature\":20}", WW_DLQ_NONE, ""},
+      {"\"note\":\"\\ud83d\",\"temperature\":20}", WW_DLQ_MALFORMED_JSON, "surrogate"},
+      {"\"sequence_number\":1.5,\"temperature\":20}", WW_DLQ_BAD_TYPE, "sequence_number"},
+      {"\"other\":1}", WW_DLQ_MISSING_FIELD, "sensor"},
   };
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     ww_dlq_reason_t got;
@@ -119,16 +118,23 @@ static void test_dead_letter_reasons(void) {
   CHECK_INT_EQ(dec("", &r, err), WW_DLQ_MALFORMED_JSON);
   CHECK_INT_EQ(dec("[1]", &r, err), WW_DLQ_MALFORMED_JSON);
   CHECK_INT_EQ(dec("{\"component_id\":\"B\",\"timestamp\":\"2026-01-01T00:00:00Z\","
-                   "\"temperature\":1}", &r, err), WW_DLQ_MISSING_FIELD);
+                   "\"temperature\":1}",
+                   &r, err),
+               WW_DLQ_MISSING_FIELD);
   CHECK_STR_CONTAINS(err, "production_line");
   CHECK_INT_EQ(dec("{\"production_line\":\"line-9\",\"component_id\":\"B\",\"timestamp\":"
-                   "\"2026-01-01T00:00:00Z\",\"temperature\":1}", &r, err), WW_DLQ_UNKNOWN_LINE);
+                   "\"2026-01-01T00:00:00Z\",\"temperature\":1}",
+                   &r, err),
+               WW_DLQ_UNKNOWN_LINE);
   CHECK_STR_CONTAINS(err, "line-9");
   CHECK_INT_EQ(dec("{\"production_line\":\"turbine-line-1\",\"component_id\":\"B\","
-                   "\"timestamp\":\"yesterday\",\"temperature\":1}", &r, err),
+                   "\"timestamp\":\"yesterday\",\"temperature\":1}",
+                   &r, err),
                WW_DLQ_BAD_TIMESTAMP);
   CHECK_INT_EQ(dec("{\"production_line\":\"turbine-line-1\",\"component_id\":\"B\","
-                   "\"temperature\":1}", &r, err), WW_DLQ_MISSING_FIELD);
+                   "\"temperature\":1}",
+                   &r, err),
+               WW_DLQ_MISSING_FIELD);
   CHECK_STR_CONTAINS(err, "timestamp");
   CHECK_STR_EQ(ww_dlq_reason_name(WW_DLQ_LATE), "late");
   CHECK_STR_EQ(ww_dlq_reason_name(WW_DLQ_MALFORMED_JSON), "malformed_json");
@@ -139,12 +145,14 @@ static void test_flags(void) {
   char err[256];
   const char *noTs = "{\"production_line\":\"turbine-line-2\",\"component_id\":\"Gearbox\","
                      "\"temperature\":20,\"humidity\":50}";
-  CHECK_INT_EQ(ww_reading_decode(fac, noTs, strlen(noTs), WW_DECODE_TS_OPTIONAL, &r, err,
-                                 sizeof(err)), WW_DLQ_NONE);
+  CHECK_INT_EQ(
+      ww_reading_decode(fac, noTs, strlen(noTs), WW_DECODE_TS_OPTIONAL, &r, err, sizeof(err)),
+      WW_DLQ_NONE);
   CHECK(r.ts_ms > 1700000000000LL);
   CHECK_INT_EQ(ww_reading_decode(fac, noTs, strlen(noTs),
                                  WW_DECODE_TS_OPTIONAL | WW_DECODE_ALL_SENSORS, &r, err,
-                                 sizeof(err)), WW_DLQ_MISSING_FIELD);
+                                 sizeof(err)),
+               WW_DLQ_MISSING_FIELD);
   CHECK_STR_EQ(err, "missing required field: sound_level");
 }
 
@@ -168,8 +176,10 @@ static void test_numbers_exact(void) {
     want = strtod(num, NULL);
     if (want < -50 || want > 190)
       continue;
-    snprintf(json, sizeof(json), "{\"production_line\":\"turbine-line-1\",\"component_id\":"
-             "\"Blade\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"temperature\":%s}", num);
+    snprintf(json, sizeof(json),
+             "{\"production_line\":\"turbine-line-1\",\"component_id\":"
+             "\"Blade\",\"timestamp\":\"2026-01-01T00:00:00Z\",\"temperature\":%s}",
+             num);
     if (dec(json, &r, err) != WW_DLQ_NONE || r.values[0] != want) {
       if (bad_dec++ < 3)
         fprintf(stderr, "decoded %s as %.17g, strtod says %.17g\n", num, r.values[0], want);
@@ -200,8 +210,8 @@ static void test_severity(void) {
 int main(void) {
   char err[256];
   char *argv[] = {"x", NULL};
-  ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 1, argv, err,
-                                         sizeof(err));
+  ww_config_t *cfg =
+      ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 1, argv, err, sizeof(err));
   if (!cfg) {
     fprintf(stderr, "config: %s\n", err);
     return 1;

@@ -442,13 +442,13 @@ done:
  * escapes, exponents, whitespace) must be stored as received. */
 static void test_model_bodies(void) {
   static const char *const bad[] = {
-      "\"forest\":{\"trees\":[[1,2,@]]}",     /* trailing comma */
-      "\"forest\":{\"trees\":[[0@1]]}",       /* leading zero */
-      "\"forest\":{\"t\":\"@\\x\"}",          /* bad escape */
-      "\"forest\":{\"t\":1.@}",               /* no fraction digits */
-      "\"forest\":{\"t\":[1,2]",              /* unclosed object (error at the end) */
-      "\"forest\":{\"t\":@tru}",              /* bad literal */
-      "\"forest\":{\"t\":[1]} @x",            /* junk after the body */
+      "\"forest\":{\"trees\":[[1,2,@]]}", /* trailing comma */
+      "\"forest\":{\"trees\":[[0@1]]}",   /* leading zero */
+      "\"forest\":{\"t\":\"@\\x\"}",      /* bad escape */
+      "\"forest\":{\"t\":1.@}",           /* no fraction digits */
+      "\"forest\":{\"t\":[1,2]",          /* unclosed object (error at the end) */
+      "\"forest\":{\"t\":@tru}",          /* bad literal */
+      "\"forest\":{\"t\":[1]} @x",        /* junk after the body */
   };
   static const char *const good[] = {
       "\"forest\":{\"trees\":[[1,-2.5e-3,3E+2],[]],\"s\":\"a\\\"b\\u00e9\",\"n\":null}",
@@ -493,10 +493,10 @@ static void test_model_strings(void) {
       "\"forest\":{\"t\":\"@\\uDC00\"}",           /* lone low surrogate */
       "\"forest\":{\"t\":\"x@\\uDFFF\\uD800\"}",   /* low before high */
       "\"forest\":{\"t\":\"@\\uD83D\\uDE0\"}",     /* low surrogate escape cut short */
-      "\"forest\":{\"t\":@1e309}",                   /* a real that overflows a double */
-      "\"forest\":[0.5,@-2.5E+400]",                  /* ... negative, capital E */
-      "\"forest\":{\"n\":@9223372036854775808}",     /* an integer past 64 bits */
-      "\"forest\":{\"n\":@-9223372036854775809}",    /* ... below them */
+      "\"forest\":{\"t\":@1e309}",                 /* a real that overflows a double */
+      "\"forest\":[0.5,@-2.5E+400]",               /* ... negative, capital E */
+      "\"forest\":{\"n\":@9223372036854775808}",   /* an integer past 64 bits */
+      "\"forest\":{\"n\":@-9223372036854775809}",  /* ... below them */
   };
   static const char *const good[] = {
       /* U+0080, U+00E9, U+20AC, U+D7FF, U+E000, U+FFFF, U+10000, U+1F600, U+10FFFF */

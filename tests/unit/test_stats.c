@@ -128,11 +128,11 @@ static void test_percentiles_match_sort(void) {
         x ^= x << 13, x ^= x >> 7, x ^= x << 17;
         switch (shape) {
         case 0: v[i] = (double)(x % 1000000) / 1000.0; break; /* distinct-ish */
-        case 1: v[i] = (double)(x % 5); break;                 /* many ties */
-        case 2: v[i] = (double)i; break;                       /* ascending */
-        case 3: v[i] = (double)(n - i); break;                 /* descending */
-        case 4: v[i] = 7.25; break;                            /* all equal */
-        default: v[i] = (double)(i % 2 ? i : n - i); break;     /* organ pipe */
+        case 1: v[i] = (double)(x % 5); break;                /* many ties */
+        case 2: v[i] = (double)i; break;                      /* ascending */
+        case 3: v[i] = (double)(n - i); break;                /* descending */
+        case 4: v[i] = 7.25; break;                           /* all equal */
+        default: v[i] = (double)(i % 2 ? i : n - i); break;   /* organ pipe */
         }
       }
       memcpy(sorted, v, n * sizeof(*v));

@@ -20,41 +20,41 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WW_MAX_SENSORS 8      /* sensors per factory */
-#define WW_MAX_LINES 64       /* production lines per factory */
+#define WW_MAX_SENSORS    8   /* sensors per factory */
+#define WW_MAX_LINES      64  /* production lines per factory */
 #define WW_MAX_COMPONENTS 16  /* components per line */
-#define WW_ID_MAX 64          /* bytes for an id incl. NUL */
-#define WW_NAME_MAX 128       /* bytes for a display name incl. NUL */
+#define WW_ID_MAX         64  /* bytes for an id incl. NUL */
+#define WW_NAME_MAX       128 /* bytes for a display name incl. NUL */
 
 /** One sensor kind, e.g. temperature. */
 typedef struct ww_sensor_def_s {
-  char name[WW_ID_MAX];  /* JSON field name: "temperature", "humidity", "sound_level" */
-  char unit[16];         /* display unit, UTF-8: "°C", "%RH", "dB" */
-  double min;            /* normal range low; below it is critical */
-  double max;            /* normal range high; above it is critical */
-  double warning;        /* above it (and <= max) is a warning */
-  double physical_min;   /* below it the value is impossible: dead letter */
-  double physical_max;   /* above it the value is impossible: dead letter */
+  char name[WW_ID_MAX]; /* JSON field name: "temperature", "humidity", "sound_level" */
+  char unit[16];        /* display unit, UTF-8: "°C", "%RH", "dB" */
+  double min;           /* normal range low; below it is critical */
+  double max;           /* normal range high; above it is critical */
+  double warning;       /* above it (and <= max) is a warning */
+  double physical_min;  /* below it the value is impossible: dead letter */
+  double physical_max;  /* above it the value is impossible: dead letter */
 } ww_sensor_def_t;
 
 /** One production line. */
 typedef struct ww_line_def_s {
-  char id[WW_ID_MAX];                               /* "turbine-line-1", the Kafka key */
-  char name[WW_NAME_MAX];                           /* "Blade Production Line" */
-  int n_components;                                 /* entries in components[] */
-  char components[WW_MAX_COMPONENTS][WW_ID_MAX];    /* "Blade", "Curing Oven", ... */
-  int n_sensors;                                    /* entries in sensor_idx[] */
-  int sensor_idx[WW_MAX_SENSORS];                   /* indexes into ww_factory_t.sensors */
+  char id[WW_ID_MAX];                            /* "turbine-line-1", the Kafka key */
+  char name[WW_NAME_MAX];                        /* "Blade Production Line" */
+  int n_components;                              /* entries in components[] */
+  char components[WW_MAX_COMPONENTS][WW_ID_MAX]; /* "Blade", "Curing Oven", ... */
+  int n_sensors;                                 /* entries in sensor_idx[] */
+  int sensor_idx[WW_MAX_SENSORS];                /* indexes into ww_factory_t.sensors */
 } ww_line_def_t;
 
 /** The whole factory, from the YAML config. */
 typedef struct ww_factory_s {
-  char company[WW_NAME_MAX];      /* "PTech" */
-  char facility[WW_NAME_MAX];     /* "Wind Turbine Manufacturing Plant" */
-  char location[WW_NAME_MAX];     /* "Austin, TX" */
-  int n_sensors;                  /* entries in sensors[] */
+  char company[WW_NAME_MAX];  /* "PTech" */
+  char facility[WW_NAME_MAX]; /* "Wind Turbine Manufacturing Plant" */
+  char location[WW_NAME_MAX]; /* "Austin, TX" */
+  int n_sensors;              /* entries in sensors[] */
   ww_sensor_def_t sensors[WW_MAX_SENSORS];
-  int n_lines;                    /* entries in lines[] */
+  int n_lines; /* entries in lines[] */
   ww_line_def_t lines[WW_MAX_LINES];
 } ww_factory_t;
 
@@ -75,29 +75,29 @@ typedef enum ww_role_e {
 } ww_role_t;
 
 typedef enum ww_opt_type_e {
-  WW_OPT_STR,       /* any string */
-  WW_OPT_INT,       /* 64-bit integer, bounds min..max */
-  WW_OPT_DOUBLE,    /* finite double, bounds min..max */
-  WW_OPT_BOOL,      /* true/false/yes/no/on/off/1/0; a flag without value = true */
-  WW_OPT_ENUM,      /* one of choices, "a|b|c" */
-  WW_OPT_DURATION,  /* "500ms", "60s", "5m", "24h", "30d"; bare number = seconds; stored in ms */
-  WW_OPT_COUNT,     /* flag without value, counts occurrences (-v -v) */
-  WW_OPT_ACTION,    /* --help, --version, --dump-config: handled by the loader */
+  WW_OPT_STR,      /* any string */
+  WW_OPT_INT,      /* 64-bit integer, bounds min..max */
+  WW_OPT_DOUBLE,   /* finite double, bounds min..max */
+  WW_OPT_BOOL,     /* true/false/yes/no/on/off/1/0; a flag without value = true */
+  WW_OPT_ENUM,     /* one of choices, "a|b|c" */
+  WW_OPT_DURATION, /* "500ms", "60s", "5m", "24h", "30d"; bare number = seconds; stored in ms */
+  WW_OPT_COUNT,    /* flag without value, counts occurrences (-v -v) */
+  WW_OPT_ACTION,   /* --help, --version, --dump-config: handled by the loader */
 } ww_opt_type_t;
 
 /** One row of an option table. */
 typedef struct ww_opt_s {
-  const char *name;      /* long flag "window-size"; env WINDWATCH_WINDOW_SIZE */
-  int short_flag;        /* 'n' or 0 */
-  const char *alias;     /* second long flag ("kafka-servers"), or NULL */
-  const char *yaml;      /* dotted YAML path "window.size", or NULL (flag/env only) */
+  const char *name;  /* long flag "window-size"; env WINDWATCH_WINDOW_SIZE */
+  int short_flag;    /* 'n' or 0 */
+  const char *alias; /* second long flag ("kafka-servers"), or NULL */
+  const char *yaml;  /* dotted YAML path "window.size", or NULL (flag/env only) */
   ww_opt_type_t type;
-  const char *def;       /* default as text, or NULL for "unset" */
-  const char *choices;   /* WW_OPT_ENUM: "time|count" */
-  double min, max;       /* inclusive numeric bounds; ignored when min > max */
-  const char *metavar;   /* "N", "SECONDS", "HOST:PORT" for --help */
-  const char *help;      /* one line */
-  unsigned roles;        /* ww_role_t bits of the binaries that take it */
+  const char *def;     /* default as text, or NULL for "unset" */
+  const char *choices; /* WW_OPT_ENUM: "time|count" */
+  double min, max;     /* inclusive numeric bounds; ignored when min > max */
+  const char *metavar; /* "N", "SECONDS", "HOST:PORT" for --help */
+  const char *help;    /* one line */
+  unsigned roles;      /* ww_role_t bits of the binaries that take it */
 } ww_opt_t;
 
 typedef struct ww_config_s ww_config_t;
@@ -115,9 +115,8 @@ ww_config_t *ww_config_load(ww_role_t role, const char *prog, int argc, char **a
                             int *exit_code);
 
 /** Like ww_config_load but from in-memory YAML and no env (for tests). */
-ww_config_t *ww_config_load_yaml(ww_role_t role, const char *yaml, size_t len,
-                                 const char *filename, int argc, char **argv,
-                                 char *errstr, size_t errstr_size);
+ww_config_t *ww_config_load_yaml(ww_role_t role, const char *yaml, size_t len, const char *filename,
+                                 int argc, char **argv, char *errstr, size_t errstr_size);
 
 void ww_config_destroy(ww_config_t *cfg);
 

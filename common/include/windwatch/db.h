@@ -24,8 +24,7 @@
  *        and the production_lines table synchronised from \p fac (may be NULL).
  * @returns a handle the caller closes with ww_db_close(), or NULL with \p errstr set.
  */
-sqlite3 *ww_db_open_rw(const char *path, const ww_factory_t *fac, char *errstr,
-                       size_t errstr_size);
+sqlite3 *ww_db_open_rw(const char *path, const ww_factory_t *fac, char *errstr, size_t errstr_size);
 
 /**
  * @brief Open \p path read-only (query_only, busy timeout). The file must exist

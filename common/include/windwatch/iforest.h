@@ -105,8 +105,7 @@ char *ww_iforest_to_json(const ww_iforest_t *f, size_t *len);
  * @brief Load a forest from the JSON of ww_iforest_to_json() (\p len bytes).
  * @returns a model or NULL with \p errstr saying what is wrong.
  */
-ww_iforest_t *ww_iforest_from_json(const char *json, size_t len, char *errstr,
-                                   size_t errstr_size);
+ww_iforest_t *ww_iforest_from_json(const char *json, size_t len, char *errstr, size_t errstr_size);
 
 /**
  * @brief \p v as the JSON number ww_iforest_to_json() writes: 9 significant

@@ -22,12 +22,12 @@
  *          ww_kafka_new which takes it), or NULL with \p errstr naming the
  *          key, the value and librdkafka's reason.
  */
-rd_kafka_conf_t *ww_kafka_conf_new(const ww_config_t *cfg, const char *client_id,
-                                   char *errstr, size_t errstr_size);
+rd_kafka_conf_t *ww_kafka_conf_new(const ww_config_t *cfg, const char *client_id, char *errstr,
+                                   size_t errstr_size);
 
 /** rd_kafka_conf_set with an error message that names key and value. @returns 0 or -1. */
-int ww_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val,
-                      char *errstr, size_t errstr_size);
+int ww_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val, char *errstr,
+                      size_t errstr_size);
 
 /**
  * @brief Set \p key to \p val unless the user set it (-X or `kafka.properties`):

@@ -20,7 +20,8 @@ typedef enum ww_log_level_e {
 
 typedef enum ww_log_format_e {
   WW_LOG_FORMAT_TEXT = 0, /* "2026-11-25T19:34:44.123Z INFO  PRODUCER  message" */
-  WW_LOG_FORMAT_JSON = 1, /* {"ts":"...","level":"info","facility":"...","prog":"...","msg":"..."} */
+  WW_LOG_FORMAT_JSON =
+      1, /* {"ts":"...","level":"info","facility":"...","prog":"...","msg":"..."} */
 } ww_log_format_t;
 
 /** Current threshold; lines with level > this are skipped. Read via the macro. */
@@ -37,10 +38,10 @@ void ww_log_write(ww_log_level_t level, const char *facility, const char *fmt, .
     __attribute__((format(printf, 3, 4)));
 void ww_log_vwrite(ww_log_level_t level, const char *facility, const char *fmt, va_list ap);
 
-#define WW_LOG(level, facility, ...)                                              \
-  do {                                                                          \
-    if ((int)(level) <= ww_log_level_current)                                   \
-      ww_log_write((level), (facility), __VA_ARGS__);                           \
+#define WW_LOG(level, facility, ...)                                                               \
+  do {                                                                                             \
+    if ((int)(level) <= ww_log_level_current)                                                      \
+      ww_log_write((level), (facility), __VA_ARGS__);                                              \
   } while (0)
 
 #endif /* WW_LOG_H */

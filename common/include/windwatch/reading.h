@@ -35,17 +35,17 @@ int ww_severity_parse(const char *name, size_t len, ww_severity_t *out);
 
 /** Why a message went to the dead-letter topic. */
 typedef enum ww_dlq_reason_e {
-  WW_DLQ_NONE = 0,         /* the message is valid */
-  WW_DLQ_MALFORMED_JSON,   /* not a JSON object */
-  WW_DLQ_MISSING_FIELD,    /* a required field is absent */
-  WW_DLQ_BAD_TYPE,         /* a field has the wrong JSON type */
-  WW_DLQ_NOT_FINITE,       /* NaN or infinity (or a number that overflows) */
-  WW_DLQ_IMPOSSIBLE_VALUE, /* outside the sensor's physical limits */
-  WW_DLQ_UNKNOWN_LINE,     /* production_line not in the config */
-  WW_DLQ_UNKNOWN_COMPONENT,/* component_id not on that line */
-  WW_DLQ_BAD_TIMESTAMP,    /* timestamp not RFC 3339 */
-  WW_DLQ_TOO_LARGE,        /* message over the size limit */
-  WW_DLQ_LATE,             /* event time behind the watermark beyond allowed lateness */
+  WW_DLQ_NONE = 0,          /* the message is valid */
+  WW_DLQ_MALFORMED_JSON,    /* not a JSON object */
+  WW_DLQ_MISSING_FIELD,     /* a required field is absent */
+  WW_DLQ_BAD_TYPE,          /* a field has the wrong JSON type */
+  WW_DLQ_NOT_FINITE,        /* NaN or infinity (or a number that overflows) */
+  WW_DLQ_IMPOSSIBLE_VALUE,  /* outside the sensor's physical limits */
+  WW_DLQ_UNKNOWN_LINE,      /* production_line not in the config */
+  WW_DLQ_UNKNOWN_COMPONENT, /* component_id not on that line */
+  WW_DLQ_BAD_TIMESTAMP,     /* timestamp not RFC 3339 */
+  WW_DLQ_TOO_LARGE,         /* message over the size limit */
+  WW_DLQ_LATE,              /* event time behind the watermark beyond allowed lateness */
   WW_DLQ__COUNT
 } ww_dlq_reason_t;
 
@@ -56,15 +56,16 @@ const char *ww_dlq_reason_name(ww_dlq_reason_t reason);
 
 /** One reading, decoded. Values are indexed by factory sensor index. */
 typedef struct ww_reading_s {
-  int64_t ts_ms;                         /* event time, ms since epoch, UTC */
-  int64_t seq;                           /* per-component sequence_number; -1 if absent */
-  int line_idx;                          /* index into ww_factory_t.lines */
-  int component_idx;                     /* index into that line's components; -1 if free text */
-  char component_id[WW_ID_MAX];          /* as received */
-  uint32_t present;                      /* bit i: values[i] was given */
-  double values[WW_MAX_SENSORS];         /* sensor values in their units */
-  char injected_anomaly[WW_ANOMALY_TYPE_MAX]; /* ground truth type, "" = none; never used to detect */
-  int64_t episode_id;                    /* ground-truth episode, 0 = none */
+  int64_t ts_ms;                 /* event time, ms since epoch, UTC */
+  int64_t seq;                   /* per-component sequence_number; -1 if absent */
+  int line_idx;                  /* index into ww_factory_t.lines */
+  int component_idx;             /* index into that line's components; -1 if free text */
+  char component_id[WW_ID_MAX];  /* as received */
+  uint32_t present;              /* bit i: values[i] was given */
+  double values[WW_MAX_SENSORS]; /* sensor values in their units */
+  char injected_anomaly[WW_ANOMALY_TYPE_MAX]; /* ground truth type, "" = none; never used to detect
+                                               */
+  int64_t episode_id;                         /* ground-truth episode, 0 = none */
 } ww_reading_t;
 
 /** Score attached to a reading by the processor. */
@@ -76,8 +77,9 @@ typedef struct ww_score_s {
 } ww_score_t;
 
 /** Decoder flags. */
-#define WW_DECODE_TS_OPTIONAL 0x1   /* a missing timestamp becomes "now" (HTTP /api/predict) */
-#define WW_DECODE_ALL_SENSORS 0x2   /* every sensor of the line must be present (default: at least one) */
+#define WW_DECODE_TS_OPTIONAL 0x1 /* a missing timestamp becomes "now" (HTTP /api/predict) */
+#define WW_DECODE_ALL_SENSORS                                                                      \
+  0x2 /* every sensor of the line must be present (default: at least one) */
 
 /** Largest message the decoder accepts, in bytes. */
 #define WW_READING_MAX_BYTES 65536
@@ -87,17 +89,15 @@ typedef struct ww_score_s {
  * @returns WW_DLQ_NONE, or the reason, with details in \p errstr
  *          ("field 'temperature' is a string, expected a number").
  */
-ww_dlq_reason_t ww_reading_decode(const ww_factory_t *fac, const char *buf, size_t len,
-                                  int flags, ww_reading_t *r, char *errstr,
-                                  size_t errstr_size);
+ww_dlq_reason_t ww_reading_decode(const ww_factory_t *fac, const char *buf, size_t len, int flags,
+                                  ww_reading_t *r, char *errstr, size_t errstr_size);
 
 /**
  * @brief Decode a scored reading (sensor-scored): the reading plus \p sc.
  * @returns as ww_reading_decode; a missing score field is WW_DLQ_MISSING_FIELD.
  */
 ww_dlq_reason_t ww_scored_decode(const ww_factory_t *fac, const char *buf, size_t len,
-                                 ww_reading_t *r, ww_score_t *sc, char *errstr,
-                                 size_t errstr_size);
+                                 ww_reading_t *r, ww_score_t *sc, char *errstr, size_t errstr_size);
 
 /**
  * @brief Encode \p r as JSON into \p buf.

@@ -39,22 +39,23 @@ const char *ww_window_type_name(ww_window_type_t type);
 
 typedef struct ww_window_conf_s {
   ww_window_type_t type;
-  int64_t size;               /* ms (time) or readings (count); > 0 */
-  int64_t slide;              /* same unit; 0 = size (tumbling); 0 < slide <= size */
-  int64_t allowed_lateness_ms;/* time windows: how far behind the newest reading a reading may be */
-  int n_values;               /* values per reading, 1..WW_MAX_SENSORS */
-  double trend_threshold;     /* |slope| per minute above which the trend is not stable */
+  int64_t size;  /* ms (time) or readings (count); > 0 */
+  int64_t slide; /* same unit; 0 = size (tumbling); 0 < slide <= size */
+  int64_t
+      allowed_lateness_ms; /* time windows: how far behind the newest reading a reading may be */
+  int n_values;            /* values per reading, 1..WW_MAX_SENSORS */
+  double trend_threshold;  /* |slope| per minute above which the trend is not stable */
 } ww_window_conf_t;
 
 /** One closed window. */
 typedef struct ww_window_result_s {
   ww_window_type_t type;
-  int64_t seq;          /* 0, 1, 2, ... per engine since creation or reset */
-  int64_t start_ms;     /* time: window start; count: earliest event time in it */
-  int64_t end_ms;       /* time: window end (exclusive); count: latest event time in it */
-  int64_t count;        /* readings in the window */
-  int64_t anomalous;    /* of those, flagged anomalous when added */
-  int n_values;         /* entries in stats[] */
+  int64_t seq;       /* 0, 1, 2, ... per engine since creation or reset */
+  int64_t start_ms;  /* time: window start; count: earliest event time in it */
+  int64_t end_ms;    /* time: window end (exclusive); count: latest event time in it */
+  int64_t count;     /* readings in the window */
+  int64_t anomalous; /* of those, flagged anomalous when added */
+  int n_values;      /* entries in stats[] */
   ww_stats_t stats[WW_MAX_SENSORS]; /* per value index; stats[i].count counts present values */
 } ww_window_result_t;
 
@@ -94,8 +95,7 @@ ww_err_t ww_window_add(ww_window_t *win, int64_t ts_ms, const double *values, ui
  *        processing time for an idle line) and close what it passes.
  * @returns the number of windows closed.
  */
-int ww_window_advance(ww_window_t *win, int64_t watermark_ms, ww_window_close_cb cb,
-                      void *opaque);
+int ww_window_advance(ww_window_t *win, int64_t watermark_ms, ww_window_close_cb cb, void *opaque);
 
 /**
  * @brief End of input: close every window that holds readings. Count
