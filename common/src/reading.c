@@ -473,49 +473,51 @@ enum {
   F_ZSCORE = 1 << 6,
 };
 
-/* The known fields of a reading (and of a scored reading); K_OTHER is a
+/* The known fields of a reading (and of a scored reading); FIELD_OTHER is a
  * sensor name or a field to ignore. */
-typedef enum key_e {
-  K_OTHER,
-  K_LINE,
-  K_COMPONENT,
-  K_TS,
-  K_SEQ,
-  K_EPISODE,
-  K_MODEL,
-  K_INJECTED,
-  K_SCORE,
-  K_ZSCORE,
-  K_SEVERITY,
-} key_t_;
+typedef enum field_e {
+  FIELD_OTHER,
+  FIELD_LINE,
+  FIELD_COMPONENT,
+  FIELD_TS,
+  FIELD_SEQ,
+  FIELD_EPISODE,
+  FIELD_MODEL,
+  FIELD_INJECTED,
+  FIELD_SCORE,
+  FIELD_ZSCORE,
+  FIELD_SEVERITY,
+} field_t;
 
-/* One length switch and at most two compares per field, instead of a chain
- * of compares: this runs for every field of every reading. */
-static key_t_ key_of(const value_t *k) {
-#define KEY(name, id)                                                                              \
-  if (memcmp(k->str, name, sizeof(name) - 1) == 0)                                                 \
-  return id
+#define FIELD(name, id)                                                                            \
+  { name, sizeof(name) - 1, id }
+static const struct {
+  const char *name;
+  size_t len;
+  field_t id;
+} fields[] = {
+    FIELD("production_line", FIELD_LINE),
+    FIELD("component_id", FIELD_COMPONENT),
+    FIELD("timestamp", FIELD_TS),
+    FIELD("sequence_number", FIELD_SEQ),
+    FIELD("episode_id", FIELD_EPISODE),
+    FIELD("model_version", FIELD_MODEL),
+    FIELD("injected_anomaly", FIELD_INJECTED),
+    FIELD("anomaly_score", FIELD_SCORE),
+    FIELD("zscore", FIELD_ZSCORE),
+    FIELD("severity", FIELD_SEVERITY),
+};
+#undef FIELD
+
+/* Which field a key names: runs for every field of every reading, so the
+ * length is compared before any byte. */
+static field_t field_of(const value_t *k) {
   if (k->truncated)
-    return K_OTHER;
-  switch (k->len) {
-  case 6: KEY("zscore", K_ZSCORE); break;
-  case 8: KEY("severity", K_SEVERITY); break;
-  case 9: KEY("timestamp", K_TS); break;
-  case 10: KEY("episode_id", K_EPISODE); break;
-  case 12: KEY("component_id", K_COMPONENT); break;
-  case 13:
-    KEY("model_version", K_MODEL);
-    KEY("anomaly_score", K_SCORE);
-    break;
-  case 15:
-    KEY("production_line", K_LINE);
-    KEY("sequence_number", K_SEQ);
-    break;
-  case 16: KEY("injected_anomaly", K_INJECTED); break;
-  default: break;
-  }
-  return K_OTHER;
-#undef KEY
+    return FIELD_OTHER;
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
+    if (fields[i].len == k->len && memcmp(fields[i].name, k->str, k->len) == 0)
+      return fields[i].id;
+  return FIELD_OTHER;
 }
 
 static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t len, int flags,
@@ -550,7 +552,7 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
   }
   for (;;) {
     int sidx;
-    key_t_ kid;
+    field_t kid;
     ws(&sc);
     if (sc.p >= sc.end || *sc.p != '"')
       return fail(&sc, WW_DLQ_MALFORMED_JSON, "expected a field name");
@@ -563,15 +565,15 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
     if ((rc = scan_value(&sc, &val, 1)) != WW_DLQ_NONE)
       return rc;
 
-    kid = key_of(&key);
-    if (kid == K_LINE) {
+    kid = field_of(&key);
+    if (kid == FIELD_LINE) {
       if (val.type != T_STRING)
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'production_line' is %s, expected a string",
                     type_name(val.type));
       memcpy(line_id, val.str, sizeof(line_id));
       line_len = val.truncated ? sizeof(line_id) : val.len;
       seen |= F_LINE;
-    } else if (kid == K_COMPONENT) {
+    } else if (kid == FIELD_COMPONENT) {
       if (val.type != T_STRING)
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'component_id' is %s, expected a string",
                     type_name(val.type));
@@ -580,7 +582,7 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
                     sizeof(r->component_id) - 1, val.len);
       memcpy(r->component_id, val.str, val.len + 1);
       seen |= F_COMPONENT;
-    } else if (kid == K_TS) {
+    } else if (kid == FIELD_TS) {
       if (val.type == T_NULL && (flags & WW_DECODE_TS_OPTIONAL)) {
         /* absent: "now" below */
       } else if (val.type != T_STRING) {
@@ -594,11 +596,11 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       } else {
         seen |= F_TS;
       }
-    } else if (kid == K_SEQ || kid == K_EPISODE || kid == K_MODEL) {
-      int64_t *dst = kid == K_SEQ       ? &r->seq
-                     : kid == K_EPISODE ? &r->episode_id
-                     : score            ? &score->model_version
-                                        : NULL;
+    } else if (kid == FIELD_SEQ || kid == FIELD_EPISODE || kid == FIELD_MODEL) {
+      int64_t *dst = kid == FIELD_SEQ       ? &r->seq
+                     : kid == FIELD_EPISODE ? &r->episode_id
+                     : score                ? &score->model_version
+                                            : NULL;
       if (val.type == T_NULL) {
         /* absent */
       } else if (val.type != T_NUMBER || !val.is_int || fabs(val.num) > 9.0e15) {
@@ -606,10 +608,10 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
                     val.type == T_NUMBER ? "a fraction" : type_name(val.type));
       } else if (dst) {
         *dst = (int64_t)val.num;
-        if (kid == K_MODEL)
+        if (kid == FIELD_MODEL)
           seen |= F_MODEL;
       }
-    } else if (kid == K_INJECTED) {
+    } else if (kid == FIELD_INJECTED) {
       if (val.type == T_STRING) {
         if (val.len >= sizeof(r->injected_anomaly))
           return fail(&sc, WW_DLQ_BAD_TYPE, "field 'injected_anomaly' is longer than %zu bytes",
@@ -621,8 +623,8 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
                     "null",
                     type_name(val.type));
       }
-    } else if (score && (kid == K_SCORE || kid == K_ZSCORE)) {
-      int is_score = kid == K_SCORE;
+    } else if (score && (kid == FIELD_SCORE || kid == FIELD_ZSCORE)) {
+      int is_score = kid == FIELD_SCORE;
       if (val.type == T_NONFINITE)
         return fail(&sc, WW_DLQ_NOT_FINITE, "field '%s' is not finite", key.str);
       if (val.type != T_NUMBER)
@@ -635,7 +637,7 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
         score->zscore = val.num;
         seen |= F_ZSCORE;
       }
-    } else if (score && kid == K_SEVERITY) {
+    } else if (score && kid == FIELD_SEVERITY) {
       if (val.type != T_STRING || ww_severity_parse(val.str, val.len, &score->severity) != 0)
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'severity' must be normal, warning or critical");
       seen |= F_SEVERITY;
