@@ -16,7 +16,9 @@ const ww_opt_t ww__opts_processor[] = {
      "without transactions",
      WW_ROLE_PROCESSOR},
     {"commit-interval", 0, NULL, "processor.commit_interval", WW_OPT_DURATION, "100ms", NULL, 1,
-     3.6e6, "TIME", "commit outputs and offsets this often (a transaction per interval)",
+     3.6e6, "TIME",
+     "commit outputs and offsets this often (a transaction per interval); batch mode, unless "
+     "set: 1s",
      WW_ROLE_PROCESSOR},
     {"restore-models", 0, NULL, "processor.restore_models", WW_OPT_BOOL, "true", NULL, WW_NO_BOUNDS,
      NULL,
