@@ -159,34 +159,17 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
     if (sc->p >= sc->end)
       break;
     c = (unsigned char)*sc->p++;
-    switch (c) {
-    case '"':
-    case '\\':
-    case '/':
+    if (c != 'u') {
+      /* The one-letter escapes, and the byte each stands for. */
+      static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+      const char *esc = c ? strchr(from, c) : NULL;
+      if (!esc)
+        return fail(sc, WW_DLQ_MALFORMED_JSON, "bad escape \\%c in a string", c);
       if (v)
-        put(v, (char)c);
-      break;
-    case 'b':
-      if (v)
-        put(v, '\b');
-      break;
-    case 'f':
-      if (v)
-        put(v, '\f');
-      break;
-    case 'n':
-      if (v)
-        put(v, '\n');
-      break;
-    case 'r':
-      if (v)
-        put(v, '\r');
-      break;
-    case 't':
-      if (v)
-        put(v, '\t');
-      break;
-    case 'u': {
+        put(v, to[esc - from]);
+      continue;
+    }
+    { /* \uXXXX, a surrogate pair as two of them */
       unsigned cp = 0;
       if (sc->end - sc->p < 4)
         return fail(sc, WW_DLQ_MALFORMED_JSON, "truncated \\u escape");
@@ -231,9 +214,6 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
           put(v, (char)(0x80 | (cp & 0x3f)));
         }
       }
-      break;
-    }
-    default: return fail(sc, WW_DLQ_MALFORMED_JSON, "bad escape \\%c in a string", c);
     }
   }
   return fail(sc, WW_DLQ_MALFORMED_JSON, "unterminated string (at byte %zu from the end)", at);

@@ -102,6 +102,7 @@ static void test_dead_letter_reasons(void) {
       {"\"extra\":{\"a\":[1,2,{\"b\":null}]},\"temperature\":20}", WW_DLQ_NONE, ""},
       {"\"note\":\"\\ud83d\\ude00\",\"temperature\":20}", WW_DLQ_NONE, ""},
       {"\"note\":\"\\ud83d\",\"temperature\":20}", WW_DLQ_MALFORMED_JSON, "surrogate"},
+      {"\"note\":\"a\\qb\",\"temperature\":20}", WW_DLQ_MALFORMED_JSON, "bad escape \\q"},
       {"\"sequence_number\":1.5,\"temperature\":20}", WW_DLQ_BAD_TYPE, "sequence_number"},
       {"\"other\":1}", WW_DLQ_MISSING_FIELD, "sensor"},
   };
@@ -115,6 +116,13 @@ static void test_dead_letter_reasons(void) {
     if (cases[i].want != WW_DLQ_NONE)
       CHECK_STR_CONTAINS(err, cases[i].say);
   }
+  /* Every one-letter escape decodes to its byte. */
+  CHECK_INT_EQ(dec("{\"production_line\":\"turbine-line-1\",\"component_id\":"
+                   "\"q\\\"s\\\\l\\/b\\bf\\fn\\nr\\rt\\t\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+                   "\"temperature\":1}",
+                   &r, err),
+               WW_DLQ_NONE);
+  CHECK_STR_EQ(r.component_id, "q\"s\\l/b\bf\fn\nr\rt\t");
   CHECK_INT_EQ(dec("", &r, err), WW_DLQ_MALFORMED_JSON);
   CHECK_INT_EQ(dec("[1]", &r, err), WW_DLQ_MALFORMED_JSON);
   CHECK_INT_EQ(dec("{\"component_id\":\"B\",\"timestamp\":\"2026-01-01T00:00:00Z\","
