@@ -244,9 +244,8 @@ void ww_kafka_resolve_beginning(rd_kafka_t *rk, rd_kafka_topic_partition_list_t 
       p->offset = lo;
     else
       WW_LOG(WW_LOG_DEBUG, "KAFKA",
-             "%s [%" PRId32 "]: low watermark not read (%s): starting "
-             "at BEGINNING",
-             p->topic, p->partition, rd_kafka_err2str(err));
+             "%s [%" PRId32 "]: low watermark not read (%s): starting at BEGINNING", p->topic,
+             p->partition, rd_kafka_err2str(err));
   }
 }
 

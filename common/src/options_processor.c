@@ -17,8 +17,8 @@ const ww_opt_t ww__opts_processor[] = {
      WW_ROLE_PROCESSOR},
     {"commit-interval", 0, NULL, "processor.commit_interval", WW_OPT_DURATION, "100ms", NULL, 1,
      3.6e6, "TIME",
-     "commit outputs and offsets this often (a transaction per interval); batch mode, unless "
-     "set: 1s",
+     "commit outputs and offsets this often (a transaction per interval); batch mode's default "
+     "is 1s",
      WW_ROLE_PROCESSOR},
     {"restore-models", 0, NULL, "processor.restore_models", WW_OPT_BOOL, "true", NULL, WW_NO_BOUNDS,
      NULL,
