@@ -53,6 +53,9 @@ typedef struct ww_proc_output_s {
   /* Optional (NULL = none): a window of line \p line_idx that ends at event
    * time \p end_ms was just published (for the window close latency). */
   void (*window_closed)(void *opaque, int line_idx, int64_t end_ms);
+  /* Optional (NULL = none): the alert event \p json (\p len bytes) is about
+   * to be produced; \p summary is its one-line text for a console. */
+  void (*alert_event)(void *opaque, const char *json, size_t len, const char *summary);
 } ww_proc_output_t;
 
 /** Engine settings, from the config (ww_proc_conf_load) or set by tests. */

@@ -90,6 +90,14 @@ ww_alert_event_t ww_alert_step(ww_alert_t *a, const ww_alert_obs_t *obs, int min
 
 #define APPEND(...) ww_proc_appendf(buf, size, &off, __VA_ARGS__)
 
+void ww_alert_summary(const ww_alert_t *a, ww_alert_event_t ev, const char *line_id,
+                      const char *component_id, char *buf, size_t size) {
+  snprintf(buf, size, "%s %s %s/%s severity %s type %s max_score %.3f readings %" PRId64,
+           a->alert_id, ww_alert_event_name(ev), line_id, component_id,
+           a->severity >= WW_SEV_CRITICAL ? "critical" : "warning", a->type, a->max_score,
+           a->readings);
+}
+
 size_t ww_alert_encode(const ww_alert_t *a, ww_alert_event_t ev, const ww_factory_t *fac,
                        int line_idx, const char *component_id, char *buf, size_t size) {
   const ww_line_def_t *ld = &fac->lines[line_idx];

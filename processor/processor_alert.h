@@ -76,6 +76,17 @@ const char *ww_alert_event_name(ww_alert_event_t ev);
  * @brief Encode an alert event (the alerts topic format, "v":1) into \p buf.
  * @returns the length needed, like snprintf.
  */
+/** Room for ww_alert_summary()'s text with the longest ids. */
+#define WW_ALERT_SUMMARY_BUFSZ (WW_ID_MAX * 9 + 256)
+
+/**
+ * @brief The event's one-line text, as the console shows it: "<alert_id>
+ *        <event> <line>/<component> severity <s> type <t> max_score <x.xxx>
+ *        readings <n>". \p component_id as in ww_alert_encode().
+ */
+void ww_alert_summary(const ww_alert_t *a, ww_alert_event_t ev, const char *line_id,
+                      const char *component_id, char *buf, size_t size);
+
 size_t ww_alert_encode(const ww_alert_t *a, ww_alert_event_t ev, const ww_factory_t *fac,
                        int line_idx, const char *component_id, char *buf, size_t size);
 

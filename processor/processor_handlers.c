@@ -292,11 +292,13 @@ static void console(const char *json, size_t len) {
   json_decref(a);
 }
 
-void ww_handlers_submit(ww_handlers_t *h, const char *json, size_t len) {
+void ww_handlers_submit(ww_handlers_t *h, const char *json, size_t len, const char *summary) {
   item_t it;
   if (!h)
     return;
-  if (h->conf.console)
+  if (h->conf.console && summary)
+    WW_LOG(WW_LOG_NOTICE, "ALERT", "%s", summary);
+  else if (h->conf.console)
     console(json, len);
   if (!h->has_worker)
     return;

@@ -55,8 +55,12 @@ ww_handlers_t *ww_handlers_new(const ww_handlers_conf_t *conf, char *errstr, siz
  */
 void ww_handlers_destroy(ww_handlers_t *h, int64_t drain_ms);
 
-/** Hand one committed alert event (JSON, \p len bytes, copied) to every handler. */
-void ww_handlers_submit(ww_handlers_t *h, const char *json, size_t len);
+/**
+ * @brief Hand one committed alert event (JSON, \p len bytes, copied) to every
+ *        handler. \p summary, when not NULL, is the console's line for it
+ *        (ww_alert_summary()); NULL makes the console read it from the JSON.
+ */
+void ww_handlers_submit(ww_handlers_t *h, const char *json, size_t len, const char *summary);
 
 /** Copy the counters to \p st (thread-safe). */
 void ww_handlers_stats(ww_handlers_t *h, ww_handlers_stats_t *st);

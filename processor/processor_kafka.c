@@ -61,36 +61,36 @@ static void backpressure(kctx_t *k) {
 
 /* Alert events wait here until their transaction commits (handlers outside
  * Kafka must not act on events an abort takes back). */
-static void stage_alert(kctx_t *k, const char *val, size_t len) {
+static void stage_alert(void *opaque, const char *val, size_t len, const char *summary) {
+  kctx_t *k = opaque;
+  size_t slen = strlen(summary);
   char *copy;
   if (k->n_staged == k->cap_staged) {
     size_t ncap = k->cap_staged ? k->cap_staged * 2 : 16;
-    char **ns = realloc(k->staged, ncap * sizeof(*ns));
-    size_t *nl;
+    staged_t *ns = realloc(k->staged, ncap * sizeof(*ns));
     if (!ns)
       return;
     k->staged = ns;
-    nl = realloc(k->staged_len, ncap * sizeof(*nl));
-    if (!nl)
-      return;
-    k->staged_len = nl;
     k->cap_staged = ncap;
   }
-  copy = malloc(len + 1);
+  /* One block: the JSON, its NUL, the summary, its NUL. */
+  copy = malloc(len + slen + 2);
   if (!copy)
     return;
   memcpy(copy, val, len);
   copy[len] = '\0';
-  k->staged[k->n_staged] = copy;
-  k->staged_len[k->n_staged++] = len;
+  memcpy(copy + len + 1, summary, slen + 1);
+  k->staged[k->n_staged].json = copy;
+  k->staged[k->n_staged++].len = len;
 }
 
 /* @param deliver hand the staged events to the handlers (committed) or drop them. */
 static void release_alerts(kctx_t *k, int deliver) {
   for (size_t i = 0; i < k->n_staged; i++) {
+    staged_t *s = &k->staged[i];
     if (deliver)
-      ww_handlers_submit(k->handlers, k->staged[i], k->staged_len[i]);
-    free(k->staged[i]);
+      ww_handlers_submit(k->handlers, s->json, s->len, s->json + s->len + 1);
+    free(s->json);
   }
   k->n_staged = 0;
 }
@@ -109,8 +109,6 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
   kctx_t *k = opaque;
   rd_kafka_resp_err_t err;
   rd_kafka_headers_t *h = NULL;
-  if (o == WW_OUT_ALERTS)
-    stage_alert(k, val, len);
   if (n_hdrs > 0) {
     h = rd_kafka_headers_new((size_t)n_hdrs);
     for (int i = 0; i < n_hdrs; i++)
@@ -613,6 +611,7 @@ int ww_proc_run(const ww_config_t *cfg) {
   out.produce = out_produce;
   out.opaque = &k;
   out.window_closed = ww__pk_window_closed;
+  out.alert_event = stage_alert;
   k.proc = ww_proc_new(ww_config_factory(cfg), &pc, &out, errstr, sizeof(errstr));
   if (!k.proc) {
     WW_LOG(WW_LOG_ERROR, "CONFIG", "%s", errstr);
@@ -786,7 +785,6 @@ done:
   }
   release_alerts(&k, 0);
   free(k.staged);
-  free(k.staged_len);
   /* Give queued webhook posts and mails a few seconds to go out. */
   ww_handlers_destroy(k.handlers, 5000);
   ww_metrics_destroy(k.reg);

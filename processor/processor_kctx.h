@@ -16,6 +16,13 @@
 #include "windwatch/kafka.h"
 #include "windwatch/metrics.h"
 
+/* An alert event of the open transaction: json[len] is NUL, then the
+ * console summary follows (one allocation, owned). */
+typedef struct staged_s {
+  char *json;
+  size_t len;
+} staged_t;
+
 typedef struct kctx_s {
   const ww_config_t *cfg;
   rd_kafka_t *consumer;
@@ -44,8 +51,7 @@ typedef struct kctx_s {
   ww_metric_t *m_decile[10]; /* readings by anomaly_score decile */
   int64_t metrics_ms;        /* monotonic ms of the last metrics_update */
   ww_handlers_t *handlers;   /* console, webhook, e-mail */
-  char **staged;             /* alert events of the open transaction (owned) */
-  size_t *staged_len;
+  staged_t *staged;          /* alert events of the open transaction (owned) */
   size_t n_staged, cap_staged;
   int paused;              /* input paused: the output queue is too full */
   int outq_high, outq_low; /* pause at/above, resume at/below (messages) */

@@ -136,7 +136,7 @@ void ww__proc_publish_model(ww_proc_t *proc, line_t *ln) {
 void ww__proc_publish_alert(ww_proc_t *proc, const line_t *ln, const ww_alert_t *a,
                             ww_alert_event_t ev, const ww_reading_t *r) {
   const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
-  char buf[WW_OUT_BUFSZ], comp[WW_ID_MAX * 6 + 1];
+  char buf[WW_OUT_BUFSZ], comp[WW_ID_MAX * 6 + 1], summary[WW_ALERT_SUMMARY_BUFSZ];
   size_t n;
   if (r->component_idx >= 0)
     ww_proc_json_escape(ld->components[r->component_idx], strlen(ld->components[r->component_idx]),
@@ -152,9 +152,10 @@ void ww__proc_publish_alert(ww_proc_t *proc, const line_t *ln, const ww_alert_t 
   proc->cnt.alert_events++;
   if (ev == WW_ALERT_OPENED)
     proc->cnt.alerts++;
-  WW_LOG(WW_LOG_DEBUG, "ALERT", "%s %s %s/%s severity %s type %s max_score %.3f readings %" PRId64,
-         a->alert_id, ww_alert_event_name(ev), ld->id, comp, ww_severity_name(a->severity), a->type,
-         a->max_score, a->readings);
+  ww_alert_summary(a, ev, ld->id, comp, summary, sizeof(summary));
+  WW_LOG(WW_LOG_DEBUG, "ALERT", "%s", summary);
+  if (proc->out.alert_event)
+    proc->out.alert_event(proc->out.opaque, buf, n, summary);
   ww__proc_produce(proc, WW_OUT_ALERTS, ld->id, strlen(ld->id), buf, n, NULL, 0);
 }
 

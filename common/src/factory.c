@@ -253,16 +253,24 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
   return 0;
 }
 
+/* Is NUL-terminated \p name the \p len bytes at \p s? (Every reading looks
+ * up its line, component and sensors: the first byte settles most misses.) */
+static int name_is(const char *name, const char *s, size_t len) {
+  if (len == 0)
+    return name[0] == '\0';
+  return name[0] == s[0] && strncmp(name, s, len) == 0 && name[len] == '\0';
+}
+
 int ww_factory_line_find(const ww_factory_t *fac, const char *id, size_t len) {
   for (int i = 0; i < fac->n_lines; i++)
-    if (strncmp(fac->lines[i].id, id, len) == 0 && fac->lines[i].id[len] == '\0')
+    if (name_is(fac->lines[i].id, id, len))
       return i;
   return -1;
 }
 
 int ww_factory_sensor_find(const ww_factory_t *fac, const char *name, size_t len) {
   for (int i = 0; i < fac->n_sensors; i++)
-    if (strncmp(fac->sensors[i].name, name, len) == 0 && fac->sensors[i].name[len] == '\0')
+    if (name_is(fac->sensors[i].name, name, len))
       return i;
   return -1;
 }
@@ -273,7 +281,7 @@ int ww_factory_component_find(const ww_factory_t *fac, int line_idx, const char 
     return -1;
   ld = &fac->lines[line_idx];
   for (int i = 0; i < ld->n_components; i++)
-    if (strncmp(ld->components[i], id, len) == 0 && ld->components[i][len] == '\0')
+    if (name_is(ld->components[i], id, len))
       return i;
   return -1;
 }

@@ -103,23 +103,22 @@ typedef struct build_s {
 static int grow(build_t *b, uint32_t *idx, size_t n, int depth) {
   size_t me = b->n_nodes, nl;
   int cand[WW_IFOREST_MAX_FEATURES], n_cand = 0, feat;
-  float mn[WW_IFOREST_MAX_FEATURES], mx[WW_IFOREST_MAX_FEATURES];
+  float mn, mx;
   double thr;
   if (me >= b->cap || me - b->base > UINT16_MAX)
     return -1;
   b->n_nodes++;
+  /* The candidates are the features not constant on these rows: most
+   * differ within the first rows, so only the chosen one is scanned whole. */
   if (depth < b->max_depth && n > 1) {
     for (int k = 0; k < b->d; k++) {
-      mn[k] = mx[k] = b->X[(size_t)idx[0] * (size_t)b->d + (size_t)k];
+      float first = b->X[(size_t)idx[0] * (size_t)b->d + (size_t)k];
       for (size_t i = 1; i < n; i++) {
-        float v = b->X[(size_t)idx[i] * (size_t)b->d + (size_t)k];
-        if (v < mn[k])
-          mn[k] = v;
-        if (v > mx[k])
-          mx[k] = v;
+        if (b->X[(size_t)idx[i] * (size_t)b->d + (size_t)k] != first) {
+          cand[n_cand++] = k;
+          break;
+        }
       }
-      if (mx[k] > mn[k])
-        cand[n_cand++] = k;
     }
   }
   if (n_cand == 0) {
@@ -129,10 +128,18 @@ static int grow(build_t *b, uint32_t *idx, size_t n, int depth) {
     return 0;
   }
   feat = cand[ww_rng_below(&b->rng, (size_t)n_cand)];
-  thr = (double)mn[feat] + ww_rng_uniform(&b->rng) * ((double)mx[feat] - (double)mn[feat]);
+  mn = mx = b->X[(size_t)idx[0] * (size_t)b->d + (size_t)feat];
+  for (size_t i = 1; i < n; i++) {
+    float v = b->X[(size_t)idx[i] * (size_t)b->d + (size_t)feat];
+    if (v < mn)
+      mn = v;
+    if (v > mx)
+      mx = v;
+  }
+  thr = (double)mn + ww_rng_uniform(&b->rng) * ((double)mx - (double)mn);
   /* As sklearn: a threshold that rounds to the max would send everything left. */
-  if ((float)thr >= mx[feat])
-    thr = mn[feat];
+  if ((float)thr >= mx)
+    thr = mn;
   b->nodes[me].feat = (int16_t)feat;
   b->nodes[me].thr = (float)thr;
   /* Partition: rows with x <= thr first. */

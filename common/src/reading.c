@@ -788,21 +788,22 @@ static void out_scaled(out_t *o, int64_t r, int k) {
 }
 
 /*
- * Shortest text that reads back as the same double. Readings have a few
- * decimals, so those are written with integer arithmetic: r/10^k is
- * correctly rounded, so when it equals v, the k-decimal text of r reads back
- * as exactly v. Anything else takes the printf route.
+ * Shortest text that reads back as the same double. Readings and rounded
+ * scores have at most six decimals: then r = v * 10^6, rounded, is an
+ * integer whose quotient r / 10^6 (correctly rounded) is exactly v, and r's
+ * text with its trailing zeros dropped is the shortest such decimal (a
+ * shorter one would have made those digits of r zeros). For |v| < 10^9 the
+ * product is off by less than 0.2, so the rounding finds r whenever it
+ * exists. Anything else takes the printf route.
  */
 static void out_double(out_t *o, double v) {
   char tmp[40];
   int n = 0;
   if (fabs(v) < 1e9) {
-    for (int k = 0; k <= 6; k++) {
-      double r = nearbyint(v * pow10_exact[k]);
-      if (r / pow10_exact[k] == v) {
-        out_scaled(o, (int64_t)r, k);
-        return;
-      }
+    double r = nearbyint(v * 1e6);
+    if (r / 1e6 == v) {
+      out_scaled(o, (int64_t)r, 6);
+      return;
     }
   }
   for (int prec = 15; prec <= 17; prec++) {

@@ -23,7 +23,18 @@ typedef struct cap_s {
   int n;
   msg_t m[MAXMSG];
   int per[WW_OUT__COUNT];
+  int alert_events;           /* alert_event hook calls */
+  int alert_events_unmatched; /* ... whose JSON was not the next alert produced */
+  char summary[512];          /* the last one's summary */
+  char json[4096];            /* the last one's JSON */
 } cap_t;
+
+static void cap_alert_event(void *opaque, const char *json, size_t len, const char *summary) {
+  cap_t *c = opaque;
+  c->alert_events++;
+  snprintf(c->json, sizeof(c->json), "%.*s", (int)len, json);
+  snprintf(c->summary, sizeof(c->summary), "%s", summary);
+}
 
 static int cap_produce(void *opaque, ww_proc_out_t out, const char *key, size_t key_len,
                        const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs) {
@@ -36,6 +47,10 @@ static int cap_produce(void *opaque, ww_proc_out_t out, const char *key, size_t 
   m->out = out;
   snprintf(m->key, sizeof(m->key), "%.*s", (int)key_len, key ? key : "");
   snprintf(m->val, sizeof(m->val), "%.*s", (int)len, val);
+  if (out == WW_OUT_ALERTS) { /* the hook saw this event just before */
+    if (strcmp(c->json, m->val) != 0)
+      c->alert_events_unmatched++;
+  }
   m->hdrs[0] = '\0';
   for (int i = 0; i < n_hdrs; i++) {
     size_t o = strlen(m->hdrs);
@@ -92,7 +107,7 @@ static void test_count_windows_and_alerts(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL};
+  ww_proc_output_t out = {cap_produce, &c, NULL, cap_alert_event};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256], summary[2048];
@@ -147,6 +162,11 @@ static void test_count_windows_and_alerts(void) {
   }
   feed(proc, "turbine-line-1", "Blade", t0 + 6000, 46, 50, 60, "spike", 7);
   CHECK_INT_EQ(c.per[WW_OUT_ALERTS], 1);
+  /* The console's line came with the event, without reading the JSON back. */
+  CHECK_INT_EQ(c.alert_events, 1);
+  CHECK_STR_EQ(c.summary, "turbine-line-1-1700000005000-1 opened turbine-line-1/Blade severity "
+                          "critical type threshold max_score 0.897 readings 1");
+  CHECK_STR_CONTAINS(c.json, "\"max_score\":0.8970,\"readings\":1,");
   m = nth(&c, WW_OUT_ALERTS, 0);
   if (m) {
     CHECK_STR_CONTAINS(m->val, "\"alert_id\":\"turbine-line-1-1700000005000-1\"");
@@ -167,6 +187,10 @@ static void test_count_windows_and_alerts(void) {
   if (m)
     CHECK_STR_CONTAINS(m->val, "\"count\":4,\"anomalous\":2");
   CHECK_INT_EQ(c.per[WW_OUT_ALERTS], 2);
+  CHECK_INT_EQ(c.alert_events, 2);
+  CHECK_INT_EQ(c.alert_events_unmatched, 0);
+  CHECK(strncmp(c.summary, "turbine-line-1-1700000005000-1 resolved turbine-line-1/Blade ", 61) ==
+        0);
   m = nth(&c, WW_OUT_ALERTS, 1);
   if (m) {
     CHECK_STR_CONTAINS(m->val, "\"alert_id\":\"turbine-line-1-1700000005000-1\"");
@@ -220,7 +244,7 @@ static void test_stuck_and_model(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL};
+  ww_proc_output_t out = {cap_produce, &c, NULL, NULL};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256];
@@ -327,7 +351,7 @@ static void test_time_windows_late(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL};
+  ww_proc_output_t out = {cap_produce, &c, NULL, NULL};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256];
@@ -385,7 +409,7 @@ static void test_carry_over(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out_a = {cap_produce, &a, NULL}, out_b = {cap_produce, &b, NULL};
+  ww_proc_output_t out_a = {cap_produce, &a, NULL, NULL}, out_b = {cap_produce, &b, NULL, NULL};
   ww_proc_t *pa, *pb;
   ww_proc_carry_t *carry;
   char err[256], opened[4096];

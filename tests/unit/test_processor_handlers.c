@@ -91,7 +91,7 @@ static void test_webhook_retries(void) {
   h = ww_handlers_new(&hc, err, sizeof(err));
   CHECK(h != NULL);
   if (h) {
-    ww_handlers_submit(h, ev, strlen(ev));
+    ww_handlers_submit(h, ev, strlen(ev), NULL);
     ww_handlers_destroy(h, 10000); /* drains: the 500, a backoff, then the 200 */
   }
   pthread_join(th, NULL);
@@ -124,7 +124,7 @@ static void test_full_queue_drops(void) {
   if (!h)
     return;
   for (int i = 0; i < 5; i++)
-    ww_handlers_submit(h, ev, strlen(ev));
+    ww_handlers_submit(h, ev, strlen(ev), NULL);
   ww_handlers_stats(h, &st);
   CHECK_INT_EQ(st.submitted, 5);
   CHECK(st.dropped >= 3); /* at most one in the queue and one in the worker */
