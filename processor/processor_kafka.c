@@ -301,6 +301,25 @@ static int commit_inner(kctx_t *k) {
   return 0;
 }
 
+/* Start each newly assigned partition at its committed offset, or at its low
+ * watermark when nothing is committed (auto.offset.reset=earliest). Left to
+ * librdkafka, looking up "the beginning" right after the group join can wait
+ * half a second for a leader. Offsets that cannot be read stay unset, for
+ * librdkafka to look up itself. */
+static void start_at_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
+  rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
+  if (ww_kafka_committed(rk, c, WW_OFFSETS_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    for (int i = 0; i < parts->cnt && i < c->cnt; i++) {
+      if (c->elems[i].err)
+        continue;
+      parts->elems[i].offset = c->elems[i].offset >= 0 ? c->elems[i].offset
+                                                        : RD_KAFKA_OFFSET_BEGINNING;
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(c);
+  ww_kafka_resolve_beginning(rk, parts, WW_OFFSETS_TIMEOUT_MS);
+}
+
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   kctx_t *k = opaque;
@@ -316,6 +335,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
     if (k->from_beginning)
       ww_kafka_resolve_beginning(rk, parts, WW_OFFSETS_TIMEOUT_MS);
+    else if (parts->cnt > 0)
+      start_at_committed(rk, parts);
     if (cooperative)
       error = rd_kafka_incremental_assign(rk, parts);
     else

@@ -144,9 +144,38 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_m
                parts->elems[i].partition, rd_kafka_err2str(parts->elems[i].err));
       goto done;
     }
-  if ((err = rd_kafka_assign(rk, parts)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    snprintf(errstr, n, "topic %s: assign: %s", topic, rd_kafka_err2str(err));
-    goto done;
+  /* Where each partition ends now: one with nothing to read from its start
+   * is done at once, without waiting for its end-of-partition event, and
+   * is not assigned. The others start at an offset: librdkafka's own lookup
+   * of BEGINNING or END right after the assignment can wait half a second
+   * for a leader. (For read_committed the end is the last stable offset.) */
+  for (int i = 0; i < parts->cnt; i++) {
+    rd_kafka_topic_partition_t *p = &parts->elems[i];
+    int64_t lo, hi;
+    if (rd_kafka_query_watermark_offsets(rk, topic, p->partition, &lo, &hi, timeout_ms) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+      continue; /* librdkafka looks it up itself */
+    if (p->offset == RD_KAFKA_OFFSET_BEGINNING)
+      p->offset = lo;
+    else if (p->offset == RD_KAFKA_OFFSET_END)
+      p->offset = hi;
+    if (p->offset >= hi) {
+      ended[i] = 1;
+      at_end++;
+    }
+  }
+  if (at_end < n_parts) {
+    rd_kafka_topic_partition_list_t *todo = rd_kafka_topic_partition_list_new(parts->cnt);
+    for (int i = 0; i < parts->cnt; i++)
+      if (!ended[i])
+        rd_kafka_topic_partition_list_add(todo, topic, parts->elems[i].partition)->offset =
+            parts->elems[i].offset;
+    err = rd_kafka_assign(rk, todo);
+    rd_kafka_topic_partition_list_destroy(todo);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      snprintf(errstr, n, "topic %s: assign: %s", topic, rd_kafka_err2str(err));
+      goto done;
+    }
   }
   while (at_end < n_parts) {
     rd_kafka_message_t *m;
