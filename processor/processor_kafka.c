@@ -312,8 +312,8 @@ static void start_at_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *
     for (int i = 0; i < parts->cnt && i < c->cnt; i++) {
       if (c->elems[i].err)
         continue;
-      parts->elems[i].offset = c->elems[i].offset >= 0 ? c->elems[i].offset
-                                                        : RD_KAFKA_OFFSET_BEGINNING;
+      parts->elems[i].offset =
+          c->elems[i].offset >= 0 ? c->elems[i].offset : RD_KAFKA_OFFSET_BEGINNING;
     }
   }
   rd_kafka_topic_partition_list_destroy(c);
