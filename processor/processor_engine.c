@@ -146,7 +146,10 @@ static int64_t pane_of(const ww_proc_t *proc, const comp_t *cp, int64_t ts_ms) {
  * adopted instead of alerting forever. Fewer than two values give no
  * baseline. The signal moves between panes too (cycles, trends): the shift
  * of the mean since the pane before counts as spread, or a reading of a
- * moving signal would look anomalous against a narrow window. */
+ * moving signal would look anomalous against a narrow window. The long-run
+ * spread (std_ema) learns only from panes of mostly normal readings: a
+ * sensor stuck through a pane has next to no spread, and a drift or a
+ * burst of noise is not the component's usual one. */
 static void comp_roll(comp_t *cp, int64_t p) {
   if (!cp->have_pane) {
     cp->have_pane = 1;
@@ -166,10 +169,12 @@ static void comp_roll(comp_t *cp, int64_t p) {
         shift = mean - cp->prev_mean[i];
       cp->prev_mean[i] = mean;
       cp->prev_std[i] = sqrt((var > 0 ? var : 0.0) + shift * shift);
-      cp->std_ema[i] = (cp->ema_ok & (1u << i)) ? (1 - WW_STD_EMA_ALPHA) * cp->std_ema[i] +
-                                                      WW_STD_EMA_ALPHA * cp->prev_std[i]
-                                                : cp->prev_std[i];
-      cp->ema_ok |= 1u << i;
+      if (normal) {
+        cp->std_ema[i] = (cp->ema_ok & (1u << i)) ? (1 - WW_STD_EMA_ALPHA) * cp->std_ema[i] +
+                                                        WW_STD_EMA_ALPHA * cp->prev_std[i]
+                                                  : cp->prev_std[i];
+        cp->ema_ok |= 1u << i;
+      }
       cp->prev_pane[i] = cp->pane;
       cp->prev_ok |= 1u << i;
     }
@@ -242,9 +247,10 @@ static void score_rules(ww_proc_t *proc, line_t *ln, comp_t *cp, int64_t pane,
       zcur = cp->n_all[i] > 0 && pane == cp->pane
                  ? (x - (cp->shift[i] + cp->sum_all[i] / (double)cp->n_all[i])) / sd
                  : z;
-      /* The rule measures against at least half the component's long-run
-       * spread: a pane that was too quiet (a sensor stuck through most of
-       * it) must not make the normal readings after it look far off. The
+      /* The rule measures against at least the component's long-run spread:
+       * one pane's spread is an estimate from some 60 values, and a pane
+       * quieter than usual by chance (or a sensor stuck through most of it)
+       * must not make the normal readings after it look far off. The
        * model's features keep the plain spread (the api recomputes them
        * from the stored readings). */
       sdr = sd;

@@ -61,7 +61,7 @@ typedef struct comp_s {
 #define WW_BASE_MIN_COUNT   2    /* values a pane needs to be a baseline */
 #define WW_BASE_MIN_STD     1e-9 /* a baseline spread at or below this gives no z-score */
 #define WW_STD_EMA_ALPHA    0.1  /* weight of the newest pane in a component's long-run spread */
-#define WW_STD_FLOOR        0.5  /* the z-score rule's spread is at least this x the long-run one */
+#define WW_STD_FLOOR        1.0  /* the z-score rule's spread is at least this x the long-run one */
 
 typedef struct verdict_s {
   ww_score_t sc;              /* what goes on sensor-scored */
