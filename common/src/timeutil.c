@@ -55,16 +55,29 @@ static void civil_from_days(int64_t z, int64_t *y, unsigned *m, unsigned *d) {
   *y = (int64_t)yoe + era * 400 + (*m <= 2);
 }
 
+/* The date and time of the second last formatted or parsed by this thread:
+ * readings come in time order, many within the same second. */
+static _Thread_local int64_t fmt_secs = INT64_MIN;
+static _Thread_local char fmt_dt[19];
+static _Thread_local int parse_ok;
+static _Thread_local char parse_dt[19];
+static _Thread_local int64_t parse_secs;
+
 size_t ww_ts_format(int64_t ms, char *buf, size_t size) {
   int64_t secs = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
   int msec = (int)(ms - secs * 1000);
-  int64_t days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
-  int sod = (int)(secs - days * 86400);
-  int64_t y;
+  int64_t days, y;
+  int sod;
   unsigned mo, d;
-  civil_from_days(days, &y, &mo, &d);
   char t[WW_TS_BUFSZ];
   size_t n;
+  if (secs == fmt_secs) {
+    memcpy(t, fmt_dt, sizeof(fmt_dt));
+    goto fraction;
+  }
+  days = secs >= 0 ? secs / 86400 : (secs - 86399) / 86400;
+  sod = (int)(secs - days * 86400);
+  civil_from_days(days, &y, &mo, &d);
   if (y < 0 || y > 9999) { /* outside what the fixed layout can hold */
     int w = snprintf(buf, size, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", (int)y, mo, d, sod / 3600,
                      (sod / 60) % 60, sod % 60, msec);
@@ -90,6 +103,9 @@ size_t ww_ts_format(int64_t ms, char *buf, size_t size) {
   t[16] = ':';
   t[17] = (char)('0' + sod % 60 / 10);
   t[18] = (char)('0' + sod % 10);
+  memcpy(fmt_dt, t, sizeof(fmt_dt));
+  fmt_secs = secs;
+fraction:
   t[19] = '.';
   t[20] = (char)('0' + msec / 100);
   t[21] = (char)('0' + msec / 10 % 10);
@@ -119,7 +135,14 @@ static int digits(const char *s, size_t len, size_t *i, int n, int *out) {
 int ww_ts_parse(const char *s, size_t len, int64_t *ms) {
   size_t i = 0;
   int y, mo, d, h, mi, se, frac_ms = 0, off_min = 0;
+  int64_t secs;
   static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  /* The same date and time as the last one parsed: already checked. */
+  if (parse_ok && len >= sizeof(parse_dt) && memcmp(s, parse_dt, sizeof(parse_dt)) == 0) {
+    i = sizeof(parse_dt);
+    secs = parse_secs;
+    goto fraction;
+  }
   if (digits(s, len, &i, 4, &y) || i >= len || s[i++] != '-' || digits(s, len, &i, 2, &mo) ||
       i >= len || s[i++] != '-' || digits(s, len, &i, 2, &d))
     return -1;
@@ -133,6 +156,15 @@ int ww_ts_parse(const char *s, size_t len, int64_t *ms) {
     return -1;
   if (mo == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0))
     return -1;
+  if (se == 60)
+    se = 59; /* leap second: clamp, as most systems do */
+  secs = days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se;
+  if (i == sizeof(parse_dt)) {
+    memcpy(parse_dt, s, sizeof(parse_dt));
+    parse_secs = secs;
+    parse_ok = 1;
+  }
+fraction:
   if (i < len && (s[i] == '.' || s[i] == ',')) {
     int scale = 100, nd = 0;
     i++;
@@ -164,11 +196,6 @@ int ww_ts_parse(const char *s, size_t len, int64_t *ms) {
   }
   if (i != len)
     return -1;
-  if (se == 60)
-    se = 59; /* leap second: clamp, as most systems do */
-  *ms = (days_from_civil(y, (unsigned)mo, (unsigned)d) * 86400 + h * 3600 + mi * 60 + se -
-         (int64_t)off_min * 60) *
-            1000 +
-        frac_ms;
+  *ms = (secs - (int64_t)off_min * 60) * 1000 + frac_ms;
   return 0;
 }

@@ -53,8 +53,39 @@ static void test_round_trip_many(void) {
   CHECK_INT_EQ(bad, 0);
 }
 
+/* Both remember the last second they saw: the same second with other
+ * milliseconds, or another offset or suffix, must come out as without it. */
+static void test_same_second(void) {
+  char buf[WW_TS_BUFSZ];
+  int64_t ms, bad = 0;
+  const char *p[] = {"2026-01-01T00:00:07.250Z", "2026-01-01T00:00:07Z",
+                     "2026-01-01T00:00:07.5+01:00", "2026-01-01T00:00:07.999-00:30"};
+  const int64_t want[] = {1767225607250LL, 1767225607000LL, 1767222007500LL, 1767227407999LL};
+  for (int64_t t = 1767225600000LL; t < 1767225600000LL + 5000; t += 7) {
+    int64_t back;
+    if (ww_ts_parse(buf, ww_ts_format(t, buf, sizeof(buf)), &back) != 0 || back != t)
+      bad++;
+  }
+  CHECK_INT_EQ(bad, 0);
+  ww_ts_format(1767225607001LL, buf, sizeof(buf));
+  CHECK_STR_EQ(buf, "2026-01-01T00:00:07.001Z");
+  ww_ts_format(1767225607999LL, buf, sizeof(buf));
+  CHECK_STR_EQ(buf, "2026-01-01T00:00:07.999Z");
+  ww_ts_format(1767225608000LL, buf, sizeof(buf));
+  CHECK_STR_EQ(buf, "2026-01-01T00:00:08.000Z");
+  for (size_t i = 0; i < sizeof(p) / sizeof(p[0]); i++) {
+    CHECK_INT_EQ(ww_ts_parse(p[i], strlen(p[i]), &ms), 0);
+    CHECK_INT_EQ(ms, want[i]);
+  }
+  /* a known date and time with a bad rest is still refused */
+  CHECK_INT_EQ(ww_ts_parse("2026-01-01T00:00:07.Z", 21, &ms), -1);
+  CHECK_INT_EQ(ww_ts_parse("2026-01-01T00:00:07Zx", 21, &ms), -1);
+  CHECK_INT_EQ(ww_ts_parse("2026-01-01T00:00:07", 18, &ms), -1);
+}
+
 int main(void) {
   RUN(test_format);
+  RUN(test_same_second);
   RUN(test_parse);
   RUN(test_round_trip_many);
   return WW_TEST_RESULT();
