@@ -148,7 +148,8 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_m
    * is done at once, without waiting for its end-of-partition event, and
    * is not assigned. The others start at an offset: librdkafka's own lookup
    * of BEGINNING or END right after the assignment can wait half a second
-   * for a leader. (For read_committed the end is the last stable offset.) */
+   * for a leader. (Whether the broker reports the high watermark or the last
+   * stable offset, a start at or past it has nothing committed to read.) */
   for (int i = 0; i < parts->cnt; i++) {
     rd_kafka_topic_partition_t *p = &parts->elems[i];
     int64_t lo, hi;
