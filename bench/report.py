@@ -210,6 +210,7 @@ def render(results_dir):
             summary.append("| %s | - | n/a | - | **not run** |" % name)
             continue
         body += render_bench(r, summary)
+    summary += detection_glance(load)
     if summary:
         out += ["## Goals at a glance", "",
                 "Medians of this run; the sections below give min / median / max and the details.", "",
@@ -218,6 +219,35 @@ def render(results_dir):
     out += render_detection(load)
     out += render_soak(load)
     sys.stdout.write("\n".join(out).rstrip() + "\n")
+
+
+def detection_glance(load):
+    """Rows of the goals table for detection quality: medians over the seeds, on mixed
+    anomalies and for the weakest type alone."""
+    try:
+        d = load("detection")
+    except Exception:  # a missing or broken file must not hide the benchmarks
+        return []
+    if not isinstance(d, dict) or not d.get("quality"):
+        return []
+
+    def med(vals):
+        v = sorted(vals)
+        return v[len(v) // 2]
+
+    def row(figure, value, goal):
+        return "| Detection quality (simulated data) | %s | %.3f | ≥ %g | %s |" % (
+            figure, value, goal, "met" if value >= goal else "**missed**")
+    q = d["quality"]
+    rows = [row("precision per episode, all types mixed", med([x["precision"] for x in q]), 0.9),
+            row("recall per episode, all types mixed", med([x["recall"] for x in q]), 0.95)]
+    by_type = d.get("by_type") or {}
+    if by_type:
+        for key, goal in (("precision", 0.9), ("recall", 0.95)):
+            t = min(by_type, key=lambda t: med([x[key] for x in by_type[t]]))
+            rows.append(row("%s, weakest type alone (%s)" % (key, t),
+                            med([x[key] for x in by_type[t]]), goal))
+    return rows
 
 
 def render_detection(load):
