@@ -2,7 +2,6 @@
 #include "processor_handlers.h"
 
 #include <curl/curl.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -275,31 +274,12 @@ void ww_handlers_destroy(ww_handlers_t *h, int64_t drain_ms) {
   free(h);
 }
 
-static void console(const char *json, size_t len) {
-  json_error_t jerr;
-  json_t *a = json_loadb(json, len, 0, &jerr);
-  if (!a)
-    return;
-  WW_LOG(WW_LOG_NOTICE, "ALERT", "%s %s %s/%s severity %s type %s max_score %.3f readings %lld",
-         json_string_value(json_object_get(a, "alert_id")),
-         json_string_value(json_object_get(a, "event")),
-         json_string_value(json_object_get(a, "production_line")),
-         json_string_value(json_object_get(a, "component_id")),
-         json_string_value(json_object_get(a, "severity")),
-         json_string_value(json_object_get(a, "anomaly_type")),
-         json_number_value(json_object_get(a, "max_score")),
-         (long long)json_integer_value(json_object_get(a, "readings")));
-  json_decref(a);
-}
-
 void ww_handlers_submit(ww_handlers_t *h, const char *json, size_t len, const char *summary) {
   item_t it;
   if (!h)
     return;
   if (h->conf.console && summary)
     WW_LOG(WW_LOG_NOTICE, "ALERT", "%s", summary);
-  else if (h->conf.console)
-    console(json, len);
   if (!h->has_worker)
     return;
   it.critical = strstr(json, "\"severity\":\"critical\"") != NULL &&

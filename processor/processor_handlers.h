@@ -57,8 +57,8 @@ void ww_handlers_destroy(ww_handlers_t *h, int64_t drain_ms);
 
 /**
  * @brief Hand one committed alert event (JSON, \p len bytes, copied) to every
- *        handler. \p summary, when not NULL, is the console's line for it
- *        (ww_alert_summary()); NULL makes the console read it from the JSON.
+ *        handler. \p summary is the console's line for it (ww_alert_summary();
+ *        NULL: nothing on the console).
  */
 void ww_handlers_submit(ww_handlers_t *h, const char *json, size_t len, const char *summary);
 

@@ -131,6 +131,48 @@ static void test_full_queue_drops(void) {
   ww_handlers_destroy(h, 5000);
 }
 
+/* The console writes one notice line per committed alert event: its summary,
+ * or nothing when the event comes without one. */
+static void test_console_line(void) {
+  char err[256], path[] = "/tmp/ww-test-console.XXXXXX", out[2048];
+  const char *ev = "{\"event\":\"opened\"}";
+  const char *line = "turbine-line-1-1-1 opened turbine-line-1/Blade severity critical type "
+                     "threshold max_score 0.897 readings 1";
+  ww_handlers_conf_t hc;
+  ww_handlers_t *h;
+  int fd = mkstemp(path), saved = dup(STDERR_FILENO); /* the log goes to fd 2 */
+  ssize_t n;
+  CHECK(fd >= 0 && saved >= 0);
+  if (fd < 0 || saved < 0)
+    return;
+  memset(&hc, 0, sizeof(hc));
+  hc.console = 1;
+  hc.queue_max = 4;
+  h = ww_handlers_new(&hc, err, sizeof(err));
+  CHECK(h != NULL);
+  fflush(stderr);
+  dup2(fd, STDERR_FILENO);
+  if (h) {
+    ww_handlers_submit(h, ev, strlen(ev), line);
+    ww_handlers_submit(h, ev, strlen(ev), NULL);
+    ww_handlers_destroy(h, 0);
+  }
+  dup2(saved, STDERR_FILENO);
+  close(saved);
+  n = pread(fd, out, sizeof(out) - 1, 0);
+  close(fd);
+  unlink(path);
+  out[n > 0 ? n : 0] = '\0';
+  CHECK_STR_CONTAINS(out,
+                     "ALERT: turbine-line-1-1-1 opened turbine-line-1/Blade severity critical");
+  {
+    int lines = 0;
+    for (const char *c = out; *c; c++)
+      lines += *c == '\n';
+    CHECK_INT_EQ(lines, 1); /* the event without a summary wrote nothing */
+  }
+}
+
 static void test_email_needs_addresses(void) {
   char err[256];
   ww_handlers_conf_t hc;
@@ -145,6 +187,7 @@ int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   RUN(test_webhook_retries);
   RUN(test_full_queue_drops);
+  RUN(test_console_line);
   RUN(test_email_needs_addresses);
   curl_global_cleanup();
   return WW_TEST_RESULT();
