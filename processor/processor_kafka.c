@@ -24,7 +24,7 @@
 #define WW_TURN_MS            5     /* ... or this long, whichever comes first */
 #define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models or alerts topic back */
 #define WW_BATCH_COMMIT_MS    1000  /* --commit-interval's default in batch mode */
-#define WW_OFFSETS_TIMEOUT_MS 5000  /* bound on a watermark request */
+#define WW_OFFSETS_TIMEOUT_MS 5000  /* bound on reading committed offsets or watermarks */
 /* How far back alert events are read to carry open alerts over. */
 #define WW_CARRY_LOOKBACK_MS (24 * 3600 * 1000LL)
 
@@ -190,15 +190,10 @@ static int rewind_to_committed(kctx_t *k) {
   release_alerts(k, 0);         /* their transaction was aborted */
   err = rd_kafka_assignment(k->consumer, &parts);
   if (!err)
-    err = ww_kafka_committed(k->consumer, parts, WW_TXN_TIMEOUT_MS);
+    err = ww_kafka_resume_offsets(k->consumer, parts, WW_TXN_TIMEOUT_MS);
   if (!err) {
-    for (int i = 0; i < parts->cnt; i++) {
-      /* Nothing committed yet: the beginning, as auto.offset.reset=earliest. */
-      if (parts->elems[i].offset < 0)
-        parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+    for (int i = 0; i < parts->cnt; i++)
       ww_proc_revoke(k->proc, parts->elems[i].partition);
-    }
-    ww_kafka_resolve_beginning(k->consumer, parts, WW_OFFSETS_TIMEOUT_MS);
     error = parts->cnt > 0 ? rd_kafka_seek_partitions(k->consumer, parts, WW_TXN_TIMEOUT_MS) : NULL;
     if (k->eof) {
       /* An end seen before the seek is not the end any more. */
@@ -301,25 +296,6 @@ static int commit_inner(kctx_t *k) {
   return 0;
 }
 
-/* Start each newly assigned partition at its committed offset, or at its low
- * watermark when nothing is committed (auto.offset.reset=earliest). Left to
- * librdkafka, looking up "the beginning" right after the group join can wait
- * half a second for a leader. Offsets that cannot be read stay unset, for
- * librdkafka to look up itself. */
-static void start_at_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts) {
-  rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
-  if (ww_kafka_committed(rk, c, WW_OFFSETS_TIMEOUT_MS) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    for (int i = 0; i < parts->cnt && i < c->cnt; i++) {
-      if (c->elems[i].err)
-        continue;
-      parts->elems[i].offset =
-          c->elems[i].offset >= 0 ? c->elems[i].offset : RD_KAFKA_OFFSET_BEGINNING;
-    }
-  }
-  rd_kafka_topic_partition_list_destroy(c);
-  ww_kafka_resolve_beginning(rk, parts, WW_OFFSETS_TIMEOUT_MS);
-}
-
 static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque) {
   kctx_t *k = opaque;
@@ -333,10 +309,14 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       WW_LOG(WW_LOG_INFO, "REBALANCE", "assigned %s [%" PRId32 "]", parts->elems[i].topic,
              parts->elems[i].partition);
     }
+    /* Absolute offsets start fetching at once: left to librdkafka, "the
+     * beginning" (no committed offset, or --from-beginning) is looked up
+     * right after the group join and can wait half a second for a leader.
+     * Offsets that cannot be read stay unset, for librdkafka to look up. */
     if (k->from_beginning)
       ww_kafka_resolve_beginning(rk, parts, WW_OFFSETS_TIMEOUT_MS);
     else if (parts->cnt > 0)
-      start_at_committed(rk, parts);
+      ww_kafka_resume_offsets(rk, parts, WW_OFFSETS_TIMEOUT_MS);
     if (cooperative)
       error = rd_kafka_incremental_assign(rk, parts);
     else
