@@ -36,6 +36,8 @@ kcat -b "$WW_BROKERS" -P -t "$WW_T_DATA" -K $'\t' -l "$WW_TMP/in.txt" || die "kc
 run_batch count --group "g-$WW_T_DATA" --window-type count --window-size 50
 
 S="$WW_TMP/count.json"
+# Batch mode's own commit interval (1 s, not real time's 100 ms) when none is given.
+check_contains "count: batch commit interval" "$(grep -o "commits every [0-9]* ms" "$WW_TMP/count.log")" 'commits every 1000 ms'
 check_eq "count: messages" "$(json_get "$S" messages)" 602
 check_eq "count: readings" "$(json_get "$S" readings)" 600
 check_eq "count: windows (300 per line / 50)" "$(json_get "$S" windows)" 12
@@ -73,7 +75,9 @@ check_eq "one alert_id per episode" \
   "$(printf '%s\n' "$alerts" | grep -o '"alert_id":"[^"]*"' | sort -u | wc -l)" 1
 
 # Offsets were committed with the outputs: a second run finds nothing new.
-run_batch again --group "g-$WW_T_DATA" --window-type count --window-size 50
+run_batch again --group "g-$WW_T_DATA" --window-type count --window-size 50 \
+  --commit-interval 250ms
+check_contains "rerun: --commit-interval wins" "$(grep -o "commits every [0-9]* ms" "$WW_TMP/again.log")" 'commits every 250 ms'
 check_eq "rerun: readings" "$(json_get "$WW_TMP/again.json" readings)" 0
 check_eq "rerun: sensor-scored unchanged" "$(kcat_count "$WW_T_SCORED")" 600
 
