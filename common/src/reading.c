@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +117,31 @@ static void put(value_t *v, char c) {
   v->len++;
 }
 
+/* The first byte of [p, end) that ends a plain run inside a string: a
+ * quote, a backslash or a control byte (or end). Eight bytes at a time: for
+ * each test (byte ^ '"', byte ^ '\\', byte - 0x20), (x - 0x01..) & ~x &
+ * 0x80.. flags the bytes that match, exactly up to the first match (a borrow
+ * only wrongly flags bytes above a true one), so the lowest flag is the
+ * answer. */
+static const char *plain_run_end(const char *p, const char *end) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+  while (end - p >= 8) {
+    uint64_t w, q, b, hit;
+    memcpy(&w, p, 8);
+    q = w ^ (ones * '"');
+    b = w ^ (ones * '\\');
+    hit = (((q - ones) & ~q) | ((b - ones) & ~b) | ((w - ones * 0x20) & ~w)) & highs;
+    if (hit)
+      return p + (__builtin_ctzll(hit) >> 3);
+    p += 8;
+  }
+#endif
+  while (p < end && *p != '"' && *p != '\\' && (unsigned char)*p >= 0x20)
+    p++;
+  return p;
+}
+
 /* Scan a string at sc->p (which is '"'); decode into v when non-NULL. */
 static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
   size_t at = (size_t)(sc->end - sc->p);
@@ -129,8 +155,7 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
     /* Copy the plain run up to the next quote, escape or control byte in
      * one go: almost every string here has no escapes. */
     const char *run = sc->p;
-    while (sc->p < sc->end && (c = (unsigned char)*sc->p) != '"' && c != '\\' && c >= 0x20)
-      sc->p++;
+    sc->p = plain_run_end(sc->p, sc->end);
     if (v && sc->p > run) {
       size_t n = (size_t)(sc->p - run);
       if (v->len + n < sizeof(v->str)) {

@@ -214,6 +214,46 @@ static void test_severity(void) {
   CHECK_INT_EQ(ww_sensor_severity(t, 9.9), WW_SEV_CRITICAL);
   CHECK_STR_EQ(ww_severity_name(WW_SEV_CRITICAL), "critical");
 }
+/* Decode the first n bytes of s from an exact-size copy: a sanitized build
+ * reports any read past the end. */
+static ww_dlq_reason_t dec_exact(const char *s, size_t n, ww_reading_t *r, char *err) {
+  char *copy = malloc(n ? n : 1);
+  ww_dlq_reason_t got;
+  if (!copy)
+    abort();
+  memcpy(copy, s, n);
+  got = ww_reading_decode(fac, copy, n, 0, r, err, 256);
+  free(copy);
+  return got;
+}
+
+/* Strings are scanned eight bytes at a time: an escape, a raw control byte,
+ * non-ASCII bytes and DEL, and the document's end, each after 0 to 19 plain
+ * bytes, i.e. at every offset of a word. */
+static void test_string_offsets(void) {
+  ww_reading_t r;
+  char err[256], buf[512], want[64], plain[32];
+  const char *head = "{\"production_line\":\"turbine-line-1\",\"timestamp\":"
+                     "\"2026-01-01T00:00:00Z\",\"temperature\":1,\"component_id\":\"";
+  for (int k = 0; k < 20; k++) {
+    for (int i = 0; i < k; i++)
+      plain[i] = (char)('A' + i);
+    plain[k] = '\0';
+    snprintf(buf, sizeof(buf), "%s%s\\tz\"}", head, plain);
+    CHECK_INT_EQ(dec_exact(buf, strlen(buf), &r, err), WW_DLQ_NONE);
+    snprintf(want, sizeof(want), "%s\tz", plain);
+    CHECK_STR_EQ(r.component_id, want);
+    snprintf(buf, sizeof(buf), "%s%s\x01z\"}", head, plain);
+    CHECK_INT_EQ(dec_exact(buf, strlen(buf), &r, err), WW_DLQ_MALFORMED_JSON);
+    CHECK_STR_CONTAINS(err, "control character");
+    snprintf(buf, sizeof(buf), "%s%s\xc3\xa9\x7f\"}", head, plain);
+    CHECK_INT_EQ(dec_exact(buf, strlen(buf), &r, err), WW_DLQ_NONE);
+    snprintf(want, sizeof(want), "%s\xc3\xa9\x7f", plain);
+    CHECK_STR_EQ(r.component_id, want);
+    snprintf(buf, sizeof(buf), "%s%s", head, plain);
+    CHECK_INT_EQ(dec_exact(buf, strlen(buf), &r, err), WW_DLQ_MALFORMED_JSON);
+  }
+}
 
 int main(void) {
   char err[256];
@@ -231,6 +271,7 @@ int main(void) {
   RUN(test_flags);
   RUN(test_numbers_exact);
   RUN(test_severity);
+  RUN(test_string_offsets);
   ww_config_destroy(cfg);
   return WW_TEST_RESULT();
 }
