@@ -597,8 +597,8 @@ int ww_proc_run(const ww_config_t *cfg) {
   k.batch = strcmp(ww_config_str(cfg, "mode"), "batch") == 0;
   /* In batch mode no one waits to see outputs early, and each transaction
    * drains the producer's pipeline and costs the broker its markers: at 1 s
-   * instead of 100 ms a 1M-reading batch ran 14 % faster, with a third less
-   * broker CPU. */
+   * instead of 100 ms, a 1M-reading batch makes 3 transactions, not 22, and
+   * its loop stands still for some 25 ms instead of 190. */
   if (k.batch && !ww_config_is_set(cfg, "commit-interval"))
     lp.commit_ms = WW_BATCH_COMMIT_MS;
   k.from_beginning = ww_config_bool(cfg, "from-beginning");
