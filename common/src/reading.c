@@ -176,11 +176,7 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
     }
     if (c < 0x20)
       return fail(sc, WW_DLQ_MALFORMED_JSON, "control character inside a string");
-    if (c != '\\') {
-      if (v)
-        put(v, (char)c);
-      continue;
-    }
+    /* c is a backslash: plain_run_end() stops at nothing else. */
     if (sc->p >= sc->end)
       break;
     c = (unsigned char)*sc->p++;

@@ -227,31 +227,43 @@ static ww_dlq_reason_t dec_exact(const char *s, size_t n, ww_reading_t *r, char 
   return got;
 }
 
+/* A reading whose component_id string (left open) holds \p plain then
+ * \p rest, decoded from an exact-size copy. */
+static ww_dlq_reason_t dec_component(const char *plain, const char *rest, ww_reading_t *r,
+                                     char *err) {
+  char buf[512];
+  snprintf(buf, sizeof(buf),
+           "{\"production_line\":\"turbine-line-1\",\"timestamp\":\"2026-01-01T00:00:00Z\","
+           "\"temperature\":1,\"component_id\":\"%s%s",
+           plain, rest);
+  return dec_exact(buf, strlen(buf), r, err);
+}
+
+/* \p rest after \p plain closes the string and the object, and decodes to
+ * \p decoded after \p plain. */
+static void check_component(const char *plain, const char *rest, const char *decoded) {
+  ww_reading_t r;
+  char err[256], want[64];
+  CHECK_INT_EQ(dec_component(plain, rest, &r, err), WW_DLQ_NONE);
+  snprintf(want, sizeof(want), "%s%s", plain, decoded);
+  CHECK_STR_EQ(r.component_id, want);
+}
+
 /* Strings are scanned eight bytes at a time: an escape, a raw control byte,
  * non-ASCII bytes and DEL, and the document's end, each after 0 to 19 plain
  * bytes, i.e. at every offset of a word. */
 static void test_string_offsets(void) {
   ww_reading_t r;
-  char err[256], buf[512], want[64], plain[32];
-  const char *head = "{\"production_line\":\"turbine-line-1\",\"timestamp\":"
-                     "\"2026-01-01T00:00:00Z\",\"temperature\":1,\"component_id\":\"";
+  char err[256], plain[32];
   for (int k = 0; k < 20; k++) {
     for (int i = 0; i < k; i++)
       plain[i] = (char)('A' + i);
     plain[k] = '\0';
-    snprintf(buf, sizeof(buf), "%s%s\\tz\"}", head, plain);
-    CHECK_INT_EQ(dec_exact(buf, strlen(buf), &r, err), WW_DLQ_NONE);
-    snprintf(want, sizeof(want), "%s\tz", plain);
-    CHECK_STR_EQ(r.component_id, want);
-    snprintf(buf, sizeof(buf), "%s%s\x01z\"}", head, plain);
-    CHECK_INT_EQ(dec_exact(buf, strlen(buf), &r, err), WW_DLQ_MALFORMED_JSON);
+    check_component(plain, "\\tz\"}", "\tz");
+    CHECK_INT_EQ(dec_component(plain, "\x01z\"}", &r, err), WW_DLQ_MALFORMED_JSON);
     CHECK_STR_CONTAINS(err, "control character");
-    snprintf(buf, sizeof(buf), "%s%s\xc3\xa9\x7f\"}", head, plain);
-    CHECK_INT_EQ(dec_exact(buf, strlen(buf), &r, err), WW_DLQ_NONE);
-    snprintf(want, sizeof(want), "%s\xc3\xa9\x7f", plain);
-    CHECK_STR_EQ(r.component_id, want);
-    snprintf(buf, sizeof(buf), "%s%s", head, plain);
-    CHECK_INT_EQ(dec_exact(buf, strlen(buf), &r, err), WW_DLQ_MALFORMED_JSON);
+    check_component(plain, "\xc3\xa9\x7f\"}", "\xc3\xa9\x7f");
+    CHECK_INT_EQ(dec_component(plain, "", &r, err), WW_DLQ_MALFORMED_JSON);
   }
 }
 
