@@ -90,12 +90,16 @@ ww_alert_event_t ww_alert_step(ww_alert_t *a, const ww_alert_obs_t *obs, int min
 
 #define APPEND(...) ww_proc_appendf(buf, size, &off, __VA_ARGS__)
 
+/* An alert is reported as a warning at least (one wording for the topic and the console). */
+static const char *alert_severity(const ww_alert_t *a) {
+  return a->severity >= WW_SEV_CRITICAL ? "critical" : "warning";
+}
+
 void ww_alert_summary(const ww_alert_t *a, ww_alert_event_t ev, const char *line_id,
                       const char *component_id, char *buf, size_t size) {
   snprintf(buf, size, "%s %s %s/%s severity %s type %s max_score %.3f readings %" PRId64,
-           a->alert_id, ww_alert_event_name(ev), line_id, component_id,
-           a->severity >= WW_SEV_CRITICAL ? "critical" : "warning", a->type, a->max_score,
-           a->readings);
+           a->alert_id, ww_alert_event_name(ev), line_id, component_id, alert_severity(a), a->type,
+           a->max_score, a->readings);
 }
 
 size_t ww_alert_encode(const ww_alert_t *a, ww_alert_event_t ev, const ww_factory_t *fac,
@@ -111,8 +115,7 @@ size_t ww_alert_encode(const ww_alert_t *a, ww_alert_event_t ev, const ww_factor
          "\"production_line\":\"%s\",\"component_id\":\"%s\",\"severity\":\"%s\","
          "\"anomaly_type\":\"%s\",\"opened_at\":\"%s\",\"updated_at\":\"%s\",",
          a->alert_id, ww_alert_event_name(ev), ev == WW_ALERT_RESOLVED ? "resolved" : "open",
-         ld->id, component_id, a->severity >= WW_SEV_CRITICAL ? "critical" : "warning", a->type,
-         opened, updated);
+         ld->id, component_id, alert_severity(a), a->type, opened, updated);
   if (ev == WW_ALERT_RESOLVED)
     APPEND("\"resolved_at\":\"%s\",", resolved);
   else
