@@ -150,6 +150,50 @@ static void test_percentiles_match_sort(void) {
   CHECK_INT_EQ(bad, 0);
 }
 
+/* Windows of 4096 values and more find their percentiles through buckets
+ * between min and max: the same results to the bit as a sort, for the
+ * shapes that stress buckets (one far outlier, so nearly every value shares
+ * a bucket; a range of a few ulps; negatives; ranks on a bucket's edge). */
+static void test_bucket_percentiles_match_sort(void) {
+  static const size_t sizes[] = {4095, 4096, 4097, 5000, 8193, 40011};
+  static double v[40011], scratch[40011], sorted[40011];
+  uint64_t x = 0x9E3779B97F4A7C15ULL;
+  int bad = 0, checked = 0;
+  for (size_t si = 0; si < sizeof(sizes) / sizeof(sizes[0]); si++) {
+    size_t n = sizes[si];
+    for (int shape = 0; shape < 8; shape++) {
+      ww_stats_t st;
+      for (size_t i = 0; i < n; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        switch (shape) {
+        case 0: v[i] = 60.0 + (double)(x % 1000000) / 1e5; break;            /* a sensor's spread */
+        case 1: v[i] = (double)(x % 7); break;                               /* many ties */
+        case 2: v[i] = i == n / 3 ? 1e9 : (double)(x % 1000) / 10; break;    /* one far outlier */
+        case 3: v[i] = 1.0 + (double)(x % 4) * 2.220446049250313e-16; break; /* a few ulps */
+        case 4: v[i] = -50.0 + (double)(x % 100000) / 1e3; break;            /* negatives */
+        case 5: v[i] = (double)(n - i); break;                               /* descending */
+        case 6: v[i] = i % 4096 == 0 ? 0.0 : 4096.0; break;                  /* two values */
+        default: v[i] = (double)(i % 4096); break; /* one value per bucket, ranks on edges */
+        }
+      }
+      memcpy(sorted, v, n * sizeof(*v));
+      qsort(sorted, n, sizeof(*sorted), cmp_dbl);
+      ww_stats_compute(v, NULL, n, scratch, 0.1, &st);
+      checked++;
+      if (st.p50 != ww_stats_percentile_sorted(sorted, n, 50) ||
+          st.p95 != ww_stats_percentile_sorted(sorted, n, 95) || st.min != sorted[0] ||
+          st.max != sorted[n - 1]) {
+        if (bad++ < 5)
+          fprintf(stderr, "n %zu shape %d: p50 %.17g p95 %.17g, sorted %.17g %.17g\n", n, shape,
+                  st.p50, st.p95, ww_stats_percentile_sorted(sorted, n, 50),
+                  ww_stats_percentile_sorted(sorted, n, 95));
+      }
+    }
+  }
+  CHECK_INT_EQ(checked, 48);
+  CHECK_INT_EQ(bad, 0);
+}
+
 int main(void) {
   RUN(test_known_values);
   RUN(test_trend);
@@ -158,5 +202,6 @@ int main(void) {
   RUN(test_percentile);
   RUN(test_large_sort);
   RUN(test_percentiles_match_sort);
+  RUN(test_bucket_percentiles_match_sort);
   return WW_TEST_RESULT();
 }
