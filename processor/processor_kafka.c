@@ -391,9 +391,16 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
     }
     /* A crashed instance's open transaction holds back read_committed
      * readers until the broker aborts it: when the same transactional.id
-     * restarts it is fenced at once, otherwise after this timeout. */
+     * restarts it is fenced at once, otherwise after this timeout.
+     * A transaction that starts while the broker still writes the previous
+     * commit's markers (a few ms) has its AddOffsetsToTxn refused with
+     * CONCURRENT_TRANSACTIONS; librdkafka retries after retry.backoff.ms,
+     * 100 ms by default, and the commit and the loop wait that long. With
+     * commits back to back (an alert event just after a commit) one in
+     * twenty did; a 10 ms retry lands once the markers are written. */
     if (ww_kafka_conf_set(conf, "transactional.id", id, errstr, n) != 0 ||
-        ww_kafka_conf_default(cfg, conf, "transaction.timeout.ms", "10000", errstr, n) != 0)
+        ww_kafka_conf_default(cfg, conf, "transaction.timeout.ms", "10000", errstr, n) != 0 ||
+        ww_kafka_conf_default(cfg, conf, "retry.backoff.ms", "10", errstr, n) != 0)
       goto err;
   }
   rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);

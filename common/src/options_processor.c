@@ -26,7 +26,7 @@ const ww_opt_t ww__opts_processor[] = {
      "a rebalance, instead of training again, and carry over the alerts the alerts topic leaves "
      "open (never with --from-beginning)",
      WW_ROLE_PROCESSOR},
-    {"alert-commit-delay", 0, NULL, "processor.alert_commit_delay", WW_OPT_DURATION, "20ms", NULL,
+    {"alert-commit-delay", 0, NULL, "processor.alert_commit_delay", WW_OPT_DURATION, "10ms", NULL,
      0, 3.6e6, "TIME",
      "real time: commit within this long of an alert event instead of waiting for "
      "--commit-interval, so alerts become visible to read_committed consumers at once",
