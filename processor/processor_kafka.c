@@ -190,7 +190,7 @@ static int rewind_to_committed(kctx_t *k) {
   release_alerts(k, 0);         /* their transaction was aborted */
   err = rd_kafka_assignment(k->consumer, &parts);
   if (!err)
-    err = ww_kafka_resume_offsets(k->consumer, parts, WW_TXN_TIMEOUT_MS);
+    err = ww_kafka_resume_offsets(k->consumer, parts, WW_TXN_TIMEOUT_MS, WW_OFFSETS_TIMEOUT_MS);
   if (!err) {
     for (int i = 0; i < parts->cnt; i++)
       ww_proc_revoke(k->proc, parts->elems[i].partition);
@@ -316,7 +316,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (k->from_beginning)
       ww_kafka_resolve_beginning(rk, parts, WW_OFFSETS_TIMEOUT_MS);
     else if (parts->cnt > 0)
-      ww_kafka_resume_offsets(rk, parts, WW_OFFSETS_TIMEOUT_MS);
+      ww_kafka_resume_offsets(rk, parts, WW_OFFSETS_TIMEOUT_MS, WW_OFFSETS_TIMEOUT_MS);
     if (cooperative)
       error = rd_kafka_incremental_assign(rk, parts);
     else

@@ -250,14 +250,14 @@ void ww_kafka_resolve_beginning(rd_kafka_t *rk, rd_kafka_topic_partition_list_t 
 }
 
 rd_kafka_resp_err_t ww_kafka_resume_offsets(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
-                                            int timeout_ms) {
+                                            int committed_ms, int watermark_ms) {
   rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
-  rd_kafka_resp_err_t err = ww_kafka_committed(rk, c, timeout_ms);
+  rd_kafka_resp_err_t err = ww_kafka_committed(rk, c, committed_ms);
   if (!err) {
     for (int i = 0; i < parts->cnt; i++)
       parts->elems[i].offset =
           c->elems[i].offset >= 0 ? c->elems[i].offset : RD_KAFKA_OFFSET_BEGINNING;
-    ww_kafka_resolve_beginning(rk, parts, timeout_ms);
+    ww_kafka_resolve_beginning(rk, parts, watermark_ms);
   }
   rd_kafka_topic_partition_list_destroy(c);
   return err;

@@ -187,13 +187,13 @@ static void test_committed_retries(void) {
   parts = rd_kafka_topic_partition_list_new(2);
   rd_kafka_topic_partition_list_add(parts, "c", 0);
   rd_kafka_topic_partition_list_add(parts, "c", 1);
-  CHECK_INT_EQ(ww_kafka_resume_offsets(cons, parts, 20000), 0);
+  CHECK_INT_EQ(ww_kafka_resume_offsets(cons, parts, 20000, 20000), 0);
   CHECK_INT_EQ(parts->elems[0].offset, 7);
   CHECK_INT_EQ(parts->elems[1].offset, 0);
   parts->elems[0].offset = parts->elems[1].offset = RD_KAFKA_OFFSET_INVALID;
   rd_kafka_mock_push_request_errors(mc, OFFSET_FETCH, 1,
                                     RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
-  CHECK_INT_EQ(ww_kafka_resume_offsets(cons, parts, 20000),
+  CHECK_INT_EQ(ww_kafka_resume_offsets(cons, parts, 20000, 20000),
                RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
   CHECK_INT_EQ(parts->elems[0].offset, RD_KAFKA_OFFSET_INVALID);
   CHECK_INT_EQ(parts->elems[1].offset, RD_KAFKA_OFFSET_INVALID);

@@ -111,14 +111,15 @@ void ww_kafka_resolve_beginning(rd_kafka_t *rk, rd_kafka_topic_partition_list_t 
 
 /**
  * @brief Sets every partition of \p parts to where its consumer group resumes:
- *        the committed offset (ww_kafka_committed(), within \p timeout_ms), or,
+ *        the committed offset (ww_kafka_committed(), within \p committed_ms), or,
  *        with nothing committed, the low watermark (auto.offset.reset=earliest,
- *        through ww_kafka_resolve_beginning()).
+ *        through ww_kafka_resolve_beginning(), within \p watermark_ms each: a
+ *        watermark not read only leaves RD_KAFKA_OFFSET_BEGINNING).
  * @returns 0, or the error that kept the committed offsets from being read,
  *          with \p parts unchanged.
  */
 rd_kafka_resp_err_t ww_kafka_resume_offsets(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
-                                            int timeout_ms);
+                                            int committed_ms, int watermark_ms);
 
 /**
  * Partition-EOF tracking for --mode batch: done once every assigned partition
