@@ -396,8 +396,8 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
      * commit's markers (a few ms) has its AddOffsetsToTxn refused with
      * CONCURRENT_TRANSACTIONS; librdkafka retries after retry.backoff.ms,
      * 100 ms by default, and the commit and the loop wait that long. With
-     * commits back to back (an alert event just after a commit) one in
-     * twenty did; a 10 ms retry lands once the markers are written. */
+     * commits back to back (an alert event just after a commit) 21 of 358
+     * did; a 10 ms retry lands once the markers are written. */
     if (ww_kafka_conf_set(conf, "transactional.id", id, errstr, n) != 0 ||
         ww_kafka_conf_default(cfg, conf, "transaction.timeout.ms", "10000", errstr, n) != 0 ||
         ww_kafka_conf_default(cfg, conf, "retry.backoff.ms", "10", errstr, n) != 0)

@@ -69,12 +69,21 @@ static void select_rank(double *v, size_t n, size_t k) {
  * ww_stats_percentile_sorted() does on a sorted copy, and with the same result.
  * Only v[from..n) is searched: the caller knows the rank is not below \p from
  * and that v[from..n) holds exactly the values of those ranks. */
-static double percentile_select(double *v, size_t n, size_t from, double q) {
-  double pos = q / 100.0 * (double)(n - 1), frac, next;
+/* The rank at or below the q-th percentile (0..100) of n > 0 values, and in
+ * \p frac how far towards the next rank it lies (0: no interpolation), as
+ * ww_stats_percentile_sorted() places it. */
+static size_t percentile_rank(size_t n, double q, double *frac) {
+  double pos = q / 100.0 * (double)(n - 1);
   size_t lo = (size_t)pos;
-  frac = pos - (double)lo;
+  *frac = pos - (double)lo;
   if (lo >= n - 1)
-    lo = n - 1, frac = 0;
+    lo = n - 1, *frac = 0;
+  return lo;
+}
+
+static double percentile_select(double *v, size_t n, size_t from, double q) {
+  double frac, next;
+  size_t lo = percentile_rank(n, q, &frac);
   select_rank(v + from, n - from, lo - from);
   if (frac == 0)
     return v[lo];
@@ -94,10 +103,10 @@ static double percentile_select(double *v, size_t n, size_t from, double q) {
  * pass copies only those buckets' values, and the selection runs among
  * them. For a 60-s window at 5,000 readings/s (300,000 values) that takes
  * some 0.6 ms per sensor instead of 4 ms, and the processor's loop stands
- * still while a window closes. The ranks and
- * the interpolation are percentile_select()'s, so the results are the same
- * to the bit. @returns 0, or -1 when the range has no usable width (the
- * caller selects among all values then).
+ * still while a window closes. The ranks (percentile_rank()) and the
+ * interpolation are percentile_select()'s, so the results are the same to
+ * the bit. @returns 0, or -1 when the range has no usable width (the caller
+ * selects among all values then).
  */
 #define WW_PCT_BUCKETS      4096
 #define WW_PCT_BUCKET_MIN_N 4096
@@ -118,11 +127,7 @@ static int bucket_percentiles(const double *v, size_t n, double mn, double mx, d
     return -1;
   /* The ranks: each percentile's lower rank and, when it interpolates, the next. */
   for (int p = 0; p < 2; p++) {
-    double pos = qs[p] / 100.0 * (double)(n - 1);
-    size_t lo = (size_t)pos;
-    frac[p] = pos - (double)lo;
-    if (lo >= n - 1)
-      lo = n - 1, frac[p] = 0;
+    size_t lo = percentile_rank(n, qs[p], &frac[p]);
     rank[nr++] = lo;
     if (frac[p] != 0)
       rank[nr++] = lo + 1;

@@ -214,6 +214,7 @@ static void test_severity(void) {
   CHECK_INT_EQ(ww_sensor_severity(t, 9.9), WW_SEV_CRITICAL);
   CHECK_STR_EQ(ww_severity_name(WW_SEV_CRITICAL), "critical");
 }
+
 /* Decode the first n bytes of s from an exact-size copy: a sanitized build
  * reports any read past the end. */
 static ww_dlq_reason_t dec_exact(const char *s, size_t n, ww_reading_t *r, char *err) {
