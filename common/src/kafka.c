@@ -125,6 +125,26 @@ err:
   return NULL;
 }
 
+/*
+ * librdkafka 2.0 can miss its first connection attempt: when its main thread
+ * looks for a broker while rd_kafka_new() is still adding the bootstrap
+ * servers, neither connects, and the client waits for its 1-s timer (one
+ * start in 10 to 40 here, a second lost before the first reading). A
+ * metadata request asks for a connection again; each try waits a little
+ * longer than librdkafka's 50-ms guard between connection attempts. With no
+ * broker up this gives up after 0.3 s and the client goes on trying as it
+ * would have.
+ */
+static void connect_now(rd_kafka_t *rk) {
+  for (int i = 0; i < 5; i++) {
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(rk, 0, NULL, &md, 60) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      rd_kafka_metadata_destroy(md);
+      return;
+    }
+  }
+}
+
 rd_kafka_t *ww_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errstr,
                          size_t errstr_size) {
   char why[512];
@@ -136,6 +156,7 @@ rd_kafka_t *ww_kafka_new(rd_kafka_type_t type, rd_kafka_conf_t *conf, char *errs
   }
   if (type == RD_KAFKA_CONSUMER)
     rd_kafka_poll_set_consumer(rk);
+  connect_now(rk);
   return rk;
 }
 
