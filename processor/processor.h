@@ -34,6 +34,8 @@ typedef enum ww_proc_out_e {
   WW_OUT__COUNT
 } ww_proc_out_t;
 
+#define WW_OUT_BUFSZ 4096 /* bytes for one encoded output */
+
 /** One Kafka header; value is borrowed, \p len bytes. */
 typedef struct ww_proc_header_s {
   const char *name;
@@ -56,6 +58,10 @@ typedef struct ww_proc_output_s {
   /* Optional (NULL = none): the alert event \p json (\p len bytes) is about
    * to be produced; \p summary is its one-line text for a console. */
   void (*alert_event)(void *opaque, const char *json, size_t len, const char *summary);
+  /* Optional (NULL = the engine encodes and produces it): takes a copy of
+   * each scored reading, in order, and sees that its sensor-scored message
+   * gets produced. @returns 0, or -1 (counted as a produce error). */
+  int (*scored)(void *opaque, const ww_reading_t *r, const ww_score_t *sc);
 } ww_proc_output_t;
 
 /** Engine settings, from the config (ww_proc_conf_load) or set by tests. */
@@ -137,6 +143,10 @@ void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
 
 /** @brief Finish every waiting reading (see ww_proc_enqueue()). */
 void ww_proc_flush(ww_proc_t *proc);
+
+/** @brief Count \p n outputs that failed after the output layer took them
+ * (ww_proc_output_t.scored). */
+void ww_proc_add_produce_errors(ww_proc_t *proc, int64_t n);
 
 /**
  * @brief Load a model file written by --models-dir (or taken from the models

@@ -382,11 +382,16 @@ static void finish_one(ww_proc_t *proc, pend_t *e) {
     int d = (int)(v->sc.anomaly_score * 10.0);
     proc->cnt.score_decile[d < 0 ? 0 : d > 9 ? 9 : d]++;
   }
-  n = ww_scored_encode(proc->fac, r, &v->sc, out, sizeof(out));
-  if (n >= sizeof(out))
-    proc->cnt.produce_errors++;
-  else
-    ww__proc_produce(proc, WW_OUT_SCORED, ld->id, strlen(ld->id), out, n, NULL, 0);
+  if (proc->out.scored) {
+    if (proc->out.scored(proc->out.opaque, r, &v->sc) != 0)
+      proc->cnt.produce_errors++;
+  } else {
+    n = ww_scored_encode(proc->fac, r, &v->sc, out, sizeof(out));
+    if (n >= sizeof(out))
+      proc->cnt.produce_errors++;
+    else
+      ww__proc_produce(proc, WW_OUT_SCORED, ld->id, strlen(ld->id), out, n, NULL, 0);
+  }
 
   /* Train on readings every detector calls normal. */
   if (ln->model && v->has_baseline && v->sc.severity == WW_SEV_NORMAL &&

@@ -22,6 +22,7 @@
 #define WW_POLL_MS            100   /* consumer poll timeout */
 #define WW_TURN_MAX           256   /* messages taken before housekeeping (a scoring batch) */
 #define WW_TURN_MS            5     /* ... or this long, whichever comes first */
+#define WW_SCORED_RING        8192  /* scored readings between the loop and their thread */
 #define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models or alerts topic back */
 #define WW_BATCH_COMMIT_MS    1000  /* --commit-interval's default in batch mode */
 #define WW_OFFSETS_TIMEOUT_MS 5000  /* bound on reading committed offsets or watermarks */
@@ -98,7 +99,8 @@ static void release_alerts(kctx_t *k, int deliver) {
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   kctx_t *k = opaque;
   if (m->err) {
-    k->delivery_failures++;
+    /* (the scored-readings thread serves delivery reports too, when the queue is full) */
+    __atomic_add_fetch(&k->delivery_failures, 1, __ATOMIC_RELAXED);
     WW_LOG(WW_LOG_ERROR, "PRODUCE", "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
            rd_kafka_err2str(m->err));
   }
@@ -138,6 +140,44 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
     return -1;
   }
   return 0;
+}
+
+/* ww_scored_send_fn, on the scored-readings thread: encode one reading and
+ * queue it, keyed by its line like every output. A full queue waits for
+ * deliveries (this thread serving their reports), which holds back the loop
+ * once the ring fills: nothing is dropped. */
+static int send_scored(void *opaque, const ww_reading_t *r, const ww_score_t *sc) {
+  kctx_t *k = opaque;
+  const char *key = ww_config_factory(k->cfg)->lines[r->line_idx].id;
+  char buf[WW_OUT_BUFSZ];
+  size_t n = ww_scored_encode(ww_config_factory(k->cfg), r, sc, buf, sizeof(buf));
+  rd_kafka_resp_err_t err;
+  if (n >= sizeof(buf))
+    return -1;
+  while ((err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[WW_OUT_SCORED]),
+                                  RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(buf, n),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
+         RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    rd_kafka_poll(k->producer, 10);
+  if (err) {
+    WW_LOG(WW_LOG_ERROR, "PRODUCE", "cannot produce to %s: %s",
+           rd_kafka_topic_name(k->rkt[WW_OUT_SCORED]), rd_kafka_err2str(err));
+    return -1;
+  }
+  return 0;
+}
+
+static int put_scored(void *opaque, const ww_reading_t *r, const ww_score_t *sc) {
+  kctx_t *k = opaque;
+  ww_scored_stage_put(k->scored, r, sc);
+  return 0;
+}
+
+/* Every scored reading handed over is in the producer's queue (a commit,
+ * an abort or a flush is about to look at it). */
+static void drain_scored(kctx_t *k) {
+  if (k->scored)
+    ww_proc_add_produce_errors(k->proc, ww_scored_stage_drain(k->scored));
 }
 
 /* Remember that everything before offset+1 of this partition is processed. */
@@ -248,6 +288,7 @@ static int commit(kctx_t *k) {
 }
 
 static int commit_inner(kctx_t *k) {
+  drain_scored(k);
   if (k->failed || k->need_rewind)
     return -1;
   if (k->eos) {
@@ -271,9 +312,9 @@ static int commit_inner(kctx_t *k) {
       return -1;
     k->txn_open = 0;
   } else {
-    int64_t before = k->delivery_failures;
+    int64_t before = __atomic_load_n(&k->delivery_failures, __ATOMIC_RELAXED);
     rd_kafka_resp_err_t err = rd_kafka_flush(k->producer, WW_FLUSH_TIMEOUT_MS);
-    if (err || k->delivery_failures != before) {
+    if (err || __atomic_load_n(&k->delivery_failures, __ATOMIC_RELAXED) != before) {
       WW_LOG(WW_LOG_ERROR, "COMMIT",
              "outputs not delivered (%s, %" PRId64 " failures): "
              "offsets not committed; exiting so a restart reprocesses them",
@@ -553,6 +594,7 @@ static int run_loop(kctx_t *k, loop_t *lp) {
     lp->since_check = 0;
     lp->last_turn = ww_mono_ms();
     ww_proc_flush(k->proc);
+    ww_scored_stage_kick(k->scored);
     rd_kafka_poll(k->producer, 0);
     if (ww_kafka_fatal(k->consumer, errstr, sizeof(errstr)) ||
         ww_kafka_fatal(k->producer, errstr, sizeof(errstr))) {
@@ -618,7 +660,9 @@ int ww_proc_run(const ww_config_t *cfg) {
     rc = 2;
     goto done;
   }
+  memset(&out, 0, sizeof(out));
   out.produce = out_produce;
+  out.scored = put_scored;
   out.opaque = &k;
   out.window_closed = ww__pk_window_closed;
   out.alert_event = stage_alert;
@@ -694,6 +738,12 @@ int ww_proc_run(const ww_config_t *cfg) {
              rd_kafka_err2str(rd_kafka_last_error()));
       goto done;
     }
+  }
+  /* Encoding and producing each scored reading is a third of the loop's
+   * work: a thread of its own does it while the loop reads and scores on. */
+  if (!(k.scored = ww_scored_stage_new(WW_SCORED_RING, send_scored, &k, errstr, sizeof(errstr)))) {
+    WW_LOG(WW_LOG_ERROR, "MAIN", "%s", errstr);
+    goto done;
   }
   if (k.eos) {
     rd_kafka_error_t *error = rd_kafka_init_transactions(k.producer, WW_TXN_TIMEOUT_MS);
@@ -779,6 +829,10 @@ done:
     /* Leaving the group revokes: nothing is pending now, so no commit runs. */
     ww_kafka_consumer_close(k.consumer);
   }
+  /* Before an abort or the last flush, every reading handed over is queued. */
+  drain_scored(&k);
+  ww_scored_stage_destroy(k.scored);
+  k.scored = NULL;
   if (k.producer) {
     if (k.txn_open) {
       rd_kafka_error_t *error = rd_kafka_abort_transaction(k.producer, WW_TXN_TIMEOUT_MS);

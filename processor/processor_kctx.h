@@ -12,6 +12,7 @@
 
 #include "processor.h"
 #include "processor_handlers.h"
+#include "processor_scored.h"
 #include "windwatch/config.h"
 #include "windwatch/kafka.h"
 #include "windwatch/metrics.h"
@@ -53,9 +54,10 @@ typedef struct kctx_s {
   ww_handlers_t *handlers;   /* console, webhook, e-mail */
   staged_t *staged;          /* alert events of the open transaction (owned) */
   size_t n_staged, cap_staged;
-  int paused;              /* input paused: the output queue is too full */
-  int outq_high, outq_low; /* pause at/above, resume at/below (messages) */
-  int64_t pauses;          /* times the input was paused */
+  int paused;                /* input paused: the output queue is too full */
+  int outq_high, outq_low;   /* pause at/above, resume at/below (messages) */
+  int64_t pauses;            /* times the input was paused */
+  ww_scored_stage_t *scored; /* sends sensor-scored from a thread of its own */
 } kctx_t;
 
 /** Register the metrics and serve them on \p listen. @returns 0 or -1 with errstr. */

@@ -18,6 +18,10 @@ void ww__proc_produce(ww_proc_t *proc, ww_proc_out_t o, const char *key, size_t 
     proc->cnt.produce_errors++;
 }
 
+void ww_proc_add_produce_errors(ww_proc_t *proc, int64_t n) {
+  proc->cnt.produce_errors += n;
+}
+
 /* \p v in decimal into \p buf (at least 21 bytes), not NUL-terminated.
  * @returns its length. Dead letters can be a tenth of the input: no printf. */
 static size_t fmt_i64(char *buf, int64_t v) {

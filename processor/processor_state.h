@@ -17,7 +17,6 @@
 #include "windwatch/window.h"
 
 #define WW_SLOTS_PER_LINE (WW_MAX_COMPONENTS + 1) /* one alert slot per component + free text */
-#define WW_OUT_BUFSZ      4096                    /* bytes for one encoded output */
 
 /* What the engine knows about one component of a line between readings. */
 typedef struct comp_s {

@@ -7,3 +7,4 @@ ww_unit_test(test_processor_engine SOURCES test_processor_engine.c LIBS ww_proce
 ww_unit_test(test_iforest SOURCES test_iforest.c)
 ww_unit_test(test_processor_handlers SOURCES test_processor_handlers.c LIBS ww_processor)
 ww_unit_test(test_processor_batching SOURCES test_processor_batching.c LIBS ww_processor ww_producer)
+ww_unit_test(test_processor_scored SOURCES test_processor_scored.c LIBS ww_processor)

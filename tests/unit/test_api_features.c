@@ -184,7 +184,7 @@ static void test_same_as_processor(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL, NULL};
+  ww_proc_output_t out = {cap_produce, &c, NULL, NULL, NULL};
   ww_proc_t *proc;
   char err[256];
   int64_t t0 = 1767225600000; /* 2026-01-01T00:00:00Z */

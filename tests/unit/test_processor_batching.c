@@ -119,7 +119,7 @@ static int make_input(const ww_factory_t *fac, input_t *in) {
 static int run(const ww_factory_t *fac, const input_t *in, int chunk, sink_t *s,
                ww_proc_counters_t *cnt) {
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {sink_produce, s, NULL, NULL};
+  ww_proc_output_t out = {sink_produce, s, NULL, NULL, NULL};
   char err[256];
   ww_proc_t *proc;
   ww_proc_conf_defaults(&pc);

@@ -107,7 +107,7 @@ static void test_count_windows_and_alerts(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL, cap_alert_event};
+  ww_proc_output_t out = {cap_produce, &c, NULL, cap_alert_event, NULL};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256], summary[2048];
@@ -244,7 +244,7 @@ static void test_stuck_and_model(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL, NULL};
+  ww_proc_output_t out = {cap_produce, &c, NULL, NULL, NULL};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256];
@@ -351,7 +351,7 @@ static void test_time_windows_late(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL, NULL};
+  ww_proc_output_t out = {cap_produce, &c, NULL, NULL, NULL};
   ww_proc_counters_t cnt;
   ww_proc_t *proc;
   char err[256];
@@ -409,7 +409,8 @@ static void test_carry_over(void) {
   ww_config_t *cfg;
   const ww_factory_t *fac = factory(&cfg);
   ww_proc_conf_t pc;
-  ww_proc_output_t out_a = {cap_produce, &a, NULL, NULL}, out_b = {cap_produce, &b, NULL, NULL};
+  ww_proc_output_t out_a = {cap_produce, &a, NULL, NULL, NULL},
+                   out_b = {cap_produce, &b, NULL, NULL, NULL};
   ww_proc_t *pa, *pb;
   ww_proc_carry_t *carry;
   char err[256], opened[4096];
