@@ -558,6 +558,11 @@ void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
 
 void ww_proc_finish(ww_proc_t *proc) {
   ww_proc_flush(proc);
+  for (int i = 0; i < proc->fac->n_lines; i++) {
+    line_t *ln = &proc->lines[i];
+    if (ln->model && ww_model_finish(ln->model) == 1)
+      ww__proc_publish_model(proc, ln);
+  }
   if (!proc->conf.flush_on_end)
     return;
   for (int i = 0; i < proc->fac->n_lines; i++)

@@ -3,6 +3,7 @@
 
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,9 +15,30 @@
 #include "windwatch/timeutil.h"
 
 #define WW_MODEL_NQ 7 /* quantiles kept with a model */
+/* A retrained version takes over at the first row offered this much event
+ * time after the row that completed its sample, or this many rows later,
+ * whichever comes first: a point fixed by the data, so runs over the same
+ * input score alike, and late enough that training is done by then. */
+#define WW_MODEL_HANDOVER_MS   60000
+#define WW_MODEL_HANDOVER_ROWS 4096
 static const double quantile_at[WW_MODEL_NQ] = {0.5, 0.9, 0.95, 0.99, 0.995, 0.999, 1.0};
 static const char *const quantile_name[WW_MODEL_NQ] = {"p50",   "p90",   "p95", "p99",
                                                        "p99_5", "p99_9", "max"};
+
+/* One training: its input, and what it gives. */
+typedef struct fit_s {
+  const double *rows; /* [n * d], not owned */
+  int n, d;
+  ww_iforest_params_t p;
+  ww_model_conf_t conf;
+  ww_iforest_t *forest; /* NULL when training failed (err says why) */
+  char *json;           /* the forest as JSON (retrains only), or NULL */
+  size_t json_len;
+  double q[WW_MODEL_NQ]; /* training-score quantiles */
+  double warn, crit;     /* thresholds */
+  int alike;             /* the rows were all alike: the model flags nothing */
+  char err[256];
+} fit_t;
 
 struct ww_model_s {
   ww_model_conf_t conf;
@@ -33,6 +55,17 @@ struct ww_model_s {
   int n_trained;            /* rows it was trained on */
   double warn, crit;        /* score thresholds in use */
   double q[WW_MODEL_NQ];    /* training-score quantiles */
+  char *forest_json;        /* forest as JSON when a retrain made it, else NULL */
+  size_t forest_json_len;
+  /* A retrain runs on a thread of its own while the stream goes on with
+   * the current version (training is a tenth of the loop's work when a
+   * backlog is caught up): */
+  int job_running; /* job_thread is training job */
+  pthread_t job_thread;
+  fit_t job;
+  double *job_rows;      /* [train_size * d] the reservoir when it started */
+  int64_t job_event_ms;  /* event time of the row that completed its sample */
+  int64_t job_rows_left; /* rows to offer before it takes over */
 };
 
 ww_model_t *ww_model_new(const ww_model_conf_t *mc, int d, const char *line_id) {
@@ -53,15 +86,38 @@ ww_model_t *ww_model_new(const ww_model_conf_t *mc, int d, const char *line_id) 
   return m;
 }
 
+/* Wait for a running retrain and throw its result away. */
+static void job_discard(ww_model_t *m) {
+  if (!m->job_running)
+    return;
+  pthread_join(m->job_thread, NULL);
+  m->job_running = 0;
+  ww_iforest_destroy(m->job.forest);
+  free(m->job.json);
+  m->job.forest = NULL;
+  m->job.json = NULL;
+}
+
+static void set_forest_json(ww_model_t *m, char *json, size_t len) {
+  free(m->forest_json);
+  m->forest_json = json;
+  m->forest_json_len = len;
+}
+
 void ww_model_destroy(ww_model_t *m) {
   if (!m)
     return;
+  job_discard(m);
   ww_iforest_destroy(m->forest);
+  set_forest_json(m, NULL, 0);
+  free(m->job_rows);
   free(m->buf);
   free(m);
 }
 
 void ww_model_reset(ww_model_t *m) {
+  job_discard(m);
+  set_forest_json(m, NULL, 0);
   ww_iforest_destroy(m->forest);
   m->forest = NULL;
   m->n_buf = 0;
@@ -104,58 +160,126 @@ static uint64_t splitmix(uint64_t *x) {
   return z ^ (z >> 31);
 }
 
-static int train(ww_model_t *m, int64_t ts_ms) {
-  ww_iforest_params_t p;
-  ww_iforest_t *f;
-  double *scores;
-  char err[256];
+/* Train on ft->rows and derive the thresholds: no state of the model is
+ * touched, so a retrain can run this on a thread of its own. */
+static void fit_run(fit_t *ft) {
+  double *scores = malloc((size_t)ft->n * sizeof(*scores));
+  ft->forest = ww_iforest_train(ft->rows, (size_t)ft->n, ft->d, &ft->p, ft->err, sizeof(ft->err));
+  if (!ft->forest || !scores) {
+    if (!scores)
+      snprintf(ft->err, sizeof(ft->err), "out of memory");
+    ww_iforest_destroy(ft->forest);
+    ft->forest = NULL;
+    free(scores);
+    return;
+  }
+  ww_iforest_score_batch(ft->forest, ft->rows, (size_t)ft->n, scores);
+  qsort(scores, (size_t)ft->n, sizeof(*scores), cmp_double);
+  for (int i = 0; i < WW_MODEL_NQ; i++)
+    ft->q[i] = quantile(scores, ft->n, quantile_at[i]);
+  ft->warn = ft->conf.score_warning > 0 ? ft->conf.score_warning
+                                        : quantile(scores, ft->n, ft->conf.q_warning);
+  ft->crit = ft->conf.score_critical > 0 ? ft->conf.score_critical
+                                         : quantile(scores, ft->n, ft->conf.q_critical);
+  if (ft->crit < ft->warn)
+    ft->crit = ft->warn;
+  /* Identical training rows give every point the same score: such a model
+   * cannot tell anything apart, so it must not flag anything either. */
+  ft->alike = ft->q[WW_MODEL_NQ - 1] - ft->q[0] < 1e-9;
+  if (ft->alike)
+    ft->warn = ft->crit = 1.01;
+  free(scores);
+}
+
+static void *fit_thread(void *arg) {
+  fit_t *ft = arg;
+  fit_run(ft);
+  /* Publishing needs the forest as JSON: make that here too. */
+  if (ft->forest)
+    ft->json = ww_iforest_to_json(ft->forest, &ft->json_len);
+  return NULL;
+}
+
+/* The next version's training of the rows in \p rows (the line and version mix into the seed). */
+static void fit_prepare(const ww_model_t *m, fit_t *ft, const double *rows) {
   uint64_t h = 1469598103934665603ULL;
   for (const char *c = m->line_id; *c; c++)
     h = (h ^ (uint8_t)*c) * 1099511628211ULL;
-  ww_iforest_params_default(&p);
-  p.n_trees = m->conf.n_trees;
-  p.max_samples = m->conf.max_samples;
-  p.seed = m->conf.seed ^ h ^ (uint64_t)(m->version + 1) * 0x9e3779b97f4a7c15ULL;
-  f = ww_iforest_train(m->buf, (size_t)m->n_buf, m->d, &p, err, sizeof(err));
-  scores = malloc((size_t)m->n_buf * sizeof(*scores));
-  if (!f || !scores) {
-    WW_LOG(WW_LOG_ERROR, "MODEL", "%s: training failed: %s", m->line_id, f ? "out of memory" : err);
-    ww_iforest_destroy(f);
-    free(scores);
+  memset(ft, 0, sizeof(*ft));
+  ft->rows = rows;
+  ft->n = m->n_buf;
+  ft->d = m->d;
+  ft->conf = m->conf;
+  ww_iforest_params_default(&ft->p);
+  ft->p.n_trees = m->conf.n_trees;
+  ft->p.max_samples = m->conf.max_samples;
+  ft->p.seed = m->conf.seed ^ h ^ (uint64_t)(m->version + 1) * 0x9e3779b97f4a7c15ULL;
+}
+
+/* Make \p ft (trained) the current version. @returns 1, or -1 if training failed. */
+static int install(ww_model_t *m, fit_t *ft, int64_t ts_ms) {
+  if (!ft->forest) {
+    WW_LOG(WW_LOG_ERROR, "MODEL", "%s: training failed: %s", m->line_id, ft->err);
+    free(ft->json);
+    ft->json = NULL;
     return -1;
   }
-  ww_iforest_score_batch(f, m->buf, (size_t)m->n_buf, scores);
-  qsort(scores, (size_t)m->n_buf, sizeof(*scores), cmp_double);
-  for (int i = 0; i < WW_MODEL_NQ; i++)
-    m->q[i] = quantile(scores, m->n_buf, quantile_at[i]);
-  m->warn = m->conf.score_warning > 0 ? m->conf.score_warning
-                                      : quantile(scores, m->n_buf, m->conf.q_warning);
-  m->crit = m->conf.score_critical > 0 ? m->conf.score_critical
-                                       : quantile(scores, m->n_buf, m->conf.q_critical);
-  if (m->crit < m->warn)
-    m->crit = m->warn;
-  /* Identical training rows give every point the same score: such a model
-   * cannot tell anything apart, so it must not flag anything either. */
-  if (m->q[WW_MODEL_NQ - 1] - m->q[0] < 1e-9) {
+  ww_iforest_destroy(m->forest);
+  m->forest = ft->forest;
+  ft->forest = NULL;
+  set_forest_json(m, ft->json, ft->json_len);
+  ft->json = NULL;
+  memcpy(m->q, ft->q, sizeof(m->q));
+  m->warn = ft->warn;
+  m->crit = ft->crit;
+  m->version++;
+  m->trained_at_ms = ww_now_ms();
+  m->trained_event_ms = ts_ms;
+  m->n_trained = ft->n;
+  if (ft->alike)
     WW_LOG(WW_LOG_WARN, "MODEL",
            "%s: training rows are all alike; the model will not flag "
            "readings until it is retrained on varied data",
            m->line_id);
-    m->warn = m->crit = 1.01;
-  }
-  free(scores);
-  ww_iforest_destroy(m->forest);
-  m->forest = f;
-  m->version++;
-  m->trained_at_ms = ww_now_ms();
-  m->trained_event_ms = ts_ms;
-  m->n_trained = m->n_buf;
-  m->seen = 0;
   WW_LOG(WW_LOG_INFO, "MODEL",
          "%s: model v%" PRId64 " trained on %d readings: warning >= %.4f, critical >= %.4f "
          "(training scores p50 %.4f, max %.4f)",
-         m->line_id, m->version, m->n_buf, m->warn, m->crit, m->q[0], m->q[WW_MODEL_NQ - 1]);
+         m->line_id, m->version, ft->n, m->warn, m->crit, m->q[0], m->q[WW_MODEL_NQ - 1]);
   return 1;
+}
+
+/* Train on the reservoir now (the first version: no reading is scored without it). */
+static int train_now(ww_model_t *m, int64_t ts_ms) {
+  fit_t ft;
+  fit_prepare(m, &ft, m->buf);
+  fit_run(&ft);
+  m->seen = 0;
+  return install(m, &ft, ts_ms);
+}
+
+/* Start training the next version on a copy of the reservoir. */
+static int retrain_start(ww_model_t *m, int64_t ts_ms) {
+  size_t bytes = (size_t)m->conf.train_size * (size_t)m->d * sizeof(*m->job_rows);
+  if (!m->job_rows && !(m->job_rows = malloc(bytes)))
+    return train_now(m, ts_ms);
+  memcpy(m->job_rows, m->buf, (size_t)m->n_buf * (size_t)m->d * sizeof(*m->buf));
+  fit_prepare(m, &m->job, m->job_rows);
+  m->seen = 0; /* the reservoir samples anew from here, as after any training */
+  m->job_event_ms = ts_ms;
+  m->job_rows_left = WW_MODEL_HANDOVER_ROWS;
+  if (pthread_create(&m->job_thread, NULL, fit_thread, &m->job) != 0) {
+    fit_run(&m->job); /* no thread: train here, take over at once */
+    return install(m, &m->job, ts_ms);
+  }
+  m->job_running = 1;
+  return 0;
+}
+
+/* The running retrain takes over (waiting for it if need be). */
+static int retrain_finish(ww_model_t *m) {
+  pthread_join(m->job_thread, NULL);
+  m->job_running = 0;
+  return install(m, &m->job, m->job_event_ms);
 }
 
 int ww_model_observe(ww_model_t *m, const double *row, int64_t ts_ms) {
@@ -173,13 +297,21 @@ int ww_model_observe(ww_model_t *m, const double *row, int64_t ts_ms) {
       memcpy(m->buf + j * (size_t)m->d, row, (size_t)m->d * sizeof(*row));
   }
   if (!m->forest)
-    return m->n_buf == cap ? train(m, ts_ms) : 0;
+    return m->n_buf == cap ? train_now(m, ts_ms) : 0;
+  if (m->job_running)
+    return --m->job_rows_left <= 0 || ts_ms - m->job_event_ms >= WW_MODEL_HANDOVER_MS
+               ? retrain_finish(m)
+               : 0;
   if (m->trained_event_ms == INT64_MIN / 2)
     m->trained_event_ms = ts_ms; /* a loaded model: its clock starts now */
   if (m->conf.retrain_ms > 0 && ts_ms - m->trained_event_ms >= m->conf.retrain_ms &&
       m->n_buf == cap)
-    return train(m, ts_ms);
+    return retrain_start(m, ts_ms);
   return 0;
+}
+
+int ww_model_finish(ww_model_t *m) {
+  return m->job_running ? retrain_finish(m) : 0;
 }
 
 char *ww_model_json(const ww_model_t *m, const char *const *feature_names, size_t *len) {
@@ -188,9 +320,12 @@ char *ww_model_json(const ww_model_t *m, const char *const *feature_names, size_
   int n;
   if (!m->forest)
     return NULL;
-  forest = ww_iforest_to_json(m->forest, &flen);
-  if (!forest)
+  if (m->forest_json) {
+    forest = m->forest_json;
+    flen = m->forest_json_len;
+  } else if (!(forest = ww_iforest_to_json(m->forest, &flen))) {
     return NULL;
+  }
   ww_ts_format(m->trained_at_ms, trained, sizeof(trained));
   ww_ts_format(m->trained_event_ms, event, sizeof(event));
   n = snprintf(head, sizeof(head),
@@ -209,7 +344,8 @@ char *ww_model_json(const ww_model_t *m, const char *const *feature_names, size_
     n += snprintf(head + n, sizeof(head) - (size_t)n, "%s\"%s\":%.6f", i ? "," : "",
                   quantile_name[i], m->q[i]);
   if (n <= 0 || (size_t)n + 16 >= sizeof(head)) {
-    free(forest);
+    if (forest != m->forest_json)
+      free(forest);
     return NULL;
   }
   n += snprintf(head + n, sizeof(head) - (size_t)n, "},\"forest\":");
@@ -224,7 +360,8 @@ char *ww_model_json(const ww_model_t *m, const char *const *feature_names, size_
     if (len)
       *len = off;
   }
-  free(forest);
+  if (forest != m->forest_json)
+    free(forest);
   return out;
 }
 
@@ -258,6 +395,8 @@ int ww_model_load(ww_model_t *m, const char *json, size_t len, char *errstr, siz
              m->line_id, m->d);
     goto done;
   }
+  job_discard(m); /* a version from elsewhere replaces any retrain under way */
+  set_forest_json(m, NULL, 0);
   ww_iforest_destroy(m->forest);
   m->forest = f;
   f = NULL;

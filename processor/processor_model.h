@@ -52,10 +52,22 @@ int ww_model_score_rows(const ww_model_t *m, const double *rows, size_t n, doubl
 
 /**
  * @brief Offer a row judged normal at event time \p ts_ms for training.
- * @returns 1 if a new model version was trained by this call, 0 if not,
+ *
+ * The first version trains within the call that completes its sample. A
+ * retrain starts, on a thread of its own, when --retrain-interval of event
+ * time has passed; the current version goes on scoring until the new one
+ * takes over, at the first row offered a minute of event time (or 4096 rows)
+ * after the one that started it.
+ * @returns 1 if a new model version took over in this call, 0 if not,
  *          -1 if training failed (logged; the previous model stays).
  */
 int ww_model_observe(ww_model_t *m, const double *row, int64_t ts_ms);
+
+/**
+ * @brief At the end of the input: a retrain under way takes over now.
+ * @returns as ww_model_observe().
+ */
+int ww_model_finish(ww_model_t *m);
 
 /**
  * @brief Install a model serialised by ww_model_json() (\p json, \p len bytes)

@@ -13,7 +13,7 @@
 
 typedef struct sink_s {
   pthread_mutex_t lock;
-  int64_t *seq;     /* sequence numbers in the order sent */
+  int64_t *seq; /* sequence numbers in the order sent */
   size_t n, cap;
   int intact;       /* every reading arrived with the fields it was put with */
   int slow_every;   /* sleep 100 us on every slow_every-th send (0 = never) */
