@@ -23,6 +23,7 @@
 #define WW_TURN_MAX           256   /* messages taken before housekeeping (a scoring batch) */
 #define WW_TURN_MS            5     /* ... or this long, whichever comes first */
 #define WW_SCORED_RING        8192  /* scored readings between the loop and their thread */
+#define WW_REFILL_TIMEOUT_MS  100   /* the wake-up request of refill_prefetch() */
 #define WW_RESTORE_TIMEOUT_MS 30000 /* bound on reading the models or alerts topic back */
 #define WW_BATCH_COMMIT_MS    1000  /* --commit-interval's default in batch mode */
 #define WW_OFFSETS_TIMEOUT_MS 5000  /* bound on reading committed offsets or watermarks */
@@ -473,7 +474,14 @@ static rd_kafka_t *make_consumer(kctx_t *k, char *errstr, size_t n) {
        * catch-up took some 140 ms to arrive, with the processor idle, and
        * the prefetch held 40 MB more. */
       ww_kafka_conf_default(cfg, conf, "fetch.wait.max.ms", "10", errstr, n) != 0 ||
-      ww_kafka_consumer_defaults(cfg, conf, errstr, n) != 0)
+      /* The prefetch stops at 100,000 readings (some 40 MB), not at the whole
+       * backlog: memory the loop frees is fetched into again, where a
+       * prefetch of 1M readings made the kernel zero 400 MB of new pages
+       * (a sixth of the processor's CPU in a catch-up). */
+      ww_kafka_conf_default(cfg, conf, "queued.min.messages", "100000", errstr, n) != 0 ||
+      ww_kafka_conf_default(cfg, conf, "queued.max.messages.kbytes", "65536", errstr, n) != 0 ||
+      (rd_kafka_version() >= 0x020100ff &&
+       ww_kafka_conf_default(cfg, conf, "fetch.queue.backoff.ms", "10", errstr, n) != 0))
     goto err;
   rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
   rd_kafka_conf_set_opaque(conf, k);
@@ -481,6 +489,15 @@ static rd_kafka_t *make_consumer(kctx_t *k, char *errstr, size_t n) {
   if (!rk)
     goto err;
   rd_kafka_poll_set_consumer(rk);
+  if (rd_kafka_version() < 0x020100ff) {
+    char v[32];
+    size_t vsz = sizeof(v);
+    long qmin = 100000;
+    if (rd_kafka_conf_get(rd_kafka_conf(rk), "queued.min.messages", v, &vsz) == RD_KAFKA_CONF_OK)
+      qmin = strtol(v, NULL, 10);
+    k->refill_q = rd_kafka_queue_get_consumer(rk);
+    k->refill_at = qmin / 4 > 0 ? qmin / 4 : 1;
+  }
   return rk;
 err:
   rd_kafka_conf_destroy(conf);
@@ -526,6 +543,33 @@ static int poll_timeout(const kctx_t *k, const loop_t *lp) {
                                : lp->commit_ms);
   left = due - ww_mono_ms();
   return left <= 0 ? 0 : left < WW_POLL_MS ? (int)left : WW_POLL_MS;
+}
+
+/*
+ * librdkafka before 2.1 stops fetching a partition when the prefetch queue
+ * holds queued.min.messages, and looks again only when its broker thread
+ * wakes up: on any request or response of that broker, else after a second
+ * (a full second idle in every refill of a catch-up). Once the loop has
+ * taken a quarter of the queue's size and the queue is down to a quarter,
+ * a request to each assigned partition's leader (ListOffsets, an
+ * offsets-for-times lookup) wakes the broker threads and the fetch goes on.
+ * In real time this asks once per that many readings, a few times a minute.
+ */
+static void refill_prefetch(kctx_t *k) {
+  rd_kafka_topic_partition_list_t *parts = NULL;
+  int64_t queued;
+  if (!k->refill_q || k->taken < k->refill_at ||
+      (queued = (int64_t)rd_kafka_queue_length(k->refill_q)) > k->refill_at)
+    return;
+  k->taken = 0;
+  WW_LOG(WW_LOG_DEBUG, "FETCH", "prefetch down to %" PRId64 " readings: waking the fetch", queued);
+  if (rd_kafka_assignment(k->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
+    return;
+  for (int i = 0; i < parts->cnt; i++)
+    parts->elems[i].offset = RD_KAFKA_OFFSET_END; /* as a timestamp: the latest offset */
+  if (parts->cnt > 0)
+    rd_kafka_offsets_for_times(k->consumer, parts, WW_REFILL_TIMEOUT_MS);
+  rd_kafka_topic_partition_list_destroy(parts);
 }
 
 /* Consume, process and commit until a stop is requested, a failure, or (batch)
@@ -582,6 +626,7 @@ static int run_loop(kctx_t *k, loop_t *lp) {
           ww_eof_message(k->eof, src.topic, m->partition);
         ww_proc_enqueue(k->proc, m->payload, m->len, &src);
         pending_store(k, src.topic, m->partition, m->offset);
+        k->taken++;
       }
       rd_kafka_message_destroy(m);
     }
@@ -595,6 +640,7 @@ static int run_loop(kctx_t *k, loop_t *lp) {
     lp->last_turn = ww_mono_ms();
     ww_proc_flush(k->proc);
     ww_scored_stage_kick(k->scored);
+    refill_prefetch(k);
     rd_kafka_poll(k->producer, 0);
     if (ww_kafka_fatal(k->consumer, errstr, sizeof(errstr)) ||
         ww_kafka_fatal(k->producer, errstr, sizeof(errstr))) {
@@ -825,6 +871,8 @@ int ww_proc_run(const ww_config_t *cfg) {
   }
 
 done:
+  if (k.refill_q)
+    rd_kafka_queue_destroy(k.refill_q);
   if (k.consumer) {
     /* Leaving the group revokes: nothing is pending now, so no commit runs. */
     ww_kafka_consumer_close(k.consumer);

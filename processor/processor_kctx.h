@@ -54,10 +54,13 @@ typedef struct kctx_s {
   ww_handlers_t *handlers;   /* console, webhook, e-mail */
   staged_t *staged;          /* alert events of the open transaction (owned) */
   size_t n_staged, cap_staged;
-  int paused;                /* input paused: the output queue is too full */
-  int outq_high, outq_low;   /* pause at/above, resume at/below (messages) */
-  int64_t pauses;            /* times the input was paused */
-  ww_scored_stage_t *scored; /* sends sensor-scored from a thread of its own */
+  int paused;                 /* input paused: the output queue is too full */
+  int outq_high, outq_low;    /* pause at/above, resume at/below (messages) */
+  int64_t pauses;             /* times the input was paused */
+  ww_scored_stage_t *scored;  /* sends sensor-scored from a thread of its own */
+  rd_kafka_queue_t *refill_q; /* the consumer's queue, when librdkafka needs refill_prefetch() */
+  int64_t refill_at;          /* wake the fetch when the queue is down to this many */
+  int64_t taken;              /* messages taken since the last wake-up */
 } kctx_t;
 
 /** Register the metrics and serve them on \p listen. @returns 0 or -1 with errstr. */
