@@ -144,28 +144,18 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
 }
 
 /* ww_scored_send_fn, on the scored-readings thread: encode one reading and
- * queue it, keyed by its line like every output. A full queue waits for
- * deliveries (this thread serving their reports), which holds back the loop
- * once the ring fills: nothing is dropped. */
+ * queue it like every output (out_produce() serves delivery reports while
+ * the producer's queue is full, which holds back the loop once the ring
+ * fills: nothing is dropped). */
 static int send_scored(void *opaque, const ww_reading_t *r, const ww_score_t *sc) {
   kctx_t *k = opaque;
-  const char *key = ww_config_factory(k->cfg)->lines[r->line_idx].id;
+  const ww_factory_t *fac = ww_config_factory(k->cfg);
+  const char *key = fac->lines[r->line_idx].id;
   char buf[WW_OUT_BUFSZ];
-  size_t n = ww_scored_encode(ww_config_factory(k->cfg), r, sc, buf, sizeof(buf));
-  rd_kafka_resp_err_t err;
+  size_t n = ww_scored_encode(fac, r, sc, buf, sizeof(buf));
   if (n >= sizeof(buf))
     return -1;
-  while ((err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[WW_OUT_SCORED]),
-                                  RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(buf, n),
-                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END)) ==
-         RD_KAFKA_RESP_ERR__QUEUE_FULL)
-    rd_kafka_poll(k->producer, 10);
-  if (err) {
-    WW_LOG(WW_LOG_ERROR, "PRODUCE", "cannot produce to %s: %s",
-           rd_kafka_topic_name(k->rkt[WW_OUT_SCORED]), rd_kafka_err2str(err));
-    return -1;
-  }
-  return 0;
+  return out_produce(k, WW_OUT_SCORED, key, strlen(key), buf, n, NULL, 0);
 }
 
 static int put_scored(void *opaque, const ww_reading_t *r, const ww_score_t *sc) {
@@ -553,7 +543,8 @@ static int poll_timeout(const kctx_t *k, const loop_t *lp) {
  * taken a quarter of the queue's size and the queue is down to a quarter,
  * a request to each assigned partition's leader (ListOffsets, an
  * offsets-for-times lookup) wakes the broker threads and the fetch goes on.
- * In real time this asks once per that many readings, a few times a minute.
+ * In real time this asks once per that many readings (25,000 by default:
+ * every 2.5 s at 10,000 readings/s).
  */
 static void refill_prefetch(kctx_t *k) {
   rd_kafka_topic_partition_list_t *parts = NULL;

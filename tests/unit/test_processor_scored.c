@@ -83,18 +83,27 @@ static int in_order(const sink_t *s, size_t n) {
   return 1;
 }
 
+/* A sink holding up to \p sink_cap sequence numbers and a stage of \p ring
+ * slots sending to it; NULL (checked, sink freed) if the stage cannot start. */
+static ww_scored_stage_t *start(sink_t *s, size_t sink_cap, size_t ring) {
+  char err[128];
+  ww_scored_stage_t *st;
+  sink_init(s, sink_cap);
+  st = ww_scored_stage_new(ring, sink_send, s, err, sizeof(err));
+  CHECK(st != NULL);
+  if (!st)
+    sink_free(s);
+  return st;
+}
+
 /* A ring of 4 behind a slow sender: put waits for room, the order holds. */
 static void test_order_through_a_small_ring(void) {
   const size_t n = 20000;
   sink_t s;
-  char err[128];
-  ww_scored_stage_t *st;
-  sink_init(&s, n);
-  s.slow_every = 97;
-  st = ww_scored_stage_new(3, sink_send, &s, err, sizeof(err));
-  CHECK(st != NULL);
+  ww_scored_stage_t *st = start(&s, n, 3);
   if (!st)
     return;
+  s.slow_every = 97;
   for (size_t i = 0; i < n; i++) {
     put_seq(st, (int64_t)i);
     if (i % 5 == 0)
@@ -113,11 +122,7 @@ static void test_order_through_a_small_ring(void) {
 /* Kick alone hands readings over: they go out with no drain to wait on. */
 static void test_kick_sends_without_drain(void) {
   sink_t s;
-  char err[128];
-  ww_scored_stage_t *st;
-  sink_init(&s, 16);
-  st = ww_scored_stage_new(64, sink_send, &s, err, sizeof(err));
-  CHECK(st != NULL);
+  ww_scored_stage_t *st = start(&s, 16, 64);
   if (!st)
     return;
   for (int i = 0; i < 5; i++)
@@ -134,14 +139,10 @@ static void test_kick_sends_without_drain(void) {
 /* Failed sends are counted once, by the next drain. */
 static void test_drain_counts_failures(void) {
   sink_t s;
-  char err[128];
-  ww_scored_stage_t *st;
-  sink_init(&s, 1000);
-  s.fail_odd = 1;
-  st = ww_scored_stage_new(16, sink_send, &s, err, sizeof(err));
-  CHECK(st != NULL);
+  ww_scored_stage_t *st = start(&s, 1000, 16);
   if (!st)
     return;
+  s.fail_odd = 1;
   for (int i = 0; i < 1000; i++)
     put_seq(st, i);
   CHECK_INT_EQ(ww_scored_stage_drain(st), 500);
@@ -155,11 +156,7 @@ static void test_drain_counts_failures(void) {
 /* Readings never kicked are sent by destroy, which then stops the thread. */
 static void test_destroy_sends_the_rest(void) {
   sink_t s;
-  char err[128];
-  ww_scored_stage_t *st;
-  sink_init(&s, 300);
-  st = ww_scored_stage_new(512, sink_send, &s, err, sizeof(err));
-  CHECK(st != NULL);
+  ww_scored_stage_t *st = start(&s, 300, 512);
   if (!st)
     return;
   for (int i = 0; i < 300; i++)

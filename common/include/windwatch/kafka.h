@@ -38,8 +38,9 @@ int ww_kafka_conf_default(const ww_config_t *cfg, rd_kafka_conf_t *conf, const c
                           const char *val, char *errstr, size_t errstr_size);
 
 /**
- * @brief The defaults every group consumer of the pipeline shares (see
- *        docs/operations.md, Kafka client defaults): a prefetch queue of
+ * @brief The sink's consumer defaults (see docs/operations.md, Kafka client
+ *        defaults; the processor bounds its prefetch instead and wakes the
+ *        fetch itself, processor_kafka.c): a prefetch queue of
  *        128 MiB (queued.max.messages.kbytes), its message count raised to
  *        librdkafka's maximum (queued.min.messages=1000000) so the bytes bind.
  *        When the queue is full librdkafka 2.0 waits a whole second before
