@@ -113,12 +113,21 @@ ww_topics() {
 
 # free_port: a TCP port nobody listens on right now, below the kernel's
 # ephemeral range (32768+), so a client retrying a stopped server's port can
-# never connect to itself and hold the port.
+# never connect to itself and hold the port. Nothing binds it until the
+# caller starts its server, so the ports this test already got are kept in
+# $WW_TMP/ports and never handed out twice (two servers once drew the same).
 free_port() {
-  python3 - <<'PY'
-import random, socket
+  python3 - "$WW_TMP/ports" <<'PY'
+import random, socket, sys
+path = sys.argv[1]
+try:
+    taken = set(open(path).read().split())
+except OSError:
+    taken = set()
 for _ in range(200):
     port = random.randint(20000, 32000)
+    if str(port) in taken:
+        continue
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
@@ -126,6 +135,8 @@ for _ in range(200):
         continue
     finally:
         s.close()
+    with open(path, "a") as f:
+        f.write(f"{port}\n")
     print(port)
     break
 else:
