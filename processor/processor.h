@@ -202,7 +202,21 @@ void ww_proc_revoke(ww_proc_t *proc, int32_t partition);
 void ww_proc_counters(const ww_proc_t *proc, ww_proc_counters_t *c);
 
 /**
- * @brief The one-line JSON summary printed by --mode batch (no newline).
+ * @brief The outputs up to here are committed: the summary counts them.
+ * A rewind to this point (ww_proc_rewound) takes back what follows.
+ */
+void ww_proc_committed(ww_proc_t *proc);
+
+/** The work since the last ww_proc_committed() was aborted and will be done
+ *  again: the summary leaves it out (the plain counters keep counting work). */
+void ww_proc_rewound(ww_proc_t *proc);
+
+/** Copy the counters of committed work (the counters less rewound work) to \p c. */
+void ww_proc_committed_counters(const ww_proc_t *proc, ww_proc_counters_t *c);
+
+/**
+ * @brief The one-line JSON summary printed by --mode batch (no newline), of
+ *        committed work: readings processed again after a rewind count once.
  * @returns the length needed, like snprintf.
  */
 size_t ww_proc_summary(const ww_proc_t *proc, char *buf, size_t size);

@@ -61,11 +61,13 @@ ww_proc_t *ww_proc_new(const ww_factory_t *fac, const ww_proc_conf_t *pc,
   proc->out = *out;
   proc->lines = calloc((size_t)(fac->n_lines > 0 ? fac->n_lines : 1), sizeof(*proc->lines));
   proc->eval = ww_eval_new((fac->n_lines > 0 ? fac->n_lines : 1) * WW_SLOTS_PER_LINE);
+  proc->eval_at_commit = ww_eval_new((fac->n_lines > 0 ? fac->n_lines : 1) * WW_SLOTS_PER_LINE);
   proc->pend = malloc(WW_PEND_MAX * sizeof(*proc->pend));
   proc->rows = malloc(WW_PEND_MAX * WW_MAX_FEATS * sizeof(*proc->rows));
   proc->scores = malloc(WW_PEND_MAX * sizeof(*proc->scores));
   proc->row_of = malloc(WW_PEND_MAX * sizeof(*proc->row_of));
-  if (!proc->lines || !proc->eval || !proc->pend || !proc->rows || !proc->scores || !proc->row_of) {
+  if (!proc->lines || !proc->eval || !proc->eval_at_commit || !proc->pend || !proc->rows ||
+      !proc->scores || !proc->row_of) {
     snprintf(errstr, errstr_size, "out of memory");
     goto err;
   }
@@ -121,6 +123,7 @@ void ww_proc_destroy(ww_proc_t *proc) {
     }
   free(proc->lines);
   ww_eval_destroy(proc->eval);
+  ww_eval_destroy(proc->eval_at_commit);
   free(proc->pend);
   free(proc->rows);
   free(proc->scores);

@@ -54,6 +54,24 @@ void ww_eval_destroy(ww_eval_t *ev) {
   free(ev);
 }
 
+int ww_eval_copy(ww_eval_t *dst, const ww_eval_t *src) {
+  episode_t *eps = dst->eps;
+  slot_t *slots = dst->slots;
+  if (dst->cap_eps != src->cap_eps) {
+    eps = src->cap_eps ? malloc(src->cap_eps * sizeof(*eps)) : NULL;
+    if (src->cap_eps && !eps)
+      return -1;
+    free(dst->eps);
+  }
+  if (src->cap_eps)
+    memcpy(eps, src->eps, src->cap_eps * sizeof(*eps));
+  memcpy(slots, src->slots, (size_t)src->n_slots * sizeof(*slots));
+  *dst = *src;
+  dst->eps = eps;
+  dst->slots = slots;
+  return 0;
+}
+
 int ww_eval_has_truth(const ww_eval_t *ev) {
   return ev->n_eps > 0;
 }

@@ -34,6 +34,13 @@ void ww_eval_destroy(ww_eval_t *ev);
 void ww_eval_reading(ww_eval_t *ev, int slot, int line_idx, const ww_reading_t *r, int anomalous,
                      int alert_open, int opened, int resolved);
 
+/**
+ * @brief Make \p dst the same as \p src (made with the same slot count): a
+ *        checkpoint, or its restoration. @returns 0, or -1 (out of memory:
+ *        \p dst unchanged).
+ */
+int ww_eval_copy(ww_eval_t *dst, const ww_eval_t *src);
+
 /** @returns non-zero once any reading carried ground truth. */
 int ww_eval_has_truth(const ww_eval_t *ev);
 

@@ -100,10 +100,16 @@ static void release_alerts(kctx_t *k, int deliver) {
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   kctx_t *k = opaque;
   if (m->err) {
+    char fatal[8];
     /* (the scored-readings thread serves delivery reports too, when the queue is full) */
-    __atomic_add_fetch(&k->delivery_failures, 1, __ATOMIC_RELAXED);
-    WW_LOG(WW_LOG_ERROR, "PRODUCE", "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
-           rd_kafka_err2str(m->err));
+    int64_t n = __atomic_add_fetch(&k->delivery_failures, 1, __ATOMIC_RELAXED);
+    /* A failed transaction fails every output queued in it, tens of
+     * thousands in a catch-up: failures 1, 2, 4, 8... are logged, each
+     * with the count so far. After a fatal error producer_lost() reports. */
+    if ((n & (n - 1)) == 0 &&
+        rd_kafka_fatal_error(rk, fatal, sizeof(fatal)) == RD_KAFKA_RESP_ERR_NO_ERROR)
+      WW_LOG(WW_LOG_ERROR, "PRODUCE", "delivery to %s failed: %s (%" PRId64 " failed deliveries)",
+             rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err), n);
   }
 }
 
@@ -136,8 +142,13 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
   if (err) {
     if (h)
       rd_kafka_headers_destroy(h);
-    WW_LOG(WW_LOG_ERROR, "PRODUCE", "cannot produce to %s: %s", rd_kafka_topic_name(k->rkt[o]),
-           rd_kafka_err2str(err));
+    /* Once a transaction fails, every output refused until its abort: as
+     * for deliveries, refusals 1, 2, 4, 8... are logged. After a fatal
+     * error producer_lost() reports. */
+    int64_t n = __atomic_add_fetch(&k->produce_refusals, 1, __ATOMIC_RELAXED);
+    if ((n & (n - 1)) == 0 && err != RD_KAFKA_RESP_ERR__FATAL)
+      WW_LOG(WW_LOG_ERROR, "PRODUCE", "cannot produce to %s: %s (%" PRId64 " outputs refused)",
+             rd_kafka_topic_name(k->rkt[o]), rd_kafka_err2str(err), n);
     return -1;
   }
   return 0;
@@ -180,15 +191,61 @@ static void pending_store(kctx_t *k, const char *topic, int32_t partition, int64
   k->uncommitted++;
 }
 
+/*
+ * A fatal producer error ends this producer, not the processor. Typical
+ * cause: the process stood still (a stalled VM, a swap storm, SIGSTOP) for
+ * longer than transaction.timeout.ms, the broker aborted the open
+ * transaction and fenced its producer epoch, and librdkafka's next call
+ * reports _FENCED. The uncommitted part is gone with that transaction, so
+ * the run loop makes a new producer with the same transactional.id (its
+ * init_transactions fences the old epoch for good) and rewinds to the
+ * committed offsets, as a restart would, without leaving the group.
+ * Renewing more often than WW_RENEWALS times in WW_RENEWAL_WINDOW_MS means
+ * a cause a new producer does not cure (another process using the same
+ * --transactional-id fences this one each time): exit, for supervision.
+ */
+static void producer_lost(kctx_t *k) {
+  int64_t now = ww_mono_ms();
+  char reason[512];
+  k->txn_open = 0;
+  if (ww_kafka_fatal(k->producer, reason, sizeof(reason)) == 0)
+    snprintf(reason, sizeof(reason), "unknown");
+  if (k->renewed_ms[0] > 0 && now - k->renewed_ms[0] < WW_RENEWAL_WINDOW_MS) {
+    WW_LOG(WW_LOG_ERROR, "KAFKA",
+           "the producer failed fatally again (%s), %d times in %d minutes%s%s%s; exiting", reason,
+           WW_RENEWALS + 1, WW_RENEWAL_WINDOW_MS / 60000,
+           k->eos ? ": is another processor using transactional-id '" : "", k->eos ? k->tid : "",
+           k->eos ? "'?" : "");
+    k->failed = k->fatal = 1;
+    ww_signal_request_stop();
+    return;
+  }
+  WW_LOG(WW_LOG_WARN, "KAFKA",
+         "the producer failed fatally (%s): replacing it and going back to the last "
+         "committed offsets",
+         reason);
+  memmove(k->renewed_ms, k->renewed_ms + 1, (WW_RENEWALS - 1) * sizeof(k->renewed_ms[0]));
+  k->renewed_ms[WW_RENEWALS - 1] = now;
+  k->need_producer = 1;
+  k->need_rewind = 1;
+}
+
 /* Handle a transactional API error. @returns 0 if the call should be retried. */
 static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
   int retry = rd_kafka_error_is_retriable(error);
   WW_LOG(retry ? WW_LOG_WARN : WW_LOG_ERROR, "TXN", "%s: %s%s", what, rd_kafka_error_string(error),
          retry ? " (retrying)" : "");
+  if (rd_kafka_error_is_fatal(error)) {
+    rd_kafka_error_destroy(error);
+    producer_lost(k);
+    return -1;
+  }
   if (!retry && rd_kafka_error_txn_requires_abort(error)) {
     rd_kafka_error_t *e2 = rd_kafka_abort_transaction(k->producer, WW_TXN_TIMEOUT_MS);
     if (e2) {
       WW_LOG(WW_LOG_ERROR, "TXN", "abort_transaction: %s", rd_kafka_error_string(e2));
+      if (rd_kafka_error_is_fatal(e2))
+        producer_lost(k); /* the broker aborted it already, and fenced the producer */
       rd_kafka_error_destroy(e2);
     }
     k->txn_open = 0;
@@ -219,6 +276,7 @@ static int rewind_to_committed(kctx_t *k) {
   k->need_rewind = 0;
   k->need_restore = k->restore; /* the lines are reset below, models included */
   release_alerts(k, 0);         /* their transaction was aborted */
+  ww_proc_rewound(k->proc);     /* the summary counts them once, when done again */
   err = rd_kafka_assignment(k->consumer, &parts);
   if (!err)
     err = ww_kafka_resume_offsets(k->consumer, parts, WW_TXN_TIMEOUT_MS, WW_OFFSETS_TIMEOUT_MS);
@@ -269,8 +327,10 @@ static int commit_inner(kctx_t *k);
 static int commit(kctx_t *k) {
   int64_t t0 = ww_mono_ns();
   int rc = commit_inner(k);
-  if (rc == 0)
+  if (rc == 0) {
+    ww_proc_committed(k->proc);
     release_alerts(k, 1);
+  }
   if (rc == 0 && k->reg) {
     ww_metric_inc(k->m_commits);
     ww_metric_observe(k->m_commit_ms, (double)(ww_mono_ns() - t0) / 1e9);
@@ -412,14 +472,16 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
       ww_kafka_conf_default(cfg, conf, "compression.type", "lz4", errstr, n) != 0)
     goto err;
   if (k->eos) {
-    char tid[256], host[128];
+    char host[128];
     const char *id = ww_config_str(cfg, "transactional-id");
-    if (!id) {
+    if (id) {
+      snprintf(k->tid, sizeof(k->tid), "%s", id);
+    } else {
       if (gethostname(host, sizeof(host)) != 0)
         snprintf(host, sizeof(host), "localhost");
       host[sizeof(host) - 1] = '\0';
-      snprintf(tid, sizeof(tid), "%s-%s-%ld", ww_config_str(cfg, "group"), host, (long)getpid());
-      id = tid;
+      snprintf(k->tid, sizeof(k->tid), "%s-%s-%ld", ww_config_str(cfg, "group"), host,
+               (long)getpid());
     }
     /* A crashed instance's open transaction holds back read_committed
      * readers until the broker aborts it: when the same transactional.id
@@ -430,7 +492,7 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
      * 100 ms by default, and the commit and the loop wait that long. With
      * commits back to back (an alert event just after a commit) 21 of 358
      * did; a 10 ms retry lands once the markers are written. */
-    if (ww_kafka_conf_set(conf, "transactional.id", id, errstr, n) != 0 ||
+    if (ww_kafka_conf_set(conf, "transactional.id", k->tid, errstr, n) != 0 ||
         ww_kafka_conf_default(cfg, conf, "transaction.timeout.ms", "10000", errstr, n) != 0 ||
         ww_kafka_conf_default(cfg, conf, "retry.backoff.ms", "10", errstr, n) != 0)
       goto err;
@@ -444,6 +506,70 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
 err:
   rd_kafka_conf_destroy(conf);
   return NULL;
+}
+
+/* The output topics' handles on k->producer. @returns 0 or -1 (logged). */
+static int open_topics(kctx_t *k) {
+  const ww_config_t *cfg = k->cfg;
+  const char *names[WW_OUT__COUNT] = {
+      ww_config_str(cfg, "topic-sensor-scored"), ww_config_str(cfg, "topic-window-stats"),
+      ww_config_str(cfg, "topic-alerts"), ww_config_str(cfg, "topic-dlq"),
+      ww_config_str(cfg, "topic-models")};
+  for (int i = 0; i < WW_OUT__COUNT; i++) {
+    k->rkt[i] = rd_kafka_topic_new(k->producer, names[i], NULL);
+    if (!k->rkt[i]) {
+      WW_LOG(WW_LOG_ERROR, "KAFKA", "topic %s: %s", names[i],
+             rd_kafka_err2str(rd_kafka_last_error()));
+      return -1;
+    }
+  }
+  return 0;
+}
+
+static void close_topics(kctx_t *k) {
+  for (int i = 0; i < WW_OUT__COUNT; i++) {
+    if (k->rkt[i])
+      rd_kafka_topic_destroy(k->rkt[i]);
+    k->rkt[i] = NULL;
+  }
+}
+
+/* @returns 0, or -1 (logged) if the broker cannot start transactions. */
+static int init_transactions(kctx_t *k) {
+  rd_kafka_error_t *error = rd_kafka_init_transactions(k->producer, WW_TXN_TIMEOUT_MS);
+  if (!error)
+    return 0;
+  WW_LOG(WW_LOG_ERROR, "TXN",
+         "init_transactions failed: %s; is the broker reachable and does it support "
+         "transactions? Otherwise run with --guarantee at-least-once",
+         rd_kafka_error_string(error));
+  rd_kafka_error_destroy(error);
+  return -1;
+}
+
+/* After producer_lost(): the old producer's queue goes (its transaction is
+ * aborted, the rewind redoes that part) and a new one takes its place.
+ * @returns 0, or -1 (marks the run failed). */
+static int renew_producer(kctx_t *k) {
+  char errstr[512];
+  k->need_producer = 0;
+  /* Readings handed to the stage go to the old producer and fail there;
+   * once drained, the stage's thread touches no producer until the next one. */
+  drain_scored(k);
+  rd_kafka_purge(k->producer, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+  close_topics(k);
+  rd_kafka_destroy(k->producer);
+  k->producer = make_producer(k, errstr, sizeof(errstr));
+  if (!k->producer)
+    WW_LOG(WW_LOG_ERROR, "KAFKA", "producer: %s", errstr);
+  if (!k->producer || open_topics(k) != 0 || (k->eos && init_transactions(k) != 0)) {
+    k->failed = 1;
+    ww_signal_request_stop();
+    return -1;
+  }
+  WW_LOG(WW_LOG_NOTICE, "KAFKA", "a new producer is ready%s%s", k->eos ? ": transactional-id " : "",
+         k->eos ? k->tid : "");
+  return 0;
 }
 
 static rd_kafka_t *make_consumer(kctx_t *k, char *errstr, size_t n) {
@@ -568,10 +694,17 @@ static void refill_prefetch(kctx_t *k) {
 static int run_loop(kctx_t *k, loop_t *lp) {
   char errstr[512];
   while (!ww_signal_stop_requested()) {
+    if (k->need_producer && renew_producer(k) != 0)
+      break;
     if (k->need_rewind) {
       /* (set by an aborted transaction, here or in the rebalance callback) */
-      if (rewind_to_committed(k) != 0 || txn_begin(k) != 0)
+      if (rewind_to_committed(k) != 0)
         break;
+      if (txn_begin(k) != 0) {
+        if (k->need_rewind)
+          continue; /* the producer failed fatally: renewed at the top */
+        break;
+      }
     }
     backpressure(k);
     /* Wait for input only when nothing is waiting to be finished: once a
@@ -633,11 +766,14 @@ static int run_loop(kctx_t *k, loop_t *lp) {
     ww_scored_stage_kick(k->scored);
     refill_prefetch(k);
     rd_kafka_poll(k->producer, 0);
-    if (ww_kafka_fatal(k->consumer, errstr, sizeof(errstr)) ||
-        ww_kafka_fatal(k->producer, errstr, sizeof(errstr))) {
-      WW_LOG(WW_LOG_ERROR, "KAFKA", "fatal error: %s", errstr);
-      k->failed = 1;
+    if (ww_kafka_fatal(k->consumer, errstr, sizeof(errstr))) {
+      WW_LOG(WW_LOG_ERROR, "KAFKA", "fatal consumer error: %s", errstr);
+      k->failed = k->fatal = 1;
       break;
+    }
+    if (ww_kafka_fatal(k->producer, errstr, sizeof(errstr))) {
+      producer_lost(k);
+      continue; /* renews the producer and rewinds, at the top of the loop (or stops) */
     }
     if (k->eof && ww_eof_all(k->eof))
       return 1;
@@ -665,10 +801,6 @@ int ww_proc_run(const ww_config_t *cfg) {
   ww_proc_output_t out;
   char errstr[512];
   const char *topic_in = ww_config_str(cfg, "topic-sensor-data");
-  const char *out_names[WW_OUT__COUNT] = {
-      ww_config_str(cfg, "topic-sensor-scored"), ww_config_str(cfg, "topic-window-stats"),
-      ww_config_str(cfg, "topic-alerts"), ww_config_str(cfg, "topic-dlq"),
-      ww_config_str(cfg, "topic-models")};
   loop_t lp;
   int64_t end_ns = 0; /* end of processing, for the summary's rate */
   int rc = 1, done = 0, undelivered;
@@ -768,14 +900,8 @@ int ww_proc_run(const ww_config_t *cfg) {
       goto done;
     }
   }
-  for (int i = 0; i < WW_OUT__COUNT; i++) {
-    k.rkt[i] = rd_kafka_topic_new(k.producer, out_names[i], NULL);
-    if (!k.rkt[i]) {
-      WW_LOG(WW_LOG_ERROR, "KAFKA", "topic %s: %s", out_names[i],
-             rd_kafka_err2str(rd_kafka_last_error()));
-      goto done;
-    }
-  }
+  if (open_topics(&k) != 0)
+    goto done;
   /* Encoding and producing each scored reading is a third of the loop's
    * work: a thread of its own does it while the loop reads and scores on. */
   if (!(k.scored = ww_scored_stage_new(WW_SCORED_RING, send_scored, &k, errstr, sizeof(errstr)))) {
@@ -783,13 +909,7 @@ int ww_proc_run(const ww_config_t *cfg) {
     goto done;
   }
   if (k.eos) {
-    rd_kafka_error_t *error = rd_kafka_init_transactions(k.producer, WW_TXN_TIMEOUT_MS);
-    if (error) {
-      WW_LOG(WW_LOG_ERROR, "TXN",
-             "init_transactions failed: %s; is the broker reachable and does it support "
-             "transactions? Otherwise run with --guarantee at-least-once",
-             rd_kafka_error_string(error));
-      rd_kafka_error_destroy(error);
+    if (init_transactions(&k) != 0) {
       rc = 3; /* fatal Kafka error (documented exit code) */
       goto done;
     }
@@ -844,13 +964,15 @@ int ww_proc_run(const ww_config_t *cfg) {
       rc = 0; /* stopping: nothing of the aborted part was committed; a restart redoes it */
     break;
   }
+  if (k.fatal)
+    rc = 3; /* fatal Kafka error (documented exit code) */
   stats_line(&k, &lp.last_stats, &lp.last_readings);
   if (done && rc == 0) {
     char summary[4096];
     size_t n = ww_proc_summary(k.proc, summary, sizeof(summary));
     ww_proc_counters_t c;
     double secs = lp.first_msg_ns ? (double)(end_ns - lp.first_msg_ns) / 1e9 : 0.0;
-    ww_proc_counters(k.proc, &c);
+    ww_proc_committed_counters(k.proc, &c);
     /* The engine's summary plus the processing time, first message to the
      * last commit (group join and start-up excluded), and the valid readings
      * scored per second of it (dead letters are not readings). */
@@ -878,9 +1000,7 @@ done:
       if (error)
         rd_kafka_error_destroy(error);
     }
-    for (int i = 0; i < WW_OUT__COUNT; i++)
-      if (k.rkt[i])
-        rd_kafka_topic_destroy(k.rkt[i]);
+    close_topics(&k);
     undelivered = ww_kafka_producer_close(k.producer, WW_FLUSH_TIMEOUT_MS);
     if (undelivered > 0) {
       WW_LOG(WW_LOG_ERROR, "PRODUCE", "%d output messages were not delivered", undelivered);

@@ -17,6 +17,10 @@
 #include "windwatch/kafka.h"
 #include "windwatch/metrics.h"
 
+/* A producer may be replaced this many times in WW_RENEWAL_WINDOW_MS. */
+#define WW_RENEWALS          3
+#define WW_RENEWAL_WINDOW_MS (10 * 60 * 1000)
+
 /* An alert event of the open transaction: json[len] is NUL, then the
  * console summary follows (one allocation, owned). */
 typedef struct staged_s {
@@ -38,10 +42,15 @@ typedef struct kctx_s {
   int need_restore;                         /* assigned, or lines reset: restore next turn */
   int txn_open;                             /* a transaction has begun */
   int failed;                               /* an unrecoverable error happened */
+  int fatal;                                /* ... a fatal Kafka error (exit code 3) */
   int need_rewind;                          /* a transaction was aborted: rewind before going on */
+  int need_producer;                        /* the producer hit a fatal error: make a new one */
+  int64_t renewed_ms[WW_RENEWALS];          /* monotonic ms of the last renewals, oldest first */
+  char tid[256];                            /* transactional.id (exactly-once) */
   rd_kafka_topic_partition_list_t *pending; /* next offset per partition, not yet committed */
   int64_t uncommitted;                      /* messages consumed since the last commit */
-  int64_t delivery_failures;                /* delivery reports with an error */
+  int64_t delivery_failures;                /* delivery reports with an error (atomic) */
+  int64_t produce_refusals;                 /* outputs the producer refused (atomic) */
   ww_metrics_t *reg;                        /* Prometheus registry, NULL without --metrics-listen */
   ww_proc_counters_t published;             /* counters as last added to the registry */
   ww_metric_t *m_in, *m_readings, *m_windows, *m_alerts, *m_alert_events, *m_anomalous;

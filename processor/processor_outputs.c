@@ -227,10 +227,38 @@ void ww_proc_counters(const ww_proc_t *proc, ww_proc_counters_t *c) {
   *c = proc->cnt;
 }
 
+/* The counters as int64_t[]: every field is one. */
+#define WW_N_COUNTERS (sizeof(ww_proc_counters_t) / sizeof(int64_t))
+_Static_assert(sizeof(ww_proc_counters_t) % sizeof(int64_t) == 0, "counters are int64_t");
+
+void ww_proc_committed(ww_proc_t *proc) {
+  proc->at_commit = proc->cnt;
+  if (ww_eval_has_truth(proc->eval) && ww_eval_copy(proc->eval_at_commit, proc->eval) != 0)
+    WW_LOG(WW_LOG_WARN, "MAIN", "out of memory: the summary's quality may count rewound readings");
+}
+
+void ww_proc_rewound(ww_proc_t *proc) {
+  const int64_t *now = (const int64_t *)&proc->cnt, *then = (const int64_t *)&proc->at_commit;
+  int64_t *gone = (int64_t *)&proc->rewound;
+  for (size_t i = 0; i < WW_N_COUNTERS; i++)
+    gone[i] += now[i] - then[i];
+  proc->at_commit = proc->cnt;
+  if (ww_eval_has_truth(proc->eval))
+    ww_eval_copy(proc->eval, proc->eval_at_commit);
+}
+
+void ww_proc_committed_counters(const ww_proc_t *proc, ww_proc_counters_t *c) {
+  const int64_t *now = (const int64_t *)&proc->cnt, *gone = (const int64_t *)&proc->rewound;
+  int64_t *out = (int64_t *)c;
+  for (size_t i = 0; i < WW_N_COUNTERS; i++)
+    out[i] = now[i] - gone[i];
+}
+
 size_t ww_proc_summary(const ww_proc_t *proc, char *buf, size_t size) {
   size_t off = 0;
   int first = 1;
-  const ww_proc_counters_t *c = &proc->cnt;
+  ww_proc_counters_t cc, *c = &cc;
+  ww_proc_committed_counters(proc, &cc);
 #define APPEND(...) ww_proc_appendf(buf, size, &off, __VA_ARGS__)
   APPEND("{\"messages\":%" PRId64 ",\"readings\":%" PRId64 ",\"windows\":%" PRId64
          ",\"alerts\":%" PRId64 ",\"alert_events\":%" PRId64 ",\"anomalous\":%" PRId64

@@ -125,11 +125,15 @@ struct ww_proc_s {
   line_t *lines;           /* [fac->n_lines] */
   ww_eval_t *eval;         /* ground-truth grading */
   ww_proc_counters_t cnt;  /* counters */
-  pend_t *pend;            /* [WW_PEND_MAX] readings waiting for the flush */
-  int n_pend;              /* entries in pend */
-  double *rows;            /* [WW_PEND_MAX * WW_MAX_FEATS] features to batch-score */
-  double *scores;          /* [WW_PEND_MAX] their scores */
-  int *row_of;             /* [WW_PEND_MAX] pend index of each row */
+  /* For the summary, which reports what was committed: the counters and
+   * the grading at the last commit, and the counts of rewound work. */
+  ww_proc_counters_t at_commit, rewound;
+  ww_eval_t *eval_at_commit;
+  pend_t *pend;   /* [WW_PEND_MAX] readings waiting for the flush */
+  int n_pend;     /* entries in pend */
+  double *rows;   /* [WW_PEND_MAX * WW_MAX_FEATS] features to batch-score */
+  double *scores; /* [WW_PEND_MAX] their scores */
+  int *row_of;    /* [WW_PEND_MAX] pend index of each row */
 };
 
 /** Hand one output to the caller's produce callback (counts failures). */

@@ -384,6 +384,10 @@ write_config() {
     printf 'transaction.state.log.replication.factor=1\n'
     printf 'transaction.state.log.min.isr=1\n'
     printf 'transaction.state.log.num.partitions=10\n'
+    # A transaction left open by a crashed or stalled processor holds back
+    # read_committed readers until the broker aborts it: look for timed-out
+    # transactions every second instead of every 10.
+    printf 'transaction.abort.timed.out.transaction.cleanup.interval.ms=1000\n'
     printf 'share.coordinator.state.topic.replication.factor=1\n'
     printf 'share.coordinator.state.topic.min.isr=1\n'
     # Tests start and stop consumers often: no rebalance delay, and allow

@@ -531,10 +531,73 @@ done:
   ww_config_destroy(cfg);
 }
 
+/* A rewind (aborted transaction) takes the work since the last commit back
+ * from the summary, which reports what was committed: the readings done
+ * again count once, and so do the alert and the ground-truth episode. */
+static void test_summary_after_rewind(void) {
+  static cap_t c;
+  ww_config_t *cfg;
+  const ww_factory_t *fac = factory(&cfg);
+  ww_proc_conf_t pc;
+  ww_proc_output_t out = {cap_produce, &c, NULL, cap_alert_event, NULL};
+  ww_proc_counters_t cnt;
+  ww_proc_t *proc;
+  char err[256], summary[2048];
+  int64_t t0 = 1700000000000;
+  CHECK(fac != NULL);
+  if (!fac)
+    return;
+  memset(&c, 0, sizeof(c));
+  ww_proc_conf_defaults(&pc);
+  pc.window_type = WW_WINDOW_COUNT;
+  pc.window_size = 4;
+  pc.alert_min_count = 2;
+  pc.alert_clear_count = 3;
+  pc.stuck_count = 0;
+  pc.model.train_size = 0;
+  proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
+  CHECK(proc != NULL);
+  if (!proc) {
+    ww_config_destroy(cfg);
+    return;
+  }
+  for (int i = 0; i < 4; i++)
+    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  ww_proc_committed(proc);
+  for (int pass = 0; pass < 2; pass++) {
+    /* a spike episode (opens an alert) and three normal readings (resolve it) */
+    feed(proc, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, "spike", 7);
+    feed(proc, "turbine-line-1", "Blade", t0 + 6000, 46, 50, 60, "spike", 7);
+    for (int i = 0; i < 3; i++)
+      feed(proc, "turbine-line-1", "Blade", t0 + 8000 + i * 1000, 24, 50, 60, NULL, 0);
+    if (pass == 0) {
+      ww_proc_rewound(proc); /* as the Kafka side does: rewound, then the lines reset */
+      ww_proc_revoke(proc, 0);
+    }
+  }
+  ww_proc_finish(proc);
+  ww_proc_committed(proc);
+  ww_proc_counters(proc, &cnt); /* the work done, rewound part included */
+  CHECK_INT_EQ(cnt.readings, 14);
+  CHECK_INT_EQ(cnt.alerts, 2);
+  ww_proc_committed_counters(proc, &cnt);
+  CHECK_INT_EQ(cnt.readings, 9);
+  CHECK_INT_EQ(cnt.alerts, 1);
+  CHECK_INT_EQ(cnt.alert_events, 2);
+  CHECK(ww_proc_summary(proc, summary, sizeof(summary)) < sizeof(summary));
+  CHECK_STR_CONTAINS(summary, "{\"messages\":9,\"readings\":9,");
+  CHECK_STR_CONTAINS(summary, "\"alerts\":1,\"alert_events\":2,");
+  CHECK_STR_CONTAINS(summary, "\"quality\":{\"episodes\":1,\"detected\":1,\"alerts\":1,"
+                              "\"true_alerts\":1,\"precision\":1.0000,\"recall\":1.0000");
+  ww_proc_destroy(proc);
+  ww_config_destroy(cfg);
+}
+
 int main(void) {
   RUN(test_count_windows_and_alerts);
   RUN(test_stuck_and_model);
   RUN(test_time_windows_late);
   RUN(test_carry_over);
+  RUN(test_summary_after_rewind);
   return WW_TEST_RESULT();
 }
