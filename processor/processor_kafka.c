@@ -208,6 +208,8 @@ static void producer_lost(kctx_t *k) {
   int64_t now = ww_mono_ms();
   char reason[512];
   k->txn_open = 0;
+  if (k->need_producer)
+    return; /* seen already (a commit in the rebalance callback, then the loop's check) */
   if (ww_kafka_fatal(k->producer, reason, sizeof(reason)) == 0)
     snprintf(reason, sizeof(reason), "unknown");
   if (k->renewed_ms[0] > 0 && now - k->renewed_ms[0] < WW_RENEWAL_WINDOW_MS) {
