@@ -279,6 +279,8 @@ static int rewind_to_committed(kctx_t *k) {
   k->need_restore = k->restore; /* the lines are reset below, models included */
   release_alerts(k, 0);         /* their transaction was aborted */
   ww_proc_rewound(k->proc);     /* the summary counts them once, when done again */
+  if (k->reg)
+    ww_metric_inc(k->m_rewinds);
   err = rd_kafka_assignment(k->consumer, &parts);
   if (!err)
     err = ww_kafka_resume_offsets(k->consumer, parts, WW_TXN_TIMEOUT_MS, WW_OFFSETS_TIMEOUT_MS);
@@ -571,6 +573,8 @@ static int renew_producer(kctx_t *k) {
   }
   WW_LOG(WW_LOG_NOTICE, "KAFKA", "a new producer is ready%s%s", k->eos ? ": transactional-id " : "",
          k->eos ? k->tid : "");
+  if (k->reg)
+    ww_metric_inc(k->m_renewals);
   return 0;
 }
 

@@ -49,6 +49,10 @@ int ww__pk_metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) 
                                      ww_dlq_reason_name((ww_dlq_reason_t)r), NULL);
   k->m_commits = ww_metrics_counter(k->reg, "windwatch_processor_commits_total",
                                     "transactions (or offset commits) completed", NULL);
+  k->m_rewinds = ww_metrics_counter(k->reg, "windwatch_processor_rewinds_total",
+                                    "aborted transactions whose input is processed again", NULL);
+  k->m_renewals = ww_metrics_counter(k->reg, "windwatch_processor_producer_renewals_total",
+                                     "producers replaced after a fatal error (fenced)", NULL);
   k->m_commit_ms = ww_metrics_histogram(
       k->reg, "windwatch_processor_commit_seconds", "time to commit outputs and offsets, seconds",
       commit_bounds, (int)(sizeof(commit_bounds) / sizeof(commit_bounds[0])), NULL);

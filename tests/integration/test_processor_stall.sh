@@ -8,7 +8,7 @@
 # looks for timed-out transactions every second.
 source "$(dirname "$0")/lib.sh"
 require_broker
-require_tools python3
+require_tools python3 curl
 PROC="$WW_BIN_DIR/windwatch-processor"
 [ -x "$PROC" ] || die "$PROC is missing: build the windwatch-processor target"
 
@@ -21,9 +21,11 @@ STALL_S=5    # each stall: transaction.timeout.ms (2 s) + the broker's check (1 
 # processor's next call finds its producer fenced. (A stall that finds none
 # breaks nothing; the loop stalls again, up to 6 times.)
 ww_topics pstall
+port=$(free_port)
 start_bg proc "$PROC" --brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "g-$WW_T_DATA" \
   --window-type count --window-size 60 --stats-interval 1s --commit-interval 1s \
-  -X transaction.timeout.ms=2000
+  --metrics-listen "127.0.0.1:$port" -X transaction.timeout.ms=2000
+metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print int($2)}'; }
 # The product's own producer: an even stream with injected anomalies, which
 # keep alerts opening and resolving.
 start_bg producer "$WW_BIN_DIR/windwatch-producer" --brokers "$WW_BROKERS" --topic "$WW_T_DATA" \
@@ -54,6 +56,12 @@ wait "$PID_producer" || die "producing the readings failed (see $WW_TMP/producer
 scored_all() { [ "$(kcat_count "$WW_T_SCORED")" -ge "$N" ]; }
 wait_until 120 "all $N readings scored after the stalls" scored_all
 kill -0 "$PID_proc" 2>/dev/null || die "the processor exited: $(tail -5 "$WW_TMP/proc.log")"
+# Operators see it in the metrics (metrics are published every 250 ms).
+renewals_published() { [ "$(metric windwatch_processor_producer_renewals_total)" = "$WANT" ]; }
+wait_until 10 "the renewals in the metrics" renewals_published
+check_eq "windwatch_processor_producer_renewals_total" \
+  "$(metric windwatch_processor_producer_renewals_total)" "$WANT"
+check_ge "windwatch_processor_rewinds_total" "$(metric windwatch_processor_rewinds_total)" "$WANT"
 stop_bg proc
 check_eq "processor exit code after the stalls" "$STOP_RC" 0
 check_eq "new producers ready" "$(grep -c 'a new producer is ready' "$WW_TMP/proc.log")" "$WANT"
