@@ -102,21 +102,19 @@ static const ww_factory_t *factory(ww_config_t **cfgp) {
   return ww_config_factory(*cfgp);
 }
 
-static void test_count_windows_and_alerts(void) {
-  static cap_t c;
-  ww_config_t *cfg;
-  const ww_factory_t *fac = factory(&cfg);
+/* An engine on count windows of 4 readings, alerts opening after 2
+ * anomalous readings and resolving after 3 normal ones, rules only, its
+ * outputs captured in \p c. @returns it, or NULL (checked; \p cfgp freed). */
+static ww_proc_t *rules_proc(cap_t *c, ww_config_t **cfgp) {
+  const ww_factory_t *fac = factory(cfgp);
   ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL, cap_alert_event, NULL};
-  ww_proc_counters_t cnt;
+  ww_proc_output_t out = {cap_produce, c, NULL, cap_alert_event, NULL};
   ww_proc_t *proc;
-  char err[256], summary[2048];
-  const msg_t *m;
-  int64_t t0 = 1700000000000;
+  char err[256];
   CHECK(fac != NULL);
   if (!fac)
-    return;
-  memset(&c, 0, sizeof(c));
+    return NULL;
+  memset(c, 0, sizeof(*c));
   ww_proc_conf_defaults(&pc);
   pc.window_type = WW_WINDOW_COUNT;
   pc.window_size = 4;
@@ -126,10 +124,21 @@ static void test_count_windows_and_alerts(void) {
   pc.model.train_size = 0; /* rules only; the model has its own test */
   proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
   CHECK(proc != NULL);
-  if (!proc) {
-    ww_config_destroy(cfg);
+  if (!proc)
+    ww_config_destroy(*cfgp);
+  return proc;
+}
+
+static void test_count_windows_and_alerts(void) {
+  static cap_t c;
+  ww_config_t *cfg;
+  ww_proc_counters_t cnt;
+  ww_proc_t *proc = rules_proc(&c, &cfg);
+  char summary[2048];
+  const msg_t *m;
+  int64_t t0 = 1700000000000;
+  if (!proc)
     return;
-  }
   /* 4 normal readings: one window; values 20, 22, 24, 26 -> mean 23 */
   for (int i = 0; i < 4; i++)
     feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
@@ -537,30 +546,12 @@ done:
 static void test_summary_after_rewind(void) {
   static cap_t c;
   ww_config_t *cfg;
-  const ww_factory_t *fac = factory(&cfg);
-  ww_proc_conf_t pc;
-  ww_proc_output_t out = {cap_produce, &c, NULL, cap_alert_event, NULL};
   ww_proc_counters_t cnt;
-  ww_proc_t *proc;
-  char err[256], summary[2048];
+  ww_proc_t *proc = rules_proc(&c, &cfg);
+  char summary[2048];
   int64_t t0 = 1700000000000;
-  CHECK(fac != NULL);
-  if (!fac)
+  if (!proc)
     return;
-  memset(&c, 0, sizeof(c));
-  ww_proc_conf_defaults(&pc);
-  pc.window_type = WW_WINDOW_COUNT;
-  pc.window_size = 4;
-  pc.alert_min_count = 2;
-  pc.alert_clear_count = 3;
-  pc.stuck_count = 0;
-  pc.model.train_size = 0;
-  proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
-  CHECK(proc != NULL);
-  if (!proc) {
-    ww_config_destroy(cfg);
-    return;
-  }
   for (int i = 0; i < 4; i++)
     feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
   ww_proc_committed(proc);
