@@ -567,7 +567,7 @@ static int renew_producer(kctx_t *k) {
   if (!k->producer)
     WW_LOG(WW_LOG_ERROR, "KAFKA", "producer: %s", errstr);
   if (!k->producer || open_topics(k) != 0 || (k->eos && init_transactions(k) != 0)) {
-    k->failed = 1;
+    k->failed = k->fatal = 1; /* exit code 3, as when the first producer cannot start */
     ww_signal_request_stop();
     return -1;
   }
@@ -634,7 +634,8 @@ static void stats_line(kctx_t *k, int64_t *last_ms, int64_t *last_readings) {
          "readings %" PRId64 " (%.0f/s) windows %" PRId64 " alerts %" PRId64
          " dead_letters %" PRId64 " anomalous %" PRId64 " out_queue %d",
          c.readings, dt > 0 ? (double)(c.readings - *last_readings) * 1000.0 / (double)dt : 0.0,
-         c.windows, c.alerts, c.dead_letters, c.anomalous, rd_kafka_outq_len(k->producer));
+         c.windows, c.alerts, c.dead_letters, c.anomalous,
+         k->producer ? rd_kafka_outq_len(k->producer) : 0); /* (none after a failed renewal) */
   *last_ms = now;
   *last_readings = c.readings;
 }

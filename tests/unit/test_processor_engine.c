@@ -584,11 +584,44 @@ static void test_summary_after_rewind(void) {
   ww_config_destroy(cfg);
 }
 
+/* An alert with no ground truth (a false one) opened before the last commit
+ * stays in the summary's precision across a rewind, though the episode that
+ * first brought ground truth came after that commit. */
+static void test_summary_after_rewind_false_alert(void) {
+  static cap_t c;
+  ww_config_t *cfg;
+  ww_proc_t *proc = rules_proc(&c, &cfg);
+  char summary[2048];
+  int64_t t0 = 1700000000000;
+  if (!proc)
+    return;
+  for (int i = 0; i < 4; i++)
+    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  /* critical, without ground truth: a false alert opens on Curing Oven */
+  feed(proc, "turbine-line-1", "Curing Oven", t0 + 4000, 45, 50, 60, NULL, 0);
+  ww_proc_committed(proc);
+  for (int pass = 0; pass < 2; pass++) {
+    feed(proc, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, "spike", 7);
+    feed(proc, "turbine-line-1", "Blade", t0 + 6000, 46, 50, 60, "spike", 7);
+    if (pass == 0) {
+      ww_proc_rewound(proc); /* as the Kafka side does: rewound, then the lines reset */
+      ww_proc_revoke(proc, 0);
+    }
+  }
+  ww_proc_committed(proc);
+  CHECK(ww_proc_summary(proc, summary, sizeof(summary)) < sizeof(summary));
+  CHECK_STR_CONTAINS(summary, "\"quality\":{\"episodes\":1,\"detected\":1,\"alerts\":2,"
+                              "\"true_alerts\":1,\"precision\":0.5000,\"recall\":1.0000");
+  ww_proc_destroy(proc);
+  ww_config_destroy(cfg);
+}
+
 int main(void) {
   RUN(test_count_windows_and_alerts);
   RUN(test_stuck_and_model);
   RUN(test_time_windows_late);
   RUN(test_carry_over);
   RUN(test_summary_after_rewind);
+  RUN(test_summary_after_rewind_false_alert);
   return WW_TEST_RESULT();
 }
