@@ -78,6 +78,7 @@ typedef struct ww_proc_conf_s {
   int stuck_count;        /* a sensor repeating its value this many more times is stuck; 0 = off */
   ww_model_conf_t model;  /* Isolation Forest per line */
   const char *models_dir; /* write every model version here as a file; NULL = don't */
+  int grade;              /* grade detection against ground truth, for the summary (default 1) */
 } ww_proc_conf_t;
 
 /** Counters, all since start. */

@@ -24,6 +24,7 @@ void ww_proc_conf_defaults(ww_proc_conf_t *pc) {
   pc->alert_min_count = 2;
   pc->alert_clear_count = 5;
   pc->flush_on_end = 1;
+  pc->grade = 1;
   pc->stuck_count = 3;
   pc->model.train_size = 2048;
   pc->model.retrain_ms = 3600 * 1000;
@@ -423,8 +424,9 @@ static void finish_one(ww_proc_t *proc, pend_t *e) {
                      &ln->alert_seq);
   if (ev != WW_ALERT_NONE)
     ww__proc_publish_alert(proc, ln, a, ev, r);
-  ww_eval_reading(proc->eval, r->line_idx * WW_SLOTS_PER_LINE + e->slot, r->line_idx, r,
-                  obs.anomalous, a->open, ev == WW_ALERT_OPENED, ev == WW_ALERT_RESOLVED);
+  if (proc->conf.grade)
+    ww_eval_reading(proc->eval, r->line_idx * WW_SLOTS_PER_LINE + e->slot, r->line_idx, r,
+                    obs.anomalous, a->open, ev == WW_ALERT_OPENED, ev == WW_ALERT_RESOLVED);
 }
 
 /* Score the waiting readings of line \p li from pend index \p from on with

@@ -836,6 +836,9 @@ int ww_proc_run(const ww_config_t *cfg) {
     rc = 2;
     goto done;
   }
+  /* Only a batch run prints a summary: in real time the grading would keep
+   * every injected episode forever, and copy them at every commit. */
+  pc.grade = k.batch;
   memset(&out, 0, sizeof(out));
   out.produce = out_produce;
   out.scored = put_scored;

@@ -235,7 +235,7 @@ void ww_proc_committed(ww_proc_t *proc) {
   proc->at_commit = proc->cnt;
   /* (the grading counts alert episodes before any ground truth is seen,
    * so it is kept whether or not there is some yet) */
-  if (ww_eval_copy(proc->eval_at_commit, proc->eval) != 0)
+  if (proc->conf.grade && ww_eval_copy(proc->eval_at_commit, proc->eval) != 0)
     WW_LOG(WW_LOG_WARN, "MAIN", "out of memory: the summary's quality may count rewound readings");
 }
 
@@ -245,7 +245,8 @@ void ww_proc_rewound(ww_proc_t *proc) {
   for (size_t i = 0; i < WW_N_COUNTERS; i++)
     gone[i] += now[i] - then[i];
   proc->at_commit = proc->cnt;
-  ww_eval_copy(proc->eval, proc->eval_at_commit);
+  if (proc->conf.grade)
+    ww_eval_copy(proc->eval, proc->eval_at_commit);
 }
 
 void ww_proc_committed_counters(const ww_proc_t *proc, ww_proc_counters_t *c) {

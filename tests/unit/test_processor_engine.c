@@ -104,8 +104,9 @@ static const ww_factory_t *factory(ww_config_t **cfgp) {
 
 /* An engine on count windows of 4 readings, alerts opening after 2
  * anomalous readings and resolving after 3 normal ones, rules only, its
- * outputs captured in \p c. @returns it, or NULL (checked; \p cfgp freed). */
-static ww_proc_t *rules_proc(cap_t *c, ww_config_t **cfgp) {
+ * outputs captured in \p c; \p grade as ww_proc_conf_t.grade.
+ * @returns it, or NULL (checked; \p cfgp freed). */
+static ww_proc_t *rules_proc(cap_t *c, ww_config_t **cfgp, int grade) {
   const ww_factory_t *fac = factory(cfgp);
   ww_proc_conf_t pc;
   ww_proc_output_t out = {cap_produce, c, NULL, cap_alert_event, NULL};
@@ -122,6 +123,7 @@ static ww_proc_t *rules_proc(cap_t *c, ww_config_t **cfgp) {
   pc.alert_clear_count = 3;
   pc.stuck_count = 0;      /* humidity and sound are constant here */
   pc.model.train_size = 0; /* rules only; the model has its own test */
+  pc.grade = grade;
   proc = ww_proc_new(fac, &pc, &out, err, sizeof(err));
   CHECK(proc != NULL);
   if (!proc)
@@ -133,7 +135,7 @@ static void test_count_windows_and_alerts(void) {
   static cap_t c;
   ww_config_t *cfg;
   ww_proc_counters_t cnt;
-  ww_proc_t *proc = rules_proc(&c, &cfg);
+  ww_proc_t *proc = rules_proc(&c, &cfg, 1);
   char summary[2048];
   const msg_t *m;
   int64_t t0 = 1700000000000;
@@ -547,7 +549,7 @@ static void test_summary_after_rewind(void) {
   static cap_t c;
   ww_config_t *cfg;
   ww_proc_counters_t cnt;
-  ww_proc_t *proc = rules_proc(&c, &cfg);
+  ww_proc_t *proc = rules_proc(&c, &cfg, 1);
   char summary[2048];
   int64_t t0 = 1700000000000;
   if (!proc)
@@ -590,7 +592,7 @@ static void test_summary_after_rewind(void) {
 static void test_summary_after_rewind_false_alert(void) {
   static cap_t c;
   ww_config_t *cfg;
-  ww_proc_t *proc = rules_proc(&c, &cfg);
+  ww_proc_t *proc = rules_proc(&c, &cfg, 1);
   char summary[2048];
   int64_t t0 = 1700000000000;
   if (!proc)
@@ -616,6 +618,27 @@ static void test_summary_after_rewind_false_alert(void) {
   ww_config_destroy(cfg);
 }
 
+/* Without grading (real time: no summary) ground truth is not kept. */
+static void test_no_grading(void) {
+  static cap_t c;
+  ww_config_t *cfg;
+  ww_proc_t *proc = rules_proc(&c, &cfg, 0);
+  char summary[2048];
+  int64_t t0 = 1700000000000;
+  if (!proc)
+    return;
+  for (int i = 0; i < 4; i++)
+    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  feed(proc, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, "spike", 7);
+  ww_proc_committed(proc);
+  CHECK_INT_EQ(c.per[WW_OUT_ALERTS], 1); /* detection itself is the same */
+  CHECK(ww_proc_summary(proc, summary, sizeof(summary)) < sizeof(summary));
+  CHECK_STR_CONTAINS(summary, "\"alerts\":1,");
+  CHECK(strstr(summary, "\"quality\"") == NULL);
+  ww_proc_destroy(proc);
+  ww_config_destroy(cfg);
+}
+
 int main(void) {
   RUN(test_count_windows_and_alerts);
   RUN(test_stuck_and_model);
@@ -623,5 +646,6 @@ int main(void) {
   RUN(test_carry_over);
   RUN(test_summary_after_rewind);
   RUN(test_summary_after_rewind_false_alert);
+  RUN(test_no_grading);
   return WW_TEST_RESULT();
 }
