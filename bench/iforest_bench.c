@@ -15,6 +15,8 @@
  *       best_rows_per_s, single_rows_per_s (ww_iforest_score() called once
  *       per row, as the processor and the api score), nodes, maxrss_kb.
  *       Writes the scores of the last repetition to SCORES_OUT, one per line.
+ *       IFOREST_KERNEL=scalar|avx2|avx512 picks the batch kernel (default:
+ *       the fastest this CPU runs); the JSON names the one used.
  *
  * Only the scoring call is inside the timed region; reading the CSV is not,
  * as for the baselines.
@@ -123,7 +125,18 @@ err:
   return -1;
 }
 
+/* The kernel named by $IFOREST_KERNEL (scalar, avx2, avx512), to compare
+ * them; @returns 0 when this CPU cannot run it. */
+static int pick_kernel(const char *name) {
+  for (int k = WW_IFOREST_SCALAR; k <= WW_IFOREST_AVX512; k++)
+    if (!strcmp(name, ww_iforest_kernel_name((ww_iforest_kernel_t)k)))
+      return ww_iforest_set_kernel((ww_iforest_kernel_t)k) == 0;
+  fprintf(stderr, "iforest_bench: IFOREST_KERNEL='%s' is not scalar, avx2 or avx512\n", name);
+  return 0;
+}
+
 static int score(const char *in, int reps, const char *scores_path, int trees, int samples) {
+  const char *kernel = getenv("IFOREST_KERNEL");
   double *X = NULL, *out = NULL, t0, train_s, best = 0, single_s, sink = 0;
   double *times = calloc((size_t)reps, sizeof(double));
   ww_iforest_t *f = NULL;
@@ -141,6 +154,8 @@ static int score(const char *in, int reps, const char *scores_path, int trees, i
   ww_iforest_params_default(&p);
   p.n_trees = trees;
   p.max_samples = samples;
+  if (kernel && !pick_kernel(kernel))
+    goto done;
   t0 = now_s();
   if (!(f = ww_iforest_train(X, (size_t)n, DIMS, &p, err, sizeof(err)))) {
     fprintf(stderr, "iforest_bench: train: %s\n", err);
@@ -169,9 +184,10 @@ static int score(const char *in, int reps, const char *scores_path, int trees, i
   }
   fp = NULL;
   getrusage(RUSAGE_SELF, &ru);
-  printf("{\"impl\":\"windwatch\",\"rows\":%ld,\"trees\":%d,\"samples\":%d,\"train_s\":%.6f,"
-         "\"nodes\":%zu,\"score_s\":[",
-         n, trees, samples, train_s, ww_iforest_nodes(f));
+  printf("{\"impl\":\"windwatch\",\"kernel\":\"%s\",\"rows\":%ld,\"trees\":%d,\"samples\":%d,"
+         "\"train_s\":%.6f,\"nodes\":%zu,\"score_s\":[",
+         ww_iforest_kernel_name(ww_iforest_kernel()), n, trees, samples, train_s,
+         ww_iforest_nodes(f));
   for (int r = 0; r < reps; r++) {
     printf("%s%.6f", r ? "," : "", times[r]);
     if (r == 0 || times[r] < best)

@@ -11,6 +11,7 @@
 #include "processor.h"
 #include "processor_handlers.h"
 #include "processor_restore.h"
+#include "windwatch/iforest.h"
 #include "windwatch/kafka.h"
 #include "windwatch/log.h"
 #include "windwatch/metrics.h"
@@ -928,11 +929,11 @@ int ww_proc_run(const ww_config_t *cfg) {
   }
   WW_LOG(WW_LOG_NOTICE, "MAIN",
          "%s mode, %s, %s windows of %" PRId64 "%s, group %s, input %s, commits every %" PRId64
-         " ms",
+         " ms, isolation forest kernel %s",
          k.batch ? "batch" : "real_time", k.eos ? "exactly-once" : "at-least-once",
          ww_window_type_name(pc.window_type), pc.window_size,
          pc.window_type == WW_WINDOW_TIME ? " s" : " readings", ww_config_str(cfg, "group"),
-         topic_in, lp.commit_ms);
+         topic_in, lp.commit_ms, ww_iforest_kernel_name(ww_iforest_kernel()));
   {
     char qmax[32];
     size_t qsz = sizeof(qmax);

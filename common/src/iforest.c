@@ -65,7 +65,7 @@ struct ww_iforest_s {
    * feature 63 when passing through; the bottom level holds the
    * fixed-point path lengths[P]. lv[(t * (depth + 1) + l) * 3 + 0, 1, 2] =
    * off, w, mask of the features the level's real nodes use. */
-  int simd; /* the AVX-512 batch path may be used */
+  ww_iforest_kernel_t kernel; /* batch kernel (the vector layout exists unless scalar) */
   int32_t *pool;
   size_t *lv;
 };
@@ -272,9 +272,47 @@ static int tree_depth(const node_t *base, uint32_t i, int depth) {
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(WW_IFOREST_NO_SIMD)
-#define WW_IFOREST_AVX512 1
+#define WW_IFOREST_X86 1
 #include <immintrin.h>
 #endif
+
+static const char *const kernel_names[] = {"scalar", "avx2", "avx512"};
+
+static int kernel_supported(ww_iforest_kernel_t k) {
+  switch (k) {
+  case WW_IFOREST_SCALAR: return 1;
+#ifdef WW_IFOREST_X86
+  case WW_IFOREST_AVX2: __builtin_cpu_init(); return __builtin_cpu_supports("avx2");
+  case WW_IFOREST_AVX512: __builtin_cpu_init(); return __builtin_cpu_supports("avx512f");
+#endif
+  default: return 0;
+  }
+}
+
+/* The kernel forests compiled from now on use; -1 until first asked for. */
+static int chosen_kernel = -1;
+
+ww_iforest_kernel_t ww_iforest_kernel(void) {
+  int k = __atomic_load_n(&chosen_kernel, __ATOMIC_RELAXED);
+  if (k < 0) {
+    k = WW_IFOREST_AVX512;
+    while (!kernel_supported((ww_iforest_kernel_t)k))
+      k--;
+    __atomic_store_n(&chosen_kernel, k, __ATOMIC_RELAXED);
+  }
+  return (ww_iforest_kernel_t)k;
+}
+
+int ww_iforest_set_kernel(ww_iforest_kernel_t k) {
+  if ((int)k < 0 || k > WW_IFOREST_AVX512 || !kernel_supported(k))
+    return -1;
+  __atomic_store_n(&chosen_kernel, (int)k, __ATOMIC_RELAXED);
+  return 0;
+}
+
+const char *ww_iforest_kernel_name(ww_iforest_kernel_t k) {
+  return (int)k >= 0 && k <= WW_IFOREST_AVX512 ? kernel_names[k] : "?";
+}
 
 /* Entries a vector-layout table of w is padded to: what tab_get() loads. */
 #define WW_PADW(w) ((size_t)(w) <= 16 ? (size_t)16 : ((size_t)(w) + 31) & ~(size_t)31)
@@ -292,7 +330,7 @@ static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, uint32_
   cur[0] = 0;
   for (int l = 0; l <= f->depth; l++) {
     size_t off = *pused, pw = WW_PADW(w);
-    int32_t *pool = f->cn && f->simd ? f->pool + off : NULL;
+    int32_t *pool = f->cn && f->kernel != WW_IFOREST_SCALAR ? f->pool + off : NULL;
     size_t mask = 0;
     nw = 0;
     for (size_t i = 0; i < w; i++) {
@@ -367,10 +405,7 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
     if (f->nodes[i].feat < 0 && (!(q >= 0) || q >= 0x1p30 || q != floor(q)))
       f->exact = 0;
   }
-#ifdef WW_IFOREST_AVX512
-  __builtin_cpu_init();
-  f->simd = f->exact && __builtin_cpu_supports("avx512f");
-#endif
+  f->kernel = f->exact ? ww_iforest_kernel() : WW_IFOREST_SCALAR;
   cur = malloc(((size_t)1 << f->depth) * sizeof(*cur));
   next = malloc(((size_t)1 << f->depth) * sizeof(*next));
   if (!cur || !next)
@@ -381,7 +416,7 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
   f->ctree = malloc((size_t)(unsigned)f->n_trees * sizeof(*f->ctree));
   if (!f->cn || !f->ctree)
     goto nomem;
-  if (f->simd) {
+  if (f->kernel != WW_IFOREST_SCALAR) {
     f->pool = calloc(pused, sizeof(*f->pool));
     f->lv = malloc((size_t)(unsigned)f->n_trees * (size_t)(f->depth + 1) * 3 * sizeof(*f->lv));
     if (!f->pool || !f->lv)
@@ -470,7 +505,7 @@ static void batch_scalar(const ww_iforest_t *f, const double *X, size_t n, size_
   }
 }
 
-#ifdef WW_IFOREST_AVX512
+#ifdef WW_IFOREST_X86
 #define WW_V  16 /* rows a vector */
 #define WW_NV (WW_IFOREST_BLOCK / WW_V)
 
@@ -572,13 +607,120 @@ __attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *
   }
 }
 
+#define WW_V8           8  /* rows an AVX2 vector */
+#define WW_AVX2_PERMUTE 16 /* wider tables are gathered (measured on AMD Zen 3) */
+#define WW_NV8          (WW_IFOREST_BLOCK / WW_V8)
+
+/* The 8 entries tab[j[i]] of a table of w entries (j < w, padded to
+ * WW_PADW(w)): by in-register permutes up to 16 entries, else gathered. */
+__attribute__((target("avx2"))) static inline __m256i tab_get8(const int32_t *tab, size_t w,
+                                                               __m256i j) {
+  __m256i r = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)tab), j), hi;
+  if (w <= 8)
+    return r;
+  if (w > WW_AVX2_PERMUTE)
+    return _mm256_i32gather_epi32(tab, j, 4);
+  hi = _mm256_srli_epi32(j, 3);
+  for (size_t q = 1; q < (w + 7) / 8; q++)
+    r = _mm256_blendv_epi8(
+        r, _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(tab + 8 * q)), j),
+        _mm256_cmpeq_epi32(hi, _mm256_set1_epi32((int)q)));
+  return r;
+}
+
+/* Batch with AVX2, the same walk as batch_avx512() over the same layout
+ * with 8 rows a vector: the narrow top levels by permutes, the wide ones
+ * by gathers; a row's feature value by blends when its level uses up to
+ * WW_AVX2_BLENDS features, else gathered from the block's feature-major
+ * copy. */
+#define WW_AVX2_BLENDS 3
+__attribute__((target("avx2"))) static void batch_avx2(const ww_iforest_t *f, const double *X,
+                                                       size_t n, size_t stride, double *out) {
+  const int d = f->d, D = f->depth;
+  float xs[WW_IFOREST_MAX_FEATURES][WW_IFOREST_BLOCK] __attribute__((aligned(32)));
+  int64_t hq[WW_IFOREST_BLOCK] __attribute__((aligned(32)));
+  const __m256i row = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i fmax = _mm256_set1_epi32(d - 1);
+  for (size_t r0 = 0; r0 < n; r0 += WW_IFOREST_BLOCK) {
+    size_t m = n - r0 < WW_IFOREST_BLOCK ? n - r0 : WW_IFOREST_BLOCK;
+    int nv = (int)((m + WW_V8 - 1) / WW_V8);
+    __m256i acc[2 * WW_NV8];
+    for (size_t r = 0; r < (size_t)nv * WW_V8; r++)
+      for (int k = 0; k < d; k++)
+        xs[k][r] = r < m ? (float)X[(r0 + r) * stride + (size_t)k] : 0.0f;
+    for (int v = 0; v < 2 * nv; v++)
+      acc[v] = _mm256_setzero_si256();
+    for (int t = 0; t < f->n_trees; t++) {
+      const size_t *lv = f->lv + (size_t)t * (size_t)(D + 1) * 3;
+      __m256i j[WW_NV8];
+      for (int v = 0; v < nv; v++)
+        j[v] = _mm256_setzero_si256();
+      for (int l = 0; l < D; l++, lv += 3) {
+        const int32_t *thr = f->pool + lv[0];
+        size_t w = lv[1], pw = WW_PADW(w);
+        size_t mask = lv[2];
+        int k0 = mask ? __builtin_ctzll(mask) : 0;
+        int many = __builtin_popcountll(mask) > WW_AVX2_BLENDS;
+        if (w == 1) {
+          __m256 th = _mm256_castsi256_ps(_mm256_set1_epi32(thr[0]));
+          __m256i ch = _mm256_set1_epi32((int)((uint32_t)thr[pw] >> 6));
+          for (int v = 0; v < nv; v++)
+            j[v] = _mm256_sub_epi32(ch, _mm256_castps_si256(_mm256_cmp_ps(
+                                            _mm256_load_ps(&xs[k0][v * WW_V8]), th, _CMP_GT_OQ)));
+          continue;
+        }
+        for (int v = 0; v < nv; v++) {
+          __m256 th = _mm256_castsi256_ps(tab_get8(thr, w, j[v]));
+          __m256i fc = tab_get8(thr + pw, w, j[v]);
+          __m256i ch = _mm256_srli_epi32(fc, 6);
+          __m256 x;
+          if (many) {
+            /* Pass-through lanes (feature 63) read a valid feature: they never go right. */
+            __m256i fe = _mm256_min_epu32(_mm256_and_si256(fc, _mm256_set1_epi32(63)), fmax);
+            __m256i at =
+                _mm256_add_epi32(_mm256_mullo_epi32(fe, _mm256_set1_epi32(WW_IFOREST_BLOCK)),
+                                 _mm256_add_epi32(row, _mm256_set1_epi32(v * WW_V8)));
+            x = _mm256_i32gather_ps(&xs[0][0], at, 4);
+          } else {
+            x = _mm256_load_ps(&xs[k0][v * WW_V8]);
+            if (mask & (mask - 1)) {
+              __m256i fe = _mm256_and_si256(fc, _mm256_set1_epi32(63));
+              for (size_t mk = mask & (mask - 1); mk; mk &= mk - 1) {
+                int k = __builtin_ctzll(mk);
+                x = _mm256_blendv_ps(
+                    x, _mm256_load_ps(&xs[k][v * WW_V8]),
+                    _mm256_castsi256_ps(_mm256_cmpeq_epi32(fe, _mm256_set1_epi32(k))));
+              }
+            }
+          }
+          /* A true compare is all ones: minus -1 goes right. */
+          j[v] = _mm256_sub_epi32(ch, _mm256_castps_si256(_mm256_cmp_ps(x, th, _CMP_GT_OQ)));
+        }
+      }
+      for (int v = 0; v < nv; v++) {
+        __m256i q = tab_get8(f->pool + lv[0], lv[1], j[v]);
+        acc[2 * v] = _mm256_add_epi64(acc[2 * v], _mm256_cvtepi32_epi64(_mm256_castsi256_si128(q)));
+        acc[2 * v + 1] =
+            _mm256_add_epi64(acc[2 * v + 1], _mm256_cvtepi32_epi64(_mm256_extracti128_si256(q, 1)));
+      }
+    }
+    for (int v = 0; v < 2 * nv; v++)
+      _mm256_store_si256((__m256i *)&hq[v * 4], acc[v]);
+    for (size_t r = 0; r < m; r++)
+      out[r0 + r] = finish(f, unq(hq[r]));
+  }
+}
 #endif
 
 void ww_iforest_score_rows(const ww_iforest_t *f, const double *X, size_t n, size_t stride,
                            double *out) {
-#ifdef WW_IFOREST_AVX512
-  if (f->simd) {
+#ifdef WW_IFOREST_X86
+  if (f->kernel == WW_IFOREST_AVX512) {
     batch_avx512(f, X, n, stride, out);
+    return;
+  }
+  if (f->kernel == WW_IFOREST_AVX2) {
+    batch_avx2(f, X, n, stride, out);
     return;
   }
 #endif

@@ -452,6 +452,29 @@ static void test_float_text(void) {
   CHECK_INT_EQ(bad, 0);
 }
 
+/* Every batch kernel this CPU runs gives the definition's scores: the
+ * fast-score tests once per kernel (the default, the fastest, last). A
+ * kernel the CPU lacks is named on stderr: its code is not tested here. */
+static void test_every_kernel(void) {
+  ww_iforest_kernel_t best = ww_iforest_kernel();
+  CHECK_INT_EQ(ww_iforest_set_kernel(WW_IFOREST_SCALAR), 0);
+  CHECK_INT_EQ(ww_iforest_set_kernel((ww_iforest_kernel_t)99), -1);
+  for (int k = WW_IFOREST_SCALAR; k <= WW_IFOREST_AVX512; k++) {
+    if (ww_iforest_set_kernel((ww_iforest_kernel_t)k) != 0) {
+      CHECK(k > (int)best);
+      fprintf(stderr, "  kernel %s: not supported by this CPU, not tested\n",
+              ww_iforest_kernel_name((ww_iforest_kernel_t)k));
+      continue;
+    }
+    CHECK_INT_EQ((int)ww_iforest_kernel(), k);
+    fprintf(stderr, "  kernel %s\n", ww_iforest_kernel_name((ww_iforest_kernel_t)k));
+    test_fast_scores_identical();
+    test_fast_scores_sklearn_data();
+    test_fast_scores_inexact_model();
+  }
+  CHECK_INT_EQ(ww_iforest_set_kernel(best), 0);
+}
+
 int main(void) {
   RUN(test_c);
   RUN(test_float_text);
@@ -459,8 +482,6 @@ int main(void) {
   RUN(test_small_and_constant);
   RUN(test_errors);
   RUN(test_matches_sklearn);
-  RUN(test_fast_scores_identical);
-  RUN(test_fast_scores_sklearn_data);
-  RUN(test_fast_scores_inexact_model);
+  RUN(test_every_kernel);
   return WW_TEST_RESULT();
 }

@@ -38,6 +38,31 @@ typedef struct ww_iforest_params_s {
 
 typedef struct ww_iforest_s ww_iforest_t;
 
+/** Batch scoring kernels, each giving the same scores bit for bit. */
+typedef enum ww_iforest_kernel_e {
+  WW_IFOREST_SCALAR, /* portable C */
+  WW_IFOREST_AVX2,   /* x86-64 with AVX2 */
+  WW_IFOREST_AVX512, /* x86-64 with AVX-512F */
+} ww_iforest_kernel_t;
+
+/**
+ * @brief The batch kernel forests trained or loaded from now on use: the
+ *        fastest this CPU runs, unless ww_iforest_set_kernel() chose another.
+ *        (A forest whose path lengths are not exact fixed-point, see
+ *        iforest.c, always scores with the scalar kernel.)
+ */
+ww_iforest_kernel_t ww_iforest_kernel(void);
+
+/**
+ * @brief Use kernel \p k for forests trained or loaded from now on (tests
+ *        and benchmarks compare them). @returns 0, or -1 when this CPU
+ *        cannot run it.
+ */
+int ww_iforest_set_kernel(ww_iforest_kernel_t k);
+
+/** @brief "scalar", "avx2" or "avx512". */
+const char *ww_iforest_kernel_name(ww_iforest_kernel_t k);
+
 /** Fill \p p with sklearn's defaults: 100 trees, 256 samples, depth 0 (auto), seed 1. */
 void ww_iforest_params_default(ww_iforest_params_t *p);
 
