@@ -91,6 +91,27 @@ static void feed(ww_proc_t *proc, const char *line, const char *comp, int64_t ts
   ww_proc_message(proc, buf, (size_t)n, &src);
 }
 
+/* Four normal readings of turbine-line-1/Blade from t0, a second apart:
+ * temperature 20, 22, 24, 26 (mean 23, std 2.2361). */
+static void feed_normal4(ww_proc_t *proc, int64_t t0) {
+  for (int i = 0; i < 4; i++)
+    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+}
+
+/* Injected spike episode 7 on Blade at t0 + 5 s and + 6 s: 45 and 46 degrees
+ * (over the critical 40), so it opens an alert. */
+static void feed_spike7(ww_proc_t *proc, int64_t t0) {
+  feed(proc, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, "spike", 7);
+  feed(proc, "turbine-line-1", "Blade", t0 + 6000, 46, 50, 60, "spike", 7);
+}
+
+/* What the Kafka side does after an aborted transaction: the engine takes
+ * back the work since the last commit, then the lines are reset. */
+static void rewind_to_commit(ww_proc_t *proc) {
+  ww_proc_rewound(proc);
+  ww_proc_revoke(proc, 0);
+}
+
 static const ww_factory_t *factory(ww_config_t **cfgp) {
   char err[256];
   char *argv[] = {"x", NULL};
@@ -142,8 +163,7 @@ static void test_count_windows_and_alerts(void) {
   if (!proc)
     return;
   /* 4 normal readings: one window; values 20, 22, 24, 26 -> mean 23 */
-  for (int i = 0; i < 4; i++)
-    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  feed_normal4(proc, t0);
   CHECK_INT_EQ(c.per[WW_OUT_SCORED], 4);
   CHECK_INT_EQ(c.per[WW_OUT_STATS], 1);
   m = nth(&c, WW_OUT_STATS, 0);
@@ -444,8 +464,7 @@ static void test_carry_over(void) {
   CHECK(pa != NULL && pb != NULL);
   if (!pa || !pb)
     goto done;
-  for (int i = 0; i < 4; i++)
-    feed(pa, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  feed_normal4(pa, t0);
   feed(pa, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, NULL, 0);
   CHECK_INT_EQ(a.per[WW_OUT_ALERTS], 1);
   m = nth(&a, WW_OUT_ALERTS, 0);
@@ -554,19 +573,15 @@ static void test_summary_after_rewind(void) {
   int64_t t0 = 1700000000000;
   if (!proc)
     return;
-  for (int i = 0; i < 4; i++)
-    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  feed_normal4(proc, t0);
   ww_proc_committed(proc);
   for (int pass = 0; pass < 2; pass++) {
     /* a spike episode (opens an alert) and three normal readings (resolve it) */
-    feed(proc, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, "spike", 7);
-    feed(proc, "turbine-line-1", "Blade", t0 + 6000, 46, 50, 60, "spike", 7);
+    feed_spike7(proc, t0);
     for (int i = 0; i < 3; i++)
       feed(proc, "turbine-line-1", "Blade", t0 + 8000 + i * 1000, 24, 50, 60, NULL, 0);
-    if (pass == 0) {
-      ww_proc_rewound(proc); /* as the Kafka side does: rewound, then the lines reset */
-      ww_proc_revoke(proc, 0);
-    }
+    if (pass == 0)
+      rewind_to_commit(proc);
   }
   ww_proc_finish(proc);
   ww_proc_committed(proc);
@@ -597,18 +612,14 @@ static void test_summary_after_rewind_false_alert(void) {
   int64_t t0 = 1700000000000;
   if (!proc)
     return;
-  for (int i = 0; i < 4; i++)
-    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  feed_normal4(proc, t0);
   /* critical, without ground truth: a false alert opens on Curing Oven */
   feed(proc, "turbine-line-1", "Curing Oven", t0 + 4000, 45, 50, 60, NULL, 0);
   ww_proc_committed(proc);
   for (int pass = 0; pass < 2; pass++) {
-    feed(proc, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, "spike", 7);
-    feed(proc, "turbine-line-1", "Blade", t0 + 6000, 46, 50, 60, "spike", 7);
-    if (pass == 0) {
-      ww_proc_rewound(proc); /* as the Kafka side does: rewound, then the lines reset */
-      ww_proc_revoke(proc, 0);
-    }
+    feed_spike7(proc, t0);
+    if (pass == 0)
+      rewind_to_commit(proc);
   }
   ww_proc_committed(proc);
   CHECK(ww_proc_summary(proc, summary, sizeof(summary)) < sizeof(summary));
@@ -627,8 +638,7 @@ static void test_no_grading(void) {
   int64_t t0 = 1700000000000;
   if (!proc)
     return;
-  for (int i = 0; i < 4; i++)
-    feed(proc, "turbine-line-1", "Blade", t0 + i * 1000, 20 + 2 * i, 50, 60, NULL, 0);
+  feed_normal4(proc, t0);
   feed(proc, "turbine-line-1", "Blade", t0 + 5000, 45, 50, 60, "spike", 7);
   ww_proc_committed(proc);
   CHECK_INT_EQ(c.per[WW_OUT_ALERTS], 1); /* detection itself is the same */
