@@ -183,7 +183,7 @@ def render(results_dir):
            "repetition (so a noisy moment hits both sides of one pair) and oriented so that a",
            "ratio above 1 favours windwatch. Peak RSS is the process's `ru_maxrss`. All load goes",
            "to 127.0.0.1. No test asserts a timing: these figures are reported, not enforced.", "",
-           "Run it: `make bench` (about 20 minutes on 2 cores), `BENCH_QUICK=1 make bench` (a ~3",
+           "Run it: `make bench` (20 to 30 minutes on 2 cores), `BENCH_QUICK=1 make bench` (a ~3",
            "minute smoke run), `BENCH_ONLY=\"iforest api\" make bench` for a subset; see `bench/run --help`.",
            "The harness: `bench/run` starts its own broker (port 39092), compiles the C helpers in",
            "`bench/` against the build's `libwindwatch.a`, sets up the Python baselines in `bench/.venv`",
