@@ -178,9 +178,9 @@ static int wait_until(run_t *run, int64_t target_ns) {
     int64_t now = ww_mono_ns(), left_ms;
     if (tick(run, now))
       return 1;
-    left_ms = (target_ns - now) / 1000000;
-    if (left_ms <= 0)
+    if (target_ns <= now)
       return 0;
+    left_ms = (target_ns - now + 999999) / 1000000; /* rounded up: never early */
     if (left_ms > MAX_WAIT_MS)
       left_ms = MAX_WAIT_MS;
     if (run->stats_ns > 0 && (run->next_stats - now) / 1000000 < left_ms)
@@ -205,6 +205,11 @@ static int loop(run_t *run) {
   int w = 0; /* wait_until's verdict */
   run->t0 = run->last_stats = ww_mono_ns();
   run->next_stats = run->t0 + run->stats_ns;
+  /* Paced from now on: the simulator's clock starts now too, not when it was
+   * set up (before the broker connection), or every timestamp would lag the
+   * wall clock by the set-up time. */
+  if (run->src == SRC_SIM && run->rate > 0 && !ww_config_is_set(run->cfg, "start-time"))
+    ww_sim_set_start(run->sim, ww_now_ms());
   while (run->count == 0 || run->taken < (uint64_t)run->count) {
     const char *key, *data = NULL;
     long len;

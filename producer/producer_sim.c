@@ -316,6 +316,10 @@ void ww_sim_destroy(ww_sim_t *sim) {
   free(sim);
 }
 
+void ww_sim_set_start(ww_sim_t *sim, int64_t start_ms) {
+  sim->opts.start_ms = start_ms;
+}
+
 int ww_sim_components(const ww_sim_t *sim) {
   return sim->n_comps;
 }

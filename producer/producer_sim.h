@@ -57,6 +57,14 @@ ww_sim_t *ww_sim_new(const ww_factory_t *fac, const ww_sim_opts_t *opts, char *e
                      size_t errstr_size);
 void ww_sim_destroy(ww_sim_t *sim);
 
+/**
+ * @brief Move the event time of tick 0 to \p start_ms. Called before the first
+ *        reading, it anchors a paced run's event time to the moment its loop
+ *        starts, so set-up time (connecting to the broker) does not put every
+ *        reading's timestamp behind the wall clock.
+ */
+void ww_sim_set_start(ww_sim_t *sim, int64_t start_ms);
+
 /** @returns the number of readings per tick (components over all lines). */
 int ww_sim_components(const ww_sim_t *sim);
 
