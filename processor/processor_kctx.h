@@ -41,6 +41,7 @@ typedef struct kctx_s {
   int restore;                              /* read models and open alerts back from topics */
   int need_restore;                         /* assigned, or lines reset: restore next turn */
   int txn_open;                             /* a transaction has begun */
+  int64_t settle_ns;                        /* monotonic ns: produce nothing before (0 = go) */
   int failed;                               /* an unrecoverable error happened */
   int fatal;                                /* ... a fatal Kafka error (exit code 3) */
   int need_rewind;                          /* a transaction was aborted: rewind before going on */
