@@ -561,7 +561,7 @@ launch_broker() {
   # test harness killing its process group leaves it running; 'stop' ends it.
   # Without job control '&' makes no process group leader, so setsid does not
   # fork and $! is the JVM itself.
-  # shellcheck disable=SC2086 # HEAP holds several flags
+  # shellcheck disable=SC2086 # HEAP and GC hold several flags each
   nohup setsid "$JAVA" $HEAP $GC "${CDS_OPTS[@]}" -server \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$RUN_DIR/log4j2.properties" \
     -Dkafka.logs.dir="$RUN_DIR/logs" -cp "$JARS/*" \
