@@ -335,7 +335,7 @@ static int txn_begin(kctx_t *k) {
  * them, waits 20 ms more. At 10,000 readings/s 17-33 % of the commits took
  * over 10 ms (most 12-17 ms; the rest 1-3). Holding the first input after a
  * commit until WW_TXN_SETTLE_US after it gives the broker that time: 3-4 %
- * (3 interleaved runs of 30 s each), the alert p50 5 ms lower. With sparse
+ * (3 interleaved runs of 30 s each), the alert p50 about 4 ms lower. With sparse
  * input the next reading comes later anyway, and nothing waits. */
 static void settle(kctx_t *k) {
   int64_t left = k->settle_ns - ww_mono_ns();
