@@ -145,6 +145,18 @@ void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
 /** @brief Finish every waiting reading (see ww_proc_enqueue()). */
 void ww_proc_flush(ww_proc_t *proc);
 
+/**
+ * @brief Replaying history: between ww_proc_replay_begin() and
+ *        ww_proc_replay_end(), the messages given to ww_proc_enqueue() build
+ *        the lines' state (windows, baselines, stuck-sensor memory, the
+ *        watermark) as when they were first processed, and nothing else: no
+ *        outputs, no alert steps, no model training, no counters, no grading.
+ *        A line that moves to this processor thus resumes with the windows
+ *        its previous owner had open (see ww_proc_restore_history()).
+ */
+void ww_proc_replay_begin(ww_proc_t *proc);
+void ww_proc_replay_end(ww_proc_t *proc);
+
 /** @brief Count \p n outputs that failed after the output layer took them
  * (ww_proc_output_t.scored). */
 void ww_proc_add_produce_errors(ww_proc_t *proc, int64_t n);

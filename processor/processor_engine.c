@@ -386,7 +386,9 @@ static void finish_one(ww_proc_t *proc, pend_t *e) {
     int d = (int)(v->sc.anomaly_score * 10.0);
     proc->cnt.score_decile[d < 0 ? 0 : d > 9 ? 9 : d]++;
   }
-  if (proc->out.scored) {
+  if (proc->replaying) {
+    /* state only: the output was published when the reading was first processed */
+  } else if (proc->out.scored) {
     if (proc->out.scored(proc->out.opaque, r, &v->sc) != 0)
       proc->cnt.produce_errors++;
   } else {
@@ -398,7 +400,7 @@ static void finish_one(ww_proc_t *proc, pend_t *e) {
   }
 
   /* Train on readings every detector calls normal. */
-  if (ln->model && v->has_baseline && v->sc.severity == WW_SEV_NORMAL &&
+  if (!proc->replaying && ln->model && v->has_baseline && v->sc.severity == WW_SEV_NORMAL &&
       ww_model_observe(ln->model, v->feats, r->ts_ms) == 1)
     ww__proc_publish_model(proc, ln);
   if (v->sc.severity == WW_SEV_NORMAL)
@@ -409,6 +411,8 @@ static void finish_one(ww_proc_t *proc, pend_t *e) {
     WW_LOG(WW_LOG_ERROR, "WINDOW", "out of memory adding a reading to the window of %s", ld->id);
   }
 
+  if (proc->replaying)
+    return; /* open alerts are carried over from the alerts topic instead */
   a = &ln->alerts[e->slot];
   memset(&obs, 0, sizeof(obs));
   obs.ts_ms = r->ts_ms;
@@ -554,6 +558,18 @@ void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
   ln->comp_pend[slot]++;
   if (++proc->n_pend == WW_PEND_MAX)
     ww_proc_flush(proc);
+}
+
+void ww_proc_replay_begin(ww_proc_t *proc) {
+  ww_proc_flush(proc);
+  proc->before_replay = proc->cnt;
+  proc->replaying = 1;
+}
+
+void ww_proc_replay_end(ww_proc_t *proc) {
+  ww_proc_flush(proc);
+  proc->cnt = proc->before_replay;
+  proc->replaying = 0;
 }
 
 void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src) {

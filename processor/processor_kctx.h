@@ -40,6 +40,9 @@ typedef struct kctx_s {
   int from_beginning;                       /* start assigned partitions at the beginning */
   int restore;                              /* read models and open alerts back from topics */
   int need_restore;                         /* assigned, or lines reset: restore next turn */
+  rd_kafka_topic_partition_list_t *history; /* input partitions to replay before, at their
+                                               committed offsets (restore_history()) */
+  int64_t history_ms;                       /* how far back the replay goes; 0 = none */
   int txn_open;                             /* a transaction has begun */
   int64_t settle_ns;                        /* monotonic ns: produce nothing before (0 = go) */
   int failed;                               /* an unrecoverable error happened */

@@ -14,6 +14,8 @@
 
 void ww__proc_produce(ww_proc_t *proc, ww_proc_out_t o, const char *key, size_t key_len,
                       const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs) {
+  if (proc->replaying)
+    return; /* those outputs were published by whoever processed the readings first */
   if (proc->out.produce(proc->out.opaque, o, key, key_len, val, len, hdrs, n_hdrs) != 0)
     proc->cnt.produce_errors++;
 }
@@ -73,7 +75,7 @@ void ww__proc_window_closed(void *opaque, const ww_window_result_t *res) {
     ww__proc_produce(proc, WW_OUT_STATS, ld->id, strlen(ld->id), buf, n, NULL, 0);
   }
   proc->cnt.windows++;
-  if (proc->out.window_closed)
+  if (proc->out.window_closed && !proc->replaying)
     proc->out.window_closed(proc->out.opaque, ln->idx, res->end_ms);
   ln->have_prev = 1;
   ln->prev_present = 0;

@@ -80,6 +80,36 @@ static void latest_free(latest_t *l) {
   free(l->len);
 }
 
+/* A consumer that reads committed messages of partitions it is assigned
+ * (not subscribed: no group membership and nothing committed, so every
+ * processor reads what it asks for; group.id is only a requirement), with
+ * end-of-partition events. @returns it, or NULL with errstr set. */
+static rd_kafka_t *restore_consumer(const ww_config_t *cfg, char *errstr, size_t n) {
+  rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor-restore", errstr, n);
+  rd_kafka_t *rk;
+  if (!conf)
+    return NULL;
+  if (ww_kafka_conf_set(conf, "group.id", "windwatch-processor-restore", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, n) != 0) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  rk = ww_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, n);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+  }
+  rd_kafka_poll_set_consumer(rk);
+  return rk;
+}
+
+static void restore_consumer_close(rd_kafka_t *rk) {
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+}
+
 /* Hand every committed message of \p topic to \p fn, in order within each
  * partition, up to the end each partition has now: from the beginning, or,
  * when \p since_ms >= 0, from the first message with a timestamp at or after
@@ -87,8 +117,7 @@ static void latest_free(latest_t *l) {
 static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_ms, int timeout_ms,
                       int (*fn)(void *opaque, const rd_kafka_message_t *m), void *opaque,
                       char *errstr, size_t n) {
-  rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor-restore", errstr, n);
-  rd_kafka_t *rk = NULL;
+  rd_kafka_t *rk = restore_consumer(cfg, errstr, n);
   const rd_kafka_metadata_t *md = NULL;
   rd_kafka_topic_partition_list_t *parts = NULL;
   rd_kafka_topic_t *rkt = NULL;
@@ -96,23 +125,8 @@ static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_m
   int rc = -1, at_end = 0, n_parts;
   char *ended = NULL; /* [n_parts]: this partition's end was reached */
   int64_t deadline = ww_mono_ms() + timeout_ms;
-  if (!conf)
+  if (!rk)
     return -1;
-  /* Assigned, not subscribed: no group membership and nothing committed, so
-   * every processor reads the whole topic (group.id is only a requirement). */
-  if (ww_kafka_conf_set(conf, "group.id", "windwatch-processor-restore", errstr, n) != 0 ||
-      ww_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) != 0 ||
-      ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
-      ww_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, n) != 0) {
-    rd_kafka_conf_destroy(conf);
-    return -1;
-  }
-  rk = ww_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, n);
-  if (!rk) {
-    rd_kafka_conf_destroy(conf);
-    return -1;
-  }
-  rd_kafka_poll_set_consumer(rk);
   rkt = rd_kafka_topic_new(rk, topic, NULL);
   err = rkt ? rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) : rd_kafka_last_error();
   if (err || md->topic_cnt != 1 || md->topics[0].err) {
@@ -213,8 +227,7 @@ done:
     rd_kafka_metadata_destroy(md);
   if (rkt)
     rd_kafka_topic_destroy(rkt);
-  rd_kafka_consumer_close(rk);
-  rd_kafka_destroy(rk);
+  restore_consumer_close(rk);
   return rc;
 }
 
@@ -276,4 +289,179 @@ int ww_proc_restore_alerts(const ww_config_t *cfg, ww_proc_t *proc, const char *
   }
   carried = ww_proc_carry_end(c);
   return carried;
+}
+
+/* One partition of a history replay: [from, to) of the input. */
+typedef struct span_s {
+  int32_t partition;
+  int64_t from, to; /* to: the committed offset, where live processing resumes */
+  int64_t ts;       /* timestamp of the last message before it, -1 unknown */
+  int done;
+} span_t;
+
+static span_t *span_of(span_t *s, int n, int32_t partition) {
+  for (int i = 0; i < n; i++)
+    if (s[i].partition == partition)
+      return &s[i];
+  return NULL;
+}
+
+/* Read from each span's start with a fresh consumer until every span is done;
+ * \p step handles one message of its span and says whether the span is done.
+ * @returns 0, or -1 with errstr set. */
+static int read_spans(const ww_config_t *cfg, const char *topic, span_t *s, int n, int start_at_to,
+                      int64_t deadline,
+                      int (*step)(void *opaque, span_t *sp, rd_kafka_message_t *m), void *opaque,
+                      char *errstr, size_t errn) {
+  rd_kafka_t *rk = restore_consumer(cfg, errstr, errn);
+  rd_kafka_topic_partition_list_t *parts;
+  int left = 0, rc = -1;
+  if (!rk)
+    return -1;
+  parts = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+  for (int i = 0; i < n; i++)
+    if (!s[i].done) {
+      rd_kafka_topic_partition_list_add(parts, topic, s[i].partition)->offset =
+          start_at_to ? s[i].to - 1 : s[i].from;
+      left++;
+    }
+  if (left > 0 && rd_kafka_assign(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    snprintf(errstr, errn, "topic %s: cannot assign its partitions", topic);
+    left = -1;
+  }
+  while (left > 0) {
+    rd_kafka_message_t *m;
+    span_t *sp;
+    if (ww_mono_ms() > deadline) {
+      snprintf(errstr, errn, "topic %s: history not read within the time allowed", topic);
+      break;
+    }
+    if (!(m = rd_kafka_consumer_poll(rk, WW_RESTORE_POLL_MS)))
+      continue;
+    sp = span_of(s, n, m->partition);
+    if (sp && !sp->done) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF)
+        sp->done = 1; /* the partition ends before the span does: nothing more to read */
+      else if (m->err)
+        WW_LOG(WW_LOG_WARN, "RESTORE", "reading %s: %s", topic, rd_kafka_message_errstr(m));
+      else
+        sp->done = step(opaque, sp, m);
+      if (sp->done)
+        left--;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  if (left == 0)
+    rc = 0;
+  rd_kafka_topic_partition_list_destroy(parts);
+  restore_consumer_close(rk);
+  return rc;
+}
+
+/* read_spans' step of the first pass: the timestamp of the last message
+ * before the span's end (or of the first after it, where a transaction's
+ * marker sits just before the end). */
+static int take_ts(void *opaque, span_t *sp, rd_kafka_message_t *m) {
+  (void)opaque;
+  sp->ts = rd_kafka_message_timestamp(m, NULL);
+  return 1;
+}
+
+/* read_spans' step of the replay: the messages before the span's end go to
+ * the engine (in replay mode); the first at or after it ends the span. */
+typedef struct replay_s {
+  ww_proc_t *proc;
+  const char *topic;
+  int64_t replayed;
+} replay_t;
+
+static int feed(void *opaque, span_t *sp, rd_kafka_message_t *m) {
+  replay_t *r = opaque;
+  ww_proc_src_t src = {r->topic, m->partition, m->offset, m->key, m->key_len};
+  if (m->offset >= sp->to)
+    return 1;
+  if (m->offset >= sp->from && m->payload) {
+    ww_proc_enqueue(r->proc, m->payload, m->len, &src);
+    r->replayed++;
+  }
+  return m->offset + 1 >= sp->to;
+}
+
+int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
+                                const rd_kafka_topic_partition_list_t *parts, int64_t lookback_ms,
+                                int64_t max_messages, int timeout_ms) {
+  char errstr[512];
+  int64_t deadline = ww_mono_ms() + timeout_ms;
+  const char *topic = parts->cnt > 0 ? parts->elems[0].topic : NULL;
+  span_t *s = calloc((size_t)(parts->cnt > 0 ? parts->cnt : 1), sizeof(*s));
+  rd_kafka_t *rk = NULL;
+  rd_kafka_topic_partition_list_t *times = NULL;
+  replay_t r = {proc, topic, 0};
+  int n = 0, rc = -1;
+  if (!s) {
+    WW_LOG(WW_LOG_WARN, "RESTORE", "cannot replay the input's history: out of memory");
+    return -1;
+  }
+  if (!topic) {
+    free(s);
+    return 0;
+  }
+  /* Where each span starts: at most max_messages before its end, never
+   * before the partition's first message. */
+  if (!(rk = restore_consumer(cfg, errstr, sizeof(errstr))))
+    goto done;
+  for (int i = 0; i < parts->cnt; i++) {
+    const rd_kafka_topic_partition_t *p = &parts->elems[i];
+    int64_t lo, hi;
+    if (p->offset <= 0 ||
+        rd_kafka_query_watermark_offsets(rk, topic, p->partition, &lo, &hi, timeout_ms) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR)
+      continue; /* nothing was processed before (or the partition cannot be asked) */
+    if (p->offset <= lo)
+      continue;
+    s[n].partition = p->partition;
+    s[n].to = p->offset;
+    s[n].from = p->offset - max_messages > lo ? p->offset - max_messages : lo;
+    s[n].ts = -1;
+    n++;
+  }
+  if (n == 0) {
+    rc = 0;
+    goto done;
+  }
+  /* How far back in time: lookback_ms before the last message processed. */
+  if (read_spans(cfg, topic, s, n, 1, deadline, take_ts, NULL, errstr, sizeof(errstr)) != 0)
+    goto done;
+  times = rd_kafka_topic_partition_list_new(n);
+  for (int i = 0; i < n; i++) {
+    s[i].done = 0;
+    if (s[i].ts >= 0)
+      rd_kafka_topic_partition_list_add(times, topic, s[i].partition)->offset =
+          s[i].ts - lookback_ms;
+  }
+  if (times->cnt > 0 &&
+      rd_kafka_offsets_for_times(rk, times, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR)
+    for (int i = 0; i < times->cnt; i++) {
+      span_t *sp = span_of(s, n, times->elems[i].partition);
+      if (sp && !times->elems[i].err && times->elems[i].offset > sp->from)
+        sp->from = times->elems[i].offset;
+    }
+  for (int i = 0; i < n; i++)
+    if (s[i].from >= s[i].to)
+      s[i].done = 1;
+  ww_proc_replay_begin(proc);
+  rc = read_spans(cfg, topic, s, n, 0, deadline, feed, &r, errstr, sizeof(errstr));
+  ww_proc_replay_end(proc);
+done:
+  if (rc != 0)
+    WW_LOG(WW_LOG_WARN, "RESTORE",
+           "cannot replay the input's history: %s; the lines' windows and baselines start "
+           "from the next reading",
+           errstr);
+  if (times)
+    rd_kafka_topic_partition_list_destroy(times);
+  if (rk)
+    restore_consumer_close(rk);
+  free(s);
+  return rc == 0 ? r.replayed : -1;
 }

@@ -17,6 +17,8 @@
 
 #include <stdint.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "processor.h"
 #include "windwatch/config.h"
 
@@ -38,5 +40,23 @@ int ww_proc_restore_models(const ww_config_t *cfg, ww_proc_t *proc, const char *
  */
 int ww_proc_restore_alerts(const ww_config_t *cfg, ww_proc_t *proc, const char *topic,
                            int64_t lookback_ms, int timeout_ms);
+
+/**
+ * @brief Rebuild the windows and baselines of the lines of newly assigned
+ *        partitions by replaying the input before their committed offsets
+ *        (ww_proc_replay_begin()): per partition, the messages with a
+ *        timestamp from \p lookback_ms before the last one processed, at
+ *        most \p max_messages, up to the committed offset. No output is
+ *        produced; the windows that were open there close later with every
+ *        reading they had, as if the line had never changed hands.
+ * @param parts the input partitions, each with its committed offset (the
+ *        next to process); partitions with none (offset <= 0) are skipped.
+ * @returns the number of messages replayed, or -1 if the input could not be
+ *          read within \p timeout_ms (logged; the lines start from the next
+ *          reading, as without a replay).
+ */
+int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
+                                const rd_kafka_topic_partition_list_t *parts, int64_t lookback_ms,
+                                int64_t max_messages, int timeout_ms);
 
 #endif /* WW_PROCESSOR_RESTORE_H */

@@ -134,6 +134,10 @@ struct ww_proc_s {
   double *rows;   /* [WW_PEND_MAX * WW_MAX_FEATS] features to batch-score */
   double *scores; /* [WW_PEND_MAX] their scores */
   int *row_of;    /* [WW_PEND_MAX] pend index of each row */
+  /* Replaying history (ww_proc_replay_begin()): state only, no outputs, no
+   * alert steps, no training, no grading; the counters as they were before. */
+  int replaying;
+  ww_proc_counters_t before_replay;
 };
 
 /** Hand one output to the caller's produce callback (counts failures). */

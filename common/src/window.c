@@ -151,7 +151,11 @@ static void emit(ww_window_t *win, size_t from, size_t to, int64_t lo, int64_t h
   int64_t tmin = INT64_MAX, tmax = INT64_MIN;
   memset(&res, 0, sizeof(res));
   res.type = win->conf.type;
-  res.seq = win->seq++;
+  /* A time window's place in event time, the same for whoever computes it
+   * (another processor after a rebalance or a restart); a count window's
+   * place among those this engine closed. */
+  res.seq = win->conf.type == WW_WINDOW_TIME ? floor_div(start_ms, win->conf.slide) : win->seq;
+  win->seq++;
   res.n_values = win->conf.n_values;
   for (size_t i = from; i < to; i++) {
     if (win->ts[i] < lo || win->ts[i] >= hi)

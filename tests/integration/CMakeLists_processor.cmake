@@ -6,3 +6,4 @@ ww_integration_test(it_processor_rebalance test_processor_rebalance.sh TIMEOUT 3
 ww_integration_test(it_processor_restore test_processor_restore.sh TIMEOUT 300)
 ww_integration_test(it_processor_stop test_processor_stop.sh TIMEOUT 300)
 ww_integration_test(it_processor_stall test_processor_stall.sh TIMEOUT 300)
+ww_integration_test(it_processor_replay test_processor_replay.sh TIMEOUT 300)
