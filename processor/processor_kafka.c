@@ -30,7 +30,7 @@
 #define WW_BATCH_COMMIT_MS    1000  /* --commit-interval's default in batch mode */
 #define WW_OFFSETS_TIMEOUT_MS 5000  /* bound on reading committed offsets or watermarks */
 #define WW_TXN_SETTLE_US      2000  /* after a commit, see settle() */
-#define WW_HISTORY_MAX        200000 /* messages replayed per partition at most, see note_history() */
+#define WW_HISTORY_MAX        500000 /* messages replayed per partition at most, see note_history() */
 /* How far back alert events are read to carry open alerts over. */
 #define WW_CARRY_LOOKBACK_MS (24 * 3600 * 1000LL)
 
@@ -282,10 +282,11 @@ static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
  * panes count the readings this processor has seen, so they start again. The
  * replay goes back the window size, two slides and the allowed lateness
  * (the oldest open window, and the component's previous pane) in the
- * messages' timestamps, at most WW_HISTORY_MAX messages per partition (60 s
- * at 10,000 readings/s over 3 partitions). A backlog produced faster than
- * real time spans more event time per second of timestamps: the cap bounds
- * its replay.
+ * messages' timestamps, at most WW_HISTORY_MAX messages per partition: 150 s
+ * of a partition that carries a third of 10,000 readings/s, which covers a
+ * 60 s window and its lateness; its replay took about a second (some 450,000
+ * readings/s). A backlog produced faster than real time spans more event
+ * time per second of timestamps: the cap bounds its replay.
  */
 static void note_history(kctx_t *k, const rd_kafka_topic_partition_list_t *parts) {
   if (!k->history_ms)

@@ -83,7 +83,12 @@ static void latest_free(latest_t *l) {
 /* A consumer that reads committed messages of partitions it is assigned
  * (not subscribed: no group membership and nothing committed, so every
  * processor reads what it asks for; group.id is only a requirement), with
- * end-of-partition events. @returns it, or NULL with errstr set. */
+ * end-of-partition events. librdkafka before 2.1 stops fetching a partition
+ * whose prefetch queue holds queued.min.messages and looks again only when
+ * its broker thread wakes up (see refill_prefetch() in processor_kafka.c):
+ * with the default 100,000, a replay of 200,000 messages a partition took
+ * 2.3 s instead of 0.9 s. The prefetch stays bounded by
+ * queued.max.messages.kbytes (64 MiB). @returns it, or NULL with errstr set. */
 static rd_kafka_t *restore_consumer(const ww_config_t *cfg, char *errstr, size_t n) {
   rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor-restore", errstr, n);
   rd_kafka_t *rk;
@@ -92,7 +97,8 @@ static rd_kafka_t *restore_consumer(const ww_config_t *cfg, char *errstr, size_t
   if (ww_kafka_conf_set(conf, "group.id", "windwatch-processor-restore", errstr, n) != 0 ||
       ww_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) != 0 ||
       ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
-      ww_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, n) != 0) {
+      ww_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, n) != 0 ||
+      ww_kafka_conf_set(conf, "queued.min.messages", "1000000", errstr, n) != 0) {
     rd_kafka_conf_destroy(conf);
     return NULL;
   }

@@ -23,8 +23,9 @@ const ww_opt_t ww__opts_processor[] = {
     {"restore-models", 0, NULL, "processor.restore_models", WW_OPT_BOOL, "true", NULL, WW_NO_BOUNDS,
      NULL,
      "load each line's newest model from the models topic at start and when lines move here in "
-     "a rebalance, instead of training again, and carry over the alerts the alerts topic leaves "
-     "open (never with --from-beginning)",
+     "a rebalance, instead of training again, carry over the alerts the alerts topic leaves "
+     "open, and (time windows) replay the input before the committed offsets without outputs, "
+     "so the lines' open windows and baselines go on (never with --from-beginning)",
      WW_ROLE_PROCESSOR},
     {"alert-commit-delay", 0, NULL, "processor.alert_commit_delay", WW_OPT_DURATION, "10ms", NULL,
      0, 3.6e6, "TIME",

@@ -649,6 +649,95 @@ static void test_no_grading(void) {
   ww_config_destroy(cfg);
 }
 
+/* A replay builds state and nothing else: an engine that is given the first
+ * readings of a stream in replay mode, then the rest live, publishes exactly
+ * what an engine that processed the whole stream published for the rest
+ * (the windows open at the handover with every reading, the z-scores against
+ * the same baselines, the same alert); during the replay, no output, no alert
+ * event and no counter moves. A time window's window_seq is its start / slide. */
+static void test_replay(void) {
+  static cap_t a, b;
+  ww_config_t *cfg;
+  const ww_factory_t *fac = factory(&cfg);
+  ww_proc_conf_t pc;
+  ww_proc_output_t oa = {cap_produce, &a, NULL, cap_alert_event, NULL};
+  ww_proc_output_t ob = {cap_produce, &b, NULL, cap_alert_event, NULL};
+  ww_proc_counters_t cnt;
+  ww_proc_t *pa, *pb;
+  char err[256];
+  const msg_t *m;
+  int64_t t0 = 1700000000000; /* a multiple of 10 s */
+  int mark = 0, mark_events = 0;
+  const int n = 40, handover = 17;
+  if (!fac) {
+    CHECK(fac != NULL);
+    return;
+  }
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  ww_proc_conf_defaults(&pc);
+  pc.window_type = WW_WINDOW_TIME;
+  pc.window_size = 10;
+  pc.window_slide = 5;
+  pc.allowed_lateness_ms = 2000;
+  pc.stuck_count = 0;
+  pc.model.train_size = 0;
+  pa = ww_proc_new(fac, &pc, &oa, err, sizeof(err));
+  pb = ww_proc_new(fac, &pc, &ob, err, sizeof(err));
+  if (!pa || !pb) {
+    CHECK(pa != NULL && pb != NULL);
+    ww_proc_destroy(pa);
+    ww_proc_destroy(pb);
+    ww_config_destroy(cfg);
+    return;
+  }
+  for (int i = 0; i < n; i++) {
+    /* a normal wave, then a spike over the critical 40 at 30-31 s */
+    double t = i == 30 || i == 31 ? 45 + i - 30 : 20 + (double)(i % 5);
+    int64_t ts = t0 + i * 1000;
+    if (i == handover) {
+      mark = a.n;
+      mark_events = a.alert_events;
+      ww_proc_replay_end(pb);
+      ww_proc_counters(pb, &cnt);
+      CHECK_INT_EQ(b.n, 0);
+      CHECK_INT_EQ(b.alert_events, 0);
+      CHECK_INT_EQ(cnt.messages, 0);
+      CHECK_INT_EQ(cnt.readings, 0);
+      CHECK_INT_EQ(cnt.windows, 0);
+    }
+    if (i == 0)
+      ww_proc_replay_begin(pb);
+    feed(pa, "turbine-line-2", "Gearbox", ts, t, 50 + (double)(i % 3), 60 + (double)(i % 4), NULL,
+         0);
+    feed(pb, "turbine-line-2", "Gearbox", ts, t, 50 + (double)(i % 3), 60 + (double)(i % 4), NULL,
+         0);
+  }
+  /* what A published after the handover is what B published */
+  CHECK(mark > 0);
+  CHECK_INT_EQ(b.n, a.n - mark);
+  for (int i = 0; i < b.n && mark + i < a.n; i++) {
+    CHECK_INT_EQ(b.m[i].out, a.m[mark + i].out);
+    CHECK_STR_EQ(b.m[i].val, a.m[mark + i].val);
+  }
+  CHECK_INT_EQ(b.per[WW_OUT_SCORED], n - handover);
+  CHECK(b.per[WW_OUT_STATS] >= 4);
+  CHECK(b.per[WW_OUT_ALERTS] >= 1);
+  CHECK_INT_EQ(b.alert_events, a.alert_events - mark_events);
+  /* the first window B closes, [5 s, 15 s) (closed by the first live reading
+   * at 17 s, 2 s of lateness after its end), with all ten readings */
+  m = nth(&b, WW_OUT_STATS, 0);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "\"window_seq\":340000001,"); /* 1700000005000 / 5000 */
+    CHECK_STR_CONTAINS(m->val, "\"count\":10,");
+  }
+  ww_proc_counters(pb, &cnt);
+  CHECK_INT_EQ(cnt.readings, n - handover);
+  ww_proc_destroy(pa);
+  ww_proc_destroy(pb);
+  ww_config_destroy(cfg);
+}
+
 int main(void) {
   RUN(test_count_windows_and_alerts);
   RUN(test_stuck_and_model);
@@ -657,5 +746,6 @@ int main(void) {
   RUN(test_summary_after_rewind);
   RUN(test_summary_after_rewind_false_alert);
   RUN(test_no_grading);
+  RUN(test_replay);
   return WW_TEST_RESULT();
 }
