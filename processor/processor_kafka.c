@@ -680,7 +680,8 @@ static rd_kafka_t *make_consumer(kctx_t *k, char *errstr, size_t n) {
       ww_kafka_conf_default(cfg, conf, "queued.min.messages", "100000", errstr, n) != 0 ||
       ww_kafka_conf_default(cfg, conf, "queued.max.messages.kbytes", "65536", errstr, n) != 0 ||
       (rd_kafka_version() >= 0x020100ff &&
-       ww_kafka_conf_default(cfg, conf, "fetch.queue.backoff.ms", "10", errstr, n) != 0))
+       ww_kafka_conf_default(cfg, conf, "fetch.queue.backoff.ms", "10", errstr, n) != 0) ||
+      ww_kafka_group_defaults(cfg, conf, errstr, n) != 0)
     goto err;
   rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
   rd_kafka_conf_set_opaque(conf, k);
@@ -825,7 +826,8 @@ static int run_loop(kctx_t *k, loop_t *lp) {
         if (k->eof)
           ww_eof_reached(k->eof, rd_kafka_topic_name(m->rkt), m->partition);
       } else if (m->err) {
-        WW_LOG(WW_LOG_WARN, "CONSUME", "%s", rd_kafka_message_errstr(m));
+        WW_LOG(WW_LOG_WARN, "CONSUME", "%s%s", rd_kafka_message_errstr(m),
+               ww_kafka_consume_hint(m->err));
       } else {
         ww_proc_src_t src = {rd_kafka_topic_name(m->rkt), m->partition, m->offset, m->key,
                              m->key_len};

@@ -421,7 +421,8 @@ static rd_kafka_t *consumer_new(ww_sink_t *s, int batch_mode) {
       ww_kafka_conf_set(conf, "auto.offset.reset", "earliest", errstr, sizeof(errstr)) != 0 ||
       ww_kafka_conf_set(conf, "enable.partition.eof", batch_mode ? "true" : "false", errstr,
                         sizeof(errstr)) != 0 ||
-      ww_kafka_consumer_defaults(s->cfg, conf, errstr, sizeof(errstr)) != 0)
+      ww_kafka_consumer_defaults(s->cfg, conf, errstr, sizeof(errstr)) != 0 ||
+      ww_kafka_group_defaults(s->cfg, conf, errstr, sizeof(errstr)) != 0)
     goto err;
   if (ww_config_str(s->cfg, "instance-id") &&
       ww_kafka_conf_set(conf, "group.instance.id", ww_config_str(s->cfg, "instance-id"), errstr,
@@ -471,8 +472,9 @@ static void handle_event(ww_sink_t *s, rd_kafka_message_t *rkm) {
     WW_LOG(WW_LOG_ERROR, "SINK", "fatal Kafka error: %s", errstr);
     s->fatal = 1;
   } else {
-    WW_LOG(WW_LOG_WARN, "SINK", "consumer: %s%s%s", rd_kafka_message_errstr(rkm),
-           rkm->rkt ? " on " : "", rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "");
+    WW_LOG(WW_LOG_WARN, "SINK", "consumer: %s%s%s%s", rd_kafka_message_errstr(rkm),
+           rkm->rkt ? " on " : "", rkm->rkt ? rd_kafka_topic_name(rkm->rkt) : "",
+           ww_kafka_consume_hint(rkm->err));
   }
   rd_kafka_message_destroy(rkm);
 }

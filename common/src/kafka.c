@@ -92,6 +92,19 @@ int ww_kafka_consumer_defaults(const ww_config_t *cfg, rd_kafka_conf_t *conf, ch
   return 0;
 }
 
+int ww_kafka_group_defaults(const ww_config_t *cfg, rd_kafka_conf_t *conf, char *errstr,
+                            size_t errstr_size) {
+  return ww_kafka_conf_default(cfg, conf, "topic.metadata.refresh.interval.ms", "10000", errstr,
+                               errstr_size);
+}
+
+const char *ww_kafka_consume_hint(rd_kafka_resp_err_t err) {
+  if (err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+    return " (create the topic: deploy/kafka/kafka.sh topics, or kafka-topics.sh --create; it is "
+           "picked up within topic.metadata.refresh.interval.ms, 10 s by default)";
+  return "";
+}
+
 rd_kafka_conf_t *ww_kafka_conf_new(const ww_config_t *cfg, const char *client_id, char *errstr,
                                    size_t errstr_size) {
   rd_kafka_conf_t *conf = rd_kafka_conf_new();

@@ -206,10 +206,40 @@ out:
   ww_config_destroy(cfg);
 }
 
+/* Subscribing consumers look for new topics every 10 s unless -X says otherwise. */
+static void test_group_defaults(void) {
+  const char *want[] = {"10000", "2500"};
+  for (int i = 0; i < 2; i++) {
+    char err[512], v[32] = "";
+    size_t vsz = sizeof(v);
+    char *argv[] = {"x", "-X", "topic.metadata.refresh.interval.ms=2500", NULL};
+    ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, i == 0 ? 1 : 3, argv,
+                                           err, sizeof(err));
+    rd_kafka_conf_t *conf;
+    CHECK(cfg != NULL);
+    if (!cfg)
+      return;
+    conf = ww_kafka_conf_new(cfg, "t", err, sizeof(err));
+    CHECK(conf != NULL);
+    if (conf) {
+      CHECK_INT_EQ(ww_kafka_group_defaults(cfg, conf, err, sizeof(err)), 0);
+      CHECK_INT_EQ(rd_kafka_conf_get(conf, "topic.metadata.refresh.interval.ms", v, &vsz),
+                   RD_KAFKA_CONF_OK);
+      CHECK_STR_EQ(v, want[i]);
+      rd_kafka_conf_destroy(conf);
+    }
+    ww_config_destroy(cfg);
+  }
+  CHECK_STR_CONTAINS(ww_kafka_consume_hint(RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART),
+                     "create the topic");
+  CHECK_STR_EQ(ww_kafka_consume_hint(RD_KAFKA_RESP_ERR__TRANSPORT), "");
+}
+
 int main(void) {
   RUN(test_bad_property_is_named);
   RUN(test_eof_tracker);
   RUN(test_mock_round_trip);
   RUN(test_committed_retries);
+  RUN(test_group_defaults);
   return WW_TEST_RESULT();
 }

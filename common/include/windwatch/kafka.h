@@ -52,6 +52,23 @@ int ww_kafka_consumer_defaults(const ww_config_t *cfg, rd_kafka_conf_t *conf, ch
                                size_t errstr_size);
 
 /**
+ * @brief Defaults of every consumer that subscribes (processor, sink):
+ *        topic.metadata.refresh.interval.ms 10 s instead of librdkafka's
+ *        5 min, so a subscribed topic created after the consumer started is
+ *        picked up within 10 s (it sat idle for minutes otherwise). Replaced
+ *        by -X or kafka.properties like any default.
+ * @returns 0 or -1 with \p errstr set.
+ */
+int ww_kafka_group_defaults(const ww_config_t *cfg, rd_kafka_conf_t *conf, char *errstr,
+                            size_t errstr_size);
+
+/**
+ * @brief What to do about a consumer error, for its log line: for an unknown
+ *        topic, create it (and how soon it is picked up); "" otherwise.
+ */
+const char *ww_kafka_consume_hint(rd_kafka_resp_err_t err);
+
+/**
  * @brief Create a producer or consumer handle.
  * @remark takes ownership of \p conf on success; on failure the caller keeps it.
  */
