@@ -461,8 +461,8 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
 done:
   if (rc != 0)
     WW_LOG(WW_LOG_WARN, "RESTORE",
-           "cannot replay the input's history: %s; the lines' windows and baselines start "
-           "from the next reading",
+           "cannot replay the input's history: %s; the lines' windows and baselines hold "
+           "what was replayed, if anything, and fill from the next reading",
            errstr);
   if (times)
     rd_kafka_topic_partition_list_destroy(times);

@@ -52,8 +52,8 @@ int ww_proc_restore_alerts(const ww_config_t *cfg, ww_proc_t *proc, const char *
  * @param parts the input partitions, each with its committed offset (the
  *        next to process); partitions with none (offset <= 0) are skipped.
  * @returns the number of messages replayed, or -1 if the input could not be
- *          read within \p timeout_ms (logged; the lines start from the next
- *          reading, as without a replay).
+ *          read within \p timeout_ms (logged; the lines keep what was replayed,
+ *          if anything, and fill from the next reading).
  */
 int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
                                 const rd_kafka_topic_partition_list_t *parts, int64_t lookback_ms,
