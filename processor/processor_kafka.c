@@ -310,6 +310,11 @@ static void restore_history(kctx_t *k) {
     return;
   n = ww_proc_restore_history(k->cfg, k->proc, k->history, k->history_ms, WW_HISTORY_MAX,
                               WW_RESTORE_TIMEOUT_MS);
+  if (k->reg) {
+    if (n > 0)
+      ww_metric_add(k->m_replayed, (double)n);
+    ww_metric_add(k->m_replay_s, (double)(ww_mono_ms() - t0) / 1000.0);
+  }
   if (n >= 0)
     WW_LOG(WW_LOG_INFO, "RESTORE",
            "replayed %" PRId64 " readings of %d partition(s) in %" PRId64

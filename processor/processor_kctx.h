@@ -60,13 +60,14 @@ typedef struct kctx_s {
   ww_metric_t *m_in, *m_readings, *m_windows, *m_alerts, *m_alert_events, *m_anomalous;
   ww_metric_t *m_dlq[WW_DLQ__COUNT]; /* dead letters by reason */
   ww_metric_t *m_commits, *m_commit_ms, *m_models, *m_outq;
-  ww_metric_t *m_rewinds, *m_renewals; /* aborted transactions redone, producers replaced */
-  ww_metric_t *m_close_lag;            /* window close latency histogram */
-  ww_metric_t *m_sev[3];               /* readings by severity */
-  ww_metric_t *m_decile[10];           /* readings by anomaly_score decile */
-  int64_t metrics_ms;                  /* monotonic ms of the last metrics_update */
-  ww_handlers_t *handlers;             /* console, webhook, e-mail */
-  staged_t *staged;                    /* alert events of the open transaction (owned) */
+  ww_metric_t *m_rewinds, *m_renewals;  /* aborted transactions redone, producers replaced */
+  ww_metric_t *m_replayed, *m_replay_s; /* history replayed (restore_history()), and its time */
+  ww_metric_t *m_close_lag;             /* window close latency histogram */
+  ww_metric_t *m_sev[3];                /* readings by severity */
+  ww_metric_t *m_decile[10];            /* readings by anomaly_score decile */
+  int64_t metrics_ms;                   /* monotonic ms of the last metrics_update */
+  ww_handlers_t *handlers;              /* console, webhook, e-mail */
+  staged_t *staged;                     /* alert events of the open transaction (owned) */
   size_t n_staged, cap_staged;
   int paused;                 /* input paused: the output queue is too full */
   int outq_high, outq_low;    /* pause at/above, resume at/below (messages) */

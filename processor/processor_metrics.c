@@ -53,6 +53,10 @@ int ww__pk_metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) 
                                     "aborted transactions whose input is processed again", NULL);
   k->m_renewals = ww_metrics_counter(k->reg, "windwatch_processor_producer_renewals_total",
                                      "producers replaced after a fatal error (fenced)", NULL);
+  k->m_replayed = ww_metrics_counter(k->reg, "windwatch_processor_replayed_readings_total",
+                                     "input messages replayed to restore the lines' windows", NULL);
+  k->m_replay_s = ww_metrics_counter(k->reg, "windwatch_processor_replay_seconds_total",
+                                     "time spent replaying, with no new input taken", NULL);
   k->m_commit_ms = ww_metrics_histogram(
       k->reg, "windwatch_processor_commit_seconds", "time to commit outputs and offsets, seconds",
       commit_bounds, (int)(sizeof(commit_bounds) / sizeof(commit_bounds[0])), NULL);

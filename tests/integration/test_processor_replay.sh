@@ -10,7 +10,7 @@
 # leaves windows cut in two.
 source "$(dirname "$0")/lib.sh"
 require_broker
-require_tools python3 kcat
+require_tools python3 kcat curl
 PROC="$WW_BIN_DIR/windwatch-processor"
 PRODUCER="$WW_BIN_DIR/windwatch-producer"
 for b in "$PROC" "$PRODUCER"; do [ -x "$b" ] || die "$b is missing: build it first"; done
@@ -61,6 +61,7 @@ for variant in stopped control; do
     stop_bg "$variant$round"
     check_eq "$variant, round $round: processor exit code" "$STOP_RC" 0
   done
+  [ "$variant" = stopped ] && port=$(free_port) && flags+=(--metrics-listen "127.0.0.1:$port")
   run "${variant}3" "g-$variant-$DATA" "${flags[@]}"
 done
 wait "$PID_producer" || die "the producer failed (see $WW_TMP/producer.log)"
@@ -69,6 +70,15 @@ all_scored() { [ "$(kcat_count "$1")" -ge "$N" ]; }
 wait_until 120 "all $N readings scored by the processor that ran through" all_scored "$SCORED_THROUGH"
 wait_until 120 "all $N readings scored by the stopped processor" all_scored "$SCORED_STOPPED"
 wait_until 120 "all $N readings scored by the control" all_scored "$SCORED_CONTROL"
+# The last restart's replay, in its log and in /metrics.
+logged=$(grep -o 'replayed [0-9]* readings' "$WW_TMP/stopped3.log" | awk '{s += $2} END {print s + 0}')
+metric() { curl -sf "http://127.0.0.1:$port/metrics" | awk -v m="$1" '$1 == m {print int($2)}'; }
+check_ge "the last restart's replay (log)" "$logged" 1
+check_eq "windwatch_processor_replayed_readings_total" \
+  "$(metric windwatch_processor_replayed_readings_total)" "$logged"
+check_contains "windwatch_processor_replay_seconds_total" \
+  "$(curl -sf "http://127.0.0.1:$port/metrics" | grep '^windwatch_processor_replay_seconds_total ')" \
+  "windwatch_processor_replay_seconds_total "
 for name in through stopped3 control3; do
   stop_bg "$name"
   check_eq "$name: processor exit code" "$STOP_RC" 0
