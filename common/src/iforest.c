@@ -33,12 +33,15 @@ typedef struct cnode_s {
                   through); bottom level: the path length * 2^Q when `exact` */
 } cnode_t;
 
-#define WW_IFOREST_MAX_DEPTH 15  /* scoring layout limit: 2^15 leaves a tree */
-#define WW_IFOREST_LANES     16  /* trees walked together for one row */
-#define WW_IFOREST_BLOCK     256 /* rows walked together through one tree (vector batch) */
-#define WW_IFOREST_SBLOCK    64  /* the same, portable batch */
-#define WW_IFOREST_PASS      63  /* feature code of a pass-through node, vector layout */
-#define WW_IFOREST_Q         23  /* fixed-point path lengths: units of 2^-23 (see unq()) */
+#define WW_IFOREST_MAX_DEPTH 15          /* scoring layout limit: 2^15 leaves a tree */
+#define WW_IFOREST_LANES     16          /* trees walked together for one row */
+#define WW_IFOREST_BLOCK     256         /* rows walked together through one tree (vector batch) */
+#define WW_IFOREST_SBLOCK    64          /* the same, portable batch */
+#define WW_RANK_PASS         0xffffu     /* rank of a node that never goes right, rank layout */
+#define WW_RANK_SIGN         0x80000000u /* the rank layout's bias (signed compares) */
+#define WW_RANK_MAX_RANKS    0xffffu     /* distinct thresholds a feature, rank layout */
+#define WW_RANK_MAX_W        2048        /* entries a level, rank layout (11-bit child index) */
+#define WW_IFOREST_Q         23          /* fixed-point path lengths: units of 2^-23 (see unq()) */
 
 struct ww_iforest_s {
   int d;           /* features per row */
@@ -59,15 +62,28 @@ struct ww_iforest_s {
    * bits: it is then done in 64-bit integers in units of 2^-Q. Otherwise
    * (a hand-made model) the doubles are added in tree order. */
   int exact;
-  /* Vector layout (AVX-512 batch, exact forests only): level l of tree t,
-   * w entries, P = WW_PADW(w): pool[off..] holds thr[P] (float bits) then
-   * fc[P] as in cnode_t but with the child's index within level l + 1 and
-   * feature 63 when passing through; the bottom level holds the
-   * fixed-point path lengths[P]. lv[(t * (depth + 1) + l) * 3 + 0, 1, 2] =
-   * off, w, mask of the features the level's real nodes use. */
-  ww_iforest_kernel_t kernel; /* batch kernel (the vector layout exists unless scalar) */
-  int32_t *pool;
+  /* Rank layout (the AVX2 batch; exact forests only). A split x[k] > thr
+   * is asked as rank_k(x) > rank_k(thr), rank_k(v) being how many of
+   * feature k's distinct thresholds (over the whole forest) are below v.
+   * That is the same test for every float v, NaN included (rank 0, never
+   * right), and it makes a node one 32-bit word: a level is one table
+   * fetch, and a row's ranks are found once a block, by binary search.
+   * rthr[roff[k] .. roff[k + 1]) holds feature k's distinct thresholds,
+   * ascending. Level l of tree t: pool[lv[2 * (t * (depth + 1) + l)] ..]
+   * holds its w = lv[.. + 1] words, zero-padded to WW_PADW(w):
+   * (the threshold's rank << 16 | feature << 11 | the left child's index
+   * within level l + 1) ^ 2^31, rank WW_RANK_PASS for a leaf passing
+   * through. A row's rank r enters as (r << 16) ^ 2^31: one signed compare
+   * with the word is then r > rank (the low bits never decide it: r <<
+   * 16 is above the word exactly when r is above its rank). The bottom
+   * level holds the fixed-point path lengths. It needs levels at most
+   * WW_RANK_MAX_W wide and at most WW_RANK_MAX_RANKS thresholds a feature;
+   * a forest beyond that scores with the scalar kernel. */
+  ww_iforest_kernel_t kernel; /* batch kernel (the rank layout exists unless scalar) */
+  uint32_t *pool;
   size_t *lv;
+  float *rthr;
+  uint32_t roff[WW_IFOREST_MAX_FEATURES + 1];
 };
 
 #define WW_EULER_GAMMA 0.5772156649015329
@@ -259,6 +275,7 @@ void ww_iforest_destroy(ww_iforest_t *f) {
   free(f->ctree);
   free(f->pool);
   free(f->lv);
+  free(f->rthr);
   free(f);
 }
 
@@ -276,14 +293,13 @@ static int tree_depth(const node_t *base, uint32_t i, int depth) {
 #include <immintrin.h>
 #endif
 
-static const char *const kernel_names[] = {"scalar", "avx2", "avx512"};
+static const char *const kernel_names[] = {"scalar", "avx2"};
 
 static int kernel_supported(ww_iforest_kernel_t k) {
   switch (k) {
   case WW_IFOREST_SCALAR: return 1;
 #ifdef WW_IFOREST_X86
   case WW_IFOREST_AVX2: __builtin_cpu_init(); return __builtin_cpu_supports("avx2");
-  case WW_IFOREST_AVX512: __builtin_cpu_init(); return __builtin_cpu_supports("avx512f");
 #endif
   default: return 0;
   }
@@ -295,7 +311,7 @@ static int chosen_kernel = -1;
 ww_iforest_kernel_t ww_iforest_kernel(void) {
   int k = __atomic_load_n(&chosen_kernel, __ATOMIC_RELAXED);
   if (k < 0) {
-    k = WW_IFOREST_AVX512;
+    k = WW_IFOREST_AVX2;
     while (!kernel_supported((ww_iforest_kernel_t)k))
       k--;
     __atomic_store_n(&chosen_kernel, k, __ATOMIC_RELAXED);
@@ -304,24 +320,79 @@ ww_iforest_kernel_t ww_iforest_kernel(void) {
 }
 
 int ww_iforest_set_kernel(ww_iforest_kernel_t k) {
-  if ((int)k < 0 || k > WW_IFOREST_AVX512 || !kernel_supported(k))
+  if ((int)k < 0 || k > WW_IFOREST_AVX2 || !kernel_supported(k))
     return -1;
   __atomic_store_n(&chosen_kernel, (int)k, __ATOMIC_RELAXED);
   return 0;
 }
 
 const char *ww_iforest_kernel_name(ww_iforest_kernel_t k) {
-  return (int)k >= 0 && k <= WW_IFOREST_AVX512 ? kernel_names[k] : "?";
+  return (int)k >= 0 && k <= WW_IFOREST_AVX2 ? kernel_names[k] : "?";
 }
 
-/* Entries a vector-layout table of w is padded to: what tab_get() loads. */
+/* Entries a rank-layout table of w is padded to: what the AVX2 kernel's
+ * permutes load (up to 32 entries, in whole registers). */
 #define WW_PADW(w) ((size_t)(w) <= 16 ? (size_t)16 : ((size_t)(w) + 31) & ~(size_t)31)
 
-/* Lay out tree t level by level at f->cn + *cused and f->pool + *pused, or
- * only count the space when f->cn is NULL. cur and next hold 2^depth
- * entries (a level never has more). */
-static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, uint32_t *cur,
-                   uint32_t *next) {
+/* How many of the n ascending thresholds T are below v (NaN: 0). */
+static uint32_t rank_below(const float *T, uint32_t n, float v) {
+  uint32_t lo = 0;
+  while (n > 0) {
+    uint32_t half = n / 2;
+    if (T[lo + half] < v) {
+      lo += half + 1;
+      n -= half + 1;
+    } else {
+      n = half;
+    }
+  }
+  return lo;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+/* Each feature's distinct split thresholds, ascending, into f->rthr and
+ * f->roff. @returns 0, 1 when a feature has too many for the rank layout,
+ * or -1 (out of memory). */
+static int rank_thresholds(ww_iforest_t *f) {
+  size_t used = 0;
+  if (!(f->rthr = malloc((f->n_nodes ? f->n_nodes : 1) * sizeof(*f->rthr))))
+    return -1;
+  for (int k = 0; k < f->d; k++) {
+    size_t first = used, u = first;
+    f->roff[k] = (uint32_t)first;
+    for (size_t i = 0; i < f->n_nodes; i++)
+      if (f->nodes[i].feat == k && !isnan(f->nodes[i].thr))
+        f->rthr[used++] = f->nodes[i].thr;
+    qsort(f->rthr + first, used - first, sizeof(*f->rthr), cmp_float);
+    for (size_t i = first; i < used; i++)
+      if (u == first || f->rthr[i] != f->rthr[u - 1])
+        f->rthr[u++] = f->rthr[i];
+    used = u;
+    if (used - first > WW_RANK_MAX_RANKS)
+      return 1;
+  }
+  f->roff[f->d] = (uint32_t)used;
+  return 0;
+}
+
+/* A rank-layout word: see struct ww_iforest_s. */
+static uint32_t rank_word(const ww_iforest_t *f, const node_t *nd, size_t child) {
+  uint32_t k = (uint32_t)(nd->feat < 0 ? 0 : nd->feat), r = WW_RANK_PASS;
+  if (nd->feat >= 0 && !isnan(nd->thr))
+    r = rank_below(f->rthr + f->roff[k], f->roff[k + 1] - f->roff[k], nd->thr);
+  return (r << 16 | k << 11 | (uint32_t)child) ^ WW_RANK_SIGN;
+}
+
+/* Lay out tree t level by level at f->cn + *cused (and, with the rank
+ * layout, f->pool + *pused), or only count the space and the widest level
+ * (*wmax) when f->cn is NULL. cur and next hold 2^depth entries (a level
+ * never has more). */
+static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, size_t *wmax,
+                   uint32_t *cur, uint32_t *next) {
   const node_t *base = f->nodes + f->start[t];
   size_t w = 1, nw, lo = 0; /* lo: the level's first entry within the tree */
   cnode_t *cn = f->cn ? f->cn + *cused : NULL;
@@ -329,9 +400,14 @@ static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, uint32_
     f->ctree[t] = *cused;
   cur[0] = 0;
   for (int l = 0; l <= f->depth; l++) {
-    size_t off = *pused, pw = WW_PADW(w);
-    int32_t *pool = f->cn && f->kernel != WW_IFOREST_SCALAR ? f->pool + off : NULL;
-    size_t mask = 0;
+    uint32_t *pool = f->cn && f->kernel != WW_IFOREST_SCALAR ? f->pool + *pused : NULL;
+    if (pool) {
+      size_t *lv = f->lv + ((size_t)t * (size_t)(f->depth + 1) + (size_t)l) * 2;
+      lv[0] = *pused;
+      lv[1] = w;
+    }
+    if (w > *wmax)
+      *wmax = w;
     nw = 0;
     for (size_t i = 0; i < w; i++) {
       const node_t *nd = &base[cur[i]];
@@ -344,31 +420,20 @@ static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, uint32_
           cn[lo + i].fc = (uint32_t)q;
         }
         if (pool)
-          pool[i] = q;
+          pool[i] = (uint32_t)q;
         continue;
       }
       if (cn) {
         cn[lo + i].thr = leaf ? INFINITY : nd->thr;
         cn[lo + i].fc = (uint32_t)(lo + w + nw) << 6 | (leaf ? 0u : (uint32_t)nd->feat);
       }
-      if (pool) {
-        float thr = leaf ? INFINITY : nd->thr;
-        memcpy(&pool[i], &thr, sizeof(thr));
-        pool[pw + i] = (int32_t)((uint32_t)nw << 6 | (leaf ? WW_IFOREST_PASS : (uint32_t)nd->feat));
-      }
-      if (!leaf)
-        mask |= (size_t)1 << nd->feat;
+      if (pool)
+        pool[i] = rank_word(f, nd, nw);
       next[nw++] = leaf ? cur[i] : cur[i] + 1;
       if (!leaf)
         next[nw++] = nd->right;
     }
-    if (pool) {
-      size_t *lv = f->lv + ((size_t)t * (size_t)(f->depth + 1) + (size_t)l) * 3;
-      lv[0] = off;
-      lv[1] = w;
-      lv[2] = mask;
-    }
-    *pused += (l == f->depth ? 1 : 2) * pw;
+    *pused += WW_PADW(w);
     lo += w;
     memcpy(cur, next, nw * sizeof(*cur));
     w = nw;
@@ -378,9 +443,9 @@ static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, uint32_
 
 /* Build the scoring layouts from the pre-order trees. @returns 0 or -1. */
 static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
-  size_t cused = 0, pused = 0;
+  size_t cused = 0, pused = 0, wmax = 0;
   uint32_t *cur = NULL, *next = NULL;
-  int rc = -1;
+  int rc = -1, ranks;
   f->depth = 0;
   for (int t = 0; t < f->n_trees; t++) {
     int dt = tree_depth(f->nodes + f->start[t], 0, 0);
@@ -411,20 +476,26 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
   if (!cur || !next)
     goto nomem;
   for (int t = 0; t < f->n_trees; t++)
-    levels(f, t, &cused, &pused, cur, next);
+    levels(f, t, &cused, &pused, &wmax, cur, next);
+  if (f->kernel != WW_IFOREST_SCALAR) {
+    if ((ranks = rank_thresholds(f)) < 0)
+      goto nomem;
+    if (ranks > 0 || wmax > WW_RANK_MAX_W)
+      f->kernel = WW_IFOREST_SCALAR;
+  }
   f->cn = malloc(cused * sizeof(*f->cn));
   f->ctree = malloc((size_t)(unsigned)f->n_trees * sizeof(*f->ctree));
   if (!f->cn || !f->ctree)
     goto nomem;
   if (f->kernel != WW_IFOREST_SCALAR) {
     f->pool = calloc(pused, sizeof(*f->pool));
-    f->lv = malloc((size_t)(unsigned)f->n_trees * (size_t)(f->depth + 1) * 3 * sizeof(*f->lv));
+    f->lv = malloc((size_t)(unsigned)f->n_trees * (size_t)(f->depth + 1) * 2 * sizeof(*f->lv));
     if (!f->pool || !f->lv)
       goto nomem;
   }
   cused = pused = 0;
   for (int t = 0; t < f->n_trees; t++)
-    levels(f, t, &cused, &pused, cur, next);
+    levels(f, t, &cused, &pused, &wmax, cur, next);
   rc = 0;
   goto done;
 nomem:
@@ -506,218 +577,207 @@ static void batch_scalar(const ww_iforest_t *f, const double *X, size_t n, size_
 }
 
 #ifdef WW_IFOREST_X86
-/* The vector kernels' block: rows r0 .. r0 + m of X, feature-major, with
- * zeros up to \p rows (whole vectors; those rows are walked and dropped). */
-static void block_copy(const ww_iforest_t *f, const double *X, size_t stride, size_t r0, size_t m,
-                       size_t rows, float xs[][WW_IFOREST_BLOCK]) {
-  for (size_t r = 0; r < rows; r++)
-    for (int k = 0; k < f->d; k++)
-      xs[k][r] = r < m ? (float)X[(r0 + r) * stride + (size_t)k] : 0.0f;
+#define WW_V8 8 /* rows an AVX2 vector */
+_Static_assert(WW_IFOREST_BLOCK == 256, "walk_level() indexes R[feature][row] by shifts");
+#define WW_NV8 (WW_IFOREST_BLOCK / WW_V8)
+
+/* How a level's words are fetched: by permutes of the table held in 1, 2
+ * or 4 registers (up to 8, 16 or 32 entries), else gathered. Four
+ * permutes and three blends beat one gather on AMD Zen 3. */
+enum { WW_FETCH8 = 8, WW_FETCH16 = 16, WW_FETCH32 = 32, WW_GATHER = 0 };
+
+static int fetch_class(size_t w) {
+  return w <= 8 ? WW_FETCH8 : w <= 16 ? WW_FETCH16 : w <= 32 ? WW_FETCH32 : WW_GATHER;
 }
 
-/* The scores of a block's m rows from their fixed-point sums. */
-static void block_scores(const ww_iforest_t *f, const int64_t *hq, size_t m, double *out) {
-  for (size_t r = 0; r < m; r++)
-    out[r] = finish(f, unq(hq[r]));
+/* Lane i: lane i of a, or of b where bit `bit` of c[i] is set. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i pick8(__m256i a, __m256i b,
+                                                                           __m256i c, int bit) {
+  return _mm256_castps_si256(_mm256_blendv_ps(_mm256_castsi256_ps(a), _mm256_castsi256_ps(b),
+                                              _mm256_castsi256_ps(_mm256_slli_epi32(c, 31 - bit))));
 }
 
-#define WW_V  16 /* rows a vector */
-#define WW_NV (WW_IFOREST_BLOCK / WW_V)
-
-/* The 16 entries tab[j[i]] of a table of w entries (j < w, padded to WW_PADW(w)):
- * by in-register permutes up to 128 entries, else gathered. */
-__attribute__((target("avx512f"))) static inline __m512i tab_get(const int32_t *tab, size_t w,
-                                                                 __m512i j) {
-  __m512i r, hi;
-  if (w <= 16)
-    return _mm512_permutexvar_epi32(j, _mm512_loadu_si512(tab));
-  if (w > 128)
-    return _mm512_i32gather_epi32(j, tab, 4);
-  r = _mm512_permutex2var_epi32(_mm512_loadu_si512(tab), j, _mm512_loadu_si512(tab + 16));
-  if (w <= 32)
+/* The words tab[j[i]] of a level of the fetch class `cls`, its first 32
+ * words already in t[0..3] when cls is a permute class. */
+__attribute__((target("avx2"), always_inline)) static inline __m256i
+fetch8(const uint32_t *tab, int cls, const __m256i *t, __m256i j) {
+  __m256i r;
+  if (cls == WW_GATHER)
+    return _mm256_i32gather_epi32((const int *)tab, j, 4);
+  r = _mm256_permutevar8x32_epi32(t[0], j);
+  if (cls == WW_FETCH8)
     return r;
-  hi = _mm512_srli_epi32(j, 5);
-  for (size_t q = 1; q < (w + 31) / 32; q++) {
-    __m512i p = _mm512_permutex2var_epi32(_mm512_loadu_si512(tab + 32 * q), j,
-                                          _mm512_loadu_si512(tab + 32 * q + 16));
-    r = _mm512_mask_blend_epi32(_mm512_cmpeq_epi32_mask(hi, _mm512_set1_epi32((int)q)), r, p);
-  }
-  return r;
+  r = pick8(r, _mm256_permutevar8x32_epi32(t[1], j), j, 3);
+  if (cls == WW_FETCH16)
+    return r;
+  return pick8(
+      r, pick8(_mm256_permutevar8x32_epi32(t[2], j), _mm256_permutevar8x32_epi32(t[3], j), j, 3), j,
+      4);
 }
 
-/* Batch with AVX-512, only for exact forests (sums in any order): 16 rows a
- * vector, 16 vectors a block, walked tree-major over the vector layout.
- * Each level's thresholds, features and children are fetched by
- * in-register permutes; a row's feature value is picked by blends among
- * the features that level uses (none when it uses one). No gathers: they
- * are slow on some CPUs (AMD Zen 4). */
-__attribute__((target("avx512f"))) static void batch_avx512(const ww_iforest_t *f, const double *X,
-                                                            size_t n, size_t stride, double *out) {
-  const int D = f->depth;
-  float xs[WW_IFOREST_MAX_FEATURES][WW_IFOREST_BLOCK] __attribute__((aligned(64)));
-  int64_t hq[WW_IFOREST_BLOCK] __attribute__((aligned(64)));
-  for (size_t r0 = 0; r0 < n; r0 += WW_IFOREST_BLOCK) {
-    size_t m = n - r0 < WW_IFOREST_BLOCK ? n - r0 : WW_IFOREST_BLOCK;
-    /* Vectors this block needs: a short batch (the processor's readings at
-     * hand) walks only its own rows. */
-    int nv = (int)((m + WW_V - 1) / WW_V);
-    __m512i acc[2 * WW_NV];
-    block_copy(f, X, stride, r0, m, (size_t)nv * WW_V, xs);
-    for (int v = 0; v < 2 * nv; v++)
-      acc[v] = _mm512_setzero_si512();
-    for (int t = 0; t < f->n_trees; t++) {
-      const size_t *lv = f->lv + (size_t)t * (size_t)(D + 1) * 3;
-      __m512i j[WW_NV];
-      for (int v = 0; v < nv; v++)
-        j[v] = _mm512_setzero_si512();
-      for (int l = 0; l < D; l++, lv += 3) {
-        const int32_t *thr = f->pool + lv[0];
-        size_t w = lv[1], pw = WW_PADW(w);
-        size_t mask = lv[2];
-        int k0 = mask ? __builtin_ctzll(mask) : 0;
-        if (w == 1) {
-          /* One node (the root, or a leaf passing through): every row
-           * compares the same feature with the same threshold. */
-          __m512 th = _mm512_castsi512_ps(_mm512_set1_epi32(thr[0]));
-          __m512i ch = _mm512_set1_epi32((int)((uint32_t)thr[pw] >> 6));
-          for (int v = 0; v < nv; v++)
-            j[v] = _mm512_mask_add_epi32(
-                ch, _mm512_cmp_ps_mask(_mm512_load_ps(&xs[k0][v * WW_V]), th, _CMP_GT_OQ), ch,
-                _mm512_set1_epi32(1));
-          continue;
-        }
-        for (int v = 0; v < nv; v++) {
-          __m512 th = _mm512_castsi512_ps(tab_get(thr, w, j[v]));
-          __m512i fc = tab_get(thr + pw, w, j[v]);
-          __m512i ch = _mm512_srli_epi32(fc, 6);
-          __m512 x = _mm512_load_ps(&xs[k0][v * WW_V]);
-          /* Pass-through lanes (threshold +inf) never go right, whatever
-           * they compare: they keep feature k0's value. */
-          if (mask & (mask - 1)) {
-            __m512i fe = _mm512_and_si512(fc, _mm512_set1_epi32(63));
-            for (size_t mk = mask & (mask - 1); mk; mk &= mk - 1) {
-              int k = __builtin_ctzll(mk);
-              x = _mm512_mask_blend_ps(_mm512_cmpeq_epi32_mask(fe, _mm512_set1_epi32(k)), x,
-                                       _mm512_load_ps(&xs[k][v * WW_V]));
-            }
-          }
-          j[v] = _mm512_mask_add_epi32(ch, _mm512_cmp_ps_mask(x, th, _CMP_GT_OQ), ch,
-                                       _mm512_set1_epi32(1));
-        }
+/* One level for nv vectors of rows: j[v] (each row's node) moves to the
+ * child. R holds the block's biased ranks, feature-major. A row's rank of
+ * the node's feature is picked by a tree of blends on the feature's bits
+ * (d <= 8 features, the tree pruned to d leaves), or gathered (d > 8). */
+__attribute__((target("avx2"), always_inline)) static inline void
+walk_level(const uint32_t *tab, int cls, int d, int nv, __m256i *j,
+           const int32_t (*R)[WW_IFOREST_BLOCK]) {
+  const __m256i low11 = _mm256_set1_epi32(0x7ff);
+  const __m256i row = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i t[4];
+  if (cls != WW_GATHER)
+    for (int q = 0; q < cls / 8; q++)
+      t[q] = _mm256_loadu_si256((const __m256i *)(tab + 8 * q));
+  for (int v = 0; v < nv; v++) {
+    __m256i wd = fetch8(tab, cls, t, j[v]), x;
+#define WW_R(k) _mm256_load_si256((const __m256i *)&R[k][v * WW_V8])
+/* feature bit b of the word is bit 11 + b */
+#define WW_P(a, b, bit) pick8(a, b, wd, 11 + (bit))
+    if (d > 8) {
+      /* R[feature][row]: the feature times WW_IFOREST_BLOCK (2^8) plus the row. */
+      __m256i at = _mm256_add_epi32(
+          _mm256_slli_epi32(_mm256_and_si256(_mm256_srli_epi32(wd, 11), _mm256_set1_epi32(31)), 8),
+          _mm256_add_epi32(row, _mm256_set1_epi32(v * WW_V8)));
+      x = _mm256_i32gather_epi32(&R[0][0], at, 4);
+    } else {
+      __m256i lo, hi;
+      x = WW_R(0);
+      if (d >= 2)
+        x = WW_P(x, WW_R(1), 0);
+      if (d >= 3) {
+        hi = d >= 4 ? WW_P(WW_R(2), WW_R(3), 0) : WW_R(2);
+        x = WW_P(x, hi, 1);
       }
-      for (int v = 0; v < nv; v++) {
-        __m512i q = tab_get(f->pool + lv[0], lv[1], j[v]);
-        acc[2 * v] = _mm512_add_epi64(acc[2 * v], _mm512_cvtepi32_epi64(_mm512_castsi512_si256(q)));
-        acc[2 * v + 1] = _mm512_add_epi64(acc[2 * v + 1],
-                                          _mm512_cvtepi32_epi64(_mm512_extracti64x4_epi64(q, 1)));
+      if (d >= 5) {
+        lo = d >= 6 ? WW_P(WW_R(4), WW_R(5), 0) : WW_R(4);
+        if (d >= 7) {
+          hi = d >= 8 ? WW_P(WW_R(6), WW_R(7), 0) : WW_R(6);
+          lo = WW_P(lo, hi, 1);
+        }
+        x = WW_P(x, lo, 2);
       }
     }
-    for (int v = 0; v < 2 * nv; v++)
-      _mm512_store_si512(&hq[v * 8], acc[v]);
-    block_scores(f, hq, m, out + r0);
+#undef WW_P
+#undef WW_R
+    /* Right (child + 1) when the row's rank is above the node's: a true
+     * compare is all ones, and minus -1 adds one. */
+    j[v] = _mm256_sub_epi32(_mm256_and_si256(wd, low11), _mm256_cmpgt_epi32(x, wd));
   }
 }
 
-#define WW_V8           8  /* rows an AVX2 vector */
-#define WW_AVX2_PERMUTE 16 /* wider tables are gathered (measured on AMD Zen 3) */
-#define WW_NV8          (WW_IFOREST_BLOCK / WW_V8)
-
-/* The 8 entries tab[j[i]] of a table of w entries (j < w, padded to
- * WW_PADW(w)): by in-register permutes up to 16 entries, else gathered.
- * (Testing for the gather first, before the permute, measured 12 % slower
- * with 6 features: GCC then lays the level loop out worse.) */
-__attribute__((target("avx2"))) static inline __m256i tab_get8(const int32_t *tab, size_t w,
-                                                               __m256i j) {
-  __m256i r = _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)tab), j), hi;
-  if (w <= 8)
-    return r;
-  if (w > WW_AVX2_PERMUTE)
-    return _mm256_i32gather_epi32(tab, j, 4);
-  hi = _mm256_srli_epi32(j, 3);
-  for (size_t q = 1; q < (w + 7) / 8; q++)
-    r = _mm256_blendv_epi8(
-        r, _mm256_permutevar8x32_epi32(_mm256_loadu_si256((const __m256i *)(tab + 8 * q)), j),
-        _mm256_cmpeq_epi32(hi, _mm256_set1_epi32((int)q)));
-  return r;
+/* walk_level() with its fetch class and feature count as constants, for
+ * the compiler. */
+__attribute__((target("avx2"))) static void walk_any(const uint32_t *tab, int cls, int d, int nv,
+                                                     __m256i *j,
+                                                     const int32_t (*R)[WW_IFOREST_BLOCK]) {
+#define WW_WALK(c)                                                                                 \
+  switch (d) {                                                                                     \
+  case 1: walk_level(tab, c, 1, nv, j, R); return;                                                 \
+  case 2: walk_level(tab, c, 2, nv, j, R); return;                                                 \
+  case 3: walk_level(tab, c, 3, nv, j, R); return;                                                 \
+  case 4: walk_level(tab, c, 4, nv, j, R); return;                                                 \
+  case 5: walk_level(tab, c, 5, nv, j, R); return;                                                 \
+  case 6: walk_level(tab, c, 6, nv, j, R); return;                                                 \
+  case 7: walk_level(tab, c, 7, nv, j, R); return;                                                 \
+  case 8: walk_level(tab, c, 8, nv, j, R); return;                                                 \
+  default: walk_level(tab, c, 9, nv, j, R); return;                                                \
+  }
+  switch (cls) {
+  case WW_FETCH8: WW_WALK(WW_FETCH8)
+  case WW_FETCH16: WW_WALK(WW_FETCH16)
+  case WW_FETCH32: WW_WALK(WW_FETCH32)
+  default: WW_WALK(WW_GATHER)
+  }
+#undef WW_WALK
 }
 
-/* Batch with AVX2, the same walk as batch_avx512() over the same layout
- * with 8 rows a vector: the narrow top levels by permutes, the wide ones
- * by gathers; a row's feature value by blends when its level uses up to
- * WW_AVX2_BLENDS features, else gathered from the block's feature-major
- * copy. */
-#define WW_AVX2_BLENDS 3
+/* Block rows' ranks of feature k, in place: R[r] holds the row's value as
+ * float bits and gets r = how many of the feature's thresholds are below
+ * it, as the walk compares it: (r << 16) ^ WW_RANK_SIGN.
+ * Every row takes the same steps (a branch-free lower bound), so a step is
+ * one gather per 8 rows, and the block's vectors take it together: their
+ * gathers overlap instead of waiting on each other. */
+__attribute__((target("avx2"))) static void block_ranks(const ww_iforest_t *f, int k, int nv,
+                                                        int32_t *R) {
+  const float *T = f->rthr + f->roff[k];
+  uint32_t len = f->roff[k + 1] - f->roff[k];
+  __m256 x[WW_NV8];
+  __m256i at[WW_NV8];
+  for (int v = 0; v < nv; v++) {
+    x[v] = _mm256_castsi256_ps(_mm256_load_si256((const __m256i *)&R[v * WW_V8]));
+    at[v] = _mm256_setzero_si256();
+  }
+  /* Invariant: the answer is in at .. at + len, and at + len <= the count. */
+  for (; len > 1; len -= len / 2) {
+    const float *probe = T + len / 2 - 1;
+    __m256i half = _mm256_set1_epi32((int)(len / 2));
+    for (int v = 0; v < nv; v++)
+      at[v] = _mm256_add_epi32(
+          at[v], _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(
+                                      _mm256_i32gather_ps(probe, at[v], 4), x[v], _CMP_LT_OQ)),
+                                  half));
+  }
+  for (int v = 0; v < nv; v++) {
+    if (len == 1)
+      at[v] = _mm256_sub_epi32(at[v], _mm256_castps_si256(_mm256_cmp_ps(
+                                          _mm256_i32gather_ps(T, at[v], 4), x[v], _CMP_LT_OQ)));
+    _mm256_store_si256(
+        (__m256i *)&R[v * WW_V8],
+        _mm256_xor_si256(_mm256_slli_epi32(at[v], 16), _mm256_set1_epi32((int)WW_RANK_SIGN)));
+  }
+}
+
+/* Batch with AVX2 over the rank layout, exact forests only (sums in any
+ * order): blocks of 256 rows walked tree-major, 8 rows a vector, so a
+ * tree's levels stay in L1 while 32 independent vectors go through each. */
 __attribute__((target("avx2"))) static void batch_avx2(const ww_iforest_t *f, const double *X,
                                                        size_t n, size_t stride, double *out) {
   const int d = f->d, D = f->depth;
-  float xs[WW_IFOREST_MAX_FEATURES][WW_IFOREST_BLOCK] __attribute__((aligned(32)));
+  int32_t R[WW_IFOREST_MAX_FEATURES][WW_IFOREST_BLOCK] __attribute__((aligned(32)));
   int64_t hq[WW_IFOREST_BLOCK] __attribute__((aligned(32)));
-  const __m256i row = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i fmax = _mm256_set1_epi32(d - 1);
   for (size_t r0 = 0; r0 < n; r0 += WW_IFOREST_BLOCK) {
     size_t m = n - r0 < WW_IFOREST_BLOCK ? n - r0 : WW_IFOREST_BLOCK;
+    /* Vectors this block needs: a short batch (the processor's readings at
+     * hand) walks only its own rows; the padding rows are dropped. */
     int nv = (int)((m + WW_V8 - 1) / WW_V8);
     __m256i acc[2 * WW_NV8];
-    block_copy(f, X, stride, r0, m, (size_t)nv * WW_V8, xs);
+    for (int k = 0; k < d; k++) {
+      for (size_t r = 0; r < (size_t)nv * WW_V8; r++) {
+        float x = r < m ? (float)X[(r0 + r) * stride + (size_t)k] : 0.0f;
+        memcpy(&R[k][r], &x, sizeof(x));
+      }
+      block_ranks(f, k, nv, R[k]);
+    }
     for (int v = 0; v < 2 * nv; v++)
       acc[v] = _mm256_setzero_si256();
     for (int t = 0; t < f->n_trees; t++) {
-      const size_t *lv = f->lv + (size_t)t * (size_t)(D + 1) * 3;
+      const size_t *lv = f->lv + (size_t)t * (size_t)(D + 1) * 2;
       __m256i j[WW_NV8];
       for (int v = 0; v < nv; v++)
         j[v] = _mm256_setzero_si256();
-      for (int l = 0; l < D; l++, lv += 3) {
-        const int32_t *thr = f->pool + lv[0];
-        size_t w = lv[1], pw = WW_PADW(w);
-        size_t mask = lv[2];
-        int k0 = mask ? __builtin_ctzll(mask) : 0;
-        int many = __builtin_popcountll(mask) > WW_AVX2_BLENDS;
-        if (w == 1) {
-          __m256 th = _mm256_castsi256_ps(_mm256_set1_epi32(thr[0]));
-          __m256i ch = _mm256_set1_epi32((int)((uint32_t)thr[pw] >> 6));
-          for (int v = 0; v < nv; v++)
-            j[v] = _mm256_sub_epi32(ch, _mm256_castps_si256(_mm256_cmp_ps(
-                                            _mm256_load_ps(&xs[k0][v * WW_V8]), th, _CMP_GT_OQ)));
-          continue;
-        }
+      for (int l = 0; l < D; l++, lv += 2)
+        walk_any(f->pool + lv[0], fetch_class(lv[1]), d, nv, j,
+                 (const int32_t(*)[WW_IFOREST_BLOCK])R);
+      {
+        const uint32_t *tab = f->pool + lv[0];
+        int cls = fetch_class(lv[1]);
+        __m256i tq[4];
+        if (cls != WW_GATHER)
+          for (int q = 0; q < cls / 8; q++)
+            tq[q] = _mm256_loadu_si256((const __m256i *)(tab + 8 * q));
         for (int v = 0; v < nv; v++) {
-          __m256 th = _mm256_castsi256_ps(tab_get8(thr, w, j[v]));
-          __m256i fc = tab_get8(thr + pw, w, j[v]);
-          __m256i ch = _mm256_srli_epi32(fc, 6);
-          __m256 x;
-          if (many) {
-            /* Pass-through lanes (feature 63) read a valid feature: they never go right. */
-            __m256i fe = _mm256_min_epu32(_mm256_and_si256(fc, _mm256_set1_epi32(63)), fmax);
-            __m256i at =
-                _mm256_add_epi32(_mm256_mullo_epi32(fe, _mm256_set1_epi32(WW_IFOREST_BLOCK)),
-                                 _mm256_add_epi32(row, _mm256_set1_epi32(v * WW_V8)));
-            x = _mm256_i32gather_ps(&xs[0][0], at, 4);
-          } else {
-            x = _mm256_load_ps(&xs[k0][v * WW_V8]);
-            if (mask & (mask - 1)) {
-              __m256i fe = _mm256_and_si256(fc, _mm256_set1_epi32(63));
-              for (size_t mk = mask & (mask - 1); mk; mk &= mk - 1) {
-                int k = __builtin_ctzll(mk);
-                x = _mm256_blendv_ps(
-                    x, _mm256_load_ps(&xs[k][v * WW_V8]),
-                    _mm256_castsi256_ps(_mm256_cmpeq_epi32(fe, _mm256_set1_epi32(k))));
-              }
-            }
-          }
-          /* A true compare is all ones: minus -1 goes right. */
-          j[v] = _mm256_sub_epi32(ch, _mm256_castps_si256(_mm256_cmp_ps(x, th, _CMP_GT_OQ)));
+          __m256i q = fetch8(tab, cls, tq, j[v]);
+          acc[2 * v] =
+              _mm256_add_epi64(acc[2 * v], _mm256_cvtepi32_epi64(_mm256_castsi256_si128(q)));
+          acc[2 * v + 1] = _mm256_add_epi64(acc[2 * v + 1],
+                                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(q, 1)));
         }
-      }
-      for (int v = 0; v < nv; v++) {
-        __m256i q = tab_get8(f->pool + lv[0], lv[1], j[v]);
-        acc[2 * v] = _mm256_add_epi64(acc[2 * v], _mm256_cvtepi32_epi64(_mm256_castsi256_si128(q)));
-        acc[2 * v + 1] =
-            _mm256_add_epi64(acc[2 * v + 1], _mm256_cvtepi32_epi64(_mm256_extracti128_si256(q, 1)));
       }
     }
     for (int v = 0; v < 2 * nv; v++)
       _mm256_store_si256((__m256i *)&hq[v * 4], acc[v]);
-    block_scores(f, hq, m, out + r0);
+    for (size_t r = 0; r < m; r++)
+      out[r0 + r] = finish(f, unq(hq[r]));
   }
 }
 #endif
@@ -725,10 +785,6 @@ __attribute__((target("avx2"))) static void batch_avx2(const ww_iforest_t *f, co
 void ww_iforest_score_rows(const ww_iforest_t *f, const double *X, size_t n, size_t stride,
                            double *out) {
 #ifdef WW_IFOREST_X86
-  if (f->kernel == WW_IFOREST_AVX512) {
-    batch_avx512(f, X, n, stride, out);
-    return;
-  }
   if (f->kernel == WW_IFOREST_AVX2) {
     batch_avx2(f, X, n, stride, out);
     return;
