@@ -80,6 +80,7 @@ struct ww_iforest_s {
    * WW_RANK_MAX_W wide and at most WW_RANK_MAX_RANKS thresholds a feature;
    * a forest beyond that scores with the scalar kernel. */
   ww_iforest_kernel_t kernel; /* batch kernel (the rank layout exists unless scalar) */
+  int qrun;                   /* trees whose fixed-point path lengths, summed, stay below 2^32 */
   uint32_t *pool;
   size_t *lv;
   float *rthr;
@@ -471,6 +472,13 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
       f->exact = 0;
   }
   f->kernel = f->exact ? ww_iforest_kernel() : WW_IFOREST_SCALAR;
+  f->qrun = f->n_trees;
+  for (size_t i = 0; i < f->n_nodes && f->exact; i++) {
+    /* exact: 0 <= q < 2^30, so a run is at least 4 trees */
+    double q = ldexp((double)f->nodes[i].thr, WW_IFOREST_Q);
+    if (f->nodes[i].feat < 0 && q > 0 && (double)f->qrun * q > (double)UINT32_MAX)
+      f->qrun = (int)((double)UINT32_MAX / q);
+  }
   cur = malloc(((size_t)1 << f->depth) * sizeof(*cur));
   next = malloc(((size_t)1 << f->depth) * sizeof(*next));
   if (!cur || !next)
@@ -597,13 +605,16 @@ __attribute__((target("avx2"), always_inline)) static inline __m256i pick8(__m25
                                               _mm256_castsi256_ps(_mm256_slli_epi32(c, 31 - bit))));
 }
 
-/* The words tab[j[i]] of a level of the fetch class `cls`, its first 32
- * words already in t[0..3] when cls is a permute class. */
+/* The words tab[j[i] & 0x7ff] of a level of the fetch class `cls`, its
+ * first 32 words already in t[0..3] when cls is a permute class. (A walk
+ * leaves the rest of a node's word above a row's index: permutes and
+ * picks read only its low bits, a gather masks it.) */
 __attribute__((target("avx2"), always_inline)) static inline __m256i
 fetch8(const uint32_t *tab, int cls, const __m256i *t, __m256i j) {
   __m256i r;
   if (cls == WW_GATHER)
-    return _mm256_i32gather_epi32((const int *)tab, j, 4);
+    return _mm256_i32gather_epi32((const int *)tab, _mm256_and_si256(j, _mm256_set1_epi32(0x7ff)),
+                                  4);
   r = _mm256_permutevar8x32_epi32(t[0], j);
   if (cls == WW_FETCH8)
     return r;
@@ -622,7 +633,6 @@ fetch8(const uint32_t *tab, int cls, const __m256i *t, __m256i j) {
 __attribute__((target("avx2"), always_inline)) static inline void
 walk_level(const uint32_t *tab, int cls, int d, int nv, __m256i *j,
            const int32_t (*R)[WW_IFOREST_BLOCK]) {
-  const __m256i low11 = _mm256_set1_epi32(0x7ff);
   const __m256i row = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   __m256i t[4];
   if (cls != WW_GATHER)
@@ -660,8 +670,9 @@ walk_level(const uint32_t *tab, int cls, int d, int nv, __m256i *j,
 #undef WW_P
 #undef WW_R
     /* Right (child + 1) when the row's rank is above the node's: a true
-     * compare is all ones, and minus -1 adds one. */
-    j[v] = _mm256_sub_epi32(_mm256_and_si256(wd, low11), _mm256_cmpgt_epi32(x, wd));
+     * compare is all ones, and minus -1 adds one. The word's low 11 bits
+     * are the child; the bits above stay until fetch8() (see there). */
+    j[v] = _mm256_sub_epi32(wd, _mm256_cmpgt_epi32(x, wd));
   }
 }
 
@@ -740,7 +751,7 @@ __attribute__((target("avx2"))) static void batch_avx2(const ww_iforest_t *f, co
     /* Vectors this block needs: a short batch (the processor's readings at
      * hand) walks only its own rows; the padding rows are dropped. */
     int nv = (int)((m + WW_V8 - 1) / WW_V8);
-    __m256i acc[2 * WW_NV8];
+    __m256i acc[2 * WW_NV8], run[WW_NV8];
     for (int k = 0; k < d; k++) {
       for (size_t r = 0; r < (size_t)nv * WW_V8; r++) {
         float x = r < m ? (float)X[(r0 + r) * stride + (size_t)k] : 0.0f;
@@ -748,14 +759,27 @@ __attribute__((target("avx2"))) static void batch_avx2(const ww_iforest_t *f, co
       }
       block_ranks(f, k, nv, R[k]);
     }
-    for (int v = 0; v < 2 * nv; v++)
-      acc[v] = _mm256_setzero_si256();
-    for (int t = 0; t < f->n_trees; t++) {
+    for (int v = 0; v < nv; v++) {
+      acc[2 * v] = acc[2 * v + 1] = _mm256_setzero_si256();
+      run[v] = _mm256_setzero_si256();
+    }
+    for (int t = 0, in_run = 0; t < f->n_trees; t++) {
       const size_t *lv = f->lv + (size_t)t * (size_t)(D + 1) * 2;
       __m256i j[WW_NV8];
-      for (int v = 0; v < nv; v++)
-        j[v] = _mm256_setzero_si256();
-      for (int l = 0; l < D; l++, lv += 2)
+      if (D > 0) {
+        /* The root: one node, the same word for every row. */
+        uint32_t w0 = f->pool[lv[0]];
+        const int32_t *r = R[w0 >> 11 & 31];
+        __m256i wd = _mm256_set1_epi32((int)w0);
+        for (int v = 0; v < nv; v++)
+          j[v] = _mm256_sub_epi32(
+              wd, _mm256_cmpgt_epi32(_mm256_load_si256((const __m256i *)&r[v * WW_V8]), wd));
+        lv += 2;
+      } else {
+        for (int v = 0; v < nv; v++)
+          j[v] = _mm256_setzero_si256();
+      }
+      for (int l = 1; l < D; l++, lv += 2)
         walk_any(f->pool + lv[0], fetch_class(lv[1]), d, nv, j,
                  (const int32_t(*)[WW_IFOREST_BLOCK])R);
       {
@@ -765,13 +789,19 @@ __attribute__((target("avx2"))) static void batch_avx2(const ww_iforest_t *f, co
         if (cls != WW_GATHER)
           for (int q = 0; q < cls / 8; q++)
             tq[q] = _mm256_loadu_si256((const __m256i *)(tab + 8 * q));
+        for (int v = 0; v < nv; v++)
+          run[v] = _mm256_add_epi32(run[v], fetch8(tab, cls, tq, j[v]));
+      }
+      /* A run's sums stay below 2^32 (see qrun): then into 64 bits. */
+      if (++in_run == f->qrun || t == f->n_trees - 1) {
         for (int v = 0; v < nv; v++) {
-          __m256i q = fetch8(tab, cls, tq, j[v]);
           acc[2 * v] =
-              _mm256_add_epi64(acc[2 * v], _mm256_cvtepi32_epi64(_mm256_castsi256_si128(q)));
-          acc[2 * v + 1] = _mm256_add_epi64(acc[2 * v + 1],
-                                            _mm256_cvtepi32_epi64(_mm256_extracti128_si256(q, 1)));
+              _mm256_add_epi64(acc[2 * v], _mm256_cvtepu32_epi64(_mm256_castsi256_si128(run[v])));
+          acc[2 * v + 1] = _mm256_add_epi64(
+              acc[2 * v + 1], _mm256_cvtepu32_epi64(_mm256_extracti128_si256(run[v], 1)));
+          run[v] = _mm256_setzero_si256();
         }
+        in_run = 0;
       }
     }
     for (int v = 0; v < 2 * nv; v++)

@@ -89,7 +89,7 @@ static void test_separates_outliers(void) {
 
 static void test_small_and_constant(void) {
   /* Fewer rows than max_samples: psi = n; identical rows make a single leaf. */
-  double X[8] = {1, 1, 1, 1, 1, 1, 1, 1}, x = 1;
+  double X[8] = {1, 1, 1, 1, 1, 1, 1, 1}, x = 1, rows[3] = {1, -4, NAN}, out[3];
   char err[256];
   ww_iforest_params_t p;
   ww_iforest_t *f;
@@ -102,6 +102,11 @@ static void test_small_and_constant(void) {
   CHECK_INT_EQ(ww_iforest_nodes(f), 100);
   /* h = c(8) everywhere, so s = 2^-1 */
   CHECK_DBL_NEAR(ww_iforest_score(f, &x), 0.5, 1e-6);
+  /* the batch kernel on trees of one level (depth 0) */
+  ww_iforest_score_batch(f, rows, 3, out);
+  for (int i = 0; i < 3; i++)
+    CHECK(out[i] == ww_iforest_score(f, &rows[i]));
+  CHECK_DBL_NEAR(out[0], 0.5, 1e-6);
   ww_iforest_destroy(f);
 }
 
