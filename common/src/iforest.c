@@ -335,65 +335,85 @@ const char *ww_iforest_kernel_name(ww_iforest_kernel_t k) {
  * permutes load (up to 32 entries, in whole registers). */
 #define WW_PADW(w) ((size_t)(w) <= 16 ? (size_t)16 : ((size_t)(w) + 31) & ~(size_t)31)
 
-/* How many of the n ascending thresholds T are below v (NaN: 0). */
-static uint32_t rank_below(const float *T, uint32_t n, float v) {
-  uint32_t lo = 0;
-  while (n > 0) {
-    uint32_t half = n / 2;
-    if (T[lo + half] < v) {
-      lo += half + 1;
-      n -= half + 1;
-    } else {
-      n = half;
-    }
-  }
-  return lo;
-}
-
-static int cmp_float(const void *a, const void *b) {
-  float x = *(const float *)a, y = *(const float *)b;
-  return (x > y) - (x < y);
+/* A float's bits as an unsigned key in the float's order (-0 just below +0). */
+static uint32_t float_key(float v) {
+  uint32_t u;
+  memcpy(&u, &v, sizeof(u));
+  return u & 0x80000000u ? ~u : u | 0x80000000u;
 }
 
 /* Each feature's distinct split thresholds, ascending, into f->rthr and
- * f->roff. @returns 0, 1 when a feature has too many for the rank layout,
- * or -1 (out of memory). */
-static int rank_thresholds(ww_iforest_t *f) {
-  size_t used = 0;
-  if (!(f->rthr = malloc((f->n_nodes ? f->n_nodes : 1) * sizeof(*f->rthr))))
+ * f->roff, and each split node's rank among its feature's into rank[node]
+ * (WW_RANK_PASS for leaves and NaN thresholds). The splits are sorted by
+ * (feature, threshold) with an LSD radix sort, bytes that every key shares
+ * skipped. @returns 0, 1 when a feature has too many distinct thresholds
+ * for the rank layout, or -1 (out of memory). */
+static int rank_thresholds(ww_iforest_t *f, uint32_t *rank) {
+  size_t m = 0, used = 0;
+  uint64_t *key = malloc((f->n_nodes ? f->n_nodes : 1) * 2 * sizeof(*key));
+  uint32_t *idx = malloc((f->n_nodes ? f->n_nodes : 1) * 2 * sizeof(*idx));
+  int rc = 0, k = -1;
+  if (!key || !idx || !(f->rthr = malloc((f->n_nodes ? f->n_nodes : 1) * sizeof(*f->rthr)))) {
+    free(key);
+    free(idx);
     return -1;
-  for (int k = 0; k < f->d; k++) {
-    size_t first = used, u = first;
-    f->roff[k] = (uint32_t)first;
-    for (size_t i = 0; i < f->n_nodes; i++)
-      if (f->nodes[i].feat == k && !isnan(f->nodes[i].thr))
-        f->rthr[used++] = f->nodes[i].thr;
-    qsort(f->rthr + first, used - first, sizeof(*f->rthr), cmp_float);
-    for (size_t i = first; i < used; i++)
-      if (u == first || f->rthr[i] != f->rthr[u - 1])
-        f->rthr[u++] = f->rthr[i];
-    used = u;
-    if (used - first > WW_RANK_MAX_RANKS)
-      return 1;
   }
-  f->roff[f->d] = (uint32_t)used;
-  return 0;
+  for (size_t i = 0; i < f->n_nodes; i++) {
+    rank[i] = WW_RANK_PASS;
+    if (f->nodes[i].feat >= 0 && !isnan(f->nodes[i].thr)) {
+      key[m] = (uint64_t)f->nodes[i].feat << 32 | float_key(f->nodes[i].thr);
+      idx[m++] = (uint32_t)i;
+    }
+  }
+  for (int byte = 0; byte < 5; byte++) {
+    size_t count[257] = {0};
+    uint64_t *key2 = key + f->n_nodes;
+    uint32_t *idx2 = idx + f->n_nodes;
+    for (size_t i = 0; i < m; i++)
+      count[(key[i] >> (8 * byte) & 0xff) + 1]++;
+    if (m == 0 || count[(key[0] >> (8 * byte) & 0xff) + 1] == m)
+      continue; /* every key has this byte */
+    for (int c = 0; c < 256; c++)
+      count[c + 1] += count[c];
+    for (size_t i = 0; i < m; i++) {
+      size_t at = count[key[i] >> (8 * byte) & 0xff]++;
+      key2[at] = key[i];
+      idx2[at] = idx[i];
+    }
+    memcpy(key, key2, m * sizeof(*key));
+    memcpy(idx, idx2, m * sizeof(*idx));
+  }
+  /* Ranks in order; -0 and +0 are one threshold (they compare equal). */
+  for (size_t i = 0; i < m; i++) {
+    const node_t *nd = &f->nodes[idx[i]];
+    while (k < nd->feat)
+      f->roff[++k] = (uint32_t)used;
+    if (used == f->roff[k] || f->rthr[used - 1] != nd->thr) {
+      if (used - f->roff[k] == WW_RANK_MAX_RANKS)
+        rc = 1;
+      f->rthr[used++] = nd->thr;
+    }
+    rank[idx[i]] = (uint32_t)(used - 1 - f->roff[k]);
+  }
+  while (k < f->d)
+    f->roff[++k] = (uint32_t)used;
+  free(key);
+  free(idx);
+  return rc;
 }
 
 /* A rank-layout word: see struct ww_iforest_s. */
-static uint32_t rank_word(const ww_iforest_t *f, const node_t *nd, size_t child) {
-  uint32_t k = (uint32_t)(nd->feat < 0 ? 0 : nd->feat), r = WW_RANK_PASS;
-  if (nd->feat >= 0 && !isnan(nd->thr))
-    r = rank_below(f->rthr + f->roff[k], f->roff[k + 1] - f->roff[k], nd->thr);
-  return (r << 16 | k << 11 | (uint32_t)child) ^ WW_RANK_SIGN;
+static uint32_t rank_word(const node_t *nd, uint32_t rank, size_t child) {
+  uint32_t k = (uint32_t)(nd->feat < 0 ? 0 : nd->feat);
+  return (rank << 16 | k << 11 | (uint32_t)child) ^ WW_RANK_SIGN;
 }
 
 /* Lay out tree t level by level at f->cn + *cused (and, with the rank
  * layout, f->pool + *pused), or only count the space and the widest level
  * (*wmax) when f->cn is NULL. cur and next hold 2^depth entries (a level
  * never has more). */
-static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, size_t *wmax,
-                   uint32_t *cur, uint32_t *next) {
+static void levels(ww_iforest_t *f, int t, const uint32_t *rank, size_t *cused, size_t *pused,
+                   size_t *wmax, uint32_t *cur, uint32_t *next) {
   const node_t *base = f->nodes + f->start[t];
   size_t w = 1, nw, lo = 0; /* lo: the level's first entry within the tree */
   cnode_t *cn = f->cn ? f->cn + *cused : NULL;
@@ -429,7 +449,7 @@ static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, size_t 
         cn[lo + i].fc = (uint32_t)(lo + w + nw) << 6 | (leaf ? 0u : (uint32_t)nd->feat);
       }
       if (pool)
-        pool[i] = rank_word(f, nd, nw);
+        pool[i] = rank_word(nd, rank[f->start[t] + cur[i]], nw);
       next[nw++] = leaf ? cur[i] : cur[i] + 1;
       if (!leaf)
         next[nw++] = nd->right;
@@ -445,7 +465,7 @@ static void levels(ww_iforest_t *f, int t, size_t *cused, size_t *pused, size_t 
 /* Build the scoring layouts from the pre-order trees. @returns 0 or -1. */
 static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
   size_t cused = 0, pused = 0, wmax = 0;
-  uint32_t *cur = NULL, *next = NULL;
+  uint32_t *cur = NULL, *next = NULL, *rank = NULL;
   int rc = -1, ranks;
   f->depth = 0;
   for (int t = 0; t < f->n_trees; t++) {
@@ -484,9 +504,10 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
   if (!cur || !next)
     goto nomem;
   for (int t = 0; t < f->n_trees; t++)
-    levels(f, t, &cused, &pused, &wmax, cur, next);
+    levels(f, t, NULL, &cused, &pused, &wmax, cur, next);
   if (f->kernel != WW_IFOREST_SCALAR) {
-    if ((ranks = rank_thresholds(f)) < 0)
+    if (!(rank = malloc((f->n_nodes ? f->n_nodes : 1) * sizeof(*rank))) ||
+        (ranks = rank_thresholds(f, rank)) < 0)
       goto nomem;
     if (ranks > 0 || wmax > WW_RANK_MAX_W)
       f->kernel = WW_IFOREST_SCALAR;
@@ -503,7 +524,7 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
   }
   cused = pused = 0;
   for (int t = 0; t < f->n_trees; t++)
-    levels(f, t, &cused, &pused, &wmax, cur, next);
+    levels(f, t, rank, &cused, &pused, &wmax, cur, next);
   rc = 0;
   goto done;
 nomem:
@@ -511,6 +532,7 @@ nomem:
 done:
   free(cur);
   free(next);
+  free(rank);
   return rc;
 }
 

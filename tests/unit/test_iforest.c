@@ -430,6 +430,31 @@ static void test_fast_scores_inexact_model(void) {
   ww_iforest_destroy(f);
 }
 
+/* A hand-made exact model (path lengths multiples of 2^-23) whose trees
+ * share thresholds, split on -0 and +0 (one threshold: they compare
+ * equal), and are probed exactly on them: the rank layout must give the
+ * definition's scores. */
+static void test_fast_scores_shared_thresholds(void) {
+  const char *js = "{\"n_features\":2,\"psi\":16,\"trees\":["
+                   "{\"f\":[0,-1,1,-1,-1],\"t\":[0,1,-0.0,2,3.5],\"r\":[2,0,4,0,0]},"
+                   "{\"f\":[0,0,-1,-1,-1],\"t\":[-0.0,-1,1.25,2.5,4],\"r\":[4,3,0,0,0]},"
+                   "{\"f\":[1,-1,0,-1,-1],\"t\":[0.5,1,0,3,2],\"r\":[2,0,4,0,0]}]}";
+  static const double probe[] = {0,      0,     -0.0, -0.0, 0,        -0.0,     -1,
+                                 0.5,    -1.5,  0.25, 0.5,  0.5,      1e-45,    -1e-45,
+                                 -1e-45, 1e-45, NAN,  0,    INFINITY, -INFINITY};
+  char err[256];
+  double X[2 * 300];
+  uint64_t s = 11;
+  ww_iforest_t *f = ww_iforest_from_json(js, strlen(js), err, sizeof(err));
+  CHECK(f != NULL);
+  if (!f)
+    return;
+  for (int i = 0; i < 2 * 300; i++)
+    X[i] = i < (int)(sizeof(probe) / sizeof(*probe)) ? probe[i] : 4.0 * lcg(&s) - 2.0;
+  CHECK_INT_EQ(check_identical(f, X, 300, 2), 0);
+  ww_iforest_destroy(f);
+}
+
 /* Model thresholds are written by ww_iforest_fmt_float(): every finite float
  * must read back exactly, both by strtof and (as jansson and the api do)
  * through a double; and the text is what %.9g denotes, not longer. */
@@ -486,6 +511,7 @@ static void test_every_kernel(void) {
     test_fast_scores_identical();
     test_fast_scores_sklearn_data();
     test_fast_scores_inexact_model();
+    test_fast_scores_shared_thresholds();
   }
   CHECK_INT_EQ(ww_iforest_set_kernel(best), 0);
 }
