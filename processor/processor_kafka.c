@@ -287,7 +287,9 @@ static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
  * third of 10,000 readings/s, which covers a 60 s window and its lateness
  * (replayed at 370,000 to 450,000 readings/s here). A backlog produced
  * faster than real time spans more event time per second of timestamps: the
- * cap bounds its replay.
+ * replay then starts at the first reading within the lookback in event time
+ * (a binary search, trim_spans() in processor_restore.c), and the cap bounds
+ * it if that fails.
  */
 static void note_history(kctx_t *k, const rd_kafka_topic_partition_list_t *parts) {
   if (!k->history_ms)
@@ -308,8 +310,8 @@ static void restore_history(kctx_t *k) {
   int64_t t0 = ww_mono_ms(), n;
   if (k->history->cnt == 0)
     return;
-  n = ww_proc_restore_history(k->cfg, k->proc, k->history, k->history_ms, WW_HISTORY_MAX,
-                              WW_RESTORE_TIMEOUT_MS);
+  n = ww_proc_restore_history(k->cfg, k->proc, k->history, k->history_ms, k->history_disorder_ms,
+                              WW_HISTORY_MAX, WW_RESTORE_TIMEOUT_MS);
   if (k->reg) {
     if (n > 0)
       ww_metric_add(k->m_replayed, (double)n);
@@ -928,10 +930,12 @@ int ww_proc_run(const ww_config_t *cfg) {
   /* Only a batch run prints a summary: in real time the grading would keep
    * every injected episode forever, and copy them at every commit. */
   pc.grade = k.batch;
-  if (pc.window_type == WW_WINDOW_TIME) /* see note_history() */
+  if (pc.window_type == WW_WINDOW_TIME) { /* see note_history() */
     k.history_ms =
         (pc.window_size + 2 * (pc.window_slide > 0 ? pc.window_slide : pc.window_size)) * 1000 +
         pc.allowed_lateness_ms;
+    k.history_disorder_ms = pc.allowed_lateness_ms;
+  }
   memset(&out, 0, sizeof(out));
   out.produce = out_produce;
   out.scored = put_scored;

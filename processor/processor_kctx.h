@@ -43,6 +43,7 @@ typedef struct kctx_s {
   rd_kafka_topic_partition_list_t *history; /* input partitions to replay before, at their
                                                committed offsets (restore_history()) */
   int64_t history_ms;                       /* how far back the replay goes; 0 = none */
+  int64_t history_disorder_ms;              /* how far event time may run backwards in the input */
   int txn_open;                             /* a transaction has begun */
   int64_t settle_ns;                        /* monotonic ns: produce nothing before (0 = go) */
   int failed;                               /* an unrecoverable error happened */

@@ -11,6 +11,7 @@
 
 #include "windwatch/kafka.h"
 #include "windwatch/log.h"
+#include "windwatch/reading.h"
 #include "windwatch/timeutil.h"
 
 #define WW_RESTORE_POLL_MS 200
@@ -89,7 +90,7 @@ static void latest_free(latest_t *l) {
  * with the default 100,000, a replay of 200,000 messages a partition took
  * 2.3 s instead of 0.9 s. The prefetch stays bounded by
  * queued.max.messages.kbytes (64 MiB). @returns it, or NULL with errstr set. */
-static rd_kafka_t *restore_consumer(const ww_config_t *cfg, char *errstr, size_t n) {
+static rd_kafka_t *restore_consumer(const ww_config_t *cfg, int probe, char *errstr, size_t n) {
   rd_kafka_conf_t *conf = ww_kafka_conf_new(cfg, "windwatch-processor-restore", errstr, n);
   rd_kafka_t *rk;
   if (!conf)
@@ -98,7 +99,14 @@ static rd_kafka_t *restore_consumer(const ww_config_t *cfg, char *errstr, size_t
       ww_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, n) != 0 ||
       ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
       ww_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, n) != 0 ||
-      ww_kafka_conf_set(conf, "queued.min.messages", "1000000", errstr, n) != 0) {
+      /* Reading: fetch ahead as much as the bytes limit allows (the default
+       * stalls, librdkafka < 2.1). Probing single offsets (trim_spans()):
+       * little fetching ahead, no wait at the end of a partition, and no
+       * backoff once the little is queued (librdkafka < 2.1 backs a full
+       * queue off by fetch.error.backoff.ms, which a new probe inherits). */
+      ww_kafka_conf_set(conf, "queued.min.messages", probe ? "1000" : "1000000", errstr, n) != 0 ||
+      (probe && (ww_kafka_conf_set(conf, "fetch.wait.max.ms", "10", errstr, n) != 0 ||
+                 ww_kafka_conf_set(conf, "fetch.error.backoff.ms", "10", errstr, n) != 0))) {
     rd_kafka_conf_destroy(conf);
     return NULL;
   }
@@ -123,7 +131,7 @@ static void restore_consumer_close(rd_kafka_t *rk) {
 static int read_topic(const ww_config_t *cfg, const char *topic, int64_t since_ms, int timeout_ms,
                       int (*fn)(void *opaque, const rd_kafka_message_t *m), void *opaque,
                       char *errstr, size_t n) {
-  rd_kafka_t *rk = restore_consumer(cfg, errstr, n);
+  rd_kafka_t *rk = restore_consumer(cfg, 0, errstr, n);
   const rd_kafka_metadata_t *md = NULL;
   rd_kafka_topic_partition_list_t *parts = NULL;
   rd_kafka_topic_t *rkt = NULL;
@@ -302,7 +310,12 @@ typedef struct span_s {
   int32_t partition;
   int64_t from, to; /* to: the committed offset, where live processing resumes */
   int64_t ts;       /* timestamp of the last message before it, -1 unknown */
+  int64_t ev;       /* its event time, -1 unknown (not a reading) */
   int done;
+  /* trim_spans()'s search: [lo, hi) holds the first offset whose event
+   * time is at or after `target`; lo moves up only past readings before it. */
+  int64_t lo, hi, target, probe, got_off, got_ev;
+  int searching, first, got;
 } span_t;
 
 static span_t *span_of(span_t *s, int n, int32_t partition) {
@@ -319,7 +332,7 @@ static int read_spans(const ww_config_t *cfg, const char *topic, span_t *s, int 
                       int64_t deadline,
                       int (*step)(void *opaque, span_t *sp, rd_kafka_message_t *m), void *opaque,
                       char *errstr, size_t errn) {
-  rd_kafka_t *rk = restore_consumer(cfg, errstr, errn);
+  rd_kafka_t *rk = restore_consumer(cfg, 0, errstr, errn);
   rd_kafka_topic_partition_list_t *parts;
   int left = 0, rc = -1;
   if (!rk)
@@ -364,13 +377,110 @@ static int read_spans(const ww_config_t *cfg, const char *topic, span_t *s, int 
   return rc;
 }
 
-/* read_spans' step of the first pass: the timestamp of the last message
- * before the span's end (or of the first after it, where a transaction's
- * marker sits just before the end). */
+/* The event time of a message of the input, -1 when it is not a reading. */
+static int64_t event_time(const ww_factory_t *fac, const rd_kafka_message_t *m) {
+  ww_reading_t r;
+  if (!m->payload || ww_reading_decode(fac, m->payload, m->len, 0, &r, NULL, 0) != WW_DLQ_NONE)
+    return -1;
+  return r.ts_ms;
+}
+
+/* read_spans' step of the first pass: the timestamp and event time of the
+ * last message before the span's end (or of the first after it, where a
+ * transaction's marker sits just before the end). */
 static int take_ts(void *opaque, span_t *sp, rd_kafka_message_t *m) {
-  (void)opaque;
   sp->ts = rd_kafka_message_timestamp(m, NULL);
+  sp->ev = event_time(opaque, m);
   return 1;
+}
+
+/* One round of trim_spans(): every searching span's probe, the first
+ * reading at or after it (or an offset >= hi). @returns 0, or -1 when the
+ * deadline passed. */
+static int probe_round(rd_kafka_t *rk, const char *topic, const ww_factory_t *fac, span_t *s, int n,
+                       int64_t deadline) {
+  rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
+  int left = 0;
+  for (int i = 0; i < n; i++)
+    if (s[i].searching) {
+      s[i].got = 0;
+      rd_kafka_topic_partition_list_add(parts, topic, s[i].partition)->offset = s[i].probe;
+      left++;
+    }
+  if (rd_kafka_assign(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    left = -1;
+  rd_kafka_topic_partition_list_destroy(parts);
+  while (left > 0 && ww_mono_ms() <= deadline) {
+    rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, WW_RESTORE_POLL_MS);
+    span_t *sp = m ? span_of(s, n, m->partition) : NULL;
+    if (sp && sp->searching && !sp->got) {
+      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || (!m->err && m->offset >= sp->hi)) {
+        sp->got_off = sp->hi; /* no reading in [probe, hi) */
+        sp->got = 1;
+      } else if (m->err) {
+        sp->searching = 0; /* keep what the search has found */
+        left--;
+      } else if (m->offset >= sp->probe && (sp->got_ev = event_time(fac, m)) >= 0) {
+        sp->got_off = m->offset;
+        sp->got = 1;
+      }
+      if (sp->got)
+        left--;
+    }
+    if (m)
+      rd_kafka_message_destroy(m);
+  }
+  return left == 0 ? 0 : -1;
+}
+
+/* Where each span's replay can start by event time: at the first reading
+ * whose event time is at or after the span's target (its last reading's
+ * event time minus the lookback and the allowed disorder), found by binary
+ * search over the offsets (a reading a round). The replay's start by
+ * timestamps is right for a live stream, whose event time follows the
+ * clock; a backlog produced faster than real time (a backfill, a replayed
+ * file) has far more event time per second of timestamps, and would be
+ * replayed whole. The first probe, at the start found by timestamps, ends
+ * the search for a live stream. The search takes the input's event time to
+ * grow with its offsets, give or take the disorder. */
+static void trim_spans(rd_kafka_t *rk, const char *topic, const ww_factory_t *fac, span_t *s, int n,
+                       int64_t back_ms, int64_t deadline) {
+  int searching = 0;
+  for (int i = 0; i < n; i++) {
+    span_t *sp = &s[i];
+    sp->searching = !sp->done && sp->ev >= 0 && sp->from < sp->to;
+    sp->lo = sp->from;
+    sp->hi = sp->to;
+    sp->target = sp->ev - back_ms;
+    sp->first = 1;
+    searching += sp->searching;
+  }
+  while (searching > 0) {
+    for (int i = 0; i < n; i++)
+      if (s[i].searching)
+        s[i].probe = s[i].first ? s[i].lo : s[i].lo + (s[i].hi - s[i].lo) / 2;
+    if (probe_round(rk, topic, fac, s, n, deadline) != 0)
+      break;
+    searching = 0;
+    for (int i = 0; i < n; i++) {
+      span_t *sp = &s[i];
+      if (!sp->searching)
+        continue;
+      if (sp->got_off >= sp->hi)
+        sp->hi = sp->probe; /* no reading in [probe, hi) */
+      else if (sp->got_ev < sp->target)
+        sp->lo = sp->got_off + 1;
+      else /* first probe: the start by timestamps is in time already */
+        sp->hi = sp->first ? sp->lo : sp->got_off;
+      sp->first = 0;
+      sp->searching = sp->lo < sp->hi;
+      searching += sp->searching;
+    }
+  }
+  rd_kafka_assign(rk, NULL);
+  for (int i = 0; i < n; i++)
+    if (s[i].lo > s[i].from)
+      s[i].from = s[i].lo;
 }
 
 /* read_spans' step of the replay: the messages before the span's end go to
@@ -395,7 +505,7 @@ static int feed(void *opaque, span_t *sp, rd_kafka_message_t *m) {
 
 int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
                                 const rd_kafka_topic_partition_list_t *parts, int64_t lookback_ms,
-                                int64_t max_messages, int timeout_ms) {
+                                int64_t disorder_ms, int64_t max_messages, int timeout_ms) {
   char errstr[512];
   int64_t deadline = ww_mono_ms() + timeout_ms;
   const char *topic = parts->cnt > 0 ? parts->elems[0].topic : NULL;
@@ -414,7 +524,7 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
   }
   /* Where each span starts: at most max_messages before its end, never
    * before the partition's first message. */
-  if (!(rk = restore_consumer(cfg, errstr, sizeof(errstr))))
+  if (!(rk = restore_consumer(cfg, 1, errstr, sizeof(errstr))))
     goto done;
   for (int i = 0; i < parts->cnt; i++) {
     const rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -428,7 +538,7 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
     s[n].partition = p->partition;
     s[n].to = p->offset;
     s[n].from = p->offset - max_messages > lo ? p->offset - max_messages : lo;
-    s[n].ts = -1;
+    s[n].ts = s[n].ev = -1;
     n++;
   }
   if (n == 0) {
@@ -436,7 +546,8 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
     goto done;
   }
   /* How far back in time: lookback_ms before the last message processed. */
-  if (read_spans(cfg, topic, s, n, 1, deadline, take_ts, NULL, errstr, sizeof(errstr)) != 0)
+  if (read_spans(cfg, topic, s, n, 1, deadline, take_ts, (void *)ww_config_factory(cfg), errstr,
+                 sizeof(errstr)) != 0)
     goto done;
   times = rd_kafka_topic_partition_list_new(n);
   for (int i = 0; i < n; i++) {
@@ -452,6 +563,10 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
       if (sp && !times->elems[i].err && times->elems[i].offset > sp->from)
         sp->from = times->elems[i].offset;
     }
+  for (int i = 0; i < n; i++)
+    if (s[i].from >= s[i].to)
+      s[i].done = 1;
+  trim_spans(rk, topic, ww_config_factory(cfg), s, n, lookback_ms + disorder_ms, deadline);
   for (int i = 0; i < n; i++)
     if (s[i].from >= s[i].to)
       s[i].done = 1;

@@ -46,9 +46,13 @@ int ww_proc_restore_alerts(const ww_config_t *cfg, ww_proc_t *proc, const char *
  *        partitions by replaying the input before their committed offsets
  *        (ww_proc_replay_begin()): per partition, the messages with a
  *        timestamp from \p lookback_ms before the last one processed, at
- *        most \p max_messages, up to the committed offset. No output is
- *        produced; the windows that were open there close later with every
- *        reading they had, as if the line had never changed hands.
+ *        most \p max_messages, up to the committed offset; and of those,
+ *        from the first reading whose event time is at most \p lookback_ms
+ *        + \p disorder_ms before the last one's (a binary search over the
+ *        offsets: a backlog produced faster than real time is not replayed
+ *        whole). No output is produced; the windows that were open there
+ *        close later with every reading they had, as if the line had never
+ *        changed hands.
  * @param parts the input partitions, each with its committed offset (the
  *        next to process); partitions with none (offset <= 0) are skipped.
  * @returns the number of messages replayed, or -1 if the input could not be
@@ -57,6 +61,6 @@ int ww_proc_restore_alerts(const ww_config_t *cfg, ww_proc_t *proc, const char *
  */
 int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
                                 const rd_kafka_topic_partition_list_t *parts, int64_t lookback_ms,
-                                int64_t max_messages, int timeout_ms);
+                                int64_t disorder_ms, int64_t max_messages, int timeout_ms);
 
 #endif /* WW_PROCESSOR_RESTORE_H */
