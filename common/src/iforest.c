@@ -335,6 +335,12 @@ const char *ww_iforest_kernel_name(ww_iforest_kernel_t k) {
  * permutes load (up to 32 entries, in whole registers). */
 #define WW_PADW(w) ((size_t)(w) <= 16 ? (size_t)16 : ((size_t)(w) + 31) & ~(size_t)31)
 
+/* A path length in units of 2^-Q (exact: a power-of-two scaling of a float
+ * stays within a double's range and precision). */
+static double to_q(float v) {
+  return (double)v * (double)(1u << WW_IFOREST_Q);
+}
+
 /* A float's bits as an unsigned key in the float's order (-0 just below +0). */
 static uint32_t float_key(float v) {
   uint32_t u;
@@ -435,7 +441,7 @@ static void levels(ww_iforest_t *f, int t, const uint32_t *rank, size_t *cused, 
       int leaf = nd->feat < 0;
       if (l == f->depth) {
         /* compile(): the deepest leaf is at `depth`, so these are leaves. */
-        int32_t q = f->exact ? (int32_t)ldexp((double)nd->thr, WW_IFOREST_Q) : 0;
+        int32_t q = f->exact ? (int32_t)to_q(nd->thr) : 0;
         if (cn) {
           cn[lo + i].thr = nd->thr;
           cn[lo + i].fc = (uint32_t)q;
@@ -485,20 +491,19 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
     return -1;
   }
   f->exact = f->n_trees < (1 << 23);
-  for (size_t i = 0; i < f->n_nodes && f->exact; i++) {
-    double q = ldexp((double)f->nodes[i].thr, WW_IFOREST_Q);
-    /* !(q >= 0) also rejects NaN. */
-    if (f->nodes[i].feat < 0 && (!(q >= 0) || q >= 0x1p30 || q != floor(q)))
-      f->exact = 0;
-  }
-  f->kernel = f->exact ? ww_iforest_kernel() : WW_IFOREST_SCALAR;
   f->qrun = f->n_trees;
   for (size_t i = 0; i < f->n_nodes && f->exact; i++) {
+    double q = to_q(f->nodes[i].thr);
+    if (f->nodes[i].feat >= 0)
+      continue;
+    /* !(q >= 0) also rejects NaN. */
+    if (!(q >= 0) || q >= 0x1p30 || q != floor(q))
+      f->exact = 0;
     /* exact: 0 <= q < 2^30, so a run is at least 4 trees */
-    double q = ldexp((double)f->nodes[i].thr, WW_IFOREST_Q);
-    if (f->nodes[i].feat < 0 && q > 0 && (double)f->qrun * q > (double)UINT32_MAX)
+    else if (q > 0 && (double)f->qrun * q > (double)UINT32_MAX)
       f->qrun = (int)((double)UINT32_MAX / q);
   }
+  f->kernel = f->exact ? ww_iforest_kernel() : WW_IFOREST_SCALAR;
   cur = malloc(((size_t)1 << f->depth) * sizeof(*cur));
   next = malloc(((size_t)1 << f->depth) * sizeof(*next));
   if (!cur || !next)
