@@ -332,8 +332,10 @@ const char *ww_iforest_kernel_name(ww_iforest_kernel_t k) {
 }
 
 /* Entries a rank-layout table of w is padded to: what the AVX2 kernel's
- * permutes load (up to 32 entries, in whole registers). */
-#define WW_PADW(w) ((size_t)(w) <= 16 ? (size_t)16 : ((size_t)(w) + 31) & ~(size_t)31)
+ * permutes load (8, 16 or 32 entries, whole registers), else (gathered) a
+ * whole number of cache lines. */
+#define WW_PADW(w)                                                                                 \
+  ((size_t)(w) <= 8 ? (size_t)8 : (size_t)(w) <= 16 ? (size_t)16 : ((size_t)(w) + 15) & ~(size_t)15)
 
 /* A path length in units of 2^-Q (exact: a power-of-two scaling of a float
  * stays within a double's range and precision). */
