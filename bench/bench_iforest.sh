@@ -68,7 +68,7 @@ if [ -n "${PY:-}" ] && [ -s "$WORK/if.sklearn.scores" ]; then
   fi
 fi
 [ -n "${WW_KERNEL:-}" ] &&
-  note "windwatch's batch kernel on this machine: $WW_KERNEL, the fastest this CPU runs (AVX2 and portable C give the same scores bit for bit; tests/unit/test_iforest.c checks each kernel the CPU has)."
+  note "windwatch's batch kernel on this machine: $WW_KERNEL, the fastest this CPU runs (AVX-512, AVX2 and portable C give the same scores bit for bit; tests/unit/test_iforest.c checks each kernel the CPU has)."
 note "Batch scoring is where scikit-learn is strongest: score_samples walks each tree for all rows in compiled code, so its per-row cost is no longer Python's. The one-row-per-call rows show the cost of scoring readings one at a time, as a stream processor or an HTTP handler does (and as the original system did per request)."
 note "Peak RSS is the whole process: for the baselines it includes the Python interpreter, numpy and the library itself; for windwatch, the C program with the data set in memory."
 bench_end

@@ -15,7 +15,7 @@
  *       best_rows_per_s, single_rows_per_s (ww_iforest_score() called once
  *       per row, as the processor and the api score), nodes, maxrss_kb.
  *       Writes the scores of the last repetition to SCORES_OUT, one per line.
- *       IFOREST_KERNEL=scalar|avx2 picks the batch kernel (default:
+ *       IFOREST_KERNEL=scalar|avx2|avx512 picks the batch kernel (default:
  *       the fastest this CPU runs); the JSON names the one used.
  *
  * Only the scoring call is inside the timed region; reading the CSV is not,
@@ -125,13 +125,13 @@ err:
   return -1;
 }
 
-/* The kernel named by $IFOREST_KERNEL (scalar, avx2), to compare
+/* The kernel named by $IFOREST_KERNEL (scalar, avx2, avx512), to compare
  * them; @returns 0 when this CPU cannot run it. */
 static int pick_kernel(const char *name) {
-  for (int k = WW_IFOREST_SCALAR; k <= WW_IFOREST_AVX2; k++)
+  for (int k = WW_IFOREST_SCALAR; k <= WW_IFOREST_AVX512; k++)
     if (!strcmp(name, ww_iforest_kernel_name((ww_iforest_kernel_t)k)))
       return ww_iforest_set_kernel((ww_iforest_kernel_t)k) == 0;
-  fprintf(stderr, "iforest_bench: IFOREST_KERNEL='%s' is not scalar or avx2\n", name);
+  fprintf(stderr, "iforest_bench: IFOREST_KERNEL='%s' is not scalar, avx2 or avx512\n", name);
   return 0;
 }
 

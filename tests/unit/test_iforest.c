@@ -499,7 +499,7 @@ static void test_every_kernel(void) {
   ww_iforest_kernel_t best = ww_iforest_kernel();
   CHECK_INT_EQ(ww_iforest_set_kernel(WW_IFOREST_SCALAR), 0);
   CHECK_INT_EQ(ww_iforest_set_kernel((ww_iforest_kernel_t)99), -1);
-  for (int k = WW_IFOREST_SCALAR; k <= WW_IFOREST_AVX2; k++) {
+  for (int k = WW_IFOREST_SCALAR; k <= WW_IFOREST_AVX512; k++) {
     if (ww_iforest_set_kernel((ww_iforest_kernel_t)k) != 0) {
       CHECK(k > (int)best);
       fprintf(stderr, "  kernel %s: not supported by this CPU, not tested\n",

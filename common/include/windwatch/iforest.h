@@ -42,6 +42,7 @@ typedef struct ww_iforest_s ww_iforest_t;
 typedef enum ww_iforest_kernel_e {
   WW_IFOREST_SCALAR, /* portable C */
   WW_IFOREST_AVX2,   /* x86-64 with AVX2 */
+  WW_IFOREST_AVX512, /* x86-64 with AVX-512F */
 } ww_iforest_kernel_t;
 
 /**
@@ -59,7 +60,7 @@ ww_iforest_kernel_t ww_iforest_kernel(void);
  */
 int ww_iforest_set_kernel(ww_iforest_kernel_t k);
 
-/** @brief "scalar" or "avx2". */
+/** @brief "scalar", "avx2" or "avx512". */
 const char *ww_iforest_kernel_name(ww_iforest_kernel_t k);
 
 /** Fill \p p with sklearn's defaults: 100 trees, 256 samples, depth 0 (auto), seed 1. */
@@ -88,8 +89,8 @@ double ww_iforest_score(const ww_iforest_t *f, const double *x);
  *        each) into \p out[0..n).
  *
  * Same scores, bit for bit, as ww_iforest_score() on each row, several
- * times faster: rows are walked in blocks (256 with AVX2, which is used
- * when the CPU has it; else 64) through one tree at a time, the block's
+ * times faster: rows are walked in blocks (256 with AVX-512 or AVX2, the
+ * best the CPU has; else 64) through one tree at a time, the block's
  * independent walks interleaved. The caller owns \p X and \p out (\p n
  * doubles); nothing is allocated (about 40 KiB of stack), so it is safe
  * from any number of threads on one model. \p n = 0 is a no-op.
