@@ -187,6 +187,21 @@ more_than() {
     -X isolation.level=read_committed -f 'x\n' 2>/dev/null | wc -l)" -gt "$1" ]
 }
 
+# window_rows TOPIC: the window-stats TOPIC holds (read_committed), one line per
+# window, "line seq start count sensors", sorted; the statistics as published.
+# Not the anomalous count: a replay that starts later than the stream did
+# judges the replayed readings with less history of the components' long-run
+# spread (the z-score rule's floor), so a few of them can be judged
+# differently from the first time.
+window_rows() {
+  kcat -b "$WW_BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed -f '%s\n' 2>/dev/null |
+    python3 -c 'import json,sys
+for l in sys.stdin:
+    d = json.loads(l)
+    print(d["production_line"], d["window_seq"], d["window_start"], d["count"],
+          json.dumps(d["sensors"], sort_keys=True))' | sort
+}
+
 # distinct_readings TOPIC: how many distinct (line, component, sequence number)
 # readings TOPIC holds (read_committed): with the count, "each exactly once".
 distinct_readings() {

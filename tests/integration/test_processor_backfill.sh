@@ -87,17 +87,8 @@ done
 check_eq "dead letters of the restarted processor (those of the one that ran through)" \
   "$(kcat_count "$DLQ_STOPPED")" "$(kcat_count "$DLQ_THROUGH")"
 
-# windows TOPIC: as in test_processor_replay.sh (not the anomalous count).
-windows() {
-  kcat -b "$WW_BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed -f '%s\n' 2>/dev/null |
-    python3 -c 'import json,sys
-for l in sys.stdin:
-    d = json.loads(l)
-    print(d["production_line"], d["window_seq"], d["window_start"], d["count"],
-          json.dumps(d["sensors"], sort_keys=True))' | sort
-}
-windows "$STATS_THROUGH" >"$WW_TMP/through.txt"
-windows "$STATS_STOPPED" >"$WW_TMP/stopped.txt"
+window_rows "$STATS_THROUGH" >"$WW_TMP/through.txt"
+window_rows "$STATS_STOPPED" >"$WW_TMP/stopped.txt"
 total=$(wc -l <"$WW_TMP/through.txt")
 echo "windows published by the processor that ran through: $total" >&2
 check_ge "windows published" "$total" 100

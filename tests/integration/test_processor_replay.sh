@@ -90,22 +90,9 @@ check_ge "readings replayed by the restarts" "$replayed" 1
 check_eq "readings replayed by the control" \
   "$(cat "$WW_TMP"/control*.log | grep -c 'replayed [0-9]* readings' || true)" 0
 
-# windows TOPIC: one line per window, "line seq start count stats", sorted;
-# the statistics rounded as published. Not the anomalous count: a replay
-# that starts later than the stream did judges the replayed readings with
-# less history of the components' long-run spread (the z-score rule's
-# floor), so a few of them can be judged differently from the first time.
-windows() {
-  kcat -b "$WW_BROKERS" -C -t "$1" -e -q -X isolation.level=read_committed -f '%s\n' 2>/dev/null |
-    python3 -c 'import json,sys
-for l in sys.stdin:
-    d = json.loads(l)
-    print(d["production_line"], d["window_seq"], d["window_start"], d["count"],
-          json.dumps(d["sensors"], sort_keys=True))' | sort
-}
-windows "$STATS_THROUGH" >"$WW_TMP/through.txt"
-windows "$STATS_STOPPED" >"$WW_TMP/stopped.txt"
-windows "$STATS_CONTROL" >"$WW_TMP/control.txt"
+window_rows "$STATS_THROUGH" >"$WW_TMP/through.txt"
+window_rows "$STATS_STOPPED" >"$WW_TMP/stopped.txt"
+window_rows "$STATS_CONTROL" >"$WW_TMP/control.txt"
 total=$(wc -l <"$WW_TMP/through.txt")
 echo "windows published by the processor that ran through: $total" >&2
 check_ge "windows published" "$total" 10
