@@ -100,7 +100,7 @@ static rd_kafka_t *restore_consumer(const ww_config_t *cfg, int probe, char *err
       ww_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, n) != 0 ||
       ww_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, n) != 0 ||
       /* Reading: fetch ahead as much as the bytes limit allows (the default
-       * stalls, librdkafka < 2.1). Probing single offsets (trim_spans()):
+       * stalls, librdkafka < 2.1). Probing single offsets (one_each()):
        * little fetching ahead, no wait at the end of a partition, and no
        * backoff once the little is queued (librdkafka < 2.1 backs a full
        * queue off by fetch.error.backoff.ms, which a new probe inherits). */
@@ -312,10 +312,14 @@ typedef struct span_s {
   int64_t ts;       /* timestamp of the last message before it, -1 unknown */
   int64_t ev;       /* its event time, -1 unknown (not a reading) */
   int done;
+  /* one_each()'s round: the offset read from, whether the span takes part
+   * and whether it has what it needs. */
+  int64_t probe;
+  int active, got;
   /* trim_spans()'s search: [lo, hi) holds the first offset whose event
    * time is at or after `target`; lo moves up only past readings before it. */
-  int64_t lo, hi, target, probe, got_off, got_ev;
-  int searching, first, got;
+  int64_t lo, hi, target, got_off, got_ev;
+  int first;
 } span_t;
 
 static span_t *span_of(span_t *s, int n, int32_t partition) {
@@ -328,8 +332,7 @@ static span_t *span_of(span_t *s, int n, int32_t partition) {
 /* Read from each span's start with a fresh consumer until every span is done;
  * \p step handles one message of its span and says whether the span is done.
  * @returns 0, or -1 with errstr set. */
-static int read_spans(const ww_config_t *cfg, const char *topic, span_t *s, int n, int start_at_to,
-                      int64_t deadline,
+static int read_spans(const ww_config_t *cfg, const char *topic, span_t *s, int n, int64_t deadline,
                       int (*step)(void *opaque, span_t *sp, rd_kafka_message_t *m), void *opaque,
                       char *errstr, size_t errn) {
   rd_kafka_t *rk = restore_consumer(cfg, 0, errstr, errn);
@@ -340,8 +343,7 @@ static int read_spans(const ww_config_t *cfg, const char *topic, span_t *s, int 
   parts = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
   for (int i = 0; i < n; i++)
     if (!s[i].done) {
-      rd_kafka_topic_partition_list_add(parts, topic, s[i].partition)->offset =
-          start_at_to ? s[i].to - 1 : s[i].from;
+      rd_kafka_topic_partition_list_add(parts, topic, s[i].partition)->offset = s[i].from;
       left++;
     }
   if (left > 0 && rd_kafka_assign(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -385,24 +387,19 @@ static int64_t event_time(const ww_factory_t *fac, const rd_kafka_message_t *m) 
   return r.ts_ms;
 }
 
-/* read_spans' step of the first pass: the timestamp and event time of the
- * last message before the span's end (or of the first after it, where a
- * transaction's marker sits just before the end). */
-static int take_ts(void *opaque, span_t *sp, rd_kafka_message_t *m) {
-  sp->ts = rd_kafka_message_timestamp(m, NULL);
-  sp->ev = event_time(opaque, m);
-  return 1;
-}
-
-/* One round of trim_spans(): every searching span's probe, the first
- * reading at or after it (or an offset >= hi). @returns 0, or -1 when the
- * deadline passed. */
-static int probe_round(rd_kafka_t *rk, const char *topic, const ww_factory_t *fac, span_t *s, int n,
-                       int64_t deadline) {
+/* One message of each active span at or after its probe offset, on the
+ * probe consumer \p rk: \p take looks at each message (an end-of-partition
+ * event included) until it sets the span's `got`; a span whose partition
+ * cannot be read drops out (active = 0). @returns 0, or -1 when the
+ * deadline passed or the partitions could not be assigned. */
+static int one_each(rd_kafka_t *rk, const char *topic, const ww_factory_t *fac, span_t *s, int n,
+                    int64_t deadline,
+                    void (*take)(span_t *sp, const rd_kafka_message_t *m,
+                                 const ww_factory_t *fac)) {
   rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(n);
   int left = 0;
   for (int i = 0; i < n; i++)
-    if (s[i].searching) {
+    if (s[i].active) {
       s[i].got = 0;
       rd_kafka_topic_partition_list_add(parts, topic, s[i].partition)->offset = s[i].probe;
       left++;
@@ -413,24 +410,45 @@ static int probe_round(rd_kafka_t *rk, const char *topic, const ww_factory_t *fa
   while (left > 0 && ww_mono_ms() <= deadline) {
     rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, WW_RESTORE_POLL_MS);
     span_t *sp = m ? span_of(s, n, m->partition) : NULL;
-    if (sp && sp->searching && !sp->got) {
-      if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF || (!m->err && m->offset >= sp->hi)) {
-        sp->got_off = sp->hi; /* no reading in [probe, hi) */
-        sp->got = 1;
-      } else if (m->err) {
-        sp->searching = 0; /* keep what the search has found */
+    if (sp && sp->active && !sp->got) {
+      if (m->err && m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        WW_LOG(WW_LOG_WARN, "RESTORE", "reading %s: %s", topic, rd_kafka_message_errstr(m));
+        sp->active = 0;
         left--;
-      } else if (m->offset >= sp->probe && (sp->got_ev = event_time(fac, m)) >= 0) {
-        sp->got_off = m->offset;
-        sp->got = 1;
+      } else {
+        take(sp, m, fac);
+        if (sp->got)
+          left--;
       }
-      if (sp->got)
-        left--;
     }
     if (m)
       rd_kafka_message_destroy(m);
   }
+  rd_kafka_assign(rk, NULL);
   return left == 0 ? 0 : -1;
+}
+
+/* one_each()'s take of the first pass, from the span's end - 1: the
+ * timestamp and event time of the last message before the end (or of the
+ * first after it, where a transaction's marker sits just before the end). */
+static void take_last(span_t *sp, const rd_kafka_message_t *m, const ww_factory_t *fac) {
+  if (!m->err) {
+    sp->ts = rd_kafka_message_timestamp(m, NULL);
+    sp->ev = event_time(fac, m);
+  }
+  sp->got = 1;
+}
+
+/* one_each()'s take of trim_spans(): the first reading at or after the
+ * probe, or an offset >= hi (no reading in [probe, hi)). */
+static void take_probe(span_t *sp, const rd_kafka_message_t *m, const ww_factory_t *fac) {
+  if (m->err || m->offset >= sp->hi) {
+    sp->got_off = sp->hi;
+    sp->got = 1;
+  } else if (m->offset >= sp->probe && (sp->got_ev = event_time(fac, m)) >= 0) {
+    sp->got_off = m->offset;
+    sp->got = 1;
+  }
 }
 
 /* Where each span's replay can start by event time: at the first reading
@@ -448,23 +466,23 @@ static void trim_spans(rd_kafka_t *rk, const char *topic, const ww_factory_t *fa
   int searching = 0;
   for (int i = 0; i < n; i++) {
     span_t *sp = &s[i];
-    sp->searching = !sp->done && sp->ev >= 0 && sp->from < sp->to;
+    sp->active = sp->ev >= 0 && sp->from < sp->to;
     sp->lo = sp->from;
     sp->hi = sp->to;
     sp->target = sp->ev - back_ms;
     sp->first = 1;
-    searching += sp->searching;
+    searching += sp->active;
   }
   while (searching > 0) {
     for (int i = 0; i < n; i++)
-      if (s[i].searching)
+      if (s[i].active)
         s[i].probe = s[i].first ? s[i].lo : s[i].lo + (s[i].hi - s[i].lo) / 2;
-    if (probe_round(rk, topic, fac, s, n, deadline) != 0)
+    if (one_each(rk, topic, fac, s, n, deadline, take_probe) != 0)
       break;
     searching = 0;
     for (int i = 0; i < n; i++) {
       span_t *sp = &s[i];
-      if (!sp->searching)
+      if (!sp->active)
         continue;
       if (sp->got_off >= sp->hi)
         sp->hi = sp->probe; /* no reading in [probe, hi) */
@@ -473,11 +491,10 @@ static void trim_spans(rd_kafka_t *rk, const char *topic, const ww_factory_t *fa
       else /* first probe: the start by timestamps is in time already */
         sp->hi = sp->first ? sp->lo : sp->got_off;
       sp->first = 0;
-      sp->searching = sp->lo < sp->hi;
-      searching += sp->searching;
+      sp->active = sp->lo < sp->hi;
+      searching += sp->active;
     }
   }
-  rd_kafka_assign(rk, NULL);
   for (int i = 0; i < n; i++)
     if (s[i].lo > s[i].from)
       s[i].from = s[i].lo;
@@ -546,12 +563,17 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
     goto done;
   }
   /* How far back in time: lookback_ms before the last message processed. */
-  if (read_spans(cfg, topic, s, n, 1, deadline, take_ts, (void *)ww_config_factory(cfg), errstr,
-                 sizeof(errstr)) != 0)
+  for (int i = 0; i < n; i++) {
+    s[i].active = 1;
+    s[i].probe = s[i].to - 1;
+  }
+  if (one_each(rk, topic, ww_config_factory(cfg), s, n, deadline, take_last) != 0) {
+    snprintf(errstr, sizeof(errstr), "topic %s: its last messages not read within the time allowed",
+             topic);
     goto done;
+  }
   times = rd_kafka_topic_partition_list_new(n);
   for (int i = 0; i < n; i++) {
-    s[i].done = 0;
     if (s[i].ts >= 0)
       rd_kafka_topic_partition_list_add(times, topic, s[i].partition)->offset =
           s[i].ts - lookback_ms;
@@ -563,15 +585,12 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
       if (sp && !times->elems[i].err && times->elems[i].offset > sp->from)
         sp->from = times->elems[i].offset;
     }
-  for (int i = 0; i < n; i++)
-    if (s[i].from >= s[i].to)
-      s[i].done = 1;
   trim_spans(rk, topic, ww_config_factory(cfg), s, n, lookback_ms + disorder_ms, deadline);
   for (int i = 0; i < n; i++)
     if (s[i].from >= s[i].to)
       s[i].done = 1;
   ww_proc_replay_begin(proc);
-  rc = read_spans(cfg, topic, s, n, 0, deadline, feed, &r, errstr, sizeof(errstr));
+  rc = read_spans(cfg, topic, s, n, deadline, feed, &r, errstr, sizeof(errstr));
   ww_proc_replay_end(proc);
 done:
   if (rc != 0)
