@@ -809,6 +809,14 @@ fetch8(const uint32_t *tab, int cls, const __m256i *t, __m256i j) {
       4);
 }
 
+/* A permute class's table (its first cls / 8 registers) into t[]. */
+__attribute__((target("avx2"), always_inline)) static inline void tab_regs(const uint32_t *tab,
+                                                                           int cls, __m256i *t) {
+  if (cls != WW_GATHER)
+    for (int q = 0; q < cls / 8; q++)
+      t[q] = _mm256_loadu_si256((const __m256i *)(tab + 8 * q));
+}
+
 /* One level for nv vectors of rows: j[v] (each row's node) moves to the
  * child. R holds the block's biased ranks, feature-major. A row's rank of
  * the node's feature is picked by a tree of blends on the feature's bits
@@ -818,9 +826,7 @@ walk_level(const uint32_t *tab, int cls, int d, int nv, __m256i *j,
            const int32_t (*R)[WW_IFOREST_BLOCK]) {
   const __m256i row = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
   __m256i t[4];
-  if (cls != WW_GATHER)
-    for (int q = 0; q < cls / 8; q++)
-      t[q] = _mm256_loadu_si256((const __m256i *)(tab + 8 * q));
+  tab_regs(tab, cls, t);
   for (int v = 0; v < nv; v++) {
     __m256i wd = fetch8(tab, cls, t, j[v]), x;
 #define WW_R(k) _mm256_load_si256((const __m256i *)&R[k][v * WW_V8])
@@ -969,9 +975,7 @@ __attribute__((target("avx2"))) static void batch_avx2(const ww_iforest_t *f, co
         const uint32_t *tab = f->pool + lv[0];
         int cls = fetch_class(lv[1]);
         __m256i tq[4];
-        if (cls != WW_GATHER)
-          for (int q = 0; q < cls / 8; q++)
-            tq[q] = _mm256_loadu_si256((const __m256i *)(tab + 8 * q));
+        tab_regs(tab, cls, tq);
         for (int v = 0; v < nv; v++)
           run[v] = _mm256_add_epi32(run[v], fetch8(tab, cls, tq, j[v]));
       }
