@@ -7,6 +7,8 @@
  */
 #include "factory.h"
 
+#include "bytes.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -255,10 +257,9 @@ int ww__factory_parse_lines(ww_factory_t *fac, const ww__ynode_t *seq, const cha
 
 /* Is NUL-terminated \p name the \p len bytes at \p s? (Every reading looks
  * up its line, component and sensors: the first byte settles most misses.) */
+/* Whether the NUL-terminated \p name (a char[WW_ID_MAX]) is the \p len bytes at \p s. */
 static int name_is(const char *name, const char *s, size_t len) {
-  if (len == 0)
-    return name[0] == '\0';
-  return name[0] == s[0] && strncmp(name, s, len) == 0 && name[len] == '\0';
+  return len < WW_ID_MAX && name[len] == '\0' && ww__bytes_eq(name, s, len);
 }
 
 int ww_factory_line_find(const ww_factory_t *fac, const char *id, size_t len) {

@@ -16,7 +16,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "windwatch/timeutil.h"
+
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #define WW_JSON_MAX_DEPTH 16  /* nesting allowed inside ignored fields */
 #define WW_STR_MAX        256 /* longest string value we keep (ids, timestamps) */
@@ -75,12 +80,20 @@ typedef struct scan_s {
 
 typedef struct value_s {
   tok_t type;
-  char str[WW_STR_MAX]; /* T_STRING: decoded text (truncated flag below) */
+  const char *s;        /* T_STRING: the decoded text, not NUL-terminated: in the message
+                         * itself when it has no escape (almost always), else in buf */
   size_t len;           /* T_STRING: decoded length */
-  int truncated;        /* T_STRING: longer than str */
+  int truncated;        /* T_STRING: len >= WW_STR_MAX (buf kept only the first bytes) */
   double num;           /* T_NUMBER */
   int is_int;           /* T_NUMBER: no fraction or exponent */
+  char buf[WW_STR_MAX]; /* T_STRING with escapes: the first WW_STR_MAX - 1 decoded bytes */
 } value_t;
+
+/* How many bytes of a string value an error message shows, at most \p max. */
+static int shown(const value_t *v, size_t max) {
+  size_t n = v->len < max ? v->len : max;
+  return (int)(n < WW_STR_MAX - 1 ? n : WW_STR_MAX - 1);
+}
 
 static ww_dlq_reason_t fail(scan_t *sc, ww_dlq_reason_t r, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -110,20 +123,35 @@ static int hexval(char c) {
 }
 
 static void put(value_t *v, char c) {
-  if (v->len < sizeof(v->str) - 1)
-    v->str[v->len] = c;
+  if (v->len < sizeof(v->buf) - 1)
+    v->buf[v->len] = c;
   else
     v->truncated = 1;
   v->len++;
 }
 
 /* The first byte of [p, end) that ends a plain run inside a string: a
- * quote, a backslash or a control byte (or end). Eight bytes at a time: for
- * each test (byte ^ '"', byte ^ '\\', byte - 0x20), (x - 0x01..) & ~x &
- * 0x80.. flags the bytes that match, exactly up to the first match (a borrow
+ * quote, a backslash or a control byte (or end). Sixteen bytes at a time
+ * with SSE2, then eight at a time in a word: for each test (byte ^ '"', byte ^ '\\', byte - 0x20),
+ * (x - 0x01..) & ~x & 0x80.. flags the bytes that match, exactly up to the first match (a borrow
  * only wrongly flags bytes above a true one), so the lowest flag is the
  * answer. */
-static const char *plain_run_end(const char *p, const char *end) {
+static inline __attribute__((always_inline)) const char *plain_run_end(const char *p,
+                                                                       const char *end) {
+#ifdef __SSE2__
+  /* Sixteen bytes at a time: a quote, a backslash, or a byte <= 0x1f (the
+   * unsigned max with 0x1f leaves only those equal to 0x1f). */
+  const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'), ctl = _mm_set1_epi8(0x1f);
+  while (end - p >= 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, bslash)),
+                               _mm_cmpeq_epi8(_mm_max_epu8(x, ctl), ctl));
+    unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+    if (mask)
+      return p + __builtin_ctz(mask);
+    p += 16;
+  }
+#endif
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
   const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
   while (end - p >= 8) {
@@ -142,24 +170,37 @@ static const char *plain_run_end(const char *p, const char *end) {
   return p;
 }
 
-/* Scan a string at sc->p (which is '"'); decode into v when non-NULL. */
+/* Scan a string at sc->p (which is '"'); decode into v when non-NULL. A
+ * string without escapes (the usual case) is left where it is: v->s points
+ * into the message. */
 static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
   size_t at = (size_t)(sc->end - sc->p);
-  sc->p++;
+  const char *start = ++sc->p;
+  sc->p = plain_run_end(start, sc->end);
+  if (sc->p < sc->end && *sc->p == '"') {
+    if (v) {
+      v->s = start;
+      v->len = (size_t)(sc->p - start);
+      v->truncated = v->len >= WW_STR_MAX;
+    }
+    sc->p++;
+    return WW_DLQ_NONE;
+  }
+  /* Escapes (or an error): decode into v->buf from the start. */
+  sc->p = start;
   if (v) {
+    v->s = v->buf;
     v->len = 0;
     v->truncated = 0;
   }
   while (sc->p < sc->end) {
     unsigned char c;
-    /* Copy the plain run up to the next quote, escape or control byte in
-     * one go: almost every string here has no escapes. */
     const char *run = sc->p;
     sc->p = plain_run_end(sc->p, sc->end);
     if (v && sc->p > run) {
       size_t n = (size_t)(sc->p - run);
-      if (v->len + n < sizeof(v->str)) {
-        memcpy(v->str + v->len, run, n);
+      if (v->len + n < sizeof(v->buf)) {
+        memcpy(v->buf + v->len, run, n);
         v->len += n;
       } else {
         for (const char *q = run; q < sc->p; q++)
@@ -169,11 +210,8 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
     if (sc->p >= sc->end)
       break;
     c = (unsigned char)*sc->p++;
-    if (c == '"') {
-      if (v)
-        v->str[v->len < sizeof(v->str) ? v->len : sizeof(v->str) - 1] = '\0';
+    if (c == '"')
       return WW_DLQ_NONE;
-    }
     if (c < 0x20)
       return fail(sc, WW_DLQ_MALFORMED_JSON, "control character inside a string");
     /* c is a backslash: plain_run_end() stops at nothing else. */
@@ -245,106 +283,84 @@ static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1
                                      1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
 
 /*
+ * Scan a number, validating it as JSON, and convert it in the same pass.
  * Clinger's fast path: a decimal with at most 15 significant digits and a
  * power of ten up to 22 is exactly m / 10^k or m * 10^k with both operands
  * exact doubles, so one IEEE division or multiplication gives the correctly
  * rounded result, the same double strtod would. Readings look like "27.31",
- * so this avoids strtod (and its locale) on the hot path.
- * @returns 1 and sets \p out, or 0 when the text needs strtod.
+ * so strtod (and its locale) stays off the hot path; anything else takes it.
  */
-static int fast_decimal(const char *s, size_t n, double *out) {
-  const char *p = s, *end = s + n;
+static ww_dlq_reason_t scan_number(scan_t *sc, value_t *v) {
+  const char *s = sc->p, *p = sc->p, *end = sc->end;
   uint64_t m = 0;
-  int digits = 0, frac = 0, neg = 0, exp10 = 0;
+  int sig = 0, frac = 0, neg = 0, e = 0, eneg = 0, exact = 1;
+  char buf[64];
+  size_t n;
+  v->is_int = 1;
   if (p < end && *p == '-') {
     neg = 1;
     p++;
   }
-  for (; p < end && *p >= '0' && *p <= '9'; p++) {
-    m = m * 10 + (uint64_t)(*p - '0');
-    if (m || digits)
-      digits++;
-    if (digits > 15)
-      return 0;
-  }
-  if (p < end && *p == '.') {
-    for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
-      m = m * 10 + (uint64_t)(*p - '0');
-      if (m || digits)
-        digits++;
-      frac++;
-      if (digits > 15 || frac > 22)
-        return 0;
-    }
-  }
-  if (p < end && (*p == 'e' || *p == 'E')) {
-    int eneg = 0, e = 0;
-    p++;
-    if (p < end && (*p == '+' || *p == '-'))
-      eneg = *p++ == '-';
-    for (; p < end && *p >= '0' && *p <= '9'; p++) {
-      e = e * 10 + (*p - '0');
-      if (e > 400)
-        return 0;
-    }
-    exp10 = eneg ? -e : e;
-  }
-  if (p != end)
-    return 0;
-  exp10 -= frac;
-  if (exp10 < -22 || exp10 > 22)
-    return 0;
-  double v = (double)m;
-  v = exp10 < 0 ? v / pow10_exact[-exp10] : v * pow10_exact[exp10];
-  *out = neg ? -v : v;
-  return 1;
-}
-
-static ww_dlq_reason_t scan_number(scan_t *sc, value_t *v) {
-  const char *s = sc->p;
-  char buf[64];
-  size_t n;
-  char *endp;
-  v->is_int = 1;
-  if (sc->p < sc->end && *sc->p == '-')
-    sc->p++;
-  if (sc->p >= sc->end)
+  if (p >= end)
     return fail(sc, WW_DLQ_MALFORMED_JSON, "truncated number");
-  if (*sc->p == '0') {
-    sc->p++;
-  } else if (*sc->p >= '1' && *sc->p <= '9') {
-    while (sc->p < sc->end && *sc->p >= '0' && *sc->p <= '9')
-      sc->p++;
-  } else if (sc->end - sc->p >= 8 && memcmp(sc->p, "Infinity", 8) == 0) {
-    sc->p += 8; /* "-Infinity" as Python's json writes it */
+  if (*p == '0') {
+    p++;
+  } else if (*p >= '1' && *p <= '9') {
+    for (; p < end && *p >= '0' && *p <= '9'; p++) /* every digit is significant */
+      if (++sig <= 15)
+        m = m * 10 + (uint64_t)(*p - '0');
+  } else if (end - p >= 8 && memcmp(p, "Infinity", 8) == 0) {
+    sc->p = p + 8; /* "-Infinity" as Python's json writes it */
     v->type = T_NONFINITE;
     return WW_DLQ_NONE;
   } else {
+    sc->p = p;
     return fail(sc, WW_DLQ_MALFORMED_JSON, "bad number");
   }
-  if (sc->p < sc->end && *sc->p == '.') {
+  if (p < end && *p == '.') {
     v->is_int = 0;
-    sc->p++;
-    if (sc->p >= sc->end || *sc->p < '0' || *sc->p > '9')
+    p++;
+    if (p >= end || *p < '0' || *p > '9') {
+      sc->p = p;
       return fail(sc, WW_DLQ_MALFORMED_JSON, "bad number: digits must follow '.'");
-    while (sc->p < sc->end && *sc->p >= '0' && *sc->p <= '9')
-      sc->p++;
+    }
+    for (; p < end && *p >= '0' && *p <= '9'; p++) {
+      if (m == 0 && sig == 0 && *p == '0') { /* a leading zero: not significant */
+        frac++;
+        continue;
+      }
+      if (++sig <= 15)
+        m = m * 10 + (uint64_t)(*p - '0');
+      frac++;
+    }
   }
-  if (sc->p < sc->end && (*sc->p == 'e' || *sc->p == 'E')) {
+  if (p < end && (*p == 'e' || *p == 'E')) {
     v->is_int = 0;
-    sc->p++;
-    if (sc->p < sc->end && (*sc->p == '+' || *sc->p == '-'))
-      sc->p++;
-    if (sc->p >= sc->end || *sc->p < '0' || *sc->p > '9')
+    p++;
+    if (p < end && (*p == '+' || *p == '-'))
+      eneg = *p++ == '-';
+    if (p >= end || *p < '0' || *p > '9') {
+      sc->p = p;
       return fail(sc, WW_DLQ_MALFORMED_JSON, "bad number: digits must follow the exponent");
-    while (sc->p < sc->end && *sc->p >= '0' && *sc->p <= '9')
-      sc->p++;
+    }
+    for (; p < end && *p >= '0' && *p <= '9'; p++)
+      if (e <= 400)
+        e = e * 10 + (*p - '0');
+    if (e > 400)
+      exact = 0;
   }
-  n = (size_t)(sc->p - s);
-  if (fast_decimal(s, n, &v->num)) {
-    v->type = T_NUMBER;
-    return WW_DLQ_NONE;
+  sc->p = p;
+  if (exact && sig <= 15 && frac <= 22) {
+    int exp10 = (eneg ? -e : e) - frac;
+    if (exp10 >= -22 && exp10 <= 22) {
+      double d = (double)m;
+      d = exp10 < 0 ? d / pow10_exact[-exp10] : d * pow10_exact[exp10];
+      v->num = neg ? -d : d;
+      v->type = T_NUMBER;
+      return WW_DLQ_NONE;
+    }
   }
+  n = (size_t)(p - s);
   if (n >= sizeof(buf)) {
     v->type = T_NUMBER; /* absurdly long, but valid JSON: parse a prefix-safe copy */
     n = sizeof(buf) - 1;
@@ -352,7 +368,7 @@ static ww_dlq_reason_t scan_number(scan_t *sc, value_t *v) {
   memcpy(buf, s, n);
   buf[n] = '\0';
   errno = 0;
-  v->num = strtod(buf, &endp);
+  v->num = strtod(buf, NULL);
   v->type = isfinite(v->num) ? T_NUMBER : T_NONFINITE;
   return WW_DLQ_NONE;
 }
@@ -490,36 +506,33 @@ typedef enum field_e {
   FIELD_SEVERITY,
 } field_t;
 
-#define FIELD(name, id)                                                                            \
-  { name, sizeof(name) - 1, id }
-static const struct {
-  const char *name;
-  size_t len;
-  field_t id;
-} fields[] = {
-    FIELD("production_line", FIELD_LINE),
-    FIELD("component_id", FIELD_COMPONENT),
-    FIELD("timestamp", FIELD_TS),
-    FIELD("sequence_number", FIELD_SEQ),
-    FIELD("episode_id", FIELD_EPISODE),
-    FIELD("model_version", FIELD_MODEL),
-    FIELD("injected_anomaly", FIELD_INJECTED),
-    FIELD("anomaly_score", FIELD_SCORE),
-    FIELD("zscore", FIELD_ZSCORE),
-    FIELD("severity", FIELD_SEVERITY),
-};
-#undef FIELD
+/* Whether key k is the field name \p name (a literal of 4 to 16 bytes):
+ * two overlapping loads a side instead of a call to memcmp. */
+#define KEY_IS(k, name)                                                                            \
+  ((k)->len == sizeof(name) - 1 && ww__bytes_eq((k)->s, name, sizeof(name) - 1))
 
-/* Which field a key names: runs for every field of every reading, so the
- * length is compared before any byte. */
+/* Which field a key names. This runs for every field of every reading: the
+ * length and the first byte pick the one name to compare. */
 static field_t field_of(const value_t *k) {
-  if (k->truncated)
+  if (k->len < 6 || k->len > 16)
     return FIELD_OTHER;
-  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++)
-    if (fields[i].len == k->len && memcmp(fields[i].name, k->str, k->len) == 0)
-      return fields[i].id;
-  return FIELD_OTHER;
+  switch (k->s[0]) {
+  case 'a': return KEY_IS(k, "anomaly_score") ? FIELD_SCORE : FIELD_OTHER;
+  case 'c': return KEY_IS(k, "component_id") ? FIELD_COMPONENT : FIELD_OTHER;
+  case 'e': return KEY_IS(k, "episode_id") ? FIELD_EPISODE : FIELD_OTHER;
+  case 'i': return KEY_IS(k, "injected_anomaly") ? FIELD_INJECTED : FIELD_OTHER;
+  case 'm': return KEY_IS(k, "model_version") ? FIELD_MODEL : FIELD_OTHER;
+  case 'p': return KEY_IS(k, "production_line") ? FIELD_LINE : FIELD_OTHER;
+  case 's':
+    return KEY_IS(k, "sequence_number") ? FIELD_SEQ
+           : KEY_IS(k, "severity")      ? FIELD_SEVERITY
+                                        : FIELD_OTHER;
+  case 't': return KEY_IS(k, "timestamp") ? FIELD_TS : FIELD_OTHER;
+  case 'z': return KEY_IS(k, "zscore") ? FIELD_ZSCORE : FIELD_OTHER;
+  default: return FIELD_OTHER;
+  }
 }
+#undef KEY_IS
 
 static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t len, int flags,
                               ww_reading_t *r, ww_score_t *score, char *errstr,
@@ -528,15 +541,23 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
   value_t key, val;
   unsigned seen = 0;
   ww_dlq_reason_t rc;
-  char line_id[WW_STR_MAX] = "";
+  char line_id[WW_STR_MAX]; /* (only its text is written: this runs for every message) */
   size_t line_len = 0;
 
+  line_id[0] = '\0';
   if (errstr && errstr_size)
     errstr[0] = '\0';
-  memset(r, 0, sizeof(*r));
+  /* Each field set on its own: a memset of the whole reading costs more. */
+  r->ts_ms = 0;
   r->seq = -1;
   r->line_idx = -1;
   r->component_idx = -1;
+  r->component_id[0] = '\0';
+  r->present = 0;
+  for (int i = 0; i < WW_MAX_SENSORS; i++)
+    r->values[i] = 0;
+  r->injected_anomaly[0] = '\0';
+  r->episode_id = 0;
   if (score)
     memset(score, 0, sizeof(*score));
   if (len > WW_READING_MAX_BYTES)
@@ -561,7 +582,8 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       return rc;
     ws(&sc);
     if (sc.p >= sc.end || *sc.p != ':')
-      return fail(&sc, WW_DLQ_MALFORMED_JSON, "expected ':' after \"%s\"", key.str);
+      return fail(&sc, WW_DLQ_MALFORMED_JSON, "expected ':' after \"%.*s\"", shown(&key, SIZE_MAX),
+                  key.s);
     sc.p++;
     if ((rc = scan_value(&sc, &val, 1)) != WW_DLQ_NONE)
       return rc;
@@ -571,8 +593,9 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       if (val.type != T_STRING)
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'production_line' is %s, expected a string",
                     type_name(val.type));
-      memcpy(line_id, val.str, sizeof(line_id));
       line_len = val.truncated ? sizeof(line_id) : val.len;
+      memcpy(line_id, val.s, (size_t)shown(&val, SIZE_MAX));
+      line_id[shown(&val, SIZE_MAX)] = '\0';
       seen |= F_LINE;
     } else if (kid == FIELD_COMPONENT) {
       if (val.type != T_STRING)
@@ -581,7 +604,8 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       if (val.len == 0 || val.len >= sizeof(r->component_id))
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'component_id' must be 1..%zu bytes (got %zu)",
                     sizeof(r->component_id) - 1, val.len);
-      memcpy(r->component_id, val.str, val.len + 1);
+      memcpy(r->component_id, val.s, val.len);
+      r->component_id[val.len] = '\0';
       seen |= F_COMPONENT;
     } else if (kid == FIELD_TS) {
       if (val.type == T_NULL && (flags & WW_DECODE_TS_OPTIONAL)) {
@@ -589,11 +613,11 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       } else if (val.type != T_STRING) {
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'timestamp' is %s, expected an RFC 3339 string",
                     type_name(val.type));
-      } else if (val.truncated || ww_ts_parse(val.str, val.len, &r->ts_ms) != 0) {
+      } else if (val.truncated || ww_ts_parse(val.s, val.len, &r->ts_ms) != 0) {
         return fail(&sc, WW_DLQ_BAD_TIMESTAMP,
-                    "field 'timestamp' is '%.40s', expected RFC 3339 like "
+                    "field 'timestamp' is '%.*s', expected RFC 3339 like "
                     "2026-11-25T19:34:44.123Z",
-                    val.str);
+                    shown(&val, 40), val.s);
       } else {
         seen |= F_TS;
       }
@@ -605,7 +629,8 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       if (val.type == T_NULL) {
         /* absent */
       } else if (val.type != T_NUMBER || !val.is_int || fabs(val.num) > 9.0e15) {
-        return fail(&sc, WW_DLQ_BAD_TYPE, "field '%s' is %s, expected a whole number", key.str,
+        return fail(&sc, WW_DLQ_BAD_TYPE, "field '%.*s' is %s, expected a whole number",
+                    shown(&key, SIZE_MAX), key.s,
                     val.type == T_NUMBER ? "a fraction" : type_name(val.type));
       } else if (dst) {
         *dst = (int64_t)val.num;
@@ -617,7 +642,8 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
         if (val.len >= sizeof(r->injected_anomaly))
           return fail(&sc, WW_DLQ_BAD_TYPE, "field 'injected_anomaly' is longer than %zu bytes",
                       sizeof(r->injected_anomaly) - 1);
-        memcpy(r->injected_anomaly, val.str, val.len + 1);
+        memcpy(r->injected_anomaly, val.s, val.len);
+        r->injected_anomaly[val.len] = '\0';
       } else if (val.type != T_NULL) {
         return fail(&sc, WW_DLQ_BAD_TYPE,
                     "field 'injected_anomaly' is %s, expected a string or "
@@ -627,10 +653,11 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
     } else if (score && (kid == FIELD_SCORE || kid == FIELD_ZSCORE)) {
       int is_score = kid == FIELD_SCORE;
       if (val.type == T_NONFINITE)
-        return fail(&sc, WW_DLQ_NOT_FINITE, "field '%s' is not finite", key.str);
+        return fail(&sc, WW_DLQ_NOT_FINITE, "field '%.*s' is not finite", shown(&key, SIZE_MAX),
+                    key.s);
       if (val.type != T_NUMBER)
-        return fail(&sc, WW_DLQ_BAD_TYPE, "field '%s' is %s, expected a number", key.str,
-                    type_name(val.type));
+        return fail(&sc, WW_DLQ_BAD_TYPE, "field '%.*s' is %s, expected a number",
+                    shown(&key, SIZE_MAX), key.s, type_name(val.type));
       if (is_score) {
         score->anomaly_score = val.num;
         seen |= F_SCORE;
@@ -639,10 +666,10 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
         seen |= F_ZSCORE;
       }
     } else if (score && kid == FIELD_SEVERITY) {
-      if (val.type != T_STRING || ww_severity_parse(val.str, val.len, &score->severity) != 0)
+      if (val.type != T_STRING || ww_severity_parse(val.s, val.len, &score->severity) != 0)
         return fail(&sc, WW_DLQ_BAD_TYPE, "field 'severity' must be normal, warning or critical");
       seen |= F_SEVERITY;
-    } else if (!key.truncated && (sidx = ww_factory_sensor_find(fac, key.str, key.len)) >= 0) {
+    } else if (!key.truncated && (sidx = ww_factory_sensor_find(fac, key.s, key.len)) >= 0) {
       const ww_sensor_def_t *sd = &fac->sensors[sidx];
       if (val.type == T_NULL)
         goto next;
@@ -669,7 +696,8 @@ static ww_dlq_reason_t decode(const ww_factory_t *fac, const char *buf, size_t l
       sc.p++;
       break;
     }
-    return fail(&sc, WW_DLQ_MALFORMED_JSON, "expected ',' or '}' after field \"%s\"", key.str);
+    return fail(&sc, WW_DLQ_MALFORMED_JSON, "expected ',' or '}' after field \"%.*s\"",
+                shown(&key, SIZE_MAX), key.s);
   }
 closed:
   ws(&sc);
@@ -734,17 +762,21 @@ typedef struct out_s {
   size_t len; /* bytes needed so far (may exceed size) */
 } out_t;
 
-static void out_raw(out_t *o, const char *s, size_t n) {
-  if (o->len < o->size) {
-    size_t room = o->size - o->len;
-    memcpy(o->buf + o->len, s, n < room ? n : room);
-  }
+static inline void out_raw(out_t *o, const char *s, size_t n) {
+  size_t room = o->len < o->size ? o->size - o->len : 0;
+  if (n <= room) /* (a literal's n is a constant here: the copy is inlined) */
+    memcpy(o->buf + o->len, s, n);
+  else
+    memcpy(o->buf + o->len, s, room);
   o->len += n;
 }
 
 static void out_str(out_t *o, const char *s) {
   out_raw(o, s, strlen(s));
 }
+
+/* A string literal: its length is known, and its copy inlined. */
+#define OUT_LIT(o, lit) out_raw(o, lit, sizeof(lit) - 1)
 
 static void out_json_string(out_t *o, const char *s) {
   static const char hex[] = "0123456789abcdef";
@@ -770,7 +802,7 @@ static void out_json_string(out_t *o, const char *s) {
   out_raw(o, "\"", 1);
 }
 
-static void out_scaled(out_t *o, int64_t r, int k);
+static void out_scaled(out_t *o, int64_t r, int micro);
 
 static void out_int(out_t *o, int64_t v) {
   if (v > -(INT64_C(1) << 53) && v < (INT64_C(1) << 53)) {
@@ -782,30 +814,52 @@ static void out_int(out_t *o, int64_t v) {
   }
 }
 
-/* Write the integer \p r (|r| < 2^53) divided by 10^k, trailing zeros dropped. */
-static void out_scaled(out_t *o, int64_t r, int k) {
+static const char digit_pairs[201] = "00010203040506070809101112131415161718192021222324"
+                                     "25262728293031323334353637383940414243444546474849"
+                                     "50515253545556575859606162636465666768697071727374"
+                                     "75767778798081828384858687888990919293949596979899";
+
+/* Write the digits of \p u ending just before \p p, two at a time. @returns the first. */
+static char *put_digits(char *p, uint64_t u) {
+  while (u >= 100) {
+    unsigned d = (unsigned)(u % 100);
+    u /= 100;
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * d, 2);
+  }
+  if (u >= 10) {
+    p -= 2;
+    memcpy(p, digit_pairs + 2 * u, 2);
+  } else {
+    *--p = (char)('0' + u);
+  }
+  return p;
+}
+
+/* Write the integer \p r (|r| < 2^53), divided by 10^6 when \p micro, trailing zeros dropped. */
+static void out_scaled(out_t *o, int64_t r, int micro) {
   char tmp[40];
-  char *p = tmp + sizeof(tmp);
+  char *p = tmp + 24, *q = tmp + 24; /* integer part backwards from q, fraction forwards */
   int neg = r < 0;
   uint64_t ux = neg ? (uint64_t)(-r) : (uint64_t)r;
-  int started = 0;
-  for (int i = 0; i < k; i++) {
-    unsigned d = (unsigned)(ux % 10);
-    ux /= 10;
-    if (d || started) {
-      *--p = (char)('0' + d);
-      started = 1;
-    }
+  uint32_t f = 0;
+  if (micro) {
+    f = (uint32_t)(ux % 1000000);
+    ux /= 1000000;
   }
-  if (started)
-    *--p = '.';
-  do {
-    *--p = (char)('0' + ux % 10);
-    ux /= 10;
-  } while (ux);
+  p = put_digits(p, ux);
   if (neg)
     *--p = '-';
-  out_raw(o, p, (size_t)(tmp + sizeof(tmp) - p));
+  if (f) { /* six digits, two at a time, then the trailing zeros dropped */
+    *q++ = '.';
+    memcpy(q, digit_pairs + 2 * (f / 10000), 2);
+    memcpy(q + 2, digit_pairs + 2 * (f / 100 % 100), 2);
+    memcpy(q + 4, digit_pairs + 2 * (f % 100), 2);
+    q += 6;
+    while (q[-1] == '0')
+      q--;
+  }
+  out_raw(o, p, (size_t)(q - p));
 }
 
 /*
@@ -823,7 +877,7 @@ static void out_double(out_t *o, double v) {
   if (fabs(v) < 1e9) {
     double r = nearbyint(v * 1e6);
     if (r / 1e6 == v) {
-      out_scaled(o, (int64_t)r, 6);
+      out_scaled(o, (int64_t)r, 1);
       return;
     }
   }
@@ -843,35 +897,35 @@ static double round6(double v) {
 static void encode_reading(out_t *o, const ww_factory_t *fac, const ww_reading_t *r) {
   char ts[WW_TS_BUFSZ];
   const ww_line_def_t *ld = &fac->lines[r->line_idx];
-  out_str(o, "{\"v\":1,\"production_line\":");
+  OUT_LIT(o, "{\"v\":1,\"production_line\":");
   out_json_string(o, ld->id);
-  out_str(o, ",\"component_id\":");
+  OUT_LIT(o, ",\"component_id\":");
   out_json_string(o, r->component_id);
-  out_str(o, ",\"timestamp\":\"");
+  OUT_LIT(o, ",\"timestamp\":\"");
   out_raw(o, ts, ww_ts_format(r->ts_ms, ts, sizeof(ts)));
-  out_str(o, "\",\"sequence_number\":");
+  OUT_LIT(o, "\",\"sequence_number\":");
   if (r->seq >= 0)
     out_int(o, r->seq);
   else
-    out_str(o, "null");
+    OUT_LIT(o, "null");
   for (int s = 0; s < fac->n_sensors; s++) {
     if (!(r->present & (1u << s)))
       continue;
-    out_str(o, ",\"");
+    OUT_LIT(o, ",\"");
     out_str(o, fac->sensors[s].name);
-    out_str(o, "\":");
+    OUT_LIT(o, "\":");
     out_double(o, r->values[s]);
   }
-  out_str(o, ",\"injected_anomaly\":");
+  OUT_LIT(o, ",\"injected_anomaly\":");
   if (r->injected_anomaly[0])
     out_json_string(o, r->injected_anomaly);
   else
-    out_str(o, "null");
-  out_str(o, ",\"episode_id\":");
+    OUT_LIT(o, "null");
+  OUT_LIT(o, ",\"episode_id\":");
   if (r->episode_id)
     out_int(o, r->episode_id);
   else
-    out_str(o, "null");
+    OUT_LIT(o, "null");
 }
 
 static size_t finish(out_t *o) {
@@ -891,13 +945,13 @@ size_t ww_scored_encode(const ww_factory_t *fac, const ww_reading_t *r, const ww
                         char *buf, size_t size) {
   out_t o = {buf, size, 0};
   encode_reading(&o, fac, r);
-  out_str(&o, ",\"anomaly_score\":");
+  OUT_LIT(&o, ",\"anomaly_score\":");
   out_double(&o, round6(sc->anomaly_score));
-  out_str(&o, ",\"severity\":\"");
+  OUT_LIT(&o, ",\"severity\":\"");
   out_str(&o, ww_severity_name(sc->severity));
-  out_str(&o, "\",\"model_version\":");
+  OUT_LIT(&o, "\",\"model_version\":");
   out_int(&o, sc->model_version);
-  out_str(&o, ",\"zscore\":");
+  OUT_LIT(&o, ",\"zscore\":");
   out_double(&o, round6(sc->zscore));
   out_raw(&o, "}", 1);
   return finish(&o);
