@@ -22,7 +22,7 @@
 #define WW_TXN_TIMEOUT_MS     60000 /* bound on init/commit/abort of a transaction */
 #define WW_FLUSH_TIMEOUT_MS   30000 /* at-least-once: wait this long for deliveries */
 #define WW_POLL_MS            100   /* consumer poll timeout */
-#define WW_TURN_MAX           256   /* messages taken before housekeeping (a scoring batch) */
+#define WW_TURN_MAX           1024  /* messages taken before housekeeping (a scoring batch) */
 #define WW_TURN_MS            5     /* ... or this long, whichever comes first */
 #define WW_SCORED_RING        8192  /* scored readings between the loop and their thread */
 #define WW_REFILL_TIMEOUT_MS  100   /* the wake-up request of refill_prefetch() */
@@ -586,6 +586,11 @@ static rd_kafka_t *make_producer(kctx_t *k, char *errstr, size_t n) {
         ww_kafka_conf_default(cfg, conf, "retry.backoff.ms", "10", errstr, n) != 0)
       goto err;
   }
+  /* dr_msg_cb() acts on failures only: delivered messages are freed in
+   * librdkafka's broker thread instead of coming back, one by one, through
+   * this thread's rd_kafka_poll(). */
+  if (ww_kafka_conf_default(cfg, conf, "delivery.report.only.error", "true", errstr, n) != 0)
+    goto err;
   rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
   rd_kafka_conf_set_opaque(conf, k);
   rk = ww_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, n);

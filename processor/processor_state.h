@@ -95,7 +95,7 @@ typedef struct pend_s {
   int64_t mver;       /* model version that scored it; 0 = not scored */
 } pend_t;
 
-#define WW_PEND_MAX 256 /* readings waiting for the batch scorer */
+#define WW_PEND_MAX 1024 /* readings waiting for the batch scorer */
 
 typedef struct line_s {
   ww_proc_t *proc;                  /* back-pointer for the window callback */
