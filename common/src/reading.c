@@ -416,14 +416,16 @@ static ww_dlq_reason_t scan_nested(scan_t *sc, int depth) {
   }
 }
 
-static int lit(scan_t *sc, const char *word) {
-  size_t n = strlen(word);
-  if ((size_t)(sc->end - sc->p) >= n && memcmp(sc->p, word, n) == 0) {
+static inline int lit_n(scan_t *sc, const char *word, size_t n) {
+  if ((size_t)(sc->end - sc->p) >= n && ww__bytes_eq(sc->p, word, n)) {
     sc->p += n;
     return 1;
   }
   return 0;
 }
+
+/* Whether the literal \p word is next: then skip it. */
+#define lit(sc, word) lit_n(sc, word, sizeof(word) - 1)
 
 static ww_dlq_reason_t scan_value(scan_t *sc, value_t *v, int depth) {
   ws(sc);

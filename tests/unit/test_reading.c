@@ -250,21 +250,66 @@ static void check_component(const char *plain, const char *rest, const char *dec
   CHECK_STR_EQ(r.component_id, want);
 }
 
-/* Strings are scanned eight bytes at a time: an escape, a raw control byte,
- * non-ASCII bytes and DEL, and the document's end, each after 0 to 19 plain
- * bytes, i.e. at every offset of a word. */
+/* Strings are scanned sixteen bytes at a time, then eight: an escape, a raw
+ * control byte, non-ASCII bytes and DEL, and the document's end, each after
+ * 0 to 39 plain bytes, i.e. at every offset of both steps. */
 static void test_string_offsets(void) {
   ww_reading_t r;
-  char err[256], plain[32];
-  for (int k = 0; k < 20; k++) {
+  char err[256], plain[48];
+  for (int k = 0; k < 40; k++) {
     for (int i = 0; i < k; i++)
-      plain[i] = (char)('A' + i);
+      plain[i] = (char)('A' + i % 26);
     plain[k] = '\0';
     check_component(plain, "\\tz\"}", "\tz");
     CHECK_INT_EQ(dec_component(plain, "\x01z\"}", &r, err), WW_DLQ_MALFORMED_JSON);
     CHECK_STR_CONTAINS(err, "control character");
     check_component(plain, "\xc3\xa9\x7f\"}", "\xc3\xa9\x7f");
     CHECK_INT_EQ(dec_component(plain, "", &r, err), WW_DLQ_MALFORMED_JSON);
+  }
+}
+
+/* Strings without escapes are read in place, those with escapes decoded:
+ * both must name fields and sensors alike, and error messages must show
+ * the value alone, never the bytes after it. */
+static void test_in_place_strings(void) {
+  ww_reading_t r;
+  char err[256], json[1024], id[300];
+  /* Escaped field and sensor names are the same names. */
+  CHECK_INT_EQ(dec("{\"production\\u005fline\":\"turbine-line-1\",\"component_id\":\"B\","
+                   "\"\\u0074imestamp\":\"2026-01-01T00:00:00Z\",\"temperatur\\u0065\":21.5}",
+                   &r, err),
+               WW_DLQ_NONE);
+  CHECK_INT_EQ(r.line_idx, 0);
+  CHECK_INT_EQ(r.ts_ms, 1767225600000LL);
+  CHECK(r.present == 1u && r.values[0] == 21.5);
+  /* A bad timestamp's message shows it, and only it (at most 40 bytes). */
+  CHECK_INT_EQ(dec("{\"production_line\":\"turbine-line-1\",\"component_id\":\"B\","
+                   "\"timestamp\":\"soon\",\"temperature\":1}",
+                   &r, err),
+               WW_DLQ_BAD_TIMESTAMP);
+  CHECK_STR_CONTAINS(err, "is 'soon', expected");
+  CHECK_INT_EQ(dec("{\"production_line\":\"turbine-line-1\",\"component_id\":\"B\",\"temperature\":"
+                   "1,\"timestamp\":\"2026-01-01T00:00:00Z and then some more text\"}",
+                   &r, err),
+               WW_DLQ_BAD_TIMESTAMP);
+  CHECK_STR_CONTAINS(err, "is '2026-01-01T00:00:00Z and then some more ', expected");
+  /* A bad key's message shows the key alone. */
+  CHECK_INT_EQ(dec("{\"production_line\":\"turbine-line-1\",\"episode_id\":1.5}", &r, err),
+               WW_DLQ_BAD_TYPE);
+  CHECK_STR_CONTAINS(err, "field 'episode_id' is a fraction");
+  /* Line ids of 255 and 256 bytes: neither is in the config, and the
+   * message shows the first 64 bytes either way. */
+  for (int len = 255; len <= 256; len++) {
+    memset(id, 'x', (size_t)len);
+    id[len] = '\0';
+    snprintf(json, sizeof(json),
+             "{\"production_line\":\"%s\",\"component_id\":\"B\","
+             "\"timestamp\":\"2026-01-01T00:00:00Z\",\"temperature\":1}",
+             id);
+    CHECK_INT_EQ(dec(json, &r, err), WW_DLQ_UNKNOWN_LINE);
+    id[64] = '\0';
+    CHECK_STR_CONTAINS(err, id);
+    CHECK(strstr(err, "xxxxx'") != NULL);
   }
 }
 
@@ -285,6 +330,7 @@ int main(void) {
   RUN(test_numbers_exact);
   RUN(test_severity);
   RUN(test_string_offsets);
+  RUN(test_in_place_strings);
   ww_config_destroy(cfg);
   return WW_TEST_RESULT();
 }
