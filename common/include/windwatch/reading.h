@@ -54,7 +54,9 @@ const char *ww_dlq_reason_name(ww_dlq_reason_t reason);
 
 #define WW_ANOMALY_TYPE_MAX 24 /* bytes for an injected anomaly type name incl. NUL */
 
-/** One reading, decoded. Values are indexed by factory sensor index. */
+/** One reading, decoded. Values are indexed by factory sensor index.
+ * (The decoder sets each field by name, not with a memset: a new field
+ * must be set in decode() in reading.c too.) */
 typedef struct ww_reading_s {
   int64_t ts_ms;                 /* event time, ms since epoch, UTC */
   int64_t seq;                   /* per-component sequence_number; -1 if absent */
