@@ -202,6 +202,24 @@ for l in sys.stdin:
           json.dumps(d["sensors"], sort_keys=True))' | sort
 }
 
+# check_windows_match THROUGH STOPPED MIN WHEN: the windows (window_rows) of
+# the topic STOPPED, published by a processor stopped and restarted (WHEN
+# names the stops), against those of THROUGH, published by one that ran
+# through: at least MIN of them, none published twice, none that differ.
+# Leaves them in $WW_TMP/through.txt and $WW_TMP/stopped.txt.
+check_windows_match() {
+  local total
+  window_rows "$1" >"$WW_TMP/through.txt"
+  window_rows "$2" >"$WW_TMP/stopped.txt"
+  total=$(wc -l <"$WW_TMP/through.txt")
+  echo "windows published by the processor that ran through: $total" >&2
+  check_ge "windows published" "$total" "$3"
+  check_eq "windows published twice $4" \
+    "$(cut -d' ' -f1,3 "$WW_TMP/stopped.txt" | uniq -d | wc -l)" 0
+  check_eq "windows that differ from those of the processor that ran through" \
+    "$(diff "$WW_TMP/through.txt" "$WW_TMP/stopped.txt" | grep -c '^[<>]' || true)" 0
+}
+
 # distinct_readings TOPIC: how many distinct (line, component, sequence number)
 # readings TOPIC holds (read_committed): with the count, "each exactly once".
 distinct_readings() {
