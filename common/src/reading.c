@@ -186,17 +186,15 @@ static ww_dlq_reason_t scan_string(scan_t *sc, value_t *v) {
     sc->p++;
     return WW_DLQ_NONE;
   }
-  /* Escapes (or an error): decode into v->buf from the start. */
-  sc->p = start;
+  /* Escapes (or an error): decode into v->buf, from the plain run already
+   * found ([start, sc->p)) on; each turn then finds the next run. */
   if (v) {
     v->s = v->buf;
     v->len = 0;
     v->truncated = 0;
   }
-  while (sc->p < sc->end) {
+  for (const char *run = start;; run = sc->p, sc->p = plain_run_end(sc->p, sc->end)) {
     unsigned char c;
-    const char *run = sc->p;
-    sc->p = plain_run_end(sc->p, sc->end);
     if (v && sc->p > run) {
       size_t n = (size_t)(sc->p - run);
       if (v->len + n < sizeof(v->buf)) {
