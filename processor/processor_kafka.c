@@ -117,9 +117,12 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
   }
 }
 
-static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t key_len,
-                       const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs) {
-  kctx_t *k = opaque;
+/* Queue one output. \p ts_ms is its timestamp (0: librdkafka reads the
+ * clock), \p key_hash the key's ww_kafka_key_hash() or NULL (see
+ * open_topics()). @returns 0, or -1 (counted, logged). */
+static int produce(kctx_t *k, ww_proc_out_t o, const char *key, size_t key_len, const char *val,
+                   size_t len, const ww_proc_header_t *hdrs, int n_hdrs, int64_t ts_ms,
+                   const uint32_t *key_hash) {
   rd_kafka_resp_err_t err;
   rd_kafka_headers_t *h = NULL;
   if (n_hdrs > 0) {
@@ -135,7 +138,8 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
                               RD_KAFKA_V_END);
     else
       err = rd_kafka_producev(k->producer, RD_KAFKA_V_RKT(k->rkt[o]), RD_KAFKA_V_KEY(key, key_len),
-                              RD_KAFKA_V_VALUE((void *)val, len),
+                              RD_KAFKA_V_VALUE((void *)val, len), RD_KAFKA_V_TIMESTAMP(ts_ms),
+                              RD_KAFKA_V_OPAQUE((void *)key_hash),
                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
       break;
@@ -158,19 +162,26 @@ static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t ke
   return 0;
 }
 
+static int out_produce(void *opaque, ww_proc_out_t o, const char *key, size_t key_len,
+                       const char *val, size_t len, const ww_proc_header_t *hdrs, int n_hdrs) {
+  return produce(opaque, o, key, key_len, val, len, hdrs, n_hdrs, 0, NULL);
+}
+
 /* ww_scored_send_fn, on the scored-readings thread: encode one reading and
- * queue it like every output (out_produce() serves delivery reports while
- * the producer's queue is full, which holds back the loop once the ring
- * fills: nothing is dropped). */
-static int send_scored(void *opaque, const ww_reading_t *r, const ww_score_t *sc) {
+ * queue it like every output (produce() serves delivery reports while the
+ * producer's queue is full, which holds back the loop once the ring fills:
+ * nothing is dropped). The chunk's clock reading and the line's key hash
+ * spare librdkafka a clock read and a hash per message. */
+static int send_scored(void *opaque, const ww_reading_t *r, const ww_score_t *sc, int64_t now_ms) {
   kctx_t *k = opaque;
   const ww_factory_t *fac = ww_config_factory(k->cfg);
-  const char *key = fac->lines[r->line_idx].id;
+  int ln = r->line_idx;
   char buf[WW_OUT_BUFSZ];
   size_t n = ww_scored_encode(fac, r, sc, buf, sizeof(buf));
   if (n >= sizeof(buf))
     return -1;
-  return out_produce(k, WW_OUT_SCORED, key, strlen(key), buf, n, NULL, 0);
+  return produce(k, WW_OUT_SCORED, fac->lines[ln].id, k->line_key_len[ln], buf, n, NULL, 0, now_ms,
+                 &k->line_hash[ln]);
 }
 
 static int put_scored(void *opaque, const ww_reading_t *r, const ww_score_t *sc) {
@@ -609,7 +620,11 @@ static int open_topics(kctx_t *k) {
       ww_config_str(cfg, "topic-alerts"), ww_config_str(cfg, "topic-dlq"),
       ww_config_str(cfg, "topic-models")};
   for (int i = 0; i < WW_OUT__COUNT; i++) {
-    k->rkt[i] = rd_kafka_topic_new(k->producer, names[i], NULL);
+    /* sensor-scored, a message per reading keyed by line: each line's key is
+     * hashed once (the same partitions as the default partitioner). */
+    k->rkt[i] =
+        rd_kafka_topic_new(k->producer, names[i],
+                           i == WW_OUT_SCORED ? ww_kafka_key_hash_topic_conf(k->producer) : NULL);
     if (!k->rkt[i]) {
       WW_LOG(WW_LOG_ERROR, "KAFKA", "topic %s: %s", names[i],
              rd_kafka_err2str(rd_kafka_last_error()));
@@ -912,6 +927,11 @@ int ww_proc_run(const ww_config_t *cfg) {
   lp.alert_commit_ms = ww_config_duration_ms(cfg, "alert-commit-delay");
   lp.stats_ms = ww_config_duration_ms(cfg, "stats-interval");
   k.cfg = cfg;
+  for (int i = 0; i < ww_config_factory(cfg)->n_lines; i++) {
+    const char *id = ww_config_factory(cfg)->lines[i].id;
+    k.line_key_len[i] = strlen(id);
+    k.line_hash[i] = ww_kafka_key_hash(id, k.line_key_len[i]);
+  }
   k.eos = strcmp(ww_config_str(cfg, "guarantee"), "exactly-once") == 0;
   k.batch = strcmp(ww_config_str(cfg, "mode"), "batch") == 0;
   /* In batch mode no one waits to see outputs early, and each transaction

@@ -33,6 +33,8 @@ typedef struct kctx_s {
   rd_kafka_t *consumer;
   rd_kafka_t *producer;
   rd_kafka_topic_t *rkt[WW_OUT__COUNT]; /* output topic handles */
+  uint32_t line_hash[WW_MAX_LINES];     /* ww_kafka_key_hash() of each line's id (its key) */
+  size_t line_key_len[WW_MAX_LINES];    /* strlen() of each line's id */
   ww_proc_t *proc;
   ww_eof_t *eof;                            /* batch mode only */
   int eos;                                  /* exactly-once: transactions */

@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "windwatch/timeutil.h"
+
 #define WW_SCORED_CHUNK 256 /* readings sent between two looks at the lock */
 
 typedef struct rec_s {
@@ -43,7 +45,7 @@ static void *stage_main(void *arg) {
   pthread_mutex_lock(&s->lock);
   for (;;) {
     size_t t = atomic_load_explicit(&s->tail, memory_order_relaxed), n;
-    int64_t failed = 0;
+    int64_t failed = 0, now_ms;
     if (t == s->pub) {
       if (s->stop)
         break;
@@ -54,9 +56,10 @@ static void *stage_main(void *arg) {
     }
     n = s->pub - t < WW_SCORED_CHUNK ? s->pub - t : WW_SCORED_CHUNK;
     pthread_mutex_unlock(&s->lock);
+    now_ms = ww_now_ms();
     for (size_t i = t; i < t + n; i++) {
       const rec_t *e = &s->ring[i & s->mask];
-      if (s->send(s->opaque, &e->r, &e->sc) != 0)
+      if (s->send(s->opaque, &e->r, &e->sc, now_ms) != 0)
         failed++;
     }
     pthread_mutex_lock(&s->lock);

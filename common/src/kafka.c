@@ -297,6 +297,41 @@ rd_kafka_resp_err_t ww_kafka_resume_offsets(rd_kafka_t *rk, rd_kafka_topic_parti
   return err;
 }
 
+uint32_t ww_kafka_key_hash(const void *key, size_t len) {
+  const unsigned char *p = key;
+  uint32_t c = 0xFFFFFFFFu;
+  for (size_t i = 0; i < len; i++) {
+    c ^= p[i];
+    for (int b = 0; b < 8; b++)
+      c = (c >> 1) ^ (0xEDB88320u & (0u - (c & 1u)));
+  }
+  return ~c;
+}
+
+/* The default partitioner, with the key's hash from the message's opaque. */
+static int32_t key_hash_partitioner(const rd_kafka_topic_t *rkt, const void *key, size_t keylen,
+                                    int32_t partition_cnt, void *rkt_opaque, void *msg_opaque) {
+  if (msg_opaque && keylen > 0)
+    return (int32_t)(*(const uint32_t *)msg_opaque % (uint32_t)partition_cnt);
+  return rd_kafka_msg_partitioner_consistent_random(rkt, key, keylen, partition_cnt, rkt_opaque,
+                                                    msg_opaque);
+}
+
+rd_kafka_topic_conf_t *ww_kafka_key_hash_topic_conf(rd_kafka_t *rk) {
+  rd_kafka_topic_conf_t *tc = rd_kafka_default_topic_conf_dup(rk);
+  char name[64];
+  size_t n = sizeof(name);
+  if (!tc)
+    return NULL;
+  if (rd_kafka_topic_conf_get(tc, "partitioner", name, &n) != RD_KAFKA_CONF_OK ||
+      strcmp(name, "consistent_random") != 0) {
+    rd_kafka_topic_conf_destroy(tc);
+    return NULL;
+  }
+  rd_kafka_topic_conf_set_partitioner_cb(tc, key_hash_partitioner);
+  return tc;
+}
+
 int ww_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errstr_size) {
   return rd_kafka_fatal_error(rk, errstr, errstr_size) != RD_KAFKA_RESP_ERR_NO_ERROR;
 }

@@ -235,11 +235,114 @@ static void test_group_defaults(void) {
   CHECK_STR_EQ(ww_kafka_consume_hint(RD_KAFKA_RESP_ERR__TRANSPORT), "");
 }
 
+/* ww_kafka_key_hash() is the default partitioner's hash; the key-hash
+ * partitioner puts each message where the default one would, by the hash in
+ * its opaque, and stands aside when another partitioner is configured. */
+static void test_key_hash(void) {
+  static const char *keys[] = {"turbine-line-1",      "turbine-line-2", "turbine-line-3", "a",
+                               "blade \xc3\xa9 line", "123456789"};
+  char long_key[300];
+  for (size_t i = 0; i < sizeof(long_key); i++)
+    long_key[i] = (char)(' ' + (i * 7) % 90);
+  CHECK(ww_kafka_key_hash("123456789", 9) == 0xCBF43926u); /* CRC-32's check value */
+  for (int32_t cnt = 1; cnt <= 64; cnt++) {
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+      CHECK_INT_EQ(
+          ww_kafka_key_hash(keys[i], strlen(keys[i])) % (uint32_t)cnt,
+          rd_kafka_msg_partitioner_consistent(NULL, keys[i], strlen(keys[i]), cnt, NULL, NULL));
+    for (size_t len = 1; len <= sizeof(long_key); len += 37)
+      CHECK_INT_EQ(ww_kafka_key_hash(long_key, len) % (uint32_t)cnt,
+                   rd_kafka_msg_partitioner_consistent(NULL, long_key, len, cnt, NULL, NULL));
+  }
+}
+
+static int32_t hashed_partition[8];
+
+static void hash_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+  (void)rk;
+  (void)opaque;
+  if (!m->err && m->len == 1 && m->payload && *(const char *)m->payload >= '0' &&
+      *(const char *)m->payload < '8')
+    hashed_partition[*(const char *)m->payload - '0'] = m->partition;
+}
+
+static void test_key_hash_partitioner(void) {
+  char err[512];
+  for (int other = 0; other < 2; other++) {
+    char *argv[] = {"x", "-X", "test.mock.num.brokers=1", "-X", "partitioner=murmur2_random", NULL};
+    ww_config_t *cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, other ? 5 : 3, argv,
+                                           err, sizeof(err));
+    rd_kafka_conf_t *conf = cfg ? ww_kafka_conf_new(cfg, "t-hash", err, sizeof(err)) : NULL;
+    rd_kafka_t *prod;
+    rd_kafka_topic_conf_t *tc;
+    rd_kafka_topic_t *rkt;
+    uint32_t h1, h2;
+    CHECK(conf != NULL);
+    if (!conf) {
+      ww_config_destroy(cfg);
+      return;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, hash_dr);
+    prod = ww_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof(err));
+    CHECK(prod != NULL);
+    if (!prod) {
+      ww_config_destroy(cfg);
+      return;
+    }
+    tc = ww_kafka_key_hash_topic_conf(prod);
+    if (other) { /* -X partitioner=murmur2_random is kept */
+      CHECK(tc == NULL);
+      rd_kafka_destroy(prod);
+      ww_config_destroy(cfg);
+      continue;
+    }
+    CHECK(tc != NULL);
+    CHECK_INT_EQ(rd_kafka_mock_topic_create(rd_kafka_handle_mock_cluster(prod), "hk", 7, 1), 0);
+    rkt = rd_kafka_topic_new(prod, "hk", tc);
+    CHECK(rkt != NULL);
+    CHECK_INT_EQ(ww_kafka_wait_ready(prod, 5000, err, sizeof(err)), 0);
+    h1 = ww_kafka_key_hash("turbine-line-1", 14);
+    h2 = ww_kafka_key_hash("turbine-line-2", 14);
+    for (int i = 0; i < 8; i++)
+      hashed_partition[i] = -1;
+    /* 0, 1: each key with its own hash; 2: a hash that is not the key's
+     * (the opaque decides: proof that the key was not hashed again);
+     * 3: no opaque, the key is hashed. */
+    CHECK_INT_EQ(rd_kafka_producev(prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY("turbine-line-1", 14),
+                                   RD_KAFKA_V_VALUE("0", 1), RD_KAFKA_V_OPAQUE(&h1),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    CHECK_INT_EQ(rd_kafka_producev(prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY("turbine-line-2", 14),
+                                   RD_KAFKA_V_VALUE("1", 1), RD_KAFKA_V_OPAQUE(&h2),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    CHECK_INT_EQ(rd_kafka_producev(prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY("turbine-line-1", 14),
+                                   RD_KAFKA_V_VALUE("2", 1), RD_KAFKA_V_OPAQUE(&h2),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    CHECK_INT_EQ(rd_kafka_producev(prod, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_KEY("turbine-line-2", 14),
+                                   RD_KAFKA_V_VALUE("3", 1),
+                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                 0);
+    CHECK_INT_EQ(rd_kafka_flush(prod, 5000), RD_KAFKA_RESP_ERR_NO_ERROR);
+    CHECK_INT_EQ(hashed_partition[0], (int32_t)(h1 % 7));
+    CHECK_INT_EQ(hashed_partition[1], (int32_t)(h2 % 7));
+    CHECK_INT_EQ(hashed_partition[2], (int32_t)(h2 % 7));
+    CHECK_INT_EQ(hashed_partition[3], (int32_t)(h2 % 7));
+    CHECK(h1 % 7 != h2 % 7); /* else the checks above could not tell the keys apart */
+    rd_kafka_topic_destroy(rkt);
+    rd_kafka_destroy(prod);
+    ww_config_destroy(cfg);
+  }
+}
+
 int main(void) {
   RUN(test_bad_property_is_named);
   RUN(test_eof_tracker);
   RUN(test_mock_round_trip);
   RUN(test_committed_retries);
   RUN(test_group_defaults);
+  RUN(test_key_hash);
+  RUN(test_key_hash_partitioner);
   return WW_TEST_RESULT();
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "processor_scored.h"
+#include "windwatch/timeutil.h"
 #include "ww_test.h"
 
 typedef struct sink_s {
@@ -20,11 +21,16 @@ typedef struct sink_s {
   int fail_odd;     /* sends of odd sequence numbers fail */
   pthread_t sender; /* the thread that sent (must not be the test's) */
   int one_thread;   /* every send came from that one thread */
+  int64_t t0_ms;    /* wall clock before the first put */
+  int clock_ok;     /* every send's now_ms was the wall clock of the test's time (1 s slack
+                       for a clock step) */
 } sink_t;
 
-static int sink_send(void *opaque, const ww_reading_t *r, const ww_score_t *sc) {
+static int sink_send(void *opaque, const ww_reading_t *r, const ww_score_t *sc, int64_t now_ms) {
   sink_t *s = opaque;
   pthread_mutex_lock(&s->lock);
+  if (now_ms < s->t0_ms - 1000 || now_ms > ww_now_ms() + 1000)
+    s->clock_ok = 0;
   if (s->n == 0)
     s->sender = pthread_self();
   else if (!pthread_equal(s->sender, pthread_self()))
@@ -48,6 +54,8 @@ static void sink_init(sink_t *s, size_t cap) {
   s->cap = cap;
   s->intact = 1;
   s->one_thread = 1;
+  s->clock_ok = 1;
+  s->t0_ms = ww_now_ms();
 }
 
 static void sink_free(sink_t *s) {
@@ -113,6 +121,7 @@ static void test_order_through_a_small_ring(void) {
   CHECK_INT_EQ(sink_count(&s), n);
   CHECK(in_order(&s, n));
   CHECK(s.intact);
+  CHECK(s.clock_ok);
   CHECK(s.one_thread);
   CHECK(!pthread_equal(s.sender, pthread_self()));
   ww_scored_stage_destroy(st);
@@ -165,6 +174,7 @@ static void test_destroy_sends_the_rest(void) {
   CHECK_INT_EQ(sink_count(&s), 300);
   CHECK(in_order(&s, 300));
   CHECK(s.intact);
+  CHECK(s.clock_ok);
   ww_scored_stage_destroy(NULL);
   sink_free(&s);
 }

@@ -10,6 +10,7 @@
 #define WW_KAFKA_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <librdkafka/rdkafka.h>
 
 #include "windwatch/config.h"
@@ -96,6 +97,27 @@ int ww_kafka_subscribe(rd_kafka_t *rk, const char *const *topics, int n, char *e
  * @returns 0 or -1 with \p errstr set ("no broker answered at 127.0.0.1:9092 within 10 s").
  */
 int ww_kafka_wait_ready(rd_kafka_t *rk, int timeout_ms, char *errstr, size_t errstr_size);
+
+/**
+ * @brief The hash by which librdkafka's default partitioner
+ *        (`partitioner=consistent_random`) places a message with a non-empty
+ *        \p key: CRC-32 (IEEE), partition = hash % partition count.
+ */
+uint32_t ww_kafka_key_hash(const void *key, size_t len);
+
+/**
+ * @brief A topic configuration for \p rk whose partitioner takes the hash of
+ *        each message's key from its opaque (RD_KAFKA_V_OPAQUE: a `const
+ *        uint32_t *` from ww_kafka_key_hash()), so that a producer of many
+ *        messages under a few keys (production lines) hashes each key once,
+ *        not each message. The partitions are those of the default
+ *        partitioner; a message without an opaque has its key hashed as
+ *        usual, and delivery reports see the opaque as `_private`.
+ * @returns the configuration for rd_kafka_topic_new() (which takes it), or
+ *          NULL, for the defaults, when another partitioner is configured
+ *          (`-X partitioner=...`): that choice is kept.
+ */
+rd_kafka_topic_conf_t *ww_kafka_key_hash_topic_conf(rd_kafka_t *rk);
 
 /** @returns non-zero if a fatal error was raised on \p rk (reason in \p errstr). */
 int ww_kafka_fatal(rd_kafka_t *rk, char *errstr, size_t errstr_size);
