@@ -220,6 +220,32 @@ json_t *api_row_json(sqlite3_stmt *st);
  * NULL; otherwise returns \p a. Resets \p st either way.
  */
 json_t *api_rows_done(sqlite3_stmt *st, int rc, json_t *a, char *err, size_t errsz);
+/**
+ * JSON text written straight into one growing buffer (api_jsonw.c), for
+ * answers of many rows: the same text api_send_json() would send for the
+ * same values, without a jansson value per field. Zero-initialise; after
+ * an allocation failure (oom) further writes do nothing.
+ */
+typedef struct api_jw_s {
+  char *p;
+  size_t len, cap;
+  int oom;
+} api_jw_t;
+/** \p n bytes as they are (punctuation, keys known to need no escaping). */
+void api_jw_raw(api_jw_t *w, const char *s, size_t n);
+/** A string literal (anything else does not compile: its size is its length + 1). */
+#define API_JW_LIT(w, lit) api_jw_raw((w), "" lit, sizeof("" lit) - 1)
+/** A JSON string, escaped as jansson escapes it; null if \p s is not UTF-8. */
+void api_jw_str(api_jw_t *w, const char *s, size_t n);
+/** A real as jansson prints it with JSON_REAL_PRECISION(10); null if not finite. */
+void api_jw_real(api_jw_t *w, double v);
+void api_jw_int(api_jw_t *w, int64_t v);
+/** Epoch ms as an RFC 3339 string, or null when \p ms < 0 (as api_ts_json()). */
+void api_jw_ts(api_jw_t *w, int64_t ms);
+/** Column \p i of the current row, as api_col_json() would print it. */
+void api_jw_col(api_jw_t *w, sqlite3_stmt *st, int i);
+/** Send \p w's text (taken: w->p is NULL after) as application/json. */
+enum MHD_Result api_send_jw(api_req_t *req, unsigned status, api_jw_t *w);
 /** Bind text or NULL. */
 int api_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s);
 /** Format epoch ms as RFC 3339 JSON string, or JSON null when \p ms < 0. */

@@ -198,20 +198,32 @@ enum MHD_Result api_h_production_lines(api_req_t *req) {
   return api_send_json(req, MHD_HTTP_OK, lines);
 }
 
-/* History of one sensor as {"timestamp","production_line","value","is_anomaly",...} rows. */
-static json_t *history(api_req_t *req, int sensor_idx, const char *line, int64_t since,
-                       int64_t until, int64_t limit, char *err, size_t errsz) {
+/* Finish stepping \p st (\p rc the last step's result): 0, or -1 with
+ * SQLite's message in \p err. Resets \p st either way. */
+static int rows_done(sqlite3_stmt *st, int rc, char *err, size_t errsz) {
+  int ok = rc == SQLITE_DONE;
+  if (!ok)
+    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+  sqlite3_reset(st);
+  return ok ? 0 : -1;
+}
+
+/* History of one sensor: {"timestamp","production_line","value","is_anomaly",
+ * "anomaly_score","component_id"} objects, comma-separated, into \p w.
+ * @returns the number of rows, or -1 with \p err set. */
+static int64_t history(api_req_t *req, int sensor_idx, const char *line, int64_t since,
+                       int64_t until, int64_t limit, api_jw_t *w, char *err, size_t errsz) {
   const char *name = req->api->conf.fac->sensors[sensor_idx].name;
   api_q_t q = !strcmp(name, "temperature")   ? (line ? Q_HISTORY_TEMP_LINE : Q_HISTORY_TEMP)
               : !strcmp(name, "humidity")    ? (line ? Q_HISTORY_HUM_LINE : Q_HISTORY_HUM)
               : !strcmp(name, "sound_level") ? (line ? Q_HISTORY_SOUND_LINE : Q_HISTORY_SOUND)
                                              : (line ? Q_HISTORY_EXTRA_LINE : Q_HISTORY_EXTRA);
   sqlite3_stmt *st = api_stmt(req->api, q, err, errsz);
-  json_t *a;
   char path[WW_ID_MAX + 4];
+  int64_t n = 0;
   int rc;
   if (!st)
-    return NULL;
+    return -1;
   api_bind_text_or_null(st, 1, line);
   sqlite3_bind_int64(st, 2, since);
   sqlite3_bind_int64(st, 3, until);
@@ -220,42 +232,59 @@ static json_t *history(api_req_t *req, int sensor_idx, const char *line, int64_t
     snprintf(path, sizeof(path), "$.\"%s\"", name);
     sqlite3_bind_text(st, 5, path, -1, SQLITE_TRANSIENT);
   }
-  a = json_array();
   while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    json_t *row = json_object();
-    json_object_set_new(row, "timestamp", api_col_json(st, 0));
-    json_object_set_new(row, "production_line", api_col_json(st, 1));
-    json_object_set_new(row, "value", api_col_json(st, 2));
-    json_object_set_new(row, "is_anomaly", json_boolean(sqlite3_column_int(st, 3)));
-    json_object_set_new(row, "anomaly_score", api_col_json(st, 4));
-    json_object_set_new(row, "component_id", api_col_json(st, 5));
-    json_array_append_new(a, row);
+    if (n++)
+      API_JW_LIT(w, ",");
+    API_JW_LIT(w, "{\"timestamp\":");
+    api_jw_col(w, st, 0);
+    API_JW_LIT(w, ",\"production_line\":");
+    api_jw_col(w, st, 1);
+    API_JW_LIT(w, ",\"value\":");
+    api_jw_col(w, st, 2);
+    if (sqlite3_column_int(st, 3))
+      API_JW_LIT(w, ",\"is_anomaly\":true,\"anomaly_score\":");
+    else
+      API_JW_LIT(w, ",\"is_anomaly\":false,\"anomaly_score\":");
+    api_jw_col(w, st, 4);
+    API_JW_LIT(w, ",\"component_id\":");
+    api_jw_col(w, st, 5);
+    API_JW_LIT(w, "}");
   }
-  return api_rows_done(st, rc, a, err, errsz);
+  return rows_done(st, rc, err, errsz) == 0 ? n : -1;
 }
 
-/* One-minute rollups of one sensor:
- * {"timestamp","production_line","value"(mean),"min","max","count"}. */
-static json_t *history_rollup(api_req_t *req, int sensor_idx, const char *line, int64_t since,
-                              int64_t until, int64_t limit, char *err, size_t errsz) {
+/* One-minute rollups of one sensor: {"timestamp","production_line",
+ * "value"(mean),"min","max","count","is_anomaly"} objects, as history(). */
+static int64_t history_rollup(api_req_t *req, int sensor_idx, const char *line, int64_t since,
+                              int64_t until, int64_t limit, api_jw_t *w, char *err, size_t errsz) {
   sqlite3_stmt *st = api_stmt(req->api, Q_HISTORY_ROLLUP, err, errsz);
-  json_t *a;
+  int64_t n = 0;
   int rc;
   if (!st)
-    return NULL;
+    return -1;
   api_bind_text_or_null(st, 1, line);
   sqlite3_bind_int64(st, 2, since);
   sqlite3_bind_int64(st, 3, until);
   sqlite3_bind_int64(st, 4, limit);
   sqlite3_bind_text(st, 5, req->api->conf.fac->sensors[sensor_idx].name, -1, SQLITE_STATIC);
-  a = json_array();
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-    json_array_append_new(a, json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:b}", "timestamp",
-                                       api_ts_json(sqlite3_column_int64(st, 0)), "production_line",
-                                       api_col_json(st, 1), "value", api_col_json(st, 2), "min",
-                                       api_col_json(st, 3), "max", api_col_json(st, 4), "count",
-                                       api_col_json(st, 5), "is_anomaly", 0));
-  return api_rows_done(st, rc, a, err, errsz);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n++)
+      API_JW_LIT(w, ",");
+    API_JW_LIT(w, "{\"timestamp\":");
+    api_jw_ts(w, sqlite3_column_int64(st, 0));
+    API_JW_LIT(w, ",\"production_line\":");
+    api_jw_col(w, st, 1);
+    API_JW_LIT(w, ",\"value\":");
+    api_jw_col(w, st, 2);
+    API_JW_LIT(w, ",\"min\":");
+    api_jw_col(w, st, 3);
+    API_JW_LIT(w, ",\"max\":");
+    api_jw_col(w, st, 4);
+    API_JW_LIT(w, ",\"count\":");
+    api_jw_col(w, st, 5);
+    API_JW_LIT(w, ",\"is_anomaly\":false}");
+  }
+  return rows_done(st, rc, err, errsz) == 0 ? n : -1;
 }
 
 #define ROLLUP_AUTO_MS (6 * 3600 * 1000LL) /* ranges longer than this use rollups by default */
@@ -267,7 +296,8 @@ enum MHD_Result api_h_sensor_history(api_req_t *req, const char *sensor) {
   int64_t limit, since, until;
   enum MHD_Result ret = MHD_NO;
   char err[256];
-  json_t *data;
+  api_jw_t rows = {0}, body = {0};
+  int64_t n;
   int rollup;
   if (idx < 0)
     return api_send_error(req, MHD_HTTP_NOT_FOUND,
@@ -286,15 +316,30 @@ enum MHD_Result api_h_sensor_history(api_req_t *req, const char *sensor) {
   /* auto: raw readings, unless a bounded range is longer than ROLLUP_AUTO_MS. */
   rollup = (res && !strcmp(res, "1m")) || ((!res || !strcmp(res, "auto")) && since > 0 &&
                                            until != INT64_MAX && until - since > ROLLUP_AUTO_MS);
-  data = rollup ? history_rollup(req, idx, line, since, until, limit, err, sizeof(err))
-                : history(req, idx, line, since, until, limit, err, sizeof(err));
-  if (!data)
+  /* Written as text, not built as jansson values (api_jsonw.c): the rows
+   * first, then the head, which needs their count, in front of them. */
+  n = rollup ? history_rollup(req, idx, line, since, until, limit, &rows, err, sizeof(err))
+             : history(req, idx, line, since, until, limit, &rows, err, sizeof(err));
+  if (n < 0) {
+    free(rows.p);
     return DB_FAIL(req, err);
-  return api_send_json(req, MHD_HTTP_OK,
-                       json_pack("{s:s, s:s, s:s, s:I, s:o}", "sensor_type", fac->sensors[idx].name,
-                                 "unit", fac->sensors[idx].unit, "resolution",
-                                 rollup ? "1m" : "raw", "count", (json_int_t)json_array_size(data),
-                                 "data", data));
+  }
+  API_JW_LIT(&body, "{\"sensor_type\":");
+  api_jw_str(&body, fac->sensors[idx].name, strlen(fac->sensors[idx].name));
+  API_JW_LIT(&body, ",\"unit\":");
+  api_jw_str(&body, fac->sensors[idx].unit, strlen(fac->sensors[idx].unit));
+  if (rollup)
+    API_JW_LIT(&body, ",\"resolution\":\"1m\",\"count\":");
+  else
+    API_JW_LIT(&body, ",\"resolution\":\"raw\",\"count\":");
+  api_jw_int(&body, n);
+  API_JW_LIT(&body, ",\"data\":[");
+  api_jw_raw(&body, rows.p ? rows.p : "", rows.len);
+  API_JW_LIT(&body, "]}");
+  free(rows.p);
+  if (rows.oom)
+    body.oom = 1;
+  return api_send_jw(req, MHD_HTTP_OK, &body);
 }
 
 enum MHD_Result api_h_thresholds(api_req_t *req) {

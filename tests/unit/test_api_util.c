@@ -1,5 +1,7 @@
 /* test_api_util.c: --listen parsing, CSV quoting, the table allow-list, and a server round trip. */
 #include <curl/curl.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,12 +130,132 @@ static void test_server(void) {
   rmdir(dir);
 }
 
+/* api_jw_*() print every value as json_dumps() of the jansson value the
+ * other endpoints build (api_col_json(), api_ts_json()), with the flags of
+ * api_send_json(): reals of every magnitude, integers, strings with every
+ * escape, and what jansson refuses (non-UTF-8, inf) as null. */
+static char *dump_jansson(json_t *v) {
+  char *t = v ? json_dumps(v, JSON_COMPACT | JSON_REAL_PRECISION(10) | JSON_ENCODE_ANY) : NULL;
+  json_decref(v);
+  return t ? t : strdup("null"); /* a value jansson refuses: the writer says null */
+}
+
+static int same_col(sqlite3_stmt *st) {
+  api_jw_t w = {0};
+  char *want;
+  int ok;
+  if (sqlite3_step(st) != SQLITE_ROW)
+    return 0;
+  want = dump_jansson(api_col_json(st, 0));
+  api_jw_col(&w, st, 0);
+  ok = w.p && !w.oom && strcmp(w.p, want) == 0;
+  if (!ok)
+    fprintf(stderr, "  writer printed %s, jansson %s\n", w.p ? w.p : "(nothing)", want);
+  free(w.p);
+  free(want);
+  sqlite3_reset(st);
+  return ok;
+}
+
+static void test_json_writer(void) {
+  static const double reals[] = {0.0,
+                                 -0.0,
+                                 1.0,
+                                 -1.0,
+                                 22.15,
+                                 61.07,
+                                 0.5,
+                                 0.1 + 0.2,
+                                 1e20,
+                                 1e21,
+                                 1e-5,
+                                 1.5e-7,
+                                 -3.25e300,
+                                 5e-324,
+                                 123456789012.0,
+                                 0.123456789012345,
+                                 1234567890.5,
+                                 99.999999,
+                                 1e100,
+                                 2.5e-308};
+  static const char *strs[] = {"",
+                               "abc",
+                               "a\"b\\c",
+                               "tab\there\nnew\rret\bback\fform",
+                               "\x01\x1f\x7f",
+                               "slash/",
+                               "\xc3\xa9t\xc3\xa9",
+                               "\xe6\x97\xa5\xe6\x9c\xac",
+                               "\xf0\x9f\x98\x80",
+                               "\xc3",              /* truncated: not UTF-8 */
+                               "\xc0\xaf",          /* overlong '/' */
+                               "\xed\xa0\x80",      /* a surrogate */
+                               "\xf4\x90\x80\x80"}; /* past U+10FFFF */
+  static const int64_t ints[] = {0, -1, 1, INT64_MAX, INT64_MIN, 1767225600000};
+  static const int64_t stamps[] = {-1, 0, 1767225600000, 1767225600123, 4102444799999};
+  sqlite3 *db = NULL;
+  sqlite3_stmt *st = NULL;
+  uint64_t x = 88172645463325252ull;
+  int bad = 0, n = 0;
+  CHECK_INT_EQ(sqlite3_open(":memory:", &db), SQLITE_OK);
+  CHECK_INT_EQ(sqlite3_prepare_v2(db, "SELECT ?1", -1, &st, NULL), SQLITE_OK);
+  if (!st) {
+    sqlite3_close(db);
+    return;
+  }
+  for (size_t i = 0; i < sizeof(reals) / sizeof(reals[0]); i++, n++) {
+    sqlite3_bind_double(st, 1, reals[i]);
+    bad += !same_col(st);
+  }
+  /* Doubles of every exponent, from random bits (xorshift64). */
+  for (int i = 0; i < 20000; i++, n++) {
+    double d;
+    x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+    memcpy(&d, &x, sizeof(d));
+    if (!isfinite(d))
+      d = (double)(int64_t)x / 1e6; /* (SQLite stores NaN as NULL) */
+    sqlite3_bind_double(st, 1, d);
+    bad += !same_col(st);
+  }
+  for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++, n++) {
+    sqlite3_bind_int64(st, 1, ints[i]);
+    bad += !same_col(st);
+  }
+  for (size_t i = 0; i < sizeof(strs) / sizeof(strs[0]); i++, n++) {
+    sqlite3_bind_text(st, 1, strs[i], -1, SQLITE_STATIC);
+    bad += !same_col(st);
+  }
+  sqlite3_bind_text(st, 1, "nul\0inside", 10, SQLITE_STATIC); /* escaped as \u0000 */
+  bad += !same_col(st), n++;
+  sqlite3_bind_null(st, 1);
+  bad += !same_col(st), n++;
+  CHECK_INT_EQ(bad, 0);
+  CHECK_INT_EQ(n, 20000 + 20 + 6 + 13 + 2);
+  {
+    api_jw_t w = {0};
+    api_jw_real(&w, INFINITY); /* jansson refuses it; SQLite can store it */
+    CHECK_STR_EQ(w.p, "null");
+    free(w.p);
+  }
+  for (size_t i = 0; i < sizeof(stamps) / sizeof(stamps[0]); i++) {
+    api_jw_t w = {0};
+    char *want = dump_jansson(api_ts_json(stamps[i]));
+    api_jw_ts(&w, stamps[i]);
+    CHECK_STR_EQ(w.p, want);
+    free(w.p);
+    free(want);
+  }
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+}
+
 int main(void) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
   RUN(test_listen);
   RUN(test_csv);
   RUN(test_tables);
   RUN(test_server);
+  RUN(test_json_writer);
   curl_global_cleanup();
   return WW_TEST_RESULT();
 }
