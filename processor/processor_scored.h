@@ -19,7 +19,8 @@
 /**
  * Runs on the stage's thread for each reading, in order. \p now_ms is the
  * wall clock read once for the chunk of readings this one is part of (at
- * most WW_SCORED_CHUNK, sent within a millisecond or so), for the message's
+ * most WW_SCORED_CHUNK, sent within a millisecond or so; longer only while
+ * a full producer queue holds the stage back), for the message's
  * timestamp. @returns 0, or -1 (counted).
  */
 typedef int (*ww_scored_send_fn)(void *opaque, const ww_reading_t *r, const ww_score_t *sc,
