@@ -311,12 +311,18 @@ json_t *api_alert_json(sqlite3_stmt *st, int full) {
   return o;
 }
 
-json_t *api_rows_done(sqlite3_stmt *st, int rc, json_t *a, char *err, size_t errsz) {
-  if (rc != SQLITE_DONE) {
+int api_step_done(sqlite3_stmt *st, int rc, char *err, size_t errsz) {
+  int ok = rc == SQLITE_DONE;
+  if (!ok)
     snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
+  sqlite3_reset(st);
+  return ok ? 0 : -1;
+}
+
+json_t *api_rows_done(sqlite3_stmt *st, int rc, json_t *a, char *err, size_t errsz) {
+  if (api_step_done(st, rc, err, errsz) != 0) {
     json_decref(a);
     a = NULL;
   }
-  sqlite3_reset(st);
   return a;
 }

@@ -220,6 +220,8 @@ json_t *api_row_json(sqlite3_stmt *st);
  * NULL; otherwise returns \p a. Resets \p st either way.
  */
 json_t *api_rows_done(sqlite3_stmt *st, int rc, json_t *a, char *err, size_t errsz);
+/** As api_rows_done() without an array: 0, or -1 with SQLite's message in \p err. */
+int api_step_done(sqlite3_stmt *st, int rc, char *err, size_t errsz);
 /**
  * JSON text written straight into one growing buffer (api_jsonw.c), for
  * answers of many rows: the same text api_send_json() would send for the
@@ -244,6 +246,20 @@ void api_jw_int(api_jw_t *w, int64_t v);
 void api_jw_ts(api_jw_t *w, int64_t ms);
 /** Column \p i of the current row, as api_col_json() would print it. */
 void api_jw_col(api_jw_t *w, sqlite3_stmt *st, int i);
+/** How api_jw_row() writes a field. */
+typedef enum api_jw_kind_e {
+  API_JW_COL,   /* the column, as api_jw_col() */
+  API_JW_BOOL,  /* the column's integer as true / false */
+  API_JW_TS,    /* the column's epoch ms as api_jw_ts() */
+  API_JW_FALSE, /* the constant false (no column) */
+} api_jw_kind_t;
+typedef struct api_jw_field_s {
+  const char *name; /* the key, written as it is (a plain constant) */
+  api_jw_kind_t kind;
+  int col; /* column of the current row */
+} api_jw_field_t;
+/** The current row of \p st as an object of the \p n fields \p f, in their order. */
+void api_jw_row(api_jw_t *w, sqlite3_stmt *st, const api_jw_field_t *f, int n);
 /** Send \p w's text (taken: w->p is NULL after) as application/json. */
 enum MHD_Result api_send_jw(api_req_t *req, unsigned status, api_jw_t *w);
 /** Bind text or NULL. */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "windwatch/timeutil.h"
+#include "windwatch/utf8.h"
 
 /* Room for \p need more bytes. @returns 0, or -1 with oom set. */
 static int room(api_jw_t *w, size_t need) {
@@ -46,37 +47,14 @@ void api_jw_raw(api_jw_t *w, const char *s, size_t n) {
   w->p[w->len] = '\0';
 }
 
-/* Whether s[0..n) is UTF-8 as jansson accepts it (no overlong forms, no
- * surrogates, nothing past U+10FFFF). */
-static int utf8_ok(const unsigned char *s, size_t n) {
-  size_t i = 0;
-  while (i < n) {
-    unsigned c = s[i];
-    size_t k;
-    uint32_t cp;
-    if (c < 0x80) {
-      i++;
-      continue;
-    }
-    if (c >= 0xC2 && c <= 0xDF)
-      k = 1, cp = c & 0x1F;
-    else if (c >= 0xE0 && c <= 0xEF)
-      k = 2, cp = c & 0x0F;
-    else if (c >= 0xF0 && c <= 0xF4)
-      k = 3, cp = c & 0x07;
-    else
+/* Whether s[0..n) is UTF-8 as jansson accepts it. */
+static int utf8_ok(const char *s, size_t n) {
+  const char *p = s, *end = s + n;
+  while (p < end) {
+    int k = (unsigned char)*p < 0x80 ? 1 : ww_utf8_len(p, end);
+    if (!k)
       return 0;
-    if (n - i <= k)
-      return 0;
-    for (size_t j = 1; j <= k; j++) {
-      if ((s[i + j] & 0xC0) != 0x80)
-        return 0;
-      cp = cp << 6 | (s[i + j] & 0x3F);
-    }
-    if ((k == 2 && cp < 0x800) || (k == 3 && (cp < 0x10000 || cp > 0x10FFFF)) ||
-        (cp >= 0xD800 && cp <= 0xDFFF))
-      return 0;
-    i += k + 1;
+    p += k;
   }
   return 1;
 }
@@ -84,7 +62,7 @@ static int utf8_ok(const unsigned char *s, size_t n) {
 void api_jw_str(api_jw_t *w, const char *s, size_t n) {
   static const char hex[] = "0123456789ABCDEF"; /* as jansson writes them */
   size_t i = 0;
-  if (!utf8_ok((const unsigned char *)s, n)) {
+  if (!utf8_ok(s, n)) {
     api_jw_raw(w, "null", 4); /* jansson would refuse the string */
     return;
   }
@@ -179,6 +157,26 @@ void api_jw_col(api_jw_t *w, sqlite3_stmt *st, int i) {
     break;
   default: api_jw_raw(w, "null", 4); /* NULL, and blobs, which are never shown raw */
   }
+}
+
+void api_jw_row(api_jw_t *w, sqlite3_stmt *st, const api_jw_field_t *f, int n) {
+  for (int i = 0; i < n; i++) {
+    api_jw_raw(w, i ? ",\"" : "{\"", 2);
+    api_jw_raw(w, f[i].name, strlen(f[i].name));
+    API_JW_LIT(w, "\":");
+    switch (f[i].kind) {
+    case API_JW_BOOL:
+      if (sqlite3_column_int(st, f[i].col))
+        API_JW_LIT(w, "true");
+      else
+        API_JW_LIT(w, "false");
+      break;
+    case API_JW_TS: api_jw_ts(w, sqlite3_column_int64(st, f[i].col)); break;
+    case API_JW_FALSE: API_JW_LIT(w, "false"); break;
+    default: api_jw_col(w, st, f[i].col);
+    }
+  }
+  API_JW_LIT(w, "}");
 }
 
 enum MHD_Result api_send_jw(api_req_t *req, unsigned status, api_jw_t *w) {

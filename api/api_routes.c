@@ -198,93 +198,63 @@ enum MHD_Result api_h_production_lines(api_req_t *req) {
   return api_send_json(req, MHD_HTTP_OK, lines);
 }
 
-/* Finish stepping \p st (\p rc the last step's result): 0, or -1 with
- * SQLite's message in \p err. Resets \p st either way. */
-static int rows_done(sqlite3_stmt *st, int rc, char *err, size_t errsz) {
-  int ok = rc == SQLITE_DONE;
-  if (!ok)
-    snprintf(err, errsz, "%s", sqlite3_errmsg(sqlite3_db_handle(st)));
-  sqlite3_reset(st);
-  return ok ? 0 : -1;
+/* A raw reading of one sensor, and a one-minute rollup (value = mean). */
+static const api_jw_field_t raw_fields[] = {
+    {"timestamp", API_JW_COL, 0},     {"production_line", API_JW_COL, 1},
+    {"value", API_JW_COL, 2},         {"is_anomaly", API_JW_BOOL, 3},
+    {"anomaly_score", API_JW_COL, 4}, {"component_id", API_JW_COL, 5}};
+static const api_jw_field_t rollup_fields[] = {
+    {"timestamp", API_JW_TS, 0},    {"production_line", API_JW_COL, 1},
+    {"value", API_JW_COL, 2},       {"min", API_JW_COL, 3},
+    {"max", API_JW_COL, 4},         {"count", API_JW_COL, 5},
+    {"is_anomaly", API_JW_FALSE, 0}};
+#define N_FIELDS(f) ((int)(sizeof(f) / sizeof((f)[0])))
+
+/* The rows of history query \p q (?1 line or NULL, ?2 since, ?3 until,
+ * ?4 limit, ?5 \p arg5 when not NULL), each as an object of the \p nf
+ * fields \p f, comma-separated, into \p w. @returns their number, or -1
+ * with \p err set. */
+static int64_t history_rows(api_req_t *req, api_q_t q, const char *line, int64_t since,
+                            int64_t until, int64_t limit, const char *arg5, const api_jw_field_t *f,
+                            int nf, api_jw_t *w, char *err, size_t errsz) {
+  sqlite3_stmt *st = api_stmt(req->api, q, err, errsz);
+  int64_t n = 0;
+  int rc;
+  if (!st)
+    return -1;
+  api_bind_text_or_null(st, 1, line);
+  sqlite3_bind_int64(st, 2, since);
+  sqlite3_bind_int64(st, 3, until);
+  sqlite3_bind_int64(st, 4, limit);
+  if (arg5)
+    sqlite3_bind_text(st, 5, arg5, -1, SQLITE_TRANSIENT);
+  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (n++)
+      API_JW_LIT(w, ",");
+    api_jw_row(w, st, f, nf);
+  }
+  return api_step_done(st, rc, err, errsz) == 0 ? n : -1;
 }
 
-/* History of one sensor: {"timestamp","production_line","value","is_anomaly",
- * "anomaly_score","component_id"} objects, comma-separated, into \p w.
- * @returns the number of rows, or -1 with \p err set. */
-static int64_t history(api_req_t *req, int sensor_idx, const char *line, int64_t since,
+/* Raw readings of one sensor (raw_fields), or its one-minute rollups
+ * (rollup_fields), into \p w. @returns as history_rows(). */
+static int64_t history(api_req_t *req, int sensor_idx, int rollup, const char *line, int64_t since,
                        int64_t until, int64_t limit, api_jw_t *w, char *err, size_t errsz) {
   const char *name = req->api->conf.fac->sensors[sensor_idx].name;
-  api_q_t q = !strcmp(name, "temperature")   ? (line ? Q_HISTORY_TEMP_LINE : Q_HISTORY_TEMP)
-              : !strcmp(name, "humidity")    ? (line ? Q_HISTORY_HUM_LINE : Q_HISTORY_HUM)
-              : !strcmp(name, "sound_level") ? (line ? Q_HISTORY_SOUND_LINE : Q_HISTORY_SOUND)
-                                             : (line ? Q_HISTORY_EXTRA_LINE : Q_HISTORY_EXTRA);
-  sqlite3_stmt *st = api_stmt(req->api, q, err, errsz);
   char path[WW_ID_MAX + 4];
-  int64_t n = 0;
-  int rc;
-  if (!st)
-    return -1;
-  api_bind_text_or_null(st, 1, line);
-  sqlite3_bind_int64(st, 2, since);
-  sqlite3_bind_int64(st, 3, until);
-  sqlite3_bind_int64(st, 4, limit);
-  if (q == Q_HISTORY_EXTRA || q == Q_HISTORY_EXTRA_LINE) {
-    snprintf(path, sizeof(path), "$.\"%s\"", name);
-    sqlite3_bind_text(st, 5, path, -1, SQLITE_TRANSIENT);
-  }
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (n++)
-      API_JW_LIT(w, ",");
-    API_JW_LIT(w, "{\"timestamp\":");
-    api_jw_col(w, st, 0);
-    API_JW_LIT(w, ",\"production_line\":");
-    api_jw_col(w, st, 1);
-    API_JW_LIT(w, ",\"value\":");
-    api_jw_col(w, st, 2);
-    if (sqlite3_column_int(st, 3))
-      API_JW_LIT(w, ",\"is_anomaly\":true,\"anomaly_score\":");
-    else
-      API_JW_LIT(w, ",\"is_anomaly\":false,\"anomaly_score\":");
-    api_jw_col(w, st, 4);
-    API_JW_LIT(w, ",\"component_id\":");
-    api_jw_col(w, st, 5);
-    API_JW_LIT(w, "}");
-  }
-  return rows_done(st, rc, err, errsz) == 0 ? n : -1;
-}
-
-/* One-minute rollups of one sensor: {"timestamp","production_line",
- * "value"(mean),"min","max","count","is_anomaly"} objects, as history(). */
-static int64_t history_rollup(api_req_t *req, int sensor_idx, const char *line, int64_t since,
-                              int64_t until, int64_t limit, api_jw_t *w, char *err, size_t errsz) {
-  sqlite3_stmt *st = api_stmt(req->api, Q_HISTORY_ROLLUP, err, errsz);
-  int64_t n = 0;
-  int rc;
-  if (!st)
-    return -1;
-  api_bind_text_or_null(st, 1, line);
-  sqlite3_bind_int64(st, 2, since);
-  sqlite3_bind_int64(st, 3, until);
-  sqlite3_bind_int64(st, 4, limit);
-  sqlite3_bind_text(st, 5, req->api->conf.fac->sensors[sensor_idx].name, -1, SQLITE_STATIC);
-  while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-    if (n++)
-      API_JW_LIT(w, ",");
-    API_JW_LIT(w, "{\"timestamp\":");
-    api_jw_ts(w, sqlite3_column_int64(st, 0));
-    API_JW_LIT(w, ",\"production_line\":");
-    api_jw_col(w, st, 1);
-    API_JW_LIT(w, ",\"value\":");
-    api_jw_col(w, st, 2);
-    API_JW_LIT(w, ",\"min\":");
-    api_jw_col(w, st, 3);
-    API_JW_LIT(w, ",\"max\":");
-    api_jw_col(w, st, 4);
-    API_JW_LIT(w, ",\"count\":");
-    api_jw_col(w, st, 5);
-    API_JW_LIT(w, ",\"is_anomaly\":false}");
-  }
-  return rows_done(st, rc, err, errsz) == 0 ? n : -1;
+  api_q_t q;
+  if (rollup)
+    return history_rows(req, Q_HISTORY_ROLLUP, line, since, until, limit, name, rollup_fields,
+                        N_FIELDS(rollup_fields), w, err, errsz);
+  q = !strcmp(name, "temperature")   ? (line ? Q_HISTORY_TEMP_LINE : Q_HISTORY_TEMP)
+      : !strcmp(name, "humidity")    ? (line ? Q_HISTORY_HUM_LINE : Q_HISTORY_HUM)
+      : !strcmp(name, "sound_level") ? (line ? Q_HISTORY_SOUND_LINE : Q_HISTORY_SOUND)
+                                     : (line ? Q_HISTORY_EXTRA_LINE : Q_HISTORY_EXTRA);
+  /* Other sensors live in extra_values: ?5 is their JSON path there. */
+  snprintf(path, sizeof(path), "$.\"%s\"", name);
+  return history_rows(req, q, line, since, until, limit,
+                      q == Q_HISTORY_EXTRA || q == Q_HISTORY_EXTRA_LINE ? path : NULL, raw_fields,
+                      N_FIELDS(raw_fields), w, err, errsz);
 }
 
 #define ROLLUP_AUTO_MS (6 * 3600 * 1000LL) /* ranges longer than this use rollups by default */
@@ -318,8 +288,7 @@ enum MHD_Result api_h_sensor_history(api_req_t *req, const char *sensor) {
                                            until != INT64_MAX && until - since > ROLLUP_AUTO_MS);
   /* Written as text, not built as jansson values (api_jsonw.c): the rows
    * first, then the head, which needs their count, in front of them. */
-  n = rollup ? history_rollup(req, idx, line, since, until, limit, &rows, err, sizeof(err))
-             : history(req, idx, line, since, until, limit, &rows, err, sizeof(err));
+  n = history(req, idx, rollup, line, since, until, limit, &rows, err, sizeof(err));
   if (n < 0) {
     free(rows.p);
     return DB_FAIL(req, err);

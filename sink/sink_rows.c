@@ -10,6 +10,7 @@
 
 #include "windwatch/reading.h"
 #include "windwatch/timeutil.h"
+#include "windwatch/utf8.h"
 
 #define WW_SINK_WHY_MAX 256 /* bytes for a decode failure's detail */
 
@@ -447,40 +448,6 @@ static long json_hex4(const char *p, const char *end) {
 }
 
 /*
- * The length of the UTF-8 sequence at s (a byte >= 0x80), or 0 if jansson
- * would refuse it: RFC 3629 allows no overlong form, no surrogate
- * (U+D800..U+DFFF) and nothing past U+10FFFF, which all show in the first two
- * bytes; a sequence cut short fails on its missing continuation bytes.
- */
-static int json_utf8_len(const char *s, const char *end) {
-  const unsigned char *p = (const unsigned char *)s;
-  unsigned char lo = 0x80, hi = 0xBF; /* the second byte's range */
-  int n;
-  if (p[0] >= 0xC2 && p[0] <= 0xDF)
-    n = 2;
-  else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-    n = 3;
-  else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-    n = 4;
-  else
-    return 0; /* a stray continuation byte, an overlong C0/C1, or F5..FF */
-  if (p[0] == 0xE0)
-    lo = 0xA0; /* below U+0800: overlong */
-  else if (p[0] == 0xED)
-    hi = 0x9F; /* U+D800..U+DFFF: a surrogate */
-  else if (p[0] == 0xF0)
-    lo = 0x90; /* below U+10000: overlong */
-  else if (p[0] == 0xF4)
-    hi = 0x8F; /* past U+10FFFF */
-  if (end - s < n || p[1] < lo || p[1] > hi)
-    return 0;
-  for (int i = 2; i < n; i++)
-    if ((p[i] & 0xC0) != 0x80)
-      return 0;
-  return n;
-}
-
-/*
  * The end of the escape at p ('\\'), or NULL. jansson refuses \u0000 (its
  * strings end at a NUL) and every surrogate escape but a high one
  * (D800..DBFF) directly followed by a low one (DC00..DFFF).
@@ -515,7 +482,7 @@ static const char *json_skip_string(json_scan_t *js, const char *p) {
     } else if (ch < 0x80) {
       p++;
     } else {
-      int n = json_utf8_len(p, js->end);
+      int n = ww_utf8_len(p, js->end);
       if (!n)
         return json_bad(js, p);
       p += n;
