@@ -34,7 +34,8 @@
   "FROM sensor_readings WHERE production_line = ?1 AND ts_ms >= ?2 AND ts_ms <= ?3 "               \
   "ORDER BY ts_ms DESC, id DESC LIMIT ?4"
 #define WINDOW_COLS                                                                                \
-  "id, production_line, window_type, window_start_ms, window_end_ms, count, anomalous, stats"
+  "id, production_line, window_type, window_start_ms, window_end_ms, count, anomalous, stats, "    \
+  "model_version, training_readings, training_needed"
 
 static const char *const sql_text[Q__COUNT] = {
     [Q_HEALTH] = "SELECT (SELECT count(*) FROM (SELECT 1 FROM sensor_readings LIMIT 1)), "

@@ -169,25 +169,78 @@ static json_t *sensor_names(const ww_factory_t *fac) {
   return a;
 }
 
+/*
+ * The lines without a stored model whose newest window says their first
+ * model is gathering its training readings: line id -> {"readings",
+ * "needed", "as_of" (that window's end), "readings_per_minute" (how fast
+ * they were gathered between the two newest windows, by their event times;
+ * null until there are two)}. NULL with \p err set.
+ */
+static json_t *lines_training(api_req_t *req, const json_t *models, char *err, size_t errsz) {
+  const ww_factory_t *fac = req->api->conf.fac;
+  json_t *o = json_object();
+  for (int l = 0; o && l < fac->n_lines; l++) {
+    const char *id = fac->lines[l].id;
+    int64_t end[2] = {0, 0}, got[2] = {-1, -1}, need = -1;
+    sqlite3_stmt *st;
+    int rc, n = 0;
+    if (json_object_get(models, id))
+      continue;
+    if (!(st = api_stmt(req->api, Q_WINDOWS, err, errsz)))
+      goto err;
+    sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, 0);
+    sqlite3_bind_int64(st, 3, INT64_MAX);
+    sqlite3_bind_int64(st, 4, 2); /* the newest two, newest first */
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 2) {
+      end[n] = sqlite3_column_int64(st, 4);
+      if (sqlite3_column_type(st, 9) != SQLITE_NULL && sqlite3_column_type(st, 10) != SQLITE_NULL) {
+        got[n] = sqlite3_column_int64(st, 9);
+        if (n == 0)
+          need = sqlite3_column_int64(st, 10);
+      }
+      n++;
+    }
+    if (api_step_done(st, rc, err, errsz) != 0)
+      goto err;
+    if (need > 0 && got[0] >= 0) {
+      json_t *rate =
+          got[1] >= 0 && got[0] > got[1] && end[0] > end[1]
+              ? json_real((double)(got[0] - got[1]) * 60000.0 / (double)(end[0] - end[1]))
+              : json_null();
+      json_object_set_new(o, id,
+                          json_pack("{s:I, s:I, s:o, s:o}", "readings", (json_int_t)got[0],
+                                    "needed", (json_int_t)need, "as_of", api_ts_json(end[0]),
+                                    "readings_per_minute", rate));
+    }
+  }
+  return o;
+err:
+  json_decref(o);
+  return NULL;
+}
+
 enum MHD_Result api_h_current_status(api_req_t *req) {
   char err[256];
-  json_t *lines = NULL, *rec = NULL, *models = NULL;
+  json_t *lines = NULL, *rec = NULL, *models = NULL, *training = NULL;
   int loaded;
   if (!(lines = api_lines_status(req, err, sizeof(err))) ||
       !(rec = recent(req, 10, err, sizeof(err))) ||
-      !(models = models_newest(req, err, sizeof(err)))) {
+      !(models = models_newest(req, err, sizeof(err))) ||
+      !(training = lines_training(req, models, err, sizeof(err)))) {
     json_decref(lines);
     json_decref(rec);
+    json_decref(models);
     return DB_FAIL(req, err);
   }
   loaded = json_object_size(models) > 0;
   return api_send_json(req, MHD_HTTP_OK,
-                       json_pack("{s:{s:o, s:b, s:s, s:b, s:s, s:o}, s:o, s:o, s:o}",
+                       json_pack("{s:{s:o, s:b, s:s, s:b, s:s, s:o, s:o}, s:o, s:o, s:o}",
                                  "model_status", "features", sensor_names(req->api->conf.fac),
                                  "model_loaded", loaded, "model_type", "IsolationForest",
                                  "scaler_loaded", loaded, "scoring", api_scorer(req->api), "models",
-                                 models, "production_lines", lines, "recent_data", rec, "timestamp",
-                                 now_json()));
+                                 models, "training", training, "production_lines", lines,
+                                 "recent_data", rec, "timestamp", now_json()));
 }
 
 enum MHD_Result api_h_production_lines(api_req_t *req) {

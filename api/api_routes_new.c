@@ -105,13 +105,24 @@ enum MHD_Result api_h_alert_one(api_req_t *req, const char *id) {
   return api_send_json(req, MHD_HTTP_OK, o);
 }
 
+/* Columns i, i+1 (training_readings, training_needed) as a window's
+ * "training": {"readings","needed"} while the line's first model gathered
+ * its readings, else null. */
+static json_t *training_json(sqlite3_stmt *st, int i) {
+  if (sqlite3_column_type(st, i) == SQLITE_NULL || sqlite3_column_type(st, i + 1) == SQLITE_NULL)
+    return json_null();
+  return json_pack("{s:I, s:I}", "readings", (json_int_t)sqlite3_column_int64(st, i), "needed",
+                   (json_int_t)sqlite3_column_int64(st, i + 1));
+}
+
 json_t *api_window_json(sqlite3_stmt *st, int unused) {
   (void)unused;
-  return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", api_col_json(st, 0),
+  return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id", api_col_json(st, 0),
                    "production_line", api_col_json(st, 1), "window_type", api_col_json(st, 2),
                    "window_start", api_ts_json(sqlite3_column_int64(st, 3)), "window_end",
                    api_ts_json(sqlite3_column_int64(st, 4)), "count", api_col_json(st, 5),
-                   "anomalous", api_col_json(st, 6), "sensors", api_col_parse(st, 7));
+                   "anomalous", api_col_json(st, 6), "sensors", api_col_parse(st, 7),
+                   "model_version", api_col_json(st, 8), "training", training_json(st, 9));
 }
 
 enum MHD_Result api_h_windows(api_req_t *req) {

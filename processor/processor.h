@@ -215,6 +215,13 @@ void ww_proc_revoke(ww_proc_t *proc, int32_t partition);
 void ww_proc_counters(const ww_proc_t *proc, ww_proc_counters_t *c);
 
 /**
+ * @brief Where the model of line \p li stands (\p st).
+ * @returns 1, or 0 when the line has no state here (no reading of it since
+ *          the start or since its partition was revoked).
+ */
+int ww_proc_line_model(const ww_proc_t *proc, int li, ww_model_state_t *st);
+
+/**
  * @brief The outputs up to here are committed: the summary counts them.
  * A rewind to this point (ww_proc_rewound) takes back what follows.
  */

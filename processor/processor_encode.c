@@ -46,7 +46,7 @@ size_t ww_proc_json_escape(const char *s, size_t len, char *out, size_t size) {
 }
 
 size_t ww_proc_encode_window(const ww_factory_t *fac, int line_idx, const ww_window_result_t *res,
-                             char *buf, size_t size) {
+                             const ww_model_state_t *ms, char *buf, size_t size) {
   const ww_line_def_t *ld = &fac->lines[line_idx];
   char start[WW_TS_BUFSZ], end[WW_TS_BUFSZ];
   size_t off = 0;
@@ -68,7 +68,10 @@ size_t ww_proc_encode_window(const ww_factory_t *fac, int line_idx, const ww_win
            j ? "," : "", fac->sensors[i].name, st->count, st->mean, st->std, st->min, st->max,
            st->p50, st->p95, ww_trend_name(st->trend), st->slope_per_min);
   }
-  APPEND("}}");
+  APPEND("},\"model_version\":%" PRId64, ms->version);
+  if (ms->needed > 0)
+    APPEND(",\"training\":{\"readings\":%d,\"needed\":%d}", ms->readings, ms->needed);
+  APPEND("}");
   return off;
 }
 

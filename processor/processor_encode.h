@@ -10,6 +10,7 @@
 
 #include "windwatch/config.h"
 #include "windwatch/window.h"
+#include "processor_model.h"
 
 /**
  * @brief snprintf at \p buf + *\p off; *\p off grows by what the text needed even
@@ -19,9 +20,13 @@
 void ww_proc_appendf(char *buf, size_t size, size_t *off, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
-/** window-stats message ("v":1) of line \p line_idx for the closed window \p res. */
+/**
+ * window-stats message ("v":1) of line \p line_idx for the closed window \p res,
+ * with where the line's model stands (\p ms): "model_version", and "training"
+ * while the first version gathers its readings.
+ */
 size_t ww_proc_encode_window(const ww_factory_t *fac, int line_idx, const ww_window_result_t *res,
-                             char *buf, size_t size);
+                             const ww_model_state_t *ms, char *buf, size_t size);
 
 struct ww_proc_conf_s;
 

@@ -501,6 +501,17 @@ static int uses_line_baseline(const comp_t *cp, int64_t pane, const ww_reading_t
   return 0;
 }
 
+/* The first reading of a line here: say how long it goes without a model. */
+static void first_reading(const ww_proc_t *proc, const line_t *ln) {
+  ww_model_state_t ms;
+  ww_model_state(ln->model, &ms);
+  if (ms.needed > 0)
+    WW_LOG(WW_LOG_NOTICE, "MODEL",
+           "%s: no model yet: z-scores and thresholds alone judge its readings until the "
+           "first version is trained on %d of them that they judge normal (--train-size)",
+           proc->fac->lines[ln->idx].id, ms.needed);
+}
+
 void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src) {
   ww_reading_t r;
   line_t *ln;
@@ -521,6 +532,8 @@ void ww_proc_enqueue(ww_proc_t *proc, const char *buf, size_t len, const ww_proc
   }
   ln = &proc->lines[r.line_idx];
   ld = &proc->fac->lines[r.line_idx];
+  if (ln->partition < 0)
+    first_reading(proc, ln);
   ln->partition = src->partition;
   wm = line_watermark(proc, ln);
   if (proc->conf.window_type == WW_WINDOW_TIME && r.ts_ms < wm) {

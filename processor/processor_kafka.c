@@ -731,16 +731,40 @@ err:
   return NULL;
 }
 
+/* Lines of this processor whose first model is still gathering readings:
+ * " training <line> <readings>/<needed>" each, into \p buf. */
+static void training_note(kctx_t *k, char *buf, size_t size) {
+  const ww_factory_t *fac = ww_config_factory(k->cfg);
+  size_t off = 0;
+  buf[0] = '\0';
+  for (int li = 0; li < fac->n_lines; li++) {
+    ww_model_state_t ms;
+    int n;
+    if (!ww_proc_line_model(k->proc, li, &ms) || ms.needed <= 0)
+      continue;
+    n = snprintf(buf + off, size - off, " training %s %d/%d", fac->lines[li].id, ms.readings,
+                 ms.needed);
+    if (n < 0 || (size_t)n >= size - off) {
+      buf[off] = '\0'; /* (the lines that fit) */
+      break;
+    }
+    off += (size_t)n;
+  }
+}
+
 static void stats_line(kctx_t *k, int64_t *last_ms, int64_t *last_readings) {
   ww_proc_counters_t c;
   int64_t now = ww_mono_ms(), dt = now - *last_ms;
+  char training[512];
   ww_proc_counters(k->proc, &c);
+  training_note(k, training, sizeof(training));
   WW_LOG(WW_LOG_INFO, "STATS",
          "readings %" PRId64 " (%.0f/s) windows %" PRId64 " alerts %" PRId64
-         " dead_letters %" PRId64 " anomalous %" PRId64 " out_queue %d",
+         " dead_letters %" PRId64 " anomalous %" PRId64 " out_queue %d%s",
          c.readings, dt > 0 ? (double)(c.readings - *last_readings) * 1000.0 / (double)dt : 0.0,
          c.windows, c.alerts, c.dead_letters, c.anomalous,
-         k->producer ? rd_kafka_outq_len(k->producer) : 0); /* (none after a failed renewal) */
+         k->producer ? rd_kafka_outq_len(k->producer) : 0, /* (none after a failed renewal) */
+         training);
   *last_ms = now;
   *last_readings = c.readings;
 }

@@ -83,6 +83,28 @@ int ww__pk_metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) 
   return 0;
 }
 
+/* Each line of this processor: its model version, and how far its first
+ * version's training readings are gathered (1 once it has a model). */
+static void model_gauges(kctx_t *k) {
+  const ww_factory_t *fac = ww_config_factory(k->cfg);
+  for (int li = 0; li < fac->n_lines; li++) {
+    ww_model_state_t ms;
+    const char *id = fac->lines[li].id;
+    if (!ww_proc_line_model(k->proc, li, &ms))
+      continue;
+    ww_metric_set(ww_metrics_gauge(k->reg, "windwatch_processor_model_version",
+                                   "the line's model version (0: none yet)", "line", id, NULL),
+                  (double)ms.version);
+    ww_metric_set(ww_metrics_gauge(k->reg, "windwatch_processor_model_training_ratio",
+                                   "share of its first model's training readings the line has "
+                                   "gathered (1 once it has a model)",
+                                   "line", id, NULL),
+                  ms.needed > 0    ? (double)ms.readings / ms.needed
+                  : ms.version > 0 ? 1.0
+                                   : 0.0);
+  }
+}
+
 /* Move the engine's counters into the registry (as deltas), and refresh the
  * consumer lag of every assigned partition from librdkafka's cached watermarks. */
 void ww__pk_metrics_update(kctx_t *k) {
@@ -109,6 +131,7 @@ void ww__pk_metrics_update(kctx_t *k) {
     ww_metric_add(k->m_decile[i], (double)(c.score_decile[i] - k->published.score_decile[i]));
   k->published = c;
   ww_metric_set(k->m_outq, (double)rd_kafka_outq_len(k->producer));
+  model_gauges(k);
   if (rd_kafka_assignment(k->consumer, &parts) != RD_KAFKA_RESP_ERR_NO_ERROR || !parts)
     return;
   if (rd_kafka_position(k->consumer, parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {

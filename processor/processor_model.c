@@ -129,6 +129,12 @@ int64_t ww_model_version(const ww_model_t *m) {
   return m->forest ? m->version : 0;
 }
 
+void ww_model_state(const ww_model_t *m, ww_model_state_t *st) {
+  st->version = m ? ww_model_version(m) : 0;
+  st->needed = m && !m->forest && m->conf.train_size > 0 ? m->conf.train_size : 0;
+  st->readings = st->needed ? m->n_buf : 0;
+}
+
 ww_severity_t ww_model_severity(const ww_model_t *m, double score) {
   return score >= m->crit ? WW_SEV_CRITICAL : score >= m->warn ? WW_SEV_WARNING : WW_SEV_NORMAL;
 }

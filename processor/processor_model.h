@@ -79,6 +79,16 @@ int ww_model_load(ww_model_t *m, const char *json, size_t len, char *errstr, siz
 /** @returns the current version, 0 before the first model. */
 int64_t ww_model_version(const ww_model_t *m);
 
+/** Where a line's model stands, for window-stats messages, logs and metrics. */
+typedef struct ww_model_state_s {
+  int64_t version; /* current version, 0 = none yet */
+  int needed;      /* > 0 while the first version gathers its training readings: how many */
+  int readings;    /* ...and how many it has (readings the other detectors judged normal) */
+} ww_model_state_t;
+
+/** Fill \p st for \p m (NULL: no model configured: all zero). */
+void ww_model_state(const ww_model_t *m, ww_model_state_t *st);
+
 /**
  * @brief Serialise the current model (metadata, thresholds, quantiles, forest)
  *        for the models topic and --models-dir.

@@ -67,7 +67,10 @@ void ww__proc_window_closed(void *opaque, const ww_window_result_t *res) {
   ww_proc_t *proc = ln->proc;
   const ww_line_def_t *ld = &proc->fac->lines[ln->idx];
   char buf[WW_OUT_BUFSZ];
-  size_t n = ww_proc_encode_window(proc->fac, ln->idx, res, buf, sizeof(buf));
+  ww_model_state_t ms;
+  size_t n;
+  ww_model_state(ln->model, &ms);
+  n = ww_proc_encode_window(proc->fac, ln->idx, res, &ms, buf, sizeof(buf));
   if (n >= sizeof(buf)) {
     WW_LOG(WW_LOG_ERROR, "WINDOW", "window-stats message of %s too large (%zu bytes)", ld->id, n);
     proc->cnt.produce_errors++;
@@ -227,6 +230,12 @@ done:
 
 void ww_proc_counters(const ww_proc_t *proc, ww_proc_counters_t *c) {
   *c = proc->cnt;
+}
+
+int ww_proc_line_model(const ww_proc_t *proc, int li, ww_model_state_t *st) {
+  const line_t *ln = &proc->lines[li];
+  ww_model_state(ln->model, st);
+  return ln->partition >= 0;
 }
 
 /* The counters as int64_t[]: every field is one. */

@@ -253,14 +253,22 @@ static json_t *load_object(const ww_sink_msg_t *m, char *why, size_t n) {
   return root;
 }
 
+/* Bind \p v, or NULL when it is negative (the field was absent). */
+static void bind_opt_int(sqlite3_stmt *s, int col, int64_t v) {
+  if (v >= 0)
+    sqlite3_bind_int64(s, col, v);
+  else
+    sqlite3_bind_null(s, col);
+}
+
 int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
                         char *errstr, size_t errstr_size) {
   sqlite3_stmt *s = st->ins_window;
   char why[WW_SINK_WHY_MAX];
   const char *bad = "malformed_json", *line = NULL, *type = NULL;
-  int64_t start = 0, end = 0, count = 0, anomalous = 0;
+  int64_t start = 0, end = 0, count = 0, anomalous = 0, mver = -1, t_have = -1, t_need = -1;
   char *stats = NULL;
-  json_t *sensors;
+  json_t *sensors, *training;
   json_t *root = load_object(m, why, sizeof(why));
   int rc = 0, done;
 
@@ -271,8 +279,21 @@ int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_cou
       (bad = need_ts(root, "window_start", 1, &start, why, sizeof(why))) ||
       (bad = need_ts(root, "window_end", 1, &end, why, sizeof(why))) ||
       (bad = need_int(root, "count", 1, &count, why, sizeof(why))) ||
-      (bad = need_int(root, "anomalous", 0, &anomalous, why, sizeof(why))))
+      (bad = need_int(root, "anomalous", 0, &anomalous, why, sizeof(why))) ||
+      (bad = need_int(root, "model_version", 0, &mver, why, sizeof(why))))
     goto dead;
+  /* Optional: present while the line's first model gathers its readings. */
+  training = json_object_get(root, "training");
+  if (training && !json_is_null(training)) {
+    if (!json_is_object(training)) {
+      bad = "bad_type";
+      snprintf(why, sizeof(why), "field 'training' is not an object");
+      goto dead;
+    }
+    if ((bad = need_int(training, "readings", 1, &t_have, why, sizeof(why))) ||
+        (bad = need_int(training, "needed", 1, &t_need, why, sizeof(why))))
+      goto dead;
+  }
   sensors = json_object_get(root, "sensors");
   if (!json_is_object(sensors)) {
     bad = sensors ? "bad_type" : "missing_field";
@@ -292,6 +313,9 @@ int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_cou
   sqlite3_bind_int64(s, 5, count);
   sqlite3_bind_int64(s, 6, anomalous);
   sqlite3_bind_text(s, 7, stats, -1, SQLITE_STATIC);
+  bind_opt_int(s, 8, mver);
+  bind_opt_int(s, 9, t_have);
+  bind_opt_int(s, 10, t_need);
   done = step_row(st, s, m, c, errstr, errstr_size);
   if (done < 0)
     rc = -done;

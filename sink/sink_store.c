@@ -17,7 +17,8 @@ static const char SQL_INS_READING[] =
 
 static const char SQL_INS_WINDOW[] =
     "INSERT INTO window_stats(production_line, window_start_ms, window_end_ms, window_type, "
-    "count, anomalous, stats) VALUES(?1,?2,?3,?4,?5,?6,?7)";
+    "count, anomalous, stats, model_version, training_readings, training_needed) "
+    "VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10)";
 
 /* The newest event of an alert wins; a resolved alert never reopens (the
  * processor opens a new alert_id instead), so a late "updated" cannot undo it. */

@@ -222,13 +222,31 @@ async function loadStatus() {
   const flowing = typeof age === 'number' && age < 10 ? 'data flowing'
     : `no new data (last ${ww.age(age)})`;
   document.getElementById('health').textContent = ok
-    ? `healthy · model ${health.model} · scoring ${health.scoring} · ${flowing}`
+    ? `healthy · ${health.model === 'loaded' ? 'model loaded' : 'no model yet'} · scoring ${health.scoring} · ${flowing}`
     : `unhealthy: ${health.error || ''}`;
   state.lineOrder = Object.keys(status.production_lines);
   state.lines = status.production_lines;
-  const models = status.model_status && status.model_status.models ? status.model_status.models : {};
+  const ms = status.model_status || {};
+  const models = ms.models || {};
+  const training = ms.training || {};
   document.getElementById('models').textContent = state.lineOrder.map((id) =>
-    `${id}: ${models[id] ? `model v${models[id].version} (trained ${models[id].trained_at})` : 'no model yet'}`).join(' · ');
+    `${id}: ${models[id] ? `model v${models[id].version} (trained ${models[id].trained_at})`
+      : training[id] ? learning(training[id]) : 'no model yet'}`).join(' · ');
+}
+
+/* A line's first model gathering its training readings (as of its newest
+ * window): how far, and roughly how long to go at the line's rate. */
+function learning(t) {
+  const pct = Math.floor((100 * t.readings) / t.needed);
+  let text = `learning normal behaviour: ${t.readings.toLocaleString('en-US')} of `
+    + `${t.needed.toLocaleString('en-US')} readings for its first model (${pct} %)`;
+  const asOf = Date.parse(t.as_of) / 1000;
+  if (t.readings_per_minute > 0 && isFinite(asOf)) {
+    const left = t.needed - t.readings - (t.readings_per_minute * Math.max(0, ww.now() - asOf)) / 60;
+    text += left > 0 ? `, about ${Math.max(1, Math.ceil(left / t.readings_per_minute))} min to go`
+      : ', any moment now';
+  }
+  return text;
 }
 
 async function loadData() {

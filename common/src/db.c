@@ -126,6 +126,13 @@ static const char *const migrations[] = {
     "  production_line);"
     "CREATE INDEX readings_rollup_1m_minute ON readings_rollup_1m(minute_ms);"
     "CREATE INDEX models_trained ON models(trained_ms);",
+
+    /* 3: where the line's model stood when a window closed (window-stats'
+     * model_version, and training while the first version gathers its rows);
+     * NULL in rows from messages without them */
+    "ALTER TABLE window_stats ADD COLUMN model_version INTEGER;"
+    "ALTER TABLE window_stats ADD COLUMN training_readings INTEGER;"
+    "ALTER TABLE window_stats ADD COLUMN training_needed INTEGER;",
 };
 
 #define N_MIGRATIONS ((int)(sizeof(migrations) / sizeof(migrations[0])))

@@ -90,6 +90,13 @@ try {
     check('alert feed lists stored alerts', true);
     const health = await page.locator('#health').innerText();
     check('system status says healthy', health.startsWith('healthy'), health);
+    check('system status says a model is loaded', health.includes('model loaded'), health);
+    // Line 1 has a model; line 2's newest window says 640 of 2048 readings are gathered.
+    const models = await page.locator('#models').innerText();
+    check('model line names line 1\'s version', models.includes('turbine-line-1: model v1'), models);
+    check('model line shows line 2 learning',
+      models.includes('turbine-line-2: learning normal behaviour: 640 of 2,048 readings for its '
+        + 'first model (31 %)'), models);
     await page.waitForFunction(() => document.getElementById('live').textContent === 'live', null,
       { timeout: WAIT_MS });
     check('live stream connected', true);

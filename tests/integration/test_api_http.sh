@@ -81,6 +81,11 @@ check_eq "current-status" "$(code)" 200
 check_eq "current-status shape" \
   "$(js 'sorted(d.keys()), d["model_status"]["model_type"], len(d["recent_data"]), sorted(d["production_lines"]["turbine-line-1"]["sensors"])')" \
   "(['model_status', 'production_lines', 'recent_data', 'timestamp'], 'IsolationForest', 10, ['humidity', 'sound_level', 'temperature'])"
+# Line 1 has a model; line 2's two newest windows say its first model has 640 of 2048
+# readings, 340 of them gathered in the 20 s between the two.
+check_eq "current-status training" \
+  "$(js 'sorted(d["model_status"]["models"]), d["model_status"]["training"]')" \
+  "(['turbine-line-1'], {'turbine-line-2': {'readings': 640, 'needed': 2048, 'as_of': '2025-11-25T10:00:40.000Z', 'readings_per_minute': 1020.0}})"
 get /api/production-lines >/dev/null
 check_eq "production-lines" "$(js 'sorted(d), d["turbine-line-2"]["name"], d["turbine-line-2"]["components"]')" \
   "(['turbine-line-1', 'turbine-line-2'], 'Nacelle Assembly Line', ['Nacelle', 'Gearbox', 'Generator'])"
@@ -147,6 +152,11 @@ check_eq "unknown alert 404" "$(code)" 404
 get "/api/windows?line=turbine-line-1" >/dev/null
 check_eq "windows" "$(js 'd["count"], d["windows"][0]["window_end"] > d["windows"][1]["window_end"], d["windows"][0]["sensors"]["temperature"]["trend"]')" \
   "(2, True, 'stable')"
+check_eq "windows: the model's state" "$(js '[(w["model_version"], w["training"]) for w in d["windows"]]')" \
+  "[(1, None), (1, None)]"
+get "/api/windows?line=turbine-line-2" >/dev/null
+check_eq "windows: the first model gathering" "$(js '[(w["model_version"], w["training"]) for w in d["windows"]]')" \
+  "[(0, {'readings': 640, 'needed': 2048}), (0, {'readings': 300, 'needed': 2048})]"
 get "/api/lines/turbine-line-1" >/dev/null
 check_eq "line detail" "$(js 'd["id"], d["sensors"]["temperature"]["max"], d["latest_window"]["id"], len(d["active_alerts"])')" \
   "('turbine-line-1', 40.0, 3, 1)"

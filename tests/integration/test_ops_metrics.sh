@@ -45,6 +45,12 @@ positive() { local v; v=$(metric_value "$1" "$2"); [ -n "$v" ] && awk -v v="$v" 
 wait_until 90 "readings stored by the sink" positive "$P_SINK" 'windwatch_sink_rows_total{table="sensor_readings"}'
 wait_until 90 "a window closed" positive "$P_PROC" windwatch_processor_windows_total
 wait_until 90 "dead letters stored" positive "$P_SINK" 'windwatch_sink_rows_total{table="dead_letters"}'
+# --train-size 100: each line's first model is announced, then trained within seconds.
+wait_until 90 "a model for turbine-line-1" positive "$P_PROC" 'windwatch_processor_model_version{line="turbine-line-1"}'
+check_eq "first model's training readings all gathered" \
+  "$(metric_value "$P_PROC" 'windwatch_processor_model_training_ratio{line="turbine-line-1"}')" 1
+check_contains "the processor says how long a line goes without a model" "$(cat "$WW_TMP/proc.log")" \
+  "MODEL: turbine-line-1: no model yet: z-scores and thresholds alone judge its readings until the first version is trained on 100 of them"
 
 # Touch the api's routes so its per-route series have samples.
 for u in /api/health /api/current-status /api/production-lines /api/sensor-history/temperature \

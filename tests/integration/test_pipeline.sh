@@ -43,6 +43,21 @@ for s in ("temperature", "humidity", "sound_level"):
     assert st["std"] >= 0, st
 PY
 WW_CHECKS=$((WW_CHECKS + 1))
+# 300 readings per line are fewer than --train-size (2048): every window says
+# the first model is still gathering, and by how much, growing window by window.
+kcat -b "$WW_BROKERS" -C -t "$WW_T_STATS" -e -q -X isolation.level=read_committed |
+  python3 -c '
+import json, sys
+last = {}
+for line in sys.stdin:
+    m = json.loads(line)
+    assert m["model_version"] == 0 and m["training"]["needed"] == 2048, m
+    got = m["training"]["readings"]
+    assert last.get(m["production_line"], 0) <= got <= 300, (last, m)
+    last[m["production_line"]] = got
+assert len(last) == 2 and min(last.values()) > 0, last
+' || fail "window-stats messages do not say how far the first model is"
+WW_CHECKS=$((WW_CHECKS + 1))
 
 # 3. sink in batch mode: every record stored once.
 "$WW_BIN_DIR/windwatch-sink" --brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" --group "$group-s" \
@@ -52,6 +67,8 @@ check_eq "rows in sensor_readings" "$(sqlite3 "$db" 'SELECT count(*) FROM sensor
 check_eq "distinct (line, component, sequence)" \
   "$(sqlite3 "$db" 'SELECT count(*) FROM (SELECT DISTINCT production_line, component_id, sequence_number FROM sensor_readings)')" "$N"
 check_eq "rows in window_stats" "$(sqlite3 "$db" 'SELECT count(*) FROM window_stats')" "$p_windows"
+check_eq "window rows with the model's state" \
+  "$(sqlite3 "$db" 'SELECT count(*) FROM window_stats WHERE model_version = 0 AND training_needed = 2048 AND training_readings BETWEEN 0 AND 300')" "$p_windows"
 check_eq "readings with a score and a severity" \
   "$(sqlite3 "$db" "SELECT count(*) FROM sensor_readings WHERE anomaly_score BETWEEN 0 AND 1 AND severity IN ('normal','warning','critical')")" "$N"
 check_eq "readings of unknown lines" \

@@ -165,10 +165,15 @@ int main(int argc, char **argv) {
     char sql[512];
     snprintf(sql, sizeof(sql),
              "INSERT INTO window_stats(production_line, window_start_ms, window_end_ms,"
-             " window_type, count, anomalous, stats) VALUES('turbine-line-%d', %lld, %lld,"
+             " window_type, count, anomalous, stats, model_version, training_readings,"
+             " training_needed) VALUES('turbine-line-%d', %lld, %lld,"
              " 'count', 10, %d, '{\"temperature\":{\"mean\":%d.5,\"std\":1.0,\"min\":20,"
-             "\"max\":29,\"trend\":\"stable\"}}')",
-             w % 2 + 1, BASE_MS + w * 10000LL, BASE_MS + (w + 1) * 10000LL, w == 3, 20 + w);
+             "\"max\":29,\"trend\":\"stable\"}}', %s)",
+             w % 2 + 1, BASE_MS + w * 10000LL, BASE_MS + (w + 1) * 10000LL, w == 3, 20 + w,
+             /* line 1 has model v1; line 2's first model is still gathering */
+             w % 2 == 0 ? "1, NULL, NULL"
+             : w == 1   ? "0, 300, 2048"
+                        : "0, 640, 2048");
     if (run(db, sql) != 0)
       goto done;
   }

@@ -103,6 +103,12 @@ static void test_old_file_migrates(const ww_factory_t *fac) {
                           "50,20,30)",
                           err, sizeof(err)),
                0);
+  CHECK_INT_EQ(ww_db_exec(db,
+                          "INSERT INTO window_stats(production_line, window_start_ms, "
+                          "window_end_ms, window_type, count, stats) "
+                          "VALUES('l',0,60000,'time',5,'{}')",
+                          err, sizeof(err)),
+               0);
   CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name="
                               "'readings_rollup_1m_minute'"),
                0);
@@ -116,6 +122,11 @@ static void test_old_file_migrates(const ww_factory_t *fac) {
                               "'readings_rollup_1m_minute'"),
                1);
   CHECK_INT_EQ(count_rows(db, "SELECT count FROM readings_rollup_1m"), 2);
+  /* Version 3's columns: NULL in the rows that were there before. */
+  CHECK_INT_EQ(count_rows(db, "SELECT count(*) FROM window_stats WHERE count = 5 AND "
+                              "model_version IS NULL AND training_readings IS NULL AND "
+                              "training_needed IS NULL"),
+               1);
   ww_db_close(db);
 }
 

@@ -175,6 +175,9 @@ static void test_count_windows_and_alerts(void) {
     CHECK_STR_CONTAINS(m->val, "\"temperature\":{\"count\":4,\"mean\":23.0000,\"std\":2.2361,"
                                "\"min\":20.0000,\"max\":26.0000,\"p50\":23.0000,\"p95\":25.7000");
     CHECK_STR_CONTAINS(m->val, "\"window_start\":\"2023-11-14T22:13:20.000Z\"");
+    /* No model configured: version 0 and nothing gathering. */
+    CHECK_STR_CONTAINS(m->val, "},\"model_version\":0}");
+    CHECK(strstr(m->val, "\"training\"") == NULL);
   }
   m = nth(&c, WW_OUT_SCORED, 0);
   if (m) {
@@ -320,6 +323,36 @@ static void test_stuck_and_model(void) {
   ww_proc_counters(proc, &cnt);
   CHECK_INT_EQ(cnt.models, 1);
   CHECK_INT_EQ(c.per[WW_OUT_MODELS], 1);
+  /* Windows of 30 readings: the first closes before any reading has a
+   * baseline to train on, the second while the first version gathers its
+   * 64 readings, the fourth after it is trained. */
+  CHECK_INT_EQ(c.per[WW_OUT_STATS], 4);
+  m = nth(&c, WW_OUT_STATS, 0);
+  if (m)
+    CHECK_STR_CONTAINS(m->val,
+                       "},\"model_version\":0,\"training\":{\"readings\":0,\"needed\":64}}");
+  m = nth(&c, WW_OUT_STATS, 1);
+  if (m) {
+    const char *t = strstr(m->val, "\"model_version\":0,\"training\":{\"readings\":");
+    int got = -1;
+    CHECK(t != NULL);
+    if (t)
+      got = atoi(t + strlen("\"model_version\":0,\"training\":{\"readings\":"));
+    CHECK(got > 0 && got < 64);
+    CHECK_STR_CONTAINS(m->val, ",\"needed\":64}}");
+  }
+  m = nth(&c, WW_OUT_STATS, 3);
+  if (m) {
+    CHECK_STR_CONTAINS(m->val, "},\"model_version\":1}");
+    CHECK(strstr(m->val, "\"training\"") == NULL);
+  }
+  {
+    ww_model_state_t ms = {-1, -1, -1};
+    CHECK_INT_EQ(ww_proc_line_model(proc, 1, &ms), 1); /* turbine-line-2 */
+    CHECK_INT_EQ(ms.version, 1);
+    CHECK_INT_EQ(ms.needed, 0);
+    CHECK_INT_EQ(ww_proc_line_model(proc, 0, &ms), 0); /* no reading of turbine-line-1 */
+  }
   m = nth(&c, WW_OUT_MODELS, 0);
   if (m) {
     CHECK_STR_EQ(m->key, "turbine-line-2");

@@ -350,6 +350,48 @@ done:
   ww_db_close(db);
 }
 
+/* A window-stats message of line-2 with \p extra spliced in after "sensors". */
+#define WINDOW_MSG(extra)                                                                          \
+  "{\"v\":1,\"production_line\":\"turbine-line-2\",\"window_type\":\"time\","                      \
+  "\"window_start\":\"2026-11-25T19:34:00.000Z\",\"window_end\":\"2026-11-25T19:35:00.000Z\","     \
+  "\"count\":60,\"anomalous\":0,\"sensors\":{}" extra "}"
+
+/* Where the line's model stood: model_version and training into their
+ * columns, NULL when absent; a malformed training object is a dead letter. */
+static void test_window_model_state(void) {
+  sqlite3 *db = open_db();
+  char errstr[256];
+  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_counts_t c;
+  ww_sink_msg_t m[5];
+  CHECK(st != NULL);
+  if (!st)
+    goto done;
+  memset(&c, 0, sizeof(c));
+  m[0] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 0,
+             WINDOW_MSG(",\"model_version\":0,\"training\":{\"readings\":640,\"needed\":2048}"));
+  m[1] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 1, WINDOW_MSG(",\"model_version\":3"));
+  m[2] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 2, WINDOW_MSG(""));
+  m[3] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 3, WINDOW_MSG(",\"model_version\":0,\"training\":5"));
+  m[4] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 4,
+             WINDOW_MSG(",\"model_version\":0,\"training\":{\"readings\":1}"));
+  CHECK_INT_EQ(apply(st, m, 5, &c), WW_OK);
+  CHECK_INT_EQ(c.windows, 3);
+  CHECK_INT_EQ(c.dead_letters, 2);
+  CHECK_STR_EQ(q_str(db, "SELECT group_concat(coalesce(model_version, 'null') || '/' || "
+                         "coalesce(training_readings, 'null') || '/' || "
+                         "coalesce(training_needed, 'null'), ' ') FROM "
+                         "(SELECT * FROM window_stats ORDER BY id)"),
+               "0/640/2048 3/null/null null/null/null");
+  CHECK_STR_EQ(q_str(db, "SELECT group_concat(reason || ':' || detail, ' | ') FROM "
+                         "(SELECT * FROM dead_letters ORDER BY src_offset)"),
+               "bad_type:field 'training' is not an object | "
+               "missing_field:field 'needed' is missing");
+done:
+  ww_sink_store_destroy(st);
+  ww_db_close(db);
+}
+
 /* A model message of version v with member (one or more members) after its
  * metadata. An '@' in member marks the byte a malformed message must be
  * reported at and is left out. @returns that byte's offset in buf, or the
@@ -680,6 +722,7 @@ int main(void) {
   RUN(test_rollups);
   RUN(test_alert_lifecycle);
   RUN(test_windows_models_dead);
+  RUN(test_window_model_state);
   RUN(test_model_bodies);
   RUN(test_model_strings);
   RUN(test_full);

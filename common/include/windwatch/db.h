@@ -16,7 +16,7 @@
 #include "windwatch/config.h"
 
 /** Schema version this build writes; older files are migrated forward. */
-#define WW_DB_SCHEMA_VERSION 2
+#define WW_DB_SCHEMA_VERSION 3
 
 /**
  * @brief Open (creating if needed) \p path for writing: WAL, synchronous=NORMAL,
