@@ -61,6 +61,27 @@ const ww = {
     return (Date.now() + ww.clockSkewMs) / 1000;
   },
 
+  /* A stored instant as the reader's wall-clock time: "14:03:27" today,
+   * "25 Nov 10:00:09" on another day; '–' if it is not a timestamp. */
+  clock(iso) {
+    const t = Date.parse(iso);
+    if (isNaN(t)) return '–';
+    const d = new Date(t);
+    const hms = d.toLocaleTimeString('en-GB', { hour12: false });
+    if (d.toDateString() === new Date(ww.now() * 1000).toDateString()) return hms;
+    return `${d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short' })} ${hms}`;
+  },
+
+  /* A span of seconds in words: "45 s", "12 min", "3 h 5 min", "4 days". */
+  span(seconds) {
+    if (typeof seconds !== 'number' || !isFinite(seconds) || seconds < 0) return '–';
+    if (seconds < 90) return `${Math.round(seconds)} s`;
+    if (seconds < 5400) return `${Math.round(seconds / 60)} min`;
+    if (seconds >= 172800) return `${Math.round(seconds / 86400)} days`;
+    const h = Math.floor(seconds / 3600);
+    return `${h} h ${Math.round((seconds - h * 3600) / 60)} min`;
+  },
+
   age(seconds) {
     if (typeof seconds !== 'number' || !isFinite(seconds)) return 'no data';
     /* A reading stamped slightly ahead of the server's clock is "just now". */

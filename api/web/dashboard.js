@@ -197,9 +197,23 @@ function renderAlerts() {
       ww.badge(a.severity), ' ',
       ww.el('strong', { text: `${a.production_line} · ${a.component_id || ''}` }), ' ',
       ww.el('span', { text: `${a.anomaly_type || ''} on ${(a.sensors || []).join(', ')} — ${a.state}` }),
-      ww.el('div', { class: 'when', text: `opened ${a.opened_at || ''}, updated ${a.updated_at || ''}, max score ${ww.fmt(a.max_score, 3)}` }),
+      ww.el('div', { class: 'when', title: `opened ${a.opened_at || '–'}, updated ${a.updated_at || '–'}`
+        + (a.resolved_at ? `, resolved ${a.resolved_at}` : ''), text: alertWhen(a) }),
       details);
   }));
+}
+
+/* When an alert happened, in the reader's clock: an open one since when and
+ * for how long, a resolved one from when to when; then its worst score. */
+function alertWhen(a) {
+  const opened = Date.parse(a.opened_at) / 1000;
+  const score = `max score ${ww.fmt(a.max_score, 3)}`;
+  if (a.state === 'resolved' && a.resolved_at) {
+    const lasted = Date.parse(a.resolved_at) / 1000 - opened;
+    return `${ww.clock(a.opened_at)} – ${ww.clock(a.resolved_at)} (${ww.span(lasted)}) · ${score}`;
+  }
+  return `open since ${ww.clock(a.opened_at)} (${ww.span(ww.now() - opened)}), last update `
+    + `${ww.clock(a.updated_at)} · ${score}`;
 }
 
 function addAlert(a, live) {
@@ -230,7 +244,7 @@ async function loadStatus() {
   const models = ms.models || {};
   const training = ms.training || {};
   document.getElementById('models').textContent = state.lineOrder.map((id) =>
-    `${id}: ${models[id] ? `model v${models[id].version} (trained ${models[id].trained_at})`
+    `${id}: ${models[id] ? `model v${models[id].version} (trained ${ww.clock(models[id].trained_at)})`
       : training[id] ? learning(training[id]) : 'no model yet'}`).join(' · ');
 }
 

@@ -62,6 +62,7 @@ try {
     headless: true,
     acceptDownloads: true,
     viewport: { width: 1280, height: 1400 },
+    timezoneId: 'UTC', // the alert feed shows times on the reader's clock
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run'],
   });
@@ -88,12 +89,22 @@ try {
       && cardText.includes('temperature'), cardText);
     await page.waitForSelector('#alerts li[data-alert="turbine-line-1-1764064809000-1"]', { timeout: WAIT_MS });
     check('alert feed lists stored alerts', true);
+    // Times on the reader's clock (UTC here), the day named when it is not today.
+    const resolvedWhen = await page.locator(
+      '#alerts li[data-alert="turbine-line-1-1764064700000-1"] .when').innerText();
+    check('a resolved alert says from when to when and how long',
+      resolvedWhen === '25 Nov 09:58:20 – 25 Nov 09:59:20 (60 s) · max score 0.700', resolvedWhen);
+    const openWhen = await page.locator(
+      '#alerts li[data-alert="turbine-line-1-1764064809000-1"] .when').innerText();
+    check('an open alert says since when and its last update',
+      /^open since 25 Nov 10:00:09 \([0-9]+ days\), last update 25 Nov 10:00:49 · max score 0\.950$/
+        .test(openWhen), openWhen);
     const health = await page.locator('#health').innerText();
     check('system status says healthy', health.startsWith('healthy'), health);
     check('system status says a model is loaded', health.includes('model loaded'), health);
     // Line 1 has a model; line 2's newest window says 640 of 2048 readings are gathered.
     const models = await page.locator('#models').innerText();
-    check('model line names line 1\'s version', models.includes('turbine-line-1: model v1'), models);
+    check('model line names line 1\'s version', models.includes('turbine-line-1: model v1 (trained 25 Nov 10:00:00)'), models);
     check('model line shows line 2 learning',
       models.includes('turbine-line-2: learning normal behaviour: 640 of 2,048 readings for its '
         + 'first model (31 %)'), models);
