@@ -70,6 +70,20 @@ function chartData(sensor) {
   return [xs, ...ys];
 }
 
+/* The time axis on the reader's 24-hour clock, one row of labels (uPlot's
+ * default second row of dates overlaps when a span starts near midnight or
+ * the hour): seconds over short spans, minutes over hours, then days, then months. */
+function timeLabels(u, splits) {
+  const span = splits.length > 1 ? splits[splits.length - 1] - splits[0] : 0;
+  return splits.map((t) => {
+    const d = new Date(t * 1000);
+    if (span >= 180 * 86400) return d.toLocaleDateString('en-GB', { month: 'short', year: 'numeric' });
+    if (span >= 2 * 86400) return d.toLocaleDateString('en-GB', { day: 'numeric', month: 'short' });
+    const opts = span >= 3600 ? { hour: '2-digit', minute: '2-digit' } : {};
+    return d.toLocaleTimeString('en-GB', { hour12: false, ...opts });
+  });
+}
+
 function makeChart(sensor) {
   const box = document.getElementById(`chart-${sensor}`);
   if (!box || typeof uPlot === 'undefined') return;
@@ -78,7 +92,7 @@ function makeChart(sensor) {
     height: 200,
     scales: { x: { time: true } },
     axes: [
-      { stroke: '#8ea0b3', grid: { stroke: '#263443' } },
+      { stroke: '#8ea0b3', grid: { stroke: '#263443' }, space: 70, values: timeLabels },
       { stroke: '#8ea0b3', grid: { stroke: '#263443' } },
     ],
     series: [{}, ...state.lineOrder.map((id, i) => ({
