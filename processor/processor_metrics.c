@@ -83,15 +83,17 @@ int ww__pk_metrics_start(kctx_t *k, const char *listen, char *errstr, size_t n) 
   return 0;
 }
 
-/* Each line of this processor: its model version, and how far its first
- * version's training readings are gathered (1 once it has a model). */
+/* Each line: its model version, and how far its first version's training
+ * readings are gathered (1 once it has a model); both 0 for a line with no
+ * state here (another processor's, or not seen yet), so that max by (line)
+ * over every processor gives the owner's figures. */
 static void model_gauges(kctx_t *k) {
   const ww_factory_t *fac = ww_config_factory(k->cfg);
   for (int li = 0; li < fac->n_lines; li++) {
     ww_model_state_t ms;
     const char *id = fac->lines[li].id;
     if (!ww_proc_line_model(k->proc, li, &ms))
-      continue;
+      ms = (ww_model_state_t){0, 0, 0};
     ww_metric_set(ww_metrics_gauge(k->reg, "windwatch_processor_model_version",
                                    "the line's model version (0: none yet)", "line", id, NULL),
                   (double)ms.version);
