@@ -2,6 +2,7 @@
 #include "sink_rows.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -253,12 +254,22 @@ static json_t *load_object(const ww_sink_msg_t *m, char *why, size_t n) {
   return root;
 }
 
-/* Bind \p v, or NULL when it is negative (the field was absent). */
+#define WW_ABSENT INT64_MIN /* an optional integer field that was not there */
+
+/* Bind \p v, or NULL when it was absent. */
 static void bind_opt_int(sqlite3_stmt *s, int col, int64_t v) {
-  if (v >= 0)
+  if (v != WW_ABSENT)
     sqlite3_bind_int64(s, col, v);
   else
     sqlite3_bind_null(s, col);
+}
+
+/* A count field that was there must not be negative. @returns NULL, or the reason. */
+static const char *need_count(const char *k, int64_t v, char *why, size_t n) {
+  if (v == WW_ABSENT || v >= 0)
+    return NULL;
+  snprintf(why, n, "field '%s' is negative: %" PRId64, k, v);
+  return "bad_value";
 }
 
 int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
@@ -266,7 +277,8 @@ int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_cou
   sqlite3_stmt *s = st->ins_window;
   char why[WW_SINK_WHY_MAX];
   const char *bad = "malformed_json", *line = NULL, *type = NULL;
-  int64_t start = 0, end = 0, count = 0, anomalous = 0, mver = -1, t_have = -1, t_need = -1;
+  int64_t start = 0, end = 0, count = 0, anomalous = 0;
+  int64_t mver = WW_ABSENT, t_have = WW_ABSENT, t_need = WW_ABSENT;
   char *stats = NULL;
   json_t *sensors, *training;
   json_t *root = load_object(m, why, sizeof(why));
@@ -280,7 +292,8 @@ int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_cou
       (bad = need_ts(root, "window_end", 1, &end, why, sizeof(why))) ||
       (bad = need_int(root, "count", 1, &count, why, sizeof(why))) ||
       (bad = need_int(root, "anomalous", 0, &anomalous, why, sizeof(why))) ||
-      (bad = need_int(root, "model_version", 0, &mver, why, sizeof(why))))
+      (bad = need_int(root, "model_version", 0, &mver, why, sizeof(why))) ||
+      (bad = need_count("model_version", mver, why, sizeof(why))))
     goto dead;
   /* Optional: present while the line's first model gathers its readings. */
   training = json_object_get(root, "training");
@@ -291,7 +304,9 @@ int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_cou
       goto dead;
     }
     if ((bad = need_int(training, "readings", 1, &t_have, why, sizeof(why))) ||
-        (bad = need_int(training, "needed", 1, &t_need, why, sizeof(why))))
+        (bad = need_int(training, "needed", 1, &t_need, why, sizeof(why))) ||
+        (bad = need_count("readings", t_have, why, sizeof(why))) ||
+        (bad = need_count("needed", t_need, why, sizeof(why))))
       goto dead;
   }
   sensors = json_object_get(root, "sensors");

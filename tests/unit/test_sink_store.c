@@ -363,7 +363,7 @@ static void test_window_model_state(void) {
   char errstr[256];
   ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
   ww_sink_counts_t c;
-  ww_sink_msg_t m[5];
+  ww_sink_msg_t m[6];
   CHECK(st != NULL);
   if (!st)
     goto done;
@@ -375,9 +375,10 @@ static void test_window_model_state(void) {
   m[3] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 3, WINDOW_MSG(",\"model_version\":0,\"training\":5"));
   m[4] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 4,
              WINDOW_MSG(",\"model_version\":0,\"training\":{\"readings\":1}"));
-  CHECK_INT_EQ(apply(st, m, 5, &c), WW_OK);
+  m[5] = msg(WW_SINK_WINDOWS, T_WINDOWS, 0, 5, WINDOW_MSG(",\"model_version\":-2"));
+  CHECK_INT_EQ(apply(st, m, 6, &c), WW_OK);
   CHECK_INT_EQ(c.windows, 3);
-  CHECK_INT_EQ(c.dead_letters, 2);
+  CHECK_INT_EQ(c.dead_letters, 3);
   CHECK_STR_EQ(q_str(db, "SELECT group_concat(coalesce(model_version, 'null') || '/' || "
                          "coalesce(training_readings, 'null') || '/' || "
                          "coalesce(training_needed, 'null'), ' ') FROM "
@@ -386,7 +387,8 @@ static void test_window_model_state(void) {
   CHECK_STR_EQ(q_str(db, "SELECT group_concat(reason || ':' || detail, ' | ') FROM "
                          "(SELECT * FROM dead_letters ORDER BY src_offset)"),
                "bad_type:field 'training' is not an object | "
-               "missing_field:field 'needed' is missing");
+               "missing_field:field 'needed' is missing | "
+               "bad_value:field 'model_version' is negative: -2");
 done:
   ww_sink_store_destroy(st);
   ww_db_close(db);
