@@ -75,6 +75,9 @@ static const char *const sql_text[Q__COUNT] = {
                   "ORDER BY window_end_ms DESC, id DESC LIMIT ?4",
     [Q_WINDOW_LATEST_LINE] = "SELECT " WINDOW_COLS " FROM window_stats WHERE production_line = ?1 "
                              "ORDER BY window_end_ms DESC, id DESC LIMIT 1",
+    [Q_WINDOW_TRAINING_LINE] = "SELECT window_end_ms, training_readings, training_needed "
+                               "FROM window_stats WHERE production_line = ?1 "
+                               "ORDER BY window_end_ms DESC, id DESC LIMIT 2",
     [Q_MODELS] = "SELECT production_line, version, trained_ms, samples, metadata, length(model) "
                  "FROM models ORDER BY production_line, version DESC",
     [Q_STREAM_MARKS] = "SELECT (SELECT coalesce(max(updated_ms), 0) FROM alerts), "

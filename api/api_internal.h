@@ -39,6 +39,7 @@ typedef enum api_q_e {
   Q_ALERTS_ACTIVE_LINE,
   Q_WINDOWS,
   Q_WINDOW_LATEST_LINE,
+  Q_WINDOW_TRAINING_LINE, /* end and training columns of line ?1's two newest windows */
   Q_MODELS,
   Q_STREAM_MARKS,   /* newest alert update and window id, where a stream starts */
   Q_ALERTS_SINCE,   /* alert changes after (?1 ms, ?2 id), oldest first */

@@ -186,18 +186,16 @@ static json_t *lines_training(api_req_t *req, const json_t *models, char *err, s
     int rc, n = 0;
     if (json_object_get(models, id))
       continue;
-    if (!(st = api_stmt(req->api, Q_WINDOWS, err, errsz)))
+    /* The newest two, newest first, on the (line, end) index. */
+    if (!(st = api_stmt(req->api, Q_WINDOW_TRAINING_LINE, err, errsz)))
       goto err;
     sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, 0);
-    sqlite3_bind_int64(st, 3, INT64_MAX);
-    sqlite3_bind_int64(st, 4, 2); /* the newest two, newest first */
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && n < 2) {
-      end[n] = sqlite3_column_int64(st, 4);
-      if (sqlite3_column_type(st, 9) != SQLITE_NULL && sqlite3_column_type(st, 10) != SQLITE_NULL) {
-        got[n] = sqlite3_column_int64(st, 9);
+      end[n] = sqlite3_column_int64(st, 0);
+      if (sqlite3_column_type(st, 1) != SQLITE_NULL && sqlite3_column_type(st, 2) != SQLITE_NULL) {
+        got[n] = sqlite3_column_int64(st, 1);
         if (n == 0)
-          need = sqlite3_column_int64(st, 10);
+          need = sqlite3_column_int64(st, 2);
       }
       n++;
     }

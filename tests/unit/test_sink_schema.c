@@ -164,6 +164,11 @@ static void test_query_plans(void) {
                 "ORDER BY window_end_ms DESC, id DESC LIMIT 1",
                 "window_stats_line_end");
   check_indexed(db,
+                "SELECT window_end_ms, training_readings, training_needed "
+                "FROM window_stats WHERE production_line = ?1 "
+                "ORDER BY window_end_ms DESC, id DESC LIMIT 2",
+                "window_stats_line_end");
+  check_indexed(db,
                 "SELECT * FROM window_stats WHERE window_end_ms >= ?1 "
                 "ORDER BY window_end_ms DESC LIMIT 100",
                 "window_stats_end");
