@@ -191,6 +191,8 @@ def render(results_dir):
     if machine:
         out += ["## Machine and versions", "", "| item | value |", "|---|---|"]
         for k, v in machine.items():
+            if k == "sections measured" and isinstance(v, dict):
+                v = ", ".join("%s %s" % (b, d) for b, d in v.items())
             if k != "notes":
                 out.append("| %s | %s |" % (k, v))
         out.append("")
