@@ -65,6 +65,24 @@ broker_cpu() {
     2>/dev/null || echo 0
 }
 
+# broker_jit_cpu: the part of broker_cpu its JIT compiler threads (C1, C2 and
+# the code-cache sweeper) have used: work a young broker does once per code
+# path, and a broker in service has long finished.
+broker_jit_cpu() {
+  local pid t ticks=0 f
+  pid=$(cat "$WORK/kafka/kafka.pid" 2>/dev/null) || { echo 0; return 0; }
+  for t in /proc/"$pid"/task/*; do
+    case $(cat "$t/comm" 2>/dev/null) in
+      "C1 Compiler"* | "C2 Compiler"* | "Sweeper thread")
+        # fields 14 and 15 of stat (utime, stime) counted after the ') '
+        read -ra f <<<"$(sed 's/.*) //' "$t/stat" 2>/dev/null)" || continue
+        ticks=$((ticks + ${f[11]:-0} + ${f[12]:-0}))
+        ;;
+    esac
+  done
+  awk -v t="$ticks" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", t / hz }'
+}
+
 # rate COUNT SECONDS: COUNT / SECONDS, one decimal.
 rate() { awk -v n="$1" -v s="$2" 'BEGIN { if (s > 0) printf "%.1f", n / s; else print 0 }'; }
 
