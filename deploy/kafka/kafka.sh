@@ -23,6 +23,7 @@
 #   WINDWATCH_KAFKA_VERSION          Apache Kafka version, any 4.x (4.1.1)
 #   WINDWATCH_KAFKA_HEAP             broker heap flags (-Xms512m -Xmx512m)
 #   WINDWATCH_KAFKA_GC               broker garbage collector flags (-XX:+UseZGC)
+#   WINDWATCH_KAFKA_JVM_OPTS         more broker JVM flags, word-split (none)
 #   WINDWATCH_KAFKA_LOG_LEVEL        broker log level (INFO)
 #   WINDWATCH_KAFKA_START_TIMEOUT    seconds to wait for the broker to answer (90)
 #   WINDWATCH_KAFKA_STOP_TIMEOUT     seconds to wait for a clean stop before SIGKILL (30)
@@ -66,6 +67,7 @@ HEAP=${WINDWATCH_KAFKA_HEAP:--Xms512m -Xmx512m}
 # flight waited them out (raw produce-to-consume p99 37-114 ms at 10,000
 # readings/s; 9-12 ms with ZGC, throughput unchanged).
 GC=${WINDWATCH_KAFKA_GC:--XX:+UseZGC}
+JVM_OPTS=${WINDWATCH_KAFKA_JVM_OPTS:-}
 LOG_LEVEL=${WINDWATCH_KAFKA_LOG_LEVEL:-INFO}
 START_TIMEOUT=${WINDWATCH_KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${WINDWATCH_KAFKA_STOP_TIMEOUT:-30}
@@ -561,8 +563,8 @@ launch_broker() {
   # test harness killing its process group leaves it running; 'stop' ends it.
   # Without job control '&' makes no process group leader, so setsid does not
   # fork and $! is the JVM itself.
-  # shellcheck disable=SC2086 # HEAP and GC hold several flags each
-  nohup setsid "$JAVA" $HEAP $GC "${CDS_OPTS[@]}" -server \
+  # shellcheck disable=SC2086 # HEAP, GC and JVM_OPTS hold several flags each
+  nohup setsid "$JAVA" $HEAP $GC $JVM_OPTS "${CDS_OPTS[@]}" -server \
     -Djava.awt.headless=true -Dlog4j2.configurationFile="$RUN_DIR/log4j2.properties" \
     -Dkafka.logs.dir="$RUN_DIR/logs" -cp "$JARS/*" \
     kafka.Kafka "$PROPS" </dev/null >"$LOG_FILE" 2>&1 8>&- 9>&- &
