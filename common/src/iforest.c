@@ -3,11 +3,13 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "windwatch/log.h"
 #include "windwatch/rng.h"
 
 /* One node, 8 bytes. Internal: feat >= 0, go left (next node) if x <= thr,
@@ -320,20 +322,87 @@ static int kernel_supported(ww_iforest_kernel_t k) {
 
 /* The kernel forests compiled from now on use; -1 until first asked for. */
 static int chosen_kernel = -1;
+/* The kernel this thread's next compile() must use (kernel_agrees()), or -1. */
+static __thread int forced_kernel = -1;
+
+/* Bit for bit the one-row path's scores, which the tests check against the
+ * definition, from batch kernel \p k on a forest of the processor's shape (100
+ * trees of 256 rows, 6 features) trained on a fixed pseudo-random set: its
+ * own rows, 1,000 more, and extremes. Run before a kernel first scores
+ * anything, so a kernel whose code the build machine could not execute (AVX-512
+ * on an AVX2 host) proves itself on the machine that runs it, once (7 ms
+ * here). @returns 1 (agrees), 0 (differs, or its layout fell back). */
+static int kernel_agrees(ww_iforest_kernel_t k) {
+  enum { ROWS = 1280, TRAIN = 256, D = 6 };
+  static const double extremes[] = {0.0, -0.0, 1e30, -1e30, 1e-30, 3.5};
+  double *X = malloc(sizeof(double) * ROWS * D), *batch = malloc(sizeof(double) * ROWS);
+  ww_iforest_params_t p;
+  ww_iforest_t *f = NULL;
+  ww_rng_t rng;
+  char err[256];
+  int ok = 0;
+  if (!X || !batch)
+    goto done;
+  ww_rng_seed(&rng, 20261127);
+  for (size_t i = 0; i < (size_t)ROWS * D; i++)
+    X[i] = i >= (size_t)(ROWS - 6) * D ? extremes[(i / D + i % D) % 6]
+           : i % 7 == 0                ? (double)ww_rng_below(&rng, 5) /* ties */
+                                       : ww_rng_gauss(&rng) * (1.0 + (double)(i % D));
+  ww_iforest_params_default(&p);
+  p.seed = 7;
+  forced_kernel = (int)k;
+  f = ww_iforest_train(X, TRAIN, D, &p, err, sizeof(err));
+  forced_kernel = -1;
+  if (!f || f->kernel != k)
+    goto done;
+  ww_iforest_score_rows(f, X, ROWS, D, batch);
+  ok = 1;
+  for (size_t r = 0; r < ROWS && ok; r++) {
+    double one = ww_iforest_score(f, X + r * D);
+    ok = memcmp(&one, &batch[r], sizeof(one)) == 0;
+  }
+done:
+  ww_iforest_destroy(f);
+  free(X);
+  free(batch);
+  return ok;
+}
+
+int ww_iforest_kernel_check(ww_iforest_kernel_t k) {
+  if ((int)k < 0 || k > WW_IFOREST_AVX512 || !kernel_supported(k))
+    return -1;
+  return k == WW_IFOREST_SCALAR ? 1 : kernel_agrees(k);
+}
+
+/* The fastest kernel this CPU runs that agrees with the one-row path. */
+static void choose_kernel(void) {
+  int k, expected = -1;
+  for (k = WW_IFOREST_AVX512; k > WW_IFOREST_SCALAR; k--) {
+    if (!kernel_supported((ww_iforest_kernel_t)k))
+      continue;
+    if (kernel_agrees((ww_iforest_kernel_t)k))
+      break;
+    WW_LOG(WW_LOG_WARN, "IFOREST",
+           "the %s scoring kernel gave scores that differ from the portable one's on its "
+           "start-up check; scoring without it (please report this CPU: /proc/cpuinfo)",
+           kernel_names[k]);
+  }
+  /* A kernel ww_iforest_set_kernel() chose meanwhile stays. */
+  __atomic_compare_exchange_n(&chosen_kernel, &expected, k, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+}
 
 ww_iforest_kernel_t ww_iforest_kernel(void) {
+  static pthread_once_t once = PTHREAD_ONCE_INIT;
   int k = __atomic_load_n(&chosen_kernel, __ATOMIC_RELAXED);
   if (k < 0) {
-    k = WW_IFOREST_AVX512;
-    while (!kernel_supported((ww_iforest_kernel_t)k))
-      k--;
-    __atomic_store_n(&chosen_kernel, k, __ATOMIC_RELAXED);
+    pthread_once(&once, choose_kernel);
+    k = __atomic_load_n(&chosen_kernel, __ATOMIC_RELAXED);
   }
   return (ww_iforest_kernel_t)k;
 }
 
 int ww_iforest_set_kernel(ww_iforest_kernel_t k) {
-  if ((int)k < 0 || k > WW_IFOREST_AVX512 || !kernel_supported(k))
+  if (ww_iforest_kernel_check(k) != 1)
     return -1;
   __atomic_store_n(&chosen_kernel, (int)k, __ATOMIC_RELAXED);
   return 0;
@@ -539,7 +608,9 @@ static int compile(ww_iforest_t *f, char *errstr, size_t errstr_size) {
     else if (q > 0 && (double)f->qrun * q > (double)UINT32_MAX)
       f->qrun = (int)((double)UINT32_MAX / q);
   }
-  f->kernel = f->exact ? ww_iforest_kernel() : WW_IFOREST_SCALAR;
+  f->kernel = !f->exact            ? WW_IFOREST_SCALAR
+              : forced_kernel >= 0 ? (ww_iforest_kernel_t)forced_kernel
+                                   : ww_iforest_kernel();
   cur = malloc(((size_t)1 << f->depth) * sizeof(*cur));
   next = malloc(((size_t)1 << f->depth) * sizeof(*next));
   if (!cur || !next)

@@ -516,6 +516,22 @@ static void test_every_kernel(void) {
   CHECK_INT_EQ(ww_iforest_set_kernel(best), 0);
 }
 
+/* The start-up check passes every kernel this CPU runs (a kernel that failed
+ * it would not be chosen), and names the others unsupported. */
+static void test_kernel_check(void) {
+  CHECK_INT_EQ(ww_iforest_kernel_check(WW_IFOREST_SCALAR), 1);
+  CHECK_INT_EQ(ww_iforest_kernel_check((ww_iforest_kernel_t)99), -1);
+  CHECK_INT_EQ(ww_iforest_kernel_check((ww_iforest_kernel_t)-1), -1);
+  for (int k = WW_IFOREST_AVX2; k <= WW_IFOREST_AVX512; k++) {
+    int got = ww_iforest_kernel_check((ww_iforest_kernel_t)k);
+    fprintf(stderr, "  kernel %s: check %d\n", ww_iforest_kernel_name((ww_iforest_kernel_t)k), got);
+    if (k <= (int)ww_iforest_kernel())
+      CHECK_INT_EQ(got, 1);
+    else
+      CHECK_INT_EQ(got, -1);
+  }
+}
+
 int main(void) {
   RUN(test_c);
   RUN(test_float_text);
@@ -523,6 +539,7 @@ int main(void) {
   RUN(test_small_and_constant);
   RUN(test_errors);
   RUN(test_matches_sklearn);
+  RUN(test_kernel_check);
   RUN(test_every_kernel);
   return WW_TEST_RESULT();
 }

@@ -47,7 +47,8 @@ typedef enum ww_iforest_kernel_e {
 
 /**
  * @brief The batch kernel forests trained or loaded from now on use: the
- *        fastest this CPU runs, unless ww_iforest_set_kernel() chose another.
+ *        fastest this CPU runs whose scores pass ww_iforest_kernel_check(),
+ *        unless ww_iforest_set_kernel() chose another.
  *        (A forest whose path lengths are not exact fixed-point, see
  *        iforest.c, always scores with the scalar kernel.)
  */
@@ -56,9 +57,18 @@ ww_iforest_kernel_t ww_iforest_kernel(void);
 /**
  * @brief Use kernel \p k for forests trained or loaded from now on (tests
  *        and benchmarks compare them). @returns 0, or -1 when this CPU
- *        cannot run it.
+ *        cannot run it or it fails ww_iforest_kernel_check().
  */
 int ww_iforest_set_kernel(ww_iforest_kernel_t k);
+
+/**
+ * @brief Score a fixed forest with kernel \p k and compare with the one-row
+ *        path, bit for bit (some milliseconds). ww_iforest_kernel() runs
+ *        it on each kernel it considers, so a SIMD kernel that misbehaves on
+ *        some CPU is passed over, with a warning, instead of scoring.
+ * @returns 1 (agrees), 0 (differs), -1 (this CPU cannot run \p k).
+ */
+int ww_iforest_kernel_check(ww_iforest_kernel_t k);
 
 /** @brief "scalar", "avx2" or "avx512". */
 const char *ww_iforest_kernel_name(ww_iforest_kernel_t k);
