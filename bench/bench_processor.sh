@@ -26,8 +26,8 @@ log "producing $N readings into $pre.in.sensor-data"
 
 # Warm-up, not measured: the broker's first transactions and group joins pay
 # for JIT compilation and the set-up of its internal topics, and its JIT
-# keeps compiling the produce path for many runs more (C2 still used 0.1 to
-# 1.4 s of a run's 1.1 to 2.6 s of broker CPU after 15 runs on this machine,
+# keeps compiling the produce path for many runs more (C2 still used 0.05 to
+# 1.4 s of a run's 1.1 to 2.7 s of broker CPU after 10 to 20 runs here,
 # falling slowly). A broker in service has long been warm; the measured runs
 # record what the JIT still used (eos.jit, alo.jit).
 WARM=${BENCH_PROCESSOR_WARMUP:-6}

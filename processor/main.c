@@ -17,7 +17,7 @@
  * multi-megabyte fetch and decompression buffers many times a second while
  * catching up, and with the short delays each one was returned and faulted
  * in afresh: 70,000 to 100,000 page faults per million readings, 36,000 to
- * 43,000 with these, and a fifth of the processor's system time gone. Memory
+ * 47,000 with these, and a quarter of the processor's system time gone. Memory
  * left after a burst is still returned, a second later. MIMALLOC_DECOMMIT_DELAY
  * and MIMALLOC_SEGMENT_DECOMMIT_DELAY in the environment override these. */
 static void allocator_setup(void) {

@@ -331,7 +331,9 @@ static __thread int forced_kernel = -1;
  * own rows, 1,000 more, and extremes. Run before a kernel first scores
  * anything, so a kernel whose code the build machine could not execute (AVX-512
  * on an AVX2 host) proves itself on the machine that runs it, once (7 ms
- * here). @returns 1 (agrees), 0 (differs, or its layout fell back). */
+ * here). @returns 1 (agrees), 0 (differs; or the kernel's layout did not
+ * apply to this forest, which test_kernel_check rules out for AVX2, and
+ * compile() never falls back from AVX-512). */
 static int kernel_agrees(ww_iforest_kernel_t k) {
   enum { ROWS = 1280, TRAIN = 256, D = 6 };
   static const double extremes[] = {0.0, -0.0, 1e30, -1e30, 1e-30, 3.5};
@@ -383,8 +385,8 @@ static void choose_kernel(void) {
     if (kernel_agrees((ww_iforest_kernel_t)k))
       break;
     WW_LOG(WW_LOG_WARN, "IFOREST",
-           "the %s scoring kernel gave scores that differ from the portable one's on its "
-           "start-up check; scoring without it (please report this CPU: /proc/cpuinfo)",
+           "the %s scoring kernel failed its start-up check (its scores differ from the "
+           "portable kernel's); scoring without it (please report this CPU: /proc/cpuinfo)",
            kernel_names[k]);
   }
   /* A kernel ww_iforest_set_kernel() chose meanwhile stays. */
