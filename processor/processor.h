@@ -157,6 +157,53 @@ void ww_proc_flush(ww_proc_t *proc);
 void ww_proc_replay_begin(ww_proc_t *proc);
 void ww_proc_replay_end(ww_proc_t *proc);
 
+/**
+ * @brief Count windows: the place in the stream of the lines whose readings
+ *        come from input partition \p partition (their windows' and their
+ *        components' reading counts), as the text a commit keeps with that
+ *        partition's offset (see processor_counts.c).
+ * @returns its length (it fits when < \p size), or 0 when there is nothing to
+ *          keep (time windows, or no line reads from \p partition).
+ */
+size_t ww_proc_counts_save(const ww_proc_t *proc, int32_t partition, char *buf, size_t size);
+
+/** One line's counts, read back from a committed offset. */
+typedef struct ww_proc_count_s {
+  int line;                            /* index into the factory's lines */
+  int64_t added;                       /* readings of its count windows since they started */
+  int64_t seq;                         /* the next window's window_seq */
+  int64_t seen[WW_MAX_COMPONENTS + 1]; /* per component; the last: components not listed */
+} ww_proc_count_t;
+
+/**
+ * @brief Read the text of ww_proc_counts_save() into at most \p max entries.
+ * @returns the entries, or -1 when the text is not such a state. Lines not
+ *          (or no longer) configured and malformed entries are left out,
+ *          the last reason in \p errstr.
+ */
+int ww_proc_counts_parse(const ww_proc_t *proc, const char *text, size_t len, ww_proc_count_t *out,
+                         int max, char *errstr, size_t errstr_size);
+
+/** @returns how many of the last readings a replay needs for count windows
+ *  to go on exactly from \p count readings: of a line's (\p line non-zero:
+ *  the last closed window and the open ones), or of one of its components
+ *  (the current pane and the two before it). */
+int64_t ww_proc_counts_needed(const ww_proc_t *proc, int64_t count, int line);
+
+/**
+ * @brief Before the replay of a line that has no state here: its windows and
+ *        components go on from \p c's committed counts less the readings the
+ *        replay will give them (\p line_replayed of the line, \p
+ *        comp_replayed[WW_MAX_COMPONENTS + 1] per component), so that they
+ *        reach \p c's counts at the committed offset. Where the line's
+ *        windows started again within the replay (a batch run's end), its
+ *        readings before that go to the baselines only.
+ * @returns 0, or -1 (time windows, the line has state, or the replay holds
+ *          more of a component's readings than it had: other counts).
+ */
+int ww_proc_counts_seed(ww_proc_t *proc, const ww_proc_count_t *c, int64_t line_replayed,
+                        const int64_t *comp_replayed);
+
 /** @brief Count \p n outputs that failed after the output layer took them
  * (ww_proc_output_t.scored). */
 void ww_proc_add_produce_errors(ww_proc_t *proc, int64_t n);

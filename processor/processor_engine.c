@@ -41,6 +41,7 @@ static void line_reset(line_t *ln) {
   ln->n_pend = 0;
   memset(ln->comp_pend, 0, sizeof(ln->comp_pend));
   ln->partition = -1;
+  ln->win_skip = 0;
   ln->have_prev = 0;
   ln->prev_present = 0;
   memset(ln->alerts, 0, sizeof(ln->alerts));
@@ -405,8 +406,10 @@ static void finish_one(ww_proc_t *proc, pend_t *e) {
     ww__proc_publish_model(proc, ln);
   if (v->sc.severity == WW_SEV_NORMAL)
     comp_add_normal(&ln->comps[e->slot], e->pane, r, ld);
-  if (ww_window_add(ln->win, r->ts_ms, r->values, r->present, v->sc.severity > WW_SEV_NORMAL,
-                    ww__proc_window_closed, ln) != WW_OK) {
+  if (proc->replaying && ln->win_skip > 0)
+    ln->win_skip--; /* before the count windows started again (ww_proc_counts_seed()) */
+  else if (ww_window_add(ln->win, r->ts_ms, r->values, r->present, v->sc.severity > WW_SEV_NORMAL,
+                         ww__proc_window_closed, ln) != WW_OK) {
     /* Only an allocation failure gets here (lateness was checked on arrival). */
     WW_LOG(WW_LOG_ERROR, "WINDOW", "out of memory adding a reading to the window of %s", ld->id);
   }
@@ -583,6 +586,8 @@ void ww_proc_replay_end(ww_proc_t *proc) {
   ww_proc_flush(proc);
   proc->cnt = proc->before_replay;
   proc->replaying = 0;
+  for (int i = 0; i < proc->fac->n_lines; i++)
+    proc->lines[i].win_skip = 0;
 }
 
 void ww_proc_message(ww_proc_t *proc, const char *buf, size_t len, const ww_proc_src_t *src) {

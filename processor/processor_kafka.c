@@ -289,21 +289,22 @@ static int txn_error(kctx_t *k, const char *what, rd_kafka_error_t *error) {
  * back by a replay of the input before the committed offsets
  * (ww_proc_restore_history()): the windows that were open there close with
  * every reading they had, and z-scores and model features have their
- * baselines from the first reading on. Time windows only: count windows and
- * panes count the readings this processor has seen, so they start again. The
- * replay goes back the window size, two slides and the allowed lateness
- * (the oldest open window, and the two panes before a component's current
- * one, which its baseline is made of) in the messages' timestamps, at most
- * WW_HISTORY_MAX messages per partition: 150 s of a partition that carries a
- * third of 10,000 readings/s, which covers a 60 s window and its lateness
- * (replayed at 370,000 to 450,000 readings/s here). A backlog produced
+ * baselines from the first reading on. Count windows: the replay starts
+ * from the counts each commit keeps with the offsets (attach_counts(),
+ * ww_proc_restore_counts()). Time windows: the replay goes back the window
+ * size, two slides and the allowed lateness (the oldest open window, and the
+ * two panes before a component's current one, which its baseline is made
+ * of) in the messages' timestamps, at most WW_HISTORY_MAX messages per
+ * partition: 150 s of a partition that carries a third of 10,000
+ * readings/s, which covers a 60 s window and its lateness (replayed at
+ * 370,000 to 450,000 readings/s here). A backlog produced
  * faster than real time spans more event time per second of timestamps: the
  * replay then starts at the first reading within the lookback in event time
  * (a binary search, trim_spans() in processor_restore.c), and the cap bounds
  * it if that fails.
  */
 static void note_history(kctx_t *k, const rd_kafka_topic_partition_list_t *parts) {
-  if (!k->history_ms)
+  if (!k->history_ms && !k->history_counts)
     return;
   for (int i = 0; i < parts->cnt; i++) {
     const rd_kafka_topic_partition_t *p = &parts->elems[i];
@@ -314,6 +315,14 @@ static void note_history(kctx_t *k, const rd_kafka_topic_partition_list_t *parts
     if (!h)
       h = rd_kafka_topic_partition_list_add(k->history, p->topic, p->partition);
     h->offset = p->offset;
+    /* Count windows: the counts committed with it (attach_counts()). */
+    free(h->metadata);
+    h->metadata = NULL;
+    h->metadata_size = 0;
+    if (k->history_counts && p->metadata_size > 0 && (h->metadata = malloc(p->metadata_size))) {
+      memcpy(h->metadata, p->metadata, p->metadata_size);
+      h->metadata_size = p->metadata_size;
+    }
   }
 }
 
@@ -321,8 +330,11 @@ static void restore_history(kctx_t *k) {
   int64_t t0 = ww_mono_ms(), n;
   if (k->history->cnt == 0)
     return;
-  n = ww_proc_restore_history(k->cfg, k->proc, k->history, k->history_ms, k->history_disorder_ms,
-                              WW_HISTORY_MAX, WW_RESTORE_TIMEOUT_MS);
+  n = k->history_counts
+          ? ww_proc_restore_counts(k->cfg, k->proc, k->history, WW_HISTORY_MAX,
+                                   WW_RESTORE_TIMEOUT_MS)
+          : ww_proc_restore_history(k->cfg, k->proc, k->history, k->history_ms,
+                                    k->history_disorder_ms, WW_HISTORY_MAX, WW_RESTORE_TIMEOUT_MS);
   if (k->reg) {
     if (n > 0)
       ww_metric_add(k->m_replayed, (double)n);
@@ -434,8 +446,38 @@ static int commit(kctx_t *k) {
   return rc;
 }
 
+/* Count windows: each offset to commit carries the counts of the lines read
+ * from its partition (ww_proc_counts_save()), so that whoever resumes from
+ * it closes the same windows (ww_proc_restore_counts()). Kafka keeps up to
+ * offset.metadata.max.bytes with an offset (4096 by default) and refuses the
+ * whole commit beyond: longer counts are left out, with a warning. */
+#define WW_COUNTS_MAX 4000
+
+static void attach_counts(kctx_t *k) {
+  char buf[WW_COUNTS_MAX];
+  for (int i = 0; k->history_counts && i < k->pending->cnt; i++) {
+    rd_kafka_topic_partition_t *p = &k->pending->elems[i];
+    size_t n = ww_proc_counts_save(k->proc, p->partition, buf, sizeof(buf));
+    free(p->metadata);
+    p->metadata = NULL;
+    p->metadata_size = 0;
+    if (n >= sizeof(buf)) {
+      if (!k->counts_too_long++)
+        WW_LOG(WW_LOG_WARN, "COMMIT",
+               "%s [%" PRId32 "]: the count windows' counts of its lines take %zu bytes, more "
+               "than the %d kept with an offset: a processor that resumes from it starts their "
+               "windows again (fewer lines or shorter ids per partition avoid this)",
+               p->topic, p->partition, n, WW_COUNTS_MAX);
+    } else if (n > 0 && (p->metadata = malloc(n))) {
+      memcpy(p->metadata, buf, n);
+      p->metadata_size = n;
+    }
+  }
+}
+
 static int commit_inner(kctx_t *k) {
   drain_scored(k);
+  attach_counts(k);
   if (k->failed || k->need_rewind)
     return -1;
   if (k->eos) {
@@ -983,6 +1025,8 @@ int ww_proc_run(const ww_config_t *cfg) {
         (pc.window_size + 2 * (pc.window_slide > 0 ? pc.window_slide : pc.window_size)) * 1000 +
         pc.allowed_lateness_ms;
     k.history_disorder_ms = pc.allowed_lateness_ms;
+  } else {
+    k.history_counts = 1;
   }
   memset(&out, 0, sizeof(out));
   out.produce = out_produce;

@@ -46,12 +46,15 @@ typedef struct kctx_s {
                                                committed offsets (restore_history()) */
   int64_t history_ms;                       /* how far back the replay goes; 0 = none */
   int64_t history_disorder_ms;              /* how far event time may run backwards in the input */
-  int txn_open;                             /* a transaction has begun */
-  int64_t settle_ns;                        /* monotonic ns: produce nothing before (0 = go) */
-  int failed;                               /* an unrecoverable error happened */
-  int fatal;                                /* ... a fatal Kafka error (exit code 3) */
-  int need_rewind;                          /* a transaction was aborted: rewind before going on */
-  int need_producer;                        /* the producer hit a fatal error: make a new one */
+  int history_counts;  /* count windows: commits keep the lines' counts, the replay starts from them
+                        */
+  int counts_too_long; /* a commit's counts did not fit the offset's metadata (warned once) */
+  int txn_open;        /* a transaction has begun */
+  int64_t settle_ns;   /* monotonic ns: produce nothing before (0 = go) */
+  int failed;          /* an unrecoverable error happened */
+  int fatal;           /* ... a fatal Kafka error (exit code 3) */
+  int need_rewind;     /* a transaction was aborted: rewind before going on */
+  int need_producer;   /* the producer hit a fatal error: make a new one */
   int64_t renewed_ms[WW_RENEWALS];          /* monotonic ms of the last renewals, oldest first */
   char tid[256];                            /* transactional.id (exactly-once) */
   rd_kafka_topic_partition_list_t *pending; /* next offset per partition, not yet committed */

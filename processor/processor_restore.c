@@ -520,6 +520,24 @@ static int feed(void *opaque, span_t *sp, rd_kafka_message_t *m) {
   return m->offset + 1 >= sp->to;
 }
 
+/* Replay the spans not done, in replay mode. @returns read_spans()'s. */
+static int replay_spans(const ww_config_t *cfg, span_t *s, int n, int64_t deadline, replay_t *r,
+                        char *errstr, size_t errn) {
+  int rc;
+  ww_proc_replay_begin(r->proc);
+  rc = read_spans(cfg, r->topic, s, n, deadline, feed, r, errstr, errn);
+  ww_proc_replay_end(r->proc);
+  return rc;
+}
+
+static void replay_failed(int rc, const char *errstr) {
+  if (rc != 0)
+    WW_LOG(WW_LOG_WARN, "RESTORE",
+           "cannot replay the input's history: %s; the lines' windows and baselines hold "
+           "what was replayed, if anything, and fill from the next reading",
+           errstr);
+}
+
 int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
                                 const rd_kafka_topic_partition_list_t *parts, int64_t lookback_ms,
                                 int64_t disorder_ms, int64_t max_messages, int timeout_ms) {
@@ -589,19 +607,174 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
   for (int i = 0; i < n; i++)
     if (s[i].from >= s[i].to)
       s[i].done = 1;
-  ww_proc_replay_begin(proc);
-  rc = read_spans(cfg, topic, s, n, deadline, feed, &r, errstr, sizeof(errstr));
-  ww_proc_replay_end(proc);
+  rc = replay_spans(cfg, s, n, deadline, &r, errstr, sizeof(errstr));
 done:
-  if (rc != 0)
-    WW_LOG(WW_LOG_WARN, "RESTORE",
-           "cannot replay the input's history: %s; the lines' windows and baselines hold "
-           "what was replayed, if anything, and fill from the next reading",
-           errstr);
+  replay_failed(rc, errstr);
   if (times)
     rd_kafka_topic_partition_list_destroy(times);
   if (rk)
     restore_consumer_close(rk);
   free(s);
+  return rc == 0 ? r.replayed : -1;
+}
+
+/* Count windows: one span's committed counts, and what its read so far holds. */
+typedef struct cspan_s {
+  ww_proc_count_t c[WW_MAX_LINES]; /* the counts kept with the committed offset */
+  int n;
+  int64_t lo;                                        /* the partition's first offset */
+  int final;                                         /* from is where the replay starts */
+  int64_t line[WW_MAX_LINES];                        /* readings in [from, to) per line */
+  int64_t comp[WW_MAX_LINES][WW_MAX_COMPONENTS + 1]; /* and per component slot */
+} cspan_t;
+
+typedef struct tally_s {
+  const ww_factory_t *fac;
+  span_t *s;
+  cspan_t *cs;
+} tally_t;
+
+/* read_spans' step of the count: the readings of [from, to) per line and
+ * component, as the engine will count them (what it sends to the dead-letter
+ * topic is not counted). */
+static int tally(void *opaque, span_t *sp, rd_kafka_message_t *m) {
+  tally_t *t = opaque;
+  cspan_t *cs = &t->cs[sp - t->s];
+  ww_reading_t r;
+  if (m->offset >= sp->to)
+    return 1;
+  if (m->offset >= sp->from && m->payload &&
+      ww_reading_decode(t->fac, m->payload, m->len, 0, &r, NULL, 0) == WW_DLQ_NONE) {
+    cs->line[r.line_idx]++;
+    cs->comp[r.line_idx][r.component_idx >= 0 && r.component_idx < WW_MAX_COMPONENTS
+                             ? r.component_idx
+                             : WW_MAX_COMPONENTS]++;
+  }
+  return m->offset + 1 >= sp->to;
+}
+
+/* Whether [from, to) holds every reading the lines of \p cs need; \p need_all
+ * adds up what they need. */
+static int covered(const ww_proc_t *proc, const cspan_t *cs, int64_t *need_all) {
+  int ok = 1;
+  *need_all = 0;
+  for (int e = 0; e < cs->n; e++) {
+    const ww_proc_count_t *c = &cs->c[e];
+    int64_t need = ww_proc_counts_needed(proc, c->added, 1), comps = 0;
+    ok &= cs->line[c->line] >= need;
+    for (int k = 0; k <= WW_MAX_COMPONENTS; k++) {
+      int64_t nk = ww_proc_counts_needed(proc, c->seen[k], 0);
+      ok &= cs->comp[c->line][k] >= nk;
+      comps += nk;
+    }
+    *need_all += need > comps ? need : comps;
+  }
+  return ok;
+}
+
+int64_t ww_proc_restore_counts(const ww_config_t *cfg, ww_proc_t *proc,
+                               const rd_kafka_topic_partition_list_t *parts, int64_t max_messages,
+                               int timeout_ms) {
+  char errstr[512] = "";
+  int64_t deadline = ww_mono_ms() + timeout_ms;
+  const ww_factory_t *fac = ww_config_factory(cfg);
+  const char *topic = parts->cnt > 0 ? parts->elems[0].topic : NULL;
+  int cnt = parts->cnt > 0 ? parts->cnt : 1;
+  span_t *s = calloc((size_t)cnt, sizeof(*s));
+  cspan_t *cs = calloc((size_t)cnt, sizeof(*cs));
+  tally_t t = {fac, s, cs};
+  replay_t r = {proc, topic, 0};
+  rd_kafka_t *rk = NULL;
+  int n = 0, rc = -1, left;
+  if (!s || !cs) {
+    snprintf(errstr, sizeof(errstr), "out of memory");
+    goto done;
+  }
+  if (!topic) {
+    rc = 0;
+    goto done;
+  }
+  if (!(rk = restore_consumer(cfg, 1, errstr, sizeof(errstr))))
+    goto done;
+  for (int i = 0; i < parts->cnt; i++) {
+    const rd_kafka_topic_partition_t *p = &parts->elems[i];
+    char perr[256];
+    int64_t lo, hi, need;
+    if (p->offset <= 0 || !p->metadata || p->metadata_size == 0)
+      continue; /* nothing processed before, or by a processor that kept no counts */
+    cs[n].n = ww_proc_counts_parse(proc, p->metadata, p->metadata_size, cs[n].c, WW_MAX_LINES, perr,
+                                   sizeof(perr));
+    if (perr[0])
+      WW_LOG(WW_LOG_WARN, "RESTORE",
+             "%s [%" PRId32 "]: the counts kept with its committed offset: %s; "
+             "the count windows of such lines start again at the next reading",
+             topic, p->partition, perr);
+    if (cs[n].n <= 0 || rd_kafka_query_watermark_offsets(rk, topic, p->partition, &lo, &hi,
+                                                         timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR)
+      continue;
+    covered(proc, &cs[n], &need);
+    s[n].partition = p->partition;
+    s[n].to = p->offset;
+    cs[n].lo = lo < p->offset ? lo : p->offset;
+    /* A first guess: the readings needed, twice (other lines, dead letters). */
+    need = 2 * need + 64 < max_messages ? 2 * need + 64 : max_messages;
+    s[n].from = p->offset - need > cs[n].lo ? p->offset - need : cs[n].lo;
+    n++;
+  }
+  restore_consumer_close(rk);
+  rk = NULL;
+  /* Count what [from, to) holds; while it holds less than the lines need,
+   * go back four times as far (up to the partition's start, or
+   * max_messages). */
+  for (;;) {
+    left = 0;
+    for (int i = 0; i < n; i++) {
+      s[i].done = cs[i].final || s[i].from >= s[i].to;
+      if (!s[i].done) {
+        memset(cs[i].line, 0, sizeof(cs[i].line));
+        memset(cs[i].comp, 0, sizeof(cs[i].comp));
+        left++;
+      } else {
+        cs[i].final = 1;
+      }
+    }
+    if (left == 0)
+      break;
+    if (read_spans(cfg, topic, s, n, deadline, tally, &t, errstr, sizeof(errstr)) != 0)
+      goto done;
+    for (int i = 0; i < n; i++) {
+      int64_t need, span = s[i].to - s[i].from;
+      if (cs[i].final)
+        continue;
+      if (covered(proc, &cs[i], &need) || s[i].from <= cs[i].lo || span >= max_messages) {
+        cs[i].final = 1;
+        continue;
+      }
+      span = 4 * span < max_messages ? 4 * span : max_messages;
+      s[i].from = s[i].to - span > cs[i].lo ? s[i].to - span : cs[i].lo;
+    }
+  }
+  /* Each line goes on from its committed counts less what the replay gives it. */
+  for (int i = 0; i < n; i++) {
+    for (int e = 0; e < cs[i].n; e++) {
+      const ww_proc_count_t *c = &cs[i].c[e];
+      int64_t got = cs[i].line[c->line], need = ww_proc_counts_needed(proc, c->added, 1);
+      if (ww_proc_counts_seed(proc, c, got, cs[i].comp[c->line]) != 0)
+        continue; /* it has state here already, or the counts are not of this input */
+      WW_LOG(WW_LOG_INFO, "RESTORE",
+             "%s: count windows go on from reading %" PRId64 " of window %" PRId64 ", %" PRId64
+             " of its readings replayed%s",
+             fac->lines[c->line].id, c->added, c->seq, got,
+             got < need ? " (fewer than its windows hold: the input before is gone)" : "");
+    }
+    s[i].done = s[i].from >= s[i].to;
+  }
+  rc = replay_spans(cfg, s, n, deadline, &r, errstr, sizeof(errstr));
+done:
+  replay_failed(rc, errstr);
+  if (rk)
+    restore_consumer_close(rk);
+  free(s);
+  free(cs);
   return rc == 0 ? r.replayed : -1;
 }

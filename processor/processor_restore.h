@@ -63,4 +63,25 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
                                 const rd_kafka_topic_partition_list_t *parts, int64_t lookback_ms,
                                 int64_t disorder_ms, int64_t max_messages, int timeout_ms);
 
+/**
+ * @brief Count windows: give the lines of newly assigned partitions the
+ *        windows and baselines they had at the committed offsets. Each commit
+ *        keeps the lines' reading counts with the offset
+ *        (ww_proc_counts_save()); this reads the input back from before the
+ *        committed offset until it holds every reading the open windows, the
+ *        last closed one and the components' last three panes need (going
+ *        back four times as far each round, at most \p max_messages), seeds
+ *        the lines with the counts less those readings (ww_proc_counts_seed())
+ *        and replays them without outputs. The windows then close exactly
+ *        where, and with what, they would have without the move.
+ * @param parts the input partitions with their committed offsets and their
+ *        metadata; partitions without counts are skipped (their lines' count
+ *        windows start again at the next reading).
+ * @returns the number of messages replayed, or -1 (logged, as for
+ *          ww_proc_restore_history()).
+ */
+int64_t ww_proc_restore_counts(const ww_config_t *cfg, ww_proc_t *proc,
+                               const rd_kafka_topic_partition_list_t *parts, int64_t max_messages,
+                               int timeout_ms);
+
 #endif /* WW_PROCESSOR_RESTORE_H */

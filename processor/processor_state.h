@@ -102,6 +102,8 @@ typedef struct line_s {
   int idx;                          /* index into the factory's lines */
   ww_window_t *win;                 /* the line's window engine */
   int32_t partition;                /* partition its readings last came from; -1 none */
+  int64_t win_skip;                 /* replayed readings to keep out of its windows (count
+                                       windows started again after them: ww_proc_counts_seed()) */
   int have_prev;                    /* a window has closed: prev_* valid */
   uint32_t prev_present;            /* bit i: prev_mean/std[i] valid */
   double prev_mean[WW_MAX_SENSORS]; /* previous closed window, per factory sensor */

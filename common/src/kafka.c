@@ -288,9 +288,18 @@ rd_kafka_resp_err_t ww_kafka_resume_offsets(rd_kafka_t *rk, rd_kafka_topic_parti
   rd_kafka_topic_partition_list_t *c = rd_kafka_topic_partition_list_copy(parts);
   rd_kafka_resp_err_t err = ww_kafka_committed(rk, c, committed_ms);
   if (!err) {
-    for (int i = 0; i < parts->cnt; i++)
-      parts->elems[i].offset =
-          c->elems[i].offset >= 0 ? c->elems[i].offset : RD_KAFKA_OFFSET_BEGINNING;
+    for (int i = 0; i < parts->cnt; i++) {
+      rd_kafka_topic_partition_t *p = &parts->elems[i], *q = &c->elems[i];
+      p->offset = q->offset >= 0 ? q->offset : RD_KAFKA_OFFSET_BEGINNING;
+      /* The metadata committed with it moves over (the processor's counts). */
+      free(p->metadata);
+      p->metadata = q->offset >= 0 ? q->metadata : NULL;
+      p->metadata_size = q->offset >= 0 ? q->metadata_size : 0;
+      if (q->offset >= 0) {
+        q->metadata = NULL;
+        q->metadata_size = 0;
+      }
+    }
     ww_kafka_resolve_beginning(rk, parts, watermark_ms);
   }
   rd_kafka_topic_partition_list_destroy(c);

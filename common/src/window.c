@@ -276,11 +276,14 @@ ww_err_t ww_window_add(ww_window_t *win, int64_t ts_ms, const double *values, ui
     win->added++;
     win->since_close++;
     if (win->added >= size && (win->added - size) % slide == 0) {
-      /* The buffer holds exactly the last `size` readings: the window. */
-      emit(win, win->n - (size_t)size, win->n, INT64_MIN, INT64_MAX, 0, 0, cb, opaque);
+      /* The buffer holds the last `size` readings: the window (fewer only
+       * after ww_window_set_count(), when the history before is missing). */
+      emit(win, win->n > (size_t)size ? win->n - (size_t)size : 0, win->n, INT64_MIN, INT64_MAX, 0,
+           0, cb, opaque);
       win->since_close = 0;
       /* Keep only what the next hopping window shares with this one. */
-      drop_front(win, win->n - (size_t)(size - slide));
+      if (win->n > (size_t)(size - slide))
+        drop_front(win, win->n - (size_t)(size - slide));
     }
     return WW_OK;
   }
@@ -303,6 +306,22 @@ ww_err_t ww_window_add(ww_window_t *win, int64_t ts_ms, const double *values, ui
     }
   }
   return WW_OK;
+}
+
+int ww_window_set_count(ww_window_t *win, int64_t added, int64_t seq) {
+  int64_t size = win->conf.size, slide = win->conf.slide;
+  if (win->conf.type != WW_WINDOW_COUNT || win->n > 0 || added < 0 || seq < 0)
+    return -1;
+  win->added = added;
+  win->seq = seq;
+  win->since_close = added >= size ? (added - size) % slide : added;
+  return 0;
+}
+
+int64_t ww_window_count(const ww_window_t *win, int64_t *seq) {
+  if (seq)
+    *seq = win->seq;
+  return win->conf.type == WW_WINDOW_COUNT ? win->added : -1;
 }
 
 int ww_window_advance(ww_window_t *win, int64_t watermark_ms, ww_window_close_cb cb, void *opaque) {

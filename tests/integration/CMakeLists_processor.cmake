@@ -7,5 +7,7 @@ ww_integration_test(it_processor_restore test_processor_restore.sh TIMEOUT 300)
 ww_integration_test(it_processor_stop test_processor_stop.sh TIMEOUT 300)
 ww_integration_test(it_processor_stall test_processor_stall.sh TIMEOUT 300)
 ww_integration_test(it_processor_replay test_processor_replay.sh TIMEOUT 300)
+ww_integration_test(it_processor_replay_count test_processor_replay.sh TIMEOUT 300
+  ENV REPLAY_WINDOWS=count)
 ww_integration_test(it_processor_backfill test_processor_backfill.sh TIMEOUT 300)
 ww_integration_test(it_processor_late_topic test_processor_late_topic.sh TIMEOUT 300)

@@ -8,6 +8,11 @@
 # (window_seq included), no window twice, none cut short. The same stops
 # with --restore-models=false (no replay) are the control: there, each stop
 # leaves windows cut in two.
+#
+# REPLAY_WINDOWS=count runs the same with count windows: there the replay
+# starts from the counts each commit keeps with its offsets, so the
+# restarted processor closes its windows after the same readings, with the
+# same window_seq, as the one that ran through.
 source "$(dirname "$0")/lib.sh"
 require_broker
 require_tools python3 kcat curl
@@ -17,19 +22,21 @@ for b in "$PROC" "$PRODUCER"; do [ -x "$b" ] || die "$b is missing: build it fir
 
 N=24000   # readings in all
 RATE=1500 # a second: 16 s of stream
-ww_topics preplay
+P=preplay
+[ "${REPLAY_WINDOWS:-time}" = count ] && P=preplayc
+ww_topics $P
 DATA=$WW_T_DATA
 # Outputs of the processor that is stopped (with replay), of the control, and
 # of the one that runs through.
 STOPPED=("${WW_TOPIC_FLAGS[@]}")
 STATS_STOPPED=$WW_T_STATS
 SCORED_STOPPED=$WW_T_SCORED
-ww_topics preplay-ctl
+ww_topics $P-ctl
 CONTROL=("${WW_TOPIC_FLAGS[@]}")
 CONTROL[1]=$DATA
 STATS_CONTROL=$WW_T_STATS
 SCORED_CONTROL=$WW_T_SCORED
-ww_topics preplay-ref
+ww_topics $P-ref
 THROUGH=("${WW_TOPIC_FLAGS[@]}")
 THROUGH[1]=$DATA
 STATS_THROUGH=$WW_T_STATS
@@ -42,6 +49,11 @@ SCORED_THROUGH=$WW_T_SCORED
 # that the anomalous counts depend on the readings alone too.
 common=(--brokers "$WW_BROKERS" --train-size 0 --stats-interval 0 --commit-interval 200ms
   --window-size 4 --window-slide 2 --allowed-lateness 1s)
+# Count windows: 400 readings of a line every 200 (about half a second of
+# the 750 readings/s each line gets), panes of 200 readings per component.
+[ "${REPLAY_WINDOWS:-time}" = count ] &&
+  common=(--brokers "$WW_BROKERS" --train-size 0 --stats-interval 0 --commit-interval 200ms
+    --window-type count --window-size 400 --window-slide 200)
 run() { # NAME GROUP TOPIC-FLAGS... -- EXTRA...
   local name=$1 group=$2; shift 2
   start_bg "$name" "$PROC" "${common[@]}" --group "$group" "$@"
@@ -87,6 +99,11 @@ replayed=$(grep -ho 'replayed [0-9]* readings' "$WW_TMP"/stopped2.log "$WW_TMP"/
   awk '{s += $2} END {print s + 0}')
 echo "readings replayed by the restarts: $replayed" >&2
 check_ge "readings replayed by the restarts" "$replayed" 1
+if [ "${REPLAY_WINDOWS:-time}" = count ]; then
+  # Each restart took up both lines from their committed counts.
+  check_eq "lines whose count windows went on from their committed counts" \
+    "$(cat "$WW_TMP"/stopped2.log "$WW_TMP"/stopped3.log | grep -c 'count windows go on from reading' || true)" 4
+fi
 check_eq "readings replayed by the control" \
   "$(cat "$WW_TMP"/control*.log | grep -c 'replayed [0-9]* readings' || true)" 0
 

@@ -771,6 +771,204 @@ static void test_replay(void) {
   ww_config_destroy(cfg);
 }
 
+/* Two engines (A and B) on count windows of 6 readings every 3, rules only,
+ * capturing into \p a and \p b. @returns 0, or -1 (checked; all freed). */
+static int count_pair(ww_config_t **cfg, cap_t *a, cap_t *b, ww_proc_t **pa, ww_proc_t **pb) {
+  static ww_proc_output_t oa, ob;
+  const ww_factory_t *fac = factory(cfg);
+  ww_proc_conf_t pc;
+  char err[256];
+  CHECK(fac != NULL);
+  if (!fac)
+    return -1;
+  oa = (ww_proc_output_t){cap_produce, a, NULL, cap_alert_event, NULL};
+  ob = (ww_proc_output_t){cap_produce, b, NULL, cap_alert_event, NULL};
+  memset(a, 0, sizeof(*a));
+  memset(b, 0, sizeof(*b));
+  ww_proc_conf_defaults(&pc);
+  pc.window_type = WW_WINDOW_COUNT;
+  pc.window_size = 6;
+  pc.window_slide = 3;
+  pc.stuck_count = 0;
+  pc.model.train_size = 0;
+  *pa = ww_proc_new(fac, &pc, &oa, err, sizeof(err));
+  *pb = ww_proc_new(fac, &pc, &ob, err, sizeof(err));
+  CHECK(*pa != NULL && *pb != NULL);
+  if (*pa && *pb)
+    return 0;
+  ww_proc_destroy(*pa);
+  ww_proc_destroy(*pb);
+  ww_config_destroy(*cfg);
+  return -1;
+}
+
+/* Count windows change hands: A runs through; at the handover B takes A's
+ * committed counts (the text a commit keeps with the offset), is seeded with
+ * them less the readings it is about to replay, replays the last R readings
+ * and goes on live. B publishes what A published after the handover, window
+ * numbers included. */
+static void test_replay_counts(void) {
+  static cap_t a, b;
+  ww_config_t *cfg;
+  const ww_factory_t *fac;
+  ww_proc_conf_t pc;
+  ww_proc_output_t ob = {cap_produce, &b, NULL, cap_alert_event, NULL};
+  ww_proc_count_t counts[4];
+  int64_t line_replayed = 0, comp_replayed[WW_MAX_COMPONENTS + 1] = {0};
+  ww_proc_t *pa, *pb;
+  char err[256], text[1024];
+  const char *comps[] = {"Gearbox", "Generator"};
+  int64_t t0 = 1700000000000;
+  int mark = 0, li, ci[2], got;
+  const int n = 60, handover = 37, replay = 20;
+  if (count_pair(&cfg, &a, &b, &pa, &pb) != 0)
+    return;
+  fac = ww_config_factory(cfg);
+  li = ww_factory_line_find(fac, "turbine-line-2", strlen("turbine-line-2"));
+  ci[0] = ww_factory_component_find(fac, li, comps[0], strlen(comps[0]));
+  ci[1] = ww_factory_component_find(fac, li, comps[1], strlen(comps[1]));
+  CHECK(li >= 0 && ci[0] >= 0 && ci[1] >= 0);
+  if (li < 0 || ci[0] < 0 || ci[1] < 0)
+    goto done;
+  CHECK_INT_EQ(ww_proc_counts_save(pa, 0, text, sizeof(text)), 0); /* no line read yet */
+  for (int i = 0; i < n; i++) {
+    /* two components, unevenly: Generator every third reading */
+    int c = i % 3 == 2;
+    double t = i == 45 || i == 46 ? 45 : 20 + (double)(i % 5);
+    if (i == handover) {
+      size_t len = ww_proc_counts_save(pa, 0, text, sizeof(text));
+      CHECK(len > 0 && len < sizeof(text));
+      CHECK_STR_CONTAINS(text, "\"size\":6,\"slide\":3,");
+      CHECK_STR_CONTAINS(text, "{\"id\":\"turbine-line-2\",\"n\":37,\"w\":11,");
+      CHECK_STR_CONTAINS(text, "\"Gearbox\":25,\"Generator\":12");
+      CHECK_INT_EQ(ww_proc_counts_save(pa, 1, text + len + 1, sizeof(text) - len - 1), 0);
+      got = ww_proc_counts_parse(pb, text, len, counts, 4, err, sizeof(err));
+      CHECK_INT_EQ(got, 1);
+      if (got == 1) {
+        CHECK_INT_EQ(counts[0].line, li);
+        CHECK_INT_EQ(counts[0].added, 37);
+        CHECK_INT_EQ(counts[0].seq, 11);
+        CHECK_INT_EQ(counts[0].seen[ci[1]], 12);
+        CHECK_INT_EQ(ww_proc_counts_seed(pb, &counts[0], line_replayed, comp_replayed), 0);
+      }
+      /* the replay: the R readings before the handover */
+      ww_proc_replay_begin(pb);
+      for (int j = handover - replay; j < handover; j++) {
+        int cj = j % 3 == 2;
+        feed(pb, "turbine-line-2", comps[cj], t0 + j * 1000, 20 + (double)(j % 5),
+             50 + (double)(j % 3), 60, NULL, 0);
+      }
+      ww_proc_replay_end(pb);
+      CHECK_INT_EQ(b.n, 0);
+      mark = a.n;
+    }
+    if (i == handover - replay) { /* (what the seed is told the replay holds) */
+      line_replayed = replay;
+      for (int j = handover - replay; j < handover; j++)
+        comp_replayed[ci[j % 3 == 2]]++;
+    }
+    feed(pa, "turbine-line-2", comps[c], t0 + i * 1000, t, 50 + (double)(i % 3), 60, NULL, 0);
+    if (i >= handover)
+      feed(pb, "turbine-line-2", comps[c], t0 + i * 1000, t, 50 + (double)(i % 3), 60, NULL, 0);
+  }
+  CHECK(mark > 0);
+  CHECK_INT_EQ(b.n, a.n - mark);
+  for (int i = 0; i < b.n && mark + i < a.n; i++) {
+    CHECK_INT_EQ(b.m[i].out, a.m[mark + i].out);
+    /* The same windows and alerts; the same severities. A z-score can
+     * differ a little: the components' long-run spread (the floor of the
+     * z-score rule) learnt from 20 readings of history instead of 37. */
+    if (b.m[i].out == WW_OUT_SCORED) {
+      const char *sa = strstr(a.m[mark + i].val, "\"severity\""),
+                 *sb = strstr(b.m[i].val, "\"severity\"");
+      CHECK(sa && sb && strncmp(sa, sb, strcspn(sa, ",")) == 0);
+    } else
+      CHECK_STR_EQ(b.m[i].val, a.m[mark + i].val);
+  }
+  CHECK(b.per[WW_OUT_STATS] >= 7);
+  CHECK(b.per[WW_OUT_ALERTS] >= 1);
+  /* Counts of other windows, or of a line that has state, do not apply. */
+  ww_proc_conf_defaults(&pc);
+  pc.window_type = WW_WINDOW_COUNT;
+  pc.window_size = 8;
+  pc.window_slide = 3;
+  {
+    ww_proc_t *pc8 = ww_proc_new(fac, &pc, &ob, err, sizeof(err));
+    size_t len = strlen(text);
+    CHECK(pc8 != NULL);
+    if (pc8) {
+      CHECK_INT_EQ(ww_proc_counts_parse(pc8, text, len, counts, 4, err, sizeof(err)), -1);
+      CHECK_STR_CONTAINS(err, "not of 8 every 3");
+      ww_proc_destroy(pc8);
+    }
+    CHECK_INT_EQ(ww_proc_counts_parse(pb, "{\"ww_counts\":2}", 15, counts, 4, err, sizeof(err)),
+                 -1);
+    CHECK_INT_EQ(ww_proc_counts_parse(pb, text, len, counts, 4, err, sizeof(err)), 1);
+    CHECK_INT_EQ(ww_proc_counts_seed(pb, &counts[0], 0, comp_replayed), -1);
+  }
+done:
+  ww_proc_destroy(pa);
+  ww_proc_destroy(pb);
+  ww_config_destroy(cfg);
+}
+
+/* A batch run's end closes the open count windows, and they start again:
+ * the counts committed then say so (n 0), and a processor resuming from
+ * them keeps the replayed readings out of its windows (baselines only). */
+static void test_replay_counts_after_flush(void) {
+  static cap_t a, b;
+  ww_config_t *cfg;
+  const ww_factory_t *fac;
+  ww_proc_count_t counts[4];
+  int64_t comp_replayed[WW_MAX_COMPONENTS + 1] = {0};
+  ww_proc_t *pa, *pb;
+  char err[256], text[1024];
+  int64_t t0 = 1700000000000;
+  int mark, li, ci, stats_before;
+  const int n = 50, end = 29, replay = 20;
+  if (count_pair(&cfg, &a, &b, &pa, &pb) != 0)
+    return;
+  fac = ww_config_factory(cfg);
+  li = ww_factory_line_find(fac, "turbine-line-2", strlen("turbine-line-2"));
+  ci = ww_factory_component_find(fac, li, "Gearbox", strlen("Gearbox"));
+  CHECK(li >= 0 && ci >= 0);
+  if (li < 0 || ci < 0)
+    goto done;
+  for (int i = 0; i < end; i++)
+    feed(pa, "turbine-line-2", "Gearbox", t0 + i * 1000, 20 + (double)(i % 5), 50, 60, NULL, 0);
+  stats_before = a.per[WW_OUT_STATS];
+  ww_proc_finish(pa); /* 29 readings: windows closed at 6, 9, ..., 27; the end closes 25-29 */
+  CHECK_INT_EQ(a.per[WW_OUT_STATS], stats_before + 1);
+  CHECK(ww_proc_counts_save(pa, 0, text, sizeof(text)) < sizeof(text));
+  CHECK_STR_CONTAINS(text, "{\"id\":\"turbine-line-2\",\"n\":0,\"w\":9,\"c\":{\"Gearbox\":29},");
+  CHECK_INT_EQ(ww_proc_counts_parse(pb, text, strlen(text), counts, 4, err, sizeof(err)), 1);
+  comp_replayed[ci] = replay;
+  CHECK_INT_EQ(ww_proc_counts_seed(pb, &counts[0], replay, comp_replayed), 0);
+  ww_proc_replay_begin(pb);
+  for (int j = end - replay; j < end; j++)
+    feed(pb, "turbine-line-2", "Gearbox", t0 + j * 1000, 20 + (double)(j % 5), 50, 60, NULL, 0);
+  ww_proc_replay_end(pb);
+  CHECK_INT_EQ(b.n, 0);
+  mark = a.n;
+  for (int i = end; i < n; i++) {
+    double t = i == 40 || i == 41 ? 45 : 20 + (double)(i % 5);
+    feed(pa, "turbine-line-2", "Gearbox", t0 + i * 1000, t, 50, 60, NULL, 0);
+    feed(pb, "turbine-line-2", "Gearbox", t0 + i * 1000, t, 50, 60, NULL, 0);
+  }
+  /* the windows after the end: from the 30th reading on, window_seq 9 first */
+  CHECK_INT_EQ(b.n, a.n - mark);
+  for (int i = 0; i < b.n && mark + i < a.n; i++)
+    if (b.m[i].out == WW_OUT_STATS)
+      CHECK_STR_EQ(b.m[i].val, a.m[mark + i].val);
+  CHECK_INT_EQ(b.per[WW_OUT_STATS], 6); /* closed at 6, 9, ..., 21 readings after the end */
+  if (nth(&b, WW_OUT_STATS, 0))
+    CHECK_STR_CONTAINS(nth(&b, WW_OUT_STATS, 0)->val, "\"window_seq\":9,");
+done:
+  ww_proc_destroy(pa);
+  ww_proc_destroy(pb);
+  ww_config_destroy(cfg);
+}
+
 int main(void) {
   RUN(test_count_windows_and_alerts);
   RUN(test_stuck_and_model);
@@ -780,5 +978,7 @@ int main(void) {
   RUN(test_summary_after_rewind_false_alert);
   RUN(test_no_grading);
   RUN(test_replay);
+  RUN(test_replay_counts);
+  RUN(test_replay_counts_after_flush);
   return WW_TEST_RESULT();
 }

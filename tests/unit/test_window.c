@@ -99,6 +99,54 @@ static void test_count_hopping(void) {
   ww_window_destroy(win);
 }
 
+/* A count window that goes on from a count (ww_window_set_count()): A takes
+ * readings 1-11; B is told that 2 readings came before (window_seq 0 next)
+ * and takes readings 3-11. From the first window whose readings B all has
+ * (3-6), B closes A's windows. */
+static void test_count_resume(void) {
+  cap_t a = {0}, b = {0};
+  ww_window_t *wa = mk(WW_WINDOW_COUNT, 4, 2, 0), *wb = mk(WW_WINDOW_COUNT, 4, 2, 0);
+  ww_window_t *wt = mk(WW_WINDOW_TIME, 4000, 0, 0);
+  int64_t seq = -1;
+  CHECK(wa != NULL && wb != NULL && wt != NULL);
+  if (!wa || !wb || !wt) {
+    ww_window_destroy(wa);
+    ww_window_destroy(wb);
+    ww_window_destroy(wt);
+    return;
+  }
+  CHECK_INT_EQ(ww_window_set_count(wt, 2, 0), -1); /* time windows: no */
+  CHECK_INT_EQ(ww_window_count(wt, NULL), -1);
+  CHECK_INT_EQ(ww_window_set_count(wb, 2, 0), 0);
+  for (int i = 1; i <= 11; i++) {
+    add(wa, i * 1000, i, 0, &a);
+    if (i >= 3)
+      add(wb, i * 1000, i, 0, &b);
+  }
+  /* A: 1-4, 3-6, 5-8, 7-10; B: [3, 4] (all it had), 3-6, 5-8, 7-10 */
+  CHECK_INT_EQ(a.n, 4);
+  CHECK_INT_EQ(b.n, 4);
+  CHECK_INT_EQ(b.w[0].seq, 0);
+  CHECK_INT_EQ(b.w[0].count, 2);
+  for (int k = 1; k < 4 && k < b.n; k++) {
+    CHECK_INT_EQ(b.w[k].seq, a.w[k].seq);
+    CHECK_INT_EQ(b.w[k].count, 4);
+    CHECK_DBL_NEAR(b.w[k].stats[0].mean, a.w[k].stats[0].mean, 0);
+  }
+  CHECK_INT_EQ(ww_window_count(wa, &seq), 11);
+  CHECK_INT_EQ(seq, 4);
+  CHECK_INT_EQ(ww_window_count(wb, &seq), 11);
+  CHECK_INT_EQ(seq, 4);
+  CHECK_INT_EQ(ww_window_set_count(wb, 20, 4), -1); /* it holds readings */
+  /* The end closes what is open and starts the windows again, numbering on. */
+  CHECK_INT_EQ(ww_window_flush(wa, on_close, &a), 1);
+  CHECK_INT_EQ(ww_window_count(wa, &seq), 0);
+  CHECK_INT_EQ(seq, 5);
+  ww_window_destroy(wa);
+  ww_window_destroy(wb);
+  ww_window_destroy(wt);
+}
+
 static void test_time_tumbling(void) {
   cap_t c = {0};
   ww_window_t *win = mk(WW_WINDOW_TIME, 10000, 0, 0);
@@ -239,6 +287,7 @@ static void test_reset(void) {
 int main(void) {
   RUN(test_count_tumbling);
   RUN(test_count_hopping);
+  RUN(test_count_resume);
   RUN(test_time_tumbling);
   RUN(test_time_late);
   RUN(test_time_hopping);

@@ -154,7 +154,8 @@ void ww_kafka_resolve_beginning(rd_kafka_t *rk, rd_kafka_topic_partition_list_t 
  *        the committed offset (ww_kafka_committed(), within \p committed_ms), or,
  *        with nothing committed, the low watermark (auto.offset.reset=earliest,
  *        through ww_kafka_resolve_beginning(), within \p watermark_ms each: a
- *        watermark not read only leaves RD_KAFKA_OFFSET_BEGINNING).
+ *        watermark not read only leaves RD_KAFKA_OFFSET_BEGINNING). The
+ *        metadata committed with an offset comes with it.
  * @returns 0, or the error that kept the committed offsets from being read,
  *          with \p parts unchanged.
  */

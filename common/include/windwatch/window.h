@@ -83,6 +83,21 @@ int64_t ww_window_watermark(const ww_window_t *win);
 size_t ww_window_pending(const ww_window_t *win);
 
 /**
+ * @brief Count windows: go on as if \p added readings had been added since
+ *        the windows (re)started, with \p seq the next window's window_seq:
+ *        for a processor that takes over a line and replays the readings
+ *        since a committed count (ww_window_count()). Windows that then
+ *        close before the buffer holds `size` readings summarise what it holds.
+ * @returns 0, or -1 for time windows, a buffer not empty or a count < 0.
+ */
+int ww_window_set_count(ww_window_t *win, int64_t added, int64_t seq);
+/** @returns the readings added to count windows since creation, a reset, a
+ *  flush (which starts them again, window_seq going on) or a
+ *  ww_window_set_count() (which counts them too), with the next window's
+ *  window_seq in \p seq (if not NULL); -1 for time windows. */
+int64_t ww_window_count(const ww_window_t *win, int64_t *seq);
+
+/**
  * @brief Add one reading and close every window it completes, calling \p cb for each.
  * @param values n_values values; only those with their bit set in \p present are used.
  * @returns WW_OK, WW_ERR_RANGE if the reading is late (nothing changed),
