@@ -48,8 +48,8 @@ size_t ww_proc_counts_save(const ww_proc_t *proc, int32_t partition, char *buf, 
   } while (0)
   if (proc->conf.window_type != WW_WINDOW_COUNT)
     return 0;
-  PUT("{\"ww_counts\":%d,\"size\":%" PRId64 ",\"slide\":%" PRId64 ",\"lines\":[",
-      WW_COUNTS_VERSION, proc->conf.window_size, slide_of(proc));
+  PUT("{\"ww_counts\":%d,\"size\":%" PRId64 ",\"slide\":%" PRId64 ",\"lines\":[", WW_COUNTS_VERSION,
+      proc->conf.window_size, slide_of(proc));
   for (int li = 0; li < proc->fac->n_lines; li++) {
     const line_t *ln = &proc->lines[li];
     const ww_line_def_t *ld = &proc->fac->lines[li];
@@ -59,8 +59,8 @@ size_t ww_proc_counts_save(const ww_proc_t *proc, int32_t partition, char *buf, 
       continue;
     added = ww_window_count(ln->win, &seq);
     /* (ids hold no '"', '\\' or control characters: config.c checks them) */
-    PUT("%s{\"id\":\"%s\",\"n\":%" PRId64 ",\"w\":%" PRId64 ",\"c\":{", lines++ ? "," : "",
-        ld->id, added, seq);
+    PUT("%s{\"id\":\"%s\",\"n\":%" PRId64 ",\"w\":%" PRId64 ",\"c\":{", lines++ ? "," : "", ld->id,
+        added, seq);
     for (int c = 0; c < ld->n_components; c++) {
       if (ln->comps[c].seen == 0)
         continue;
@@ -74,16 +74,18 @@ size_t ww_proc_counts_save(const ww_proc_t *proc, int32_t partition, char *buf, 
   return lines > 0 ? n : 0;
 }
 
-/* Whether \p v is a JSON integer >= 0; it goes to \p out. */
+/* Whether \p v is a JSON integer in 0..2^53 (far more readings than a
+ * stream will see, and room to count on); it goes to \p out. */
 static int count_of(json_t *v, int64_t *out) {
-  if (!json_is_integer(v) || json_integer_value(v) < 0)
+  if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+      json_integer_value(v) > ((json_int_t)1 << 53))
     return 0;
   *out = (int64_t)json_integer_value(v);
   return 1;
 }
 
-int ww_proc_counts_parse(const ww_proc_t *proc, const char *text, size_t len,
-                         ww_proc_count_t *out, int max, char *errstr, size_t errstr_size) {
+int ww_proc_counts_parse(const ww_proc_t *proc, const char *text, size_t len, ww_proc_count_t *out,
+                         int max, char *errstr, size_t errstr_size) {
   json_error_t jerr;
   json_t *root = json_loadb(text, len, 0, &jerr), *lines, *l;
   size_t i;
