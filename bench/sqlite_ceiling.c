@@ -8,9 +8,12 @@
  *   sqlite_ceiling insert DB IN.jsonl BATCH
  *       decode every sensor-scored message of IN.jsonl (one per line) into
  *       memory first (not timed), open DB with ww_db_open_rw() (not timed),
- *       then time one prepared INSERT into sensor_readings per row, the
- *       sink's columns, with a transaction every BATCH rows. No Kafka, no
- *       offsets, no rollups: the ceiling of SQLite itself on this machine.
+ *       then time prepared INSERTs into sensor_readings of ROWS_PER_INSERT
+ *       rows each (as the sink does; one-row INSERTs for the rest of a
+ *       transaction), the sink's columns, with a transaction every BATCH
+ *       rows. No Kafka, no offsets, no rollups: the ceiling of SQLite itself
+ *       on this machine. ROWS_PER_INSERT=1 in the environment times one-row
+ *       INSERTs only.
  *       Prints {"rows","insert_s","rows_per_s","maxrss_kb"} on stdout.
  */
 #define _GNU_SOURCE
@@ -47,6 +50,21 @@ static const char SQL_INS[] =
     "anomaly_score, severity, model_version, zscore, injected_anomaly, episode_id, "
     "src_partition, src_offset) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
     "?17,?18)";
+
+#define MAX_ROWS_PER_INSERT 50 /* the sink's WW_SINK_ROWS_PER_INSERT */
+#define COLS                18
+
+/* SQL_INS with \p k rows of values. */
+static const char *sql_rows(int k) {
+  static char sql[sizeof(SQL_INS) + MAX_ROWS_PER_INSERT * COLS * 8];
+  size_t n = (size_t)(strstr(SQL_INS, "VALUES(") + strlen("VALUES") - SQL_INS);
+  memcpy(sql, SQL_INS, n);
+  for (int r = 0; r < k; r++)
+    for (int c = 1; c <= COLS; c++)
+      n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?%d%s", c == 1 ? (r ? ",(" : "(") : "",
+                            r * COLS + c, c == COLS ? ")" : ",");
+  return sql;
+}
 
 static double now_s(void) {
   struct timespec ts;
@@ -130,9 +148,11 @@ static int insert(const char *db_path, const char *in, long batch) {
   ww_config_t *cfg = defaults();
   const ww_factory_t *fac;
   sqlite3 *db = NULL;
-  sqlite3_stmt *st = NULL;
+  sqlite3_stmt *one = NULL, *many = NULL, *st;
   row_t *rows = NULL;
-  char err[512], ts[40];
+  char err[512], ts[MAX_ROWS_PER_INSERT][40];
+  const char *env = getenv("ROWS_PER_INSERT");
+  int k = env ? atoi(env) : MAX_ROWS_PER_INSERT, pend = 0;
   struct rusage ru;
   double t0, secs;
   long n;
@@ -145,43 +165,57 @@ static int insert(const char *db_path, const char *in, long batch) {
     fprintf(stderr, "sqlite_ceiling: no rows in '%s'\n", in);
     goto done;
   }
+  if (k < 1 || k > MAX_ROWS_PER_INSERT) {
+    fprintf(stderr, "sqlite_ceiling: ROWS_PER_INSERT must be 1..%d\n", MAX_ROWS_PER_INSERT);
+    goto done;
+  }
   if (!(db = ww_db_open_rw(db_path, fac, err, sizeof(err))) ||
-      ww_db_prepare(db, SQL_INS, &st, err, sizeof(err)) != 0) {
+      ww_db_prepare(db, SQL_INS, &one, err, sizeof(err)) != 0 ||
+      ww_db_prepare(db, sql_rows(k), &many, err, sizeof(err)) != 0) {
     fprintf(stderr, "sqlite_ceiling: %s\n", err);
     goto done;
   }
   t0 = now_s();
   for (long i = 0; i < n; i++) {
     const row_t *r = &rows[i];
+    int o = pend * COLS;
     if (i % batch == 0 && ww_db_exec(db, "BEGIN", err, sizeof(err)) != 0)
       goto sql_err;
-    ww_ts_format(r->ts_ms, ts, sizeof(ts));
-    sqlite3_bind_text(st, 1, ts, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, r->ts_ms);
-    sqlite3_bind_text(st, 3, fac->lines[r->line_idx].id, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, r->comp, -1, SQLITE_STATIC);
+    /* Rows go into the k-row INSERT while a whole one fits before the
+     * transaction ends; the rest one at a time. */
+    st = pend > 0 || ((i % batch) + k <= batch && i + k <= n) ? many : one;
+    if (st == one)
+      o = 0;
+    ww_ts_format(r->ts_ms, ts[pend], sizeof(ts[pend]));
+    sqlite3_bind_text(st, o + 1, ts[pend], -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, o + 2, r->ts_ms);
+    sqlite3_bind_text(st, o + 3, fac->lines[r->line_idx].id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, o + 4, r->comp, -1, SQLITE_STATIC);
     if (r->seq >= 0)
-      sqlite3_bind_int64(st, 5, r->seq);
+      sqlite3_bind_int64(st, o + 5, r->seq);
     else
-      sqlite3_bind_null(st, 5);
-    for (int k = 0; k < 3; k++)
-      sqlite3_bind_double(st, 6 + k, r->v[k]);
-    sqlite3_bind_null(st, 9);
-    sqlite3_bind_int(st, 10, r->sev != WW_SEV_NORMAL);
-    sqlite3_bind_double(st, 11, r->score);
-    sqlite3_bind_text(st, 12, ww_severity_name((ww_severity_t)r->sev), -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 13, r->model);
-    sqlite3_bind_double(st, 14, r->z);
+      sqlite3_bind_null(st, o + 5);
+    for (int c = 0; c < 3; c++)
+      sqlite3_bind_double(st, o + 6 + c, r->v[c]);
+    sqlite3_bind_null(st, o + 9);
+    sqlite3_bind_int(st, o + 10, r->sev != WW_SEV_NORMAL);
+    sqlite3_bind_double(st, o + 11, r->score);
+    sqlite3_bind_text(st, o + 12, ww_severity_name((ww_severity_t)r->sev), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, o + 13, r->model);
+    sqlite3_bind_double(st, o + 14, r->z);
     if (r->injected[0])
-      sqlite3_bind_text(st, 15, r->injected, -1, SQLITE_STATIC);
+      sqlite3_bind_text(st, o + 15, r->injected, -1, SQLITE_STATIC);
     else
-      sqlite3_bind_null(st, 15);
+      sqlite3_bind_null(st, o + 15);
     if (r->episode)
-      sqlite3_bind_int64(st, 16, r->episode);
+      sqlite3_bind_int64(st, o + 16, r->episode);
     else
-      sqlite3_bind_null(st, 16);
-    sqlite3_bind_int(st, 17, 0);
-    sqlite3_bind_int64(st, 18, i);
+      sqlite3_bind_null(st, o + 16);
+    sqlite3_bind_int(st, o + 17, 0);
+    sqlite3_bind_int64(st, o + 18, i);
+    if (st == many && ++pend < k)
+      continue;
+    pend = 0;
     if (sqlite3_step(st) != SQLITE_DONE) {
       snprintf(err, sizeof(err), "insert: %s", sqlite3_errmsg(db));
       goto sql_err;
@@ -201,7 +235,8 @@ static int insert(const char *db_path, const char *in, long batch) {
 sql_err:
   fprintf(stderr, "sqlite_ceiling: %s\n", err);
 done:
-  sqlite3_finalize(st);
+  sqlite3_finalize(one);
+  sqlite3_finalize(many);
   ww_db_close(db);
   free(rows);
   ww_config_destroy(cfg);

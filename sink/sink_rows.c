@@ -103,80 +103,56 @@ void ww_sink_predecode(const ww_factory_t *fac, const ww_sink_msg_t *m, ww_sink_
   }
 }
 
-int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
-                         char *errstr, size_t errstr_size) {
-  sqlite3_stmt *s = st->ins_reading;
+/* Bind one queued reading to the values ?o+1 .. ?o+18 of \p s. */
+static void bind_reading(ww_sink_store_t *st, sqlite3_stmt *s, int o, const ww__sink_pend_t *p) {
   const ww_factory_t *fac = st->fac;
-  ww_sink_pre_t local;
-  const ww_sink_pre_t *pre = m->pre;
-  const ww_reading_t *rp;
-  const ww_score_t *scp;
-  char extra[WW_MAX_SENSORS * (WW_ID_MAX + 32) + 4];
-  size_t xo = 0;
-  int done;
-
-  if (!pre) {
-    ww_sink_predecode(fac, m, &local);
-    pre = &local;
-  }
-  if (pre->reason != WW_DLQ_NONE)
-    return ww__sink_row_dead(st, m, ww_dlq_reason_name((ww_dlq_reason_t)pre->reason), pre->why, c,
-                             errstr, errstr_size);
-  rp = &pre->r;
-  scp = &pre->sc;
-
+  const ww_sink_pre_t *pre = p->pre;
+  const ww_reading_t *rp = &pre->r;
+  const ww_score_t *scp = &pre->sc;
   /* Explicit lengths: SQLite would otherwise measure every string again. */
-  sqlite3_bind_text(s, 1, pre->ts, pre->ts_len, SQLITE_STATIC);
-  sqlite3_bind_int64(s, 2, rp->ts_ms);
-  sqlite3_bind_text(s, 3, fac->lines[rp->line_idx].id, st->line_len[rp->line_idx], SQLITE_STATIC);
-  sqlite3_bind_text(s, 4, rp->component_id, pre->comp_len, SQLITE_STATIC);
+  sqlite3_bind_text(s, o + 1, pre->ts, pre->ts_len, SQLITE_STATIC);
+  sqlite3_bind_int64(s, o + 2, rp->ts_ms);
+  sqlite3_bind_text(s, o + 3, fac->lines[rp->line_idx].id, st->line_len[rp->line_idx],
+                    SQLITE_STATIC);
+  sqlite3_bind_text(s, o + 4, rp->component_id, pre->comp_len, SQLITE_STATIC);
   if (rp->seq >= 0)
-    sqlite3_bind_int64(s, 5, rp->seq);
+    sqlite3_bind_int64(s, o + 5, rp->seq);
   else
-    sqlite3_bind_null(s, 5);
+    sqlite3_bind_null(s, o + 5);
   for (int col = 0; col < 3; col++)
-    sqlite3_bind_null(s, 6 + col);
-  for (int i = 0; i < fac->n_sensors; i++) {
-    if (!(rp->present & (1u << i)))
-      continue;
-    if (st->col_of_sensor[i] >= 0) {
-      sqlite3_bind_double(s, 6 + st->col_of_sensor[i], rp->values[i]);
-    } else {
-      /* Sensor names come from the validated config: no characters to escape. */
-      int k = snprintf(extra + xo, sizeof(extra) - xo, "%s\"%s\":%.17g", xo ? "," : "{",
-                       fac->sensors[i].name, rp->values[i]);
-      if (k > 0 && (size_t)k < sizeof(extra) - xo)
-        xo += (size_t)k;
-    }
-  }
-  if (xo) {
-    snprintf(extra + xo, sizeof(extra) - xo, "}");
-    sqlite3_bind_text(s, 9, extra, -1, SQLITE_STATIC);
-  } else {
-    sqlite3_bind_null(s, 9);
-  }
-  sqlite3_bind_int(s, 10, scp->severity != WW_SEV_NORMAL);
-  sqlite3_bind_double(s, 11, scp->anomaly_score);
-  sqlite3_bind_text(s, 12, ww_severity_name(scp->severity),
+    sqlite3_bind_null(s, o + 6 + col);
+  for (int i = 0; i < fac->n_sensors; i++)
+    if ((rp->present & (1u << i)) && st->col_of_sensor[i] >= 0)
+      sqlite3_bind_double(s, o + 6 + st->col_of_sensor[i], rp->values[i]);
+  if (p->extra[0])
+    sqlite3_bind_text(s, o + 9, p->extra, -1, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, o + 9);
+  sqlite3_bind_int(s, o + 10, scp->severity != WW_SEV_NORMAL);
+  sqlite3_bind_double(s, o + 11, scp->anomaly_score);
+  sqlite3_bind_text(s, o + 12, ww_severity_name(scp->severity),
                     scp->severity <= WW_SEV_CRITICAL ? st->sev_len[scp->severity] : -1,
                     SQLITE_STATIC);
-  sqlite3_bind_int64(s, 13, scp->model_version);
-  sqlite3_bind_double(s, 14, scp->zscore);
+  sqlite3_bind_int64(s, o + 13, scp->model_version);
+  sqlite3_bind_double(s, o + 14, scp->zscore);
   if (rp->injected_anomaly[0])
-    sqlite3_bind_text(s, 15, rp->injected_anomaly, -1, SQLITE_STATIC);
+    sqlite3_bind_text(s, o + 15, rp->injected_anomaly, -1, SQLITE_STATIC);
   else
-    sqlite3_bind_null(s, 15);
+    sqlite3_bind_null(s, o + 15);
   if (rp->episode_id)
-    sqlite3_bind_int64(s, 16, rp->episode_id);
+    sqlite3_bind_int64(s, o + 16, rp->episode_id);
   else
-    sqlite3_bind_null(s, 16);
-  sqlite3_bind_int(s, 17, m->partition);
-  sqlite3_bind_int64(s, 18, m->offset);
-  done = step_row(st, s, m, c, errstr, errstr_size);
-  if (done <= 0)
-    return -done;
+    sqlite3_bind_null(s, o + 16);
+  sqlite3_bind_int(s, o + 17, p->m->partition);
+  sqlite3_bind_int64(s, o + 18, p->m->offset);
+}
+
+/* A queued reading is in the table: count it and add it to the rollups. */
+static int reading_stored(ww_sink_store_t *st, const ww__sink_pend_t *p, ww_sink_counts_t *c,
+                          char *errstr, size_t errstr_size) {
+  const ww_reading_t *rp = &p->pre->r;
   c->readings++;
-  for (int i = 0; i < fac->n_sensors; i++) {
+  for (int i = 0; i < st->fac->n_sensors; i++) {
     int rc;
     if (!(rp->present & (1u << i)))
       continue;
@@ -184,6 +160,80 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
     if (rc)
       return rc;
   }
+  return 0;
+}
+
+int ww__sink_readings_flush(ww_sink_store_t *st, ww_sink_counts_t *c, char *errstr,
+                            size_t errstr_size) {
+  int k = st->n_pend, rc;
+  st->n_pend = 0;
+  if (k == WW_SINK_ROWS_PER_INSERT) {
+    for (int i = 0; i < k; i++)
+      bind_reading(st, st->ins_readings, i * WW_SINK_READING_COLS, &st->pend[i]);
+    rc = sqlite3_step(st->ins_readings);
+    sqlite3_reset(st->ins_readings);
+    if (rc == SQLITE_DONE) {
+      for (int i = 0; i < k; i++)
+        if ((rc = reading_stored(st, &st->pend[i], c, errstr, errstr_size)) != 0)
+          return rc;
+      return 0;
+    }
+    if ((rc & 0xff) != SQLITE_CONSTRAINT) {
+      snprintf(errstr, errstr_size,
+               "sqlite: cannot store messages from %s [%d] at offsets %lld to %lld: %s",
+               st->pend[0].m->topic, (int)st->pend[0].m->partition,
+               (long long)st->pend[0].m->offset, (long long)st->pend[k - 1].m->offset,
+               sqlite3_errmsg(st->db));
+      return rc;
+    }
+    /* The database refused a row (nothing of the statement is stored): one
+     * at a time again, so that only that message becomes a dead letter. */
+  }
+  for (int i = 0; i < k; i++) {
+    int done;
+    bind_reading(st, st->ins_reading, 0, &st->pend[i]);
+    done = step_row(st, st->ins_reading, st->pend[i].m, c, errstr, errstr_size);
+    if (done < 0)
+      return -done;
+    if (done == 1 && (rc = reading_stored(st, &st->pend[i], c, errstr, errstr_size)) != 0)
+      return rc;
+  }
+  return 0;
+}
+
+int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
+                         char *errstr, size_t errstr_size) {
+  const ww_factory_t *fac = st->fac;
+  ww__sink_pend_t *p = &st->pend[st->n_pend];
+  const ww_sink_pre_t *pre = m->pre;
+  size_t xo = 0;
+
+  if (!pre) {
+    ww_sink_predecode(fac, m, &p->local);
+    pre = &p->local;
+  }
+  if (pre->reason != WW_DLQ_NONE)
+    return ww__sink_row_dead(st, m, ww_dlq_reason_name((ww_dlq_reason_t)pre->reason), pre->why, c,
+                             errstr, errstr_size);
+  p->m = m;
+  p->pre = pre;
+  /* Sensors without a column of their own go to extra_values. Sensor names
+   * come from the validated config: no characters to escape. */
+  for (int i = 0; i < fac->n_sensors; i++) {
+    int k;
+    if (!(pre->r.present & (1u << i)) || st->col_of_sensor[i] >= 0)
+      continue;
+    k = snprintf(p->extra + xo, sizeof(p->extra) - xo, "%s\"%s\":%.17g", xo ? "," : "{",
+                 fac->sensors[i].name, pre->r.values[i]);
+    if (k > 0 && (size_t)k < sizeof(p->extra) - xo)
+      xo += (size_t)k;
+  }
+  if (xo)
+    snprintf(p->extra + xo, sizeof(p->extra) - xo, "}");
+  else
+    p->extra[0] = '\0';
+  if (++st->n_pend == WW_SINK_ROWS_PER_INSERT)
+    return ww__sink_readings_flush(st, c, errstr, errstr_size);
   return 0;
 }
 

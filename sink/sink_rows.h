@@ -7,6 +7,20 @@
 #include "sink_store.h"
 
 #define WW_SINK_ROLLUP_SLOTS 512 /* (line, sensor, minute) cells summed in memory per flush */
+/* sensor_readings rows per INSERT statement: 50 rows of 18 values stay under
+ * SQLite's oldest default limit of 999 variables. One statement of many rows
+ * costs SQLite far less per row than as many one-row statements. */
+#define WW_SINK_ROWS_PER_INSERT 50
+#define WW_SINK_READING_COLS    18
+#define WW_SINK_EXTRA_MAX       (WW_MAX_SENSORS * (WW_ID_MAX + 32) + 4)
+
+/* A reading waiting for its multi-row INSERT. */
+typedef struct ww__sink_pend_s {
+  const ww_sink_msg_t *m;        /* borrowed from the batch */
+  const ww_sink_pre_t *pre;      /* m->pre, or &local */
+  ww_sink_pre_t local;           /* decoded here when the message came without */
+  char extra[WW_SINK_EXTRA_MAX]; /* extra_values JSON, "" for none */
+} ww__sink_pend_t;
 
 /* One one-minute rollup cell being summed before it is upserted. */
 typedef struct ww__sink_rollup_s {
@@ -28,7 +42,8 @@ typedef struct ww__sink_part_s {
 struct ww_sink_store_s {
   sqlite3 *db;                       /* borrowed */
   const ww_factory_t *fac;           /* borrowed */
-  sqlite3_stmt *ins_reading;         /* sensor_readings insert */
+  sqlite3_stmt *ins_reading;         /* sensor_readings insert, one row */
+  sqlite3_stmt *ins_readings;        /* the same, WW_SINK_ROWS_PER_INSERT rows */
   sqlite3_stmt *ins_window;          /* window_stats insert */
   sqlite3_stmt *up_alert;            /* alerts upsert, newest event wins */
   sqlite3_stmt *up_model;            /* models upsert by (line, version) */
@@ -43,6 +58,8 @@ struct ww_sink_store_s {
   struct ww__sink_part_s *parts;     /* partitions touched by the batch being applied (owned) */
   int n_parts, cap_parts;            /* used and allocated entries of parts[] */
   int n_rollup;                      /* used entries of rollup[] */
+  int n_pend;                        /* used entries of pend[] */
+  ww__sink_pend_t pend[WW_SINK_ROWS_PER_INSERT]; /* readings not inserted yet */
   ww__sink_rollup_t rollup[WW_SINK_ROLLUP_SLOTS];
 };
 
@@ -54,6 +71,10 @@ struct ww_sink_store_s {
  */
 int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
                          char *errstr, size_t errstr_size);
+/* Insert the readings ww__sink_row_reading() queued (it does so itself each
+ * WW_SINK_ROWS_PER_INSERT of them; the store at the end of a batch). */
+int ww__sink_readings_flush(ww_sink_store_t *st, ww_sink_counts_t *c, char *errstr,
+                            size_t errstr_size);
 int ww__sink_row_window(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,
                         char *errstr, size_t errstr_size);
 int ww__sink_row_alert(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_counts_t *c,

@@ -57,6 +57,19 @@ static const char SQL_UP_ROLLUP[] =
     "count=readings_rollup_1m.count+excluded.count, sum=readings_rollup_1m.sum+excluded.sum, "
     "min=min(readings_rollup_1m.min, excluded.min), max=max(readings_rollup_1m.max, excluded.max)";
 
+/* SQL_INS_READING with WW_SINK_ROWS_PER_INSERT rows of values. */
+static int prepare_multi(sqlite3 *db, sqlite3_stmt **st, char *errstr, size_t errstr_size) {
+  const char *values = strstr(SQL_INS_READING, "VALUES(") + strlen("VALUES");
+  char sql[sizeof(SQL_INS_READING) + WW_SINK_ROWS_PER_INSERT * WW_SINK_READING_COLS * 8];
+  size_t n = (size_t)(values - SQL_INS_READING);
+  memcpy(sql, SQL_INS_READING, n);
+  for (int r = 0; r < WW_SINK_ROWS_PER_INSERT; r++)
+    for (int k = 1; k <= WW_SINK_READING_COLS; k++)
+      n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?%d%s", k == 1 ? (r ? ",(" : "(") : "",
+                            r * WW_SINK_READING_COLS + k, k == WW_SINK_READING_COLS ? ")" : ",");
+  return ww_db_prepare(db, sql, st, errstr, errstr_size);
+}
+
 ww_err_t ww_sink_sqlite_err(int rc) {
   switch (rc & 0xff) {
   case SQLITE_OK:
@@ -94,6 +107,7 @@ ww_sink_store_t *ww_sink_store_new(sqlite3 *db, const ww_factory_t *fac, char *e
                                                        : -1;
   }
   if (ww_db_prepare(db, SQL_INS_READING, &st->ins_reading, errstr, errstr_size) != 0 ||
+      prepare_multi(db, &st->ins_readings, errstr, errstr_size) != 0 ||
       ww_db_prepare(db, SQL_INS_WINDOW, &st->ins_window, errstr, errstr_size) != 0 ||
       ww_db_prepare(db, SQL_UP_ALERT, &st->up_alert, errstr, errstr_size) != 0 ||
       ww_db_prepare(db, SQL_UP_MODEL, &st->up_model, errstr, errstr_size) != 0 ||
@@ -112,6 +126,7 @@ void ww_sink_store_destroy(ww_sink_store_t *st) {
   if (!st)
     return;
   sqlite3_finalize(st->ins_reading);
+  sqlite3_finalize(st->ins_readings);
   sqlite3_finalize(st->ins_window);
   sqlite3_finalize(st->up_alert);
   sqlite3_finalize(st->up_model);
@@ -209,6 +224,7 @@ ww_err_t ww_sink_store_apply(ww_sink_store_t *st, const ww_sink_msg_t *msgs, siz
   memset(&c, 0, sizeof(c));
   st->n_parts = 0;
   st->n_rollup = 0;
+  st->n_pend = 0;
   errstr[0] = '\0';
   rc = sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
   if (rc != SQLITE_OK) {
@@ -244,7 +260,8 @@ ww_err_t ww_sink_store_apply(ww_sink_store_t *st, const ww_sink_msg_t *msgs, siz
     if (rc)
       goto err;
   }
-  if ((rc = ww__sink_rollup_flush(st, errstr, errstr_size)) != 0)
+  if ((rc = ww__sink_readings_flush(st, &c, errstr, errstr_size)) != 0 ||
+      (rc = ww__sink_rollup_flush(st, errstr, errstr_size)) != 0)
     goto err;
   if ((rc = put_offsets(st)) != 0) {
     snprintf(errstr, errstr_size, "sqlite: cannot store Kafka offsets: %s", sqlite3_errmsg(st->db));
@@ -264,5 +281,6 @@ err:
   if (!sqlite3_get_autocommit(st->db))
     sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
   st->n_rollup = 0;
+  st->n_pend = 0;
   return ww_sink_sqlite_err(rc);
 }

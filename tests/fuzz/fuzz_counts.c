@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   int64_t none[WW_MAX_COMPONENTS + 1] = {0};
   ww_proc_t *proc;
   int n;
-  if (!cfg && !(cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 1, argv, err,
-                                          sizeof(err))))
+  if (!cfg &&
+      !(cfg = ww_config_load_yaml(WW_ROLE_PROCESSOR, NULL, 0, NULL, 1, argv, err, sizeof(err))))
     abort();
   ww_proc_conf_defaults(&pc);
   pc.window_type = WW_WINDOW_COUNT;
@@ -62,8 +62,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                            ld->id, ld->components[0]);
     ww_proc_message(proc, text, len, &src);
     /* the line reads from partition 0 now: its counts went on by one */
-    if (ww_proc_counts_save(proc, 0, text, sizeof(text)) >= sizeof(text) ||
-        !strstr(text, "\"n\":"))
+    if (ww_proc_counts_save(proc, 0, text, sizeof(text)) >= sizeof(text) || !strstr(text, "\"n\":"))
       abort();
   }
   ww_proc_destroy(proc);

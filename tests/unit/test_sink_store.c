@@ -182,6 +182,42 @@ done:
   ww_db_close(db);
 }
 
+/* Readings go in 50 at a time (one INSERT of 50 rows). A row the database
+ * refuses fails its whole statement: those rows go in one at a time again,
+ * and only the refused one becomes a dead letter. */
+static void test_refused_row(void) {
+  sqlite3 *db = open_db();
+  char errstr[256];
+  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_counts_t c;
+  CHECK(st != NULL);
+  if (!st)
+    goto done;
+  CHECK_INT_EQ(sqlite3_exec(db,
+                            "CREATE TRIGGER refuse77 BEFORE INSERT ON sensor_readings "
+                            "WHEN NEW.sequence_number = 77 BEGIN SELECT RAISE(ABORT, 'no 77'); END",
+                            NULL, NULL, NULL),
+               SQLITE_OK);
+  memset(&c, 0, sizeof(c));
+  make_readings(ww_now_ms() - 600000);
+  CHECK_INT_EQ(apply(st, readings, N_READINGS, &c), WW_OK);
+  CHECK_INT_EQ(c.records, N_READINGS);
+  CHECK_INT_EQ(c.readings, N_READINGS - 1);
+  CHECK_INT_EQ(c.dead_letters, 1);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings"), N_READINGS - 1);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings WHERE sequence_number=77"), 0);
+  CHECK_INT_EQ(q_int(db, "SELECT count(*) FROM sensor_readings WHERE sequence_number IN (76, 78)"),
+               2);
+  CHECK_STR_EQ(q_str(db, "SELECT reason FROM dead_letters"), "rejected_by_database");
+  CHECK_STR_CONTAINS(q_str(db, "SELECT detail FROM dead_letters"), "no 77");
+  CHECK_INT_EQ(q_int(db, "SELECT src_offset FROM dead_letters"), 77 / 2);
+  CHECK_INT_EQ(q_int(db, "SELECT sum(count) FROM readings_rollup_1m"),
+               (int64_t)(N_READINGS - 1) * fac->n_sensors);
+done:
+  ww_sink_store_destroy(st);
+  ww_db_close(db);
+}
+
 /* A batch overlapping the stored offsets stores only the new part. */
 static void test_overlap(void) {
   sqlite3 *db = open_db();
@@ -721,6 +757,7 @@ int main(void) {
   fac = ww_config_factory(cfg);
   RUN(test_apply_once);
   RUN(test_overlap);
+  RUN(test_refused_row);
   RUN(test_rollups);
   RUN(test_alert_lifecycle);
   RUN(test_windows_models_dead);
