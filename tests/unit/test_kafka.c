@@ -142,6 +142,8 @@ static void test_committed_retries(void) {
     goto out;
   parts = rd_kafka_topic_partition_list_new(2);
   rd_kafka_topic_partition_list_add(parts, "c", 0)->offset = 7;
+  parts->elems[0].metadata = strdup("counts of 7"); /* (the processor's count windows) */
+  parts->elems[0].metadata_size = strlen("counts of 7");
   CHECK_INT_EQ(rd_kafka_commit(cons, parts, 0), 0);
   rd_kafka_topic_partition_list_add(parts, "c", 1); /* never committed */
 
@@ -190,6 +192,11 @@ static void test_committed_retries(void) {
   CHECK_INT_EQ(ww_kafka_resume_offsets(cons, parts, 20000, 20000), 0);
   CHECK_INT_EQ(parts->elems[0].offset, 7);
   CHECK_INT_EQ(parts->elems[1].offset, 0);
+  /* the metadata committed with an offset comes with it */
+  CHECK_INT_EQ(parts->elems[0].metadata_size, strlen("counts of 7"));
+  if (parts->elems[0].metadata)
+    CHECK(memcmp(parts->elems[0].metadata, "counts of 7", strlen("counts of 7")) == 0);
+  CHECK(parts->elems[1].metadata == NULL);
   parts->elems[0].offset = parts->elems[1].offset = RD_KAFKA_OFFSET_INVALID;
   rd_kafka_mock_push_request_errors(mc, OFFSET_FETCH, 1,
                                     RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
