@@ -100,6 +100,7 @@ static const char *const sql_text[Q__COUNT] = {
                     "LIMIT ?3",
     [Q_WINDOWS_SINCE] = "SELECT " WINDOW_COLS " FROM window_stats WHERE id > ?1 ORDER BY id "
                         "LIMIT 200",
+    [Q_DATA_VERSION] = "PRAGMA data_version",
 };
 
 /* The tables /api/table-data may show, each with its one fixed query (?1 = limit).
@@ -138,14 +139,18 @@ const char *api_table_sql(const char *name) {
 
 /* State of one worker thread. */
 typedef struct api_dbconn_s {
-  sqlite3 *db;                /* read-only connection, owned */
-  sqlite3_stmt *st[Q__COUNT]; /* prepared lazily, owned */
+  sqlite3 *db;                        /* read-only connection, owned */
+  sqlite3_stmt *st[Q__COUNT];         /* prepared lazily, owned */
+  json_t *cache[API_CACHE_SLOTS];     /* api_cache_put()'s, owned */
+  int64_t cache_ver[API_CACHE_SLOTS]; /* the data_version each was built at */
 } api_dbconn_t;
 
 static void dbconn_free(void *p) {
   api_dbconn_t *c = p;
   if (!c)
     return;
+  for (int i = 0; i < API_CACHE_SLOTS; i++)
+    json_decref(c->cache[i]);
   for (int i = 0; i < Q__COUNT; i++)
     sqlite3_finalize(c->st[i]);
   ww_db_close(c->db);
@@ -208,6 +213,34 @@ sqlite3_stmt *api_stmt(ww_api_t *api, api_q_t q, char *errstr, size_t errstr_siz
     sqlite3_clear_bindings(c->st[q]);
   }
   return c->st[q];
+}
+
+json_t *api_cache_get(ww_api_t *api, int slot, int64_t *version) {
+  char err[256];
+  sqlite3_stmt *st = api_stmt(api, Q_DATA_VERSION, err, sizeof(err));
+  api_dbconn_t *c = pthread_getspecific(api->db_key);
+  int64_t v;
+  *version = -1;
+  if (!st || sqlite3_step(st) != SQLITE_ROW) {
+    if (st)
+      sqlite3_reset(st);
+    return NULL; /* the handler meets the error itself */
+  }
+  v = sqlite3_column_int64(st, 0);
+  sqlite3_reset(st);
+  *version = v;
+  if (c->cache[slot] && c->cache_ver[slot] == v)
+    return json_incref(c->cache[slot]);
+  return NULL;
+}
+
+void api_cache_put(ww_api_t *api, int slot, int64_t version, json_t *v) {
+  api_dbconn_t *c = pthread_getspecific(api->db_key);
+  if (!c || version < 0)
+    return;
+  json_decref(c->cache[slot]);
+  c->cache[slot] = json_incref(v);
+  c->cache_ver[slot] = version;
 }
 
 int api_bind_text_or_null(sqlite3_stmt *st, int idx, const char *s) {

@@ -48,6 +48,7 @@ typedef enum api_q_e {
   Q_MODEL_BLOB,     /* the model of line ?1, version ?2 */
   Q_FEAT_PANES,     /* readings of line ?1, component ?4, ts in [?2, ?3), oldest first */
   Q_FEAT_LAST,      /* the newest ?3 readings of line ?1 before ts ?2, newest first */
+  Q_DATA_VERSION,   /* PRAGMA data_version: changes when another connection commits */
   Q__COUNT
 } api_q_t;
 
@@ -206,6 +207,19 @@ unsigned api_predict_parse(const ww_factory_t *fac, const char *body, size_t len
 sqlite3_stmt *api_stmt(ww_api_t *api, api_q_t q, char *errstr, size_t errstr_size);
 /** @returns this thread's connection or NULL with \p errstr set. */
 sqlite3 *api_db(ww_api_t *api, char *errstr, size_t errstr_size);
+/**
+ * @brief What this thread last built from the database for a response that
+ *        depends on nothing else (API_CACHE_*), kept while the database has
+ *        not changed: PRAGMA data_version on this thread's connection, which
+ *        moves with every commit of another connection (the sink).
+ * @returns a new reference, or NULL: nothing kept, or the database changed
+ *          since (then \p version is set for api_cache_put()), or an error.
+ */
+json_t *api_cache_get(ww_api_t *api, int slot, int64_t *version);
+/** @brief Keep \p v (a reference is taken) as slot \p slot's, built at \p version. */
+void api_cache_put(ww_api_t *api, int slot, int64_t version, json_t *v);
+#define API_CACHE_STATUS 0 /* GET /api/current-status: its database part */
+#define API_CACHE_SLOTS  1
 /** Create the per-thread key. @returns 0 or -1. */
 int api_db_init(ww_api_t *api);
 void api_db_fini(ww_api_t *api);
@@ -301,6 +315,8 @@ enum MHD_Result api_h_static(api_req_t *req, const char *path);
 /* ---- shared helpers between handlers ---- */
 /** The production_lines object of the original API (new reference), or NULL on a DB error. */
 json_t *api_lines_status(api_req_t *req, char *errstr, size_t errstr_size);
+/** @brief Set each line's age_seconds (now - last_reading_at) in \p lines. */
+void api_lines_age(json_t *lines, int64_t now_ms);
 /** Severity thresholds for anomaly scores: warning and critical (0..1). */
 void api_score_thresholds(ww_api_t *api, double *warning, double *critical);
 

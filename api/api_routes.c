@@ -87,10 +87,20 @@ fail:
                                  now_json()));
 }
 
+void api_lines_age(json_t *lines, int64_t now_ms) {
+  const char *id;
+  json_t *line;
+  json_object_foreach(lines, id, line) {
+    const char *t = json_string_value(json_object_get(line, "last_reading_at"));
+    int64_t ts;
+    if (t && ww_ts_parse(t, strlen(t), &ts) == 0)
+      json_object_set_new(line, "age_seconds", json_real((double)(now_ms - ts) / 1000.0));
+  }
+}
+
 json_t *api_lines_status(api_req_t *req, char *err, size_t errsz) {
   const ww_factory_t *fac = req->api->conf.fac;
   json_t *lines = json_object();
-  int64_t now = ww_now_ms();
 
   for (int l = 0; lines && l < fac->n_lines; l++) {
     const ww_line_def_t *ld = &fac->lines[l];
@@ -110,8 +120,6 @@ json_t *api_lines_status(api_req_t *req, char *err, size_t errsz) {
     rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
       json_t *r = api_reading_json(st);
-      int64_t ts = -1;
-      const char *tstext = json_string_value(json_object_get(r, "timestamp"));
       for (int s = 0; s < ld->n_sensors; s++) {
         const char *name = fac->sensors[ld->sensor_idx[s]].name;
         json_t *v = json_object_get(r, name);
@@ -122,8 +130,6 @@ json_t *api_lines_status(api_req_t *req, char *err, size_t errsz) {
       json_object_set(line, "component_id", json_object_get(r, "component_id"));
       json_object_set(line, "model_version", json_object_get(r, "model_version"));
       json_object_set(line, "last_reading_at", json_object_get(r, "timestamp"));
-      if (tstext && ww_ts_parse(tstext, strlen(tstext), &ts) == 0)
-        json_object_set_new(line, "age_seconds", json_real((double)(now - ts) / 1000.0));
       json_decref(r);
     } else if (rc == SQLITE_DONE) {
       for (int s = 0; s < ld->n_sensors; s++)
@@ -142,6 +148,8 @@ json_t *api_lines_status(api_req_t *req, char *err, size_t errsz) {
     json_object_set_new(line, "sensors", sensors);
     json_object_set_new(lines, ld->id, line);
   }
+  if (lines)
+    api_lines_age(lines, ww_now_ms());
   return lines;
 err:
   json_decref(lines);
@@ -218,27 +226,48 @@ err:
   return NULL;
 }
 
-enum MHD_Result api_h_current_status(api_req_t *req) {
-  char err[256];
+/* The database part of GET /api/current-status: {"lines", "recent",
+ * "models", "training"} (new reference), or NULL with \p err set. */
+static json_t *status_db(api_req_t *req, char *err, size_t errsz) {
   json_t *lines = NULL, *rec = NULL, *models = NULL, *training = NULL;
-  int loaded;
-  if (!(lines = api_lines_status(req, err, sizeof(err))) ||
-      !(rec = recent(req, 10, err, sizeof(err))) ||
-      !(models = models_newest(req, err, sizeof(err))) ||
-      !(training = lines_training(req, models, err, sizeof(err)))) {
+  if (!(lines = api_lines_status(req, err, errsz)) || !(rec = recent(req, 10, err, errsz)) ||
+      !(models = models_newest(req, err, errsz)) ||
+      !(training = lines_training(req, models, err, errsz))) {
     json_decref(lines);
     json_decref(rec);
     json_decref(models);
-    return DB_FAIL(req, err);
+    return NULL;
   }
+  return json_pack("{s:o, s:o, s:o, s:o}", "lines", lines, "recent", rec, "models", models,
+                   "training", training);
+}
+
+/* Built from the database once per change of it (a sink commit), on each
+ * worker thread: dashboards poll this. Only the ages and the clock are new. */
+enum MHD_Result api_h_current_status(api_req_t *req) {
+  char err[256];
+  int64_t version;
+  json_t *db = api_cache_get(req->api, API_CACHE_STATUS, &version), *models, *lines;
+  int loaded;
+  enum MHD_Result ret;
+  if (!db) {
+    if (!(db = status_db(req, err, sizeof(err))))
+      return DB_FAIL(req, err);
+    api_cache_put(req->api, API_CACHE_STATUS, version, db);
+  }
+  lines = json_object_get(db, "lines");
+  models = json_object_get(db, "models");
+  api_lines_age(lines, ww_now_ms());
   loaded = json_object_size(models) > 0;
-  return api_send_json(req, MHD_HTTP_OK,
-                       json_pack("{s:{s:o, s:b, s:s, s:b, s:s, s:o, s:o}, s:o, s:o, s:o}",
-                                 "model_status", "features", sensor_names(req->api->conf.fac),
-                                 "model_loaded", loaded, "model_type", "IsolationForest",
-                                 "scaler_loaded", loaded, "scoring", api_scorer(req->api), "models",
-                                 models, "training", training, "production_lines", lines,
-                                 "recent_data", rec, "timestamp", now_json()));
+  ret = api_send_json(
+      req, MHD_HTTP_OK,
+      json_pack("{s:{s:o, s:b, s:s, s:b, s:s, s:O, s:O}, s:O, s:O, s:o}", "model_status",
+                "features", sensor_names(req->api->conf.fac), "model_loaded", loaded, "model_type",
+                "IsolationForest", "scaler_loaded", loaded, "scoring", api_scorer(req->api),
+                "models", models, "training", json_object_get(db, "training"), "production_lines",
+                lines, "recent_data", json_object_get(db, "recent"), "timestamp", now_json()));
+  json_decref(db);
+  return ret;
 }
 
 enum MHD_Result api_h_production_lines(api_req_t *req) {

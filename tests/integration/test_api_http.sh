@@ -275,6 +275,26 @@ curl -s -N --max-time 3 -H "Last-Event-ID: 1" "$BASE/api/stream" >"$WW_TMP/sse3"
 check_contains "stream: an id from an earlier run replays this run's events" "$(cat "$WW_TMP/sse3")" "it-alert-$now"
 check_eq "stream bad Last-Event-ID 400" "$(curl -s -o /dev/null -w '%{http_code}' -H 'Last-Event-ID: x' "$BASE/api/stream")" 400
 
+# ---- current-status is built once per change of the database, per worker
+# thread: a reading the sink (here sqlite3) commits shows at once on every
+# thread, and the ages go on between changes.
+for i in 1 2 3 4; do get /api/current-status >/dev/null; done
+age1=$(js 'd["production_lines"]["turbine-line-2"]["age_seconds"]')
+sleep 0.3
+get /api/current-status >/dev/null
+check_eq "current-status ages go on between changes" \
+  "$(python3 -c "print($(js 'd["production_lines"]["turbine-line-2"]["age_seconds"]') > $age1)")" True
+sqlite3 "$DB" "INSERT INTO sensor_readings(timestamp, ts_ms, production_line, component_id,
+  temperature, humidity, sound_level, anomaly_score, severity, is_anomaly)
+  VALUES('2027-01-01T00:00:00.000Z', 1798761600000, 'turbine-line-2', 'Gearbox', 31.5, 40, 60,
+  0.2, 'normal', 0)"
+for i in 1 2 3 4; do
+  get /api/current-status >/dev/null
+  check_eq "current-status after a commit (request $i)" \
+    "$(js 'd["recent_data"][0]["timestamp"], d["production_lines"]["turbine-line-2"]["last_reading_at"], d["production_lines"]["turbine-line-2"]["sensors"]["temperature"]')" \
+    "('2027-01-01T00:00:00.000Z', '2027-01-01T00:00:00.000Z', 31.5)"
+done
+
 # ---- health fails for real when the database is unusable
 mv "$DB" "$DB.gone"
 rm -f "$DB-wal" "$DB-shm"
