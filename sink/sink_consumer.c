@@ -21,6 +21,7 @@
 #define WW_SINK_BACKOFF_MAX_MS    5000 /* retries never wait longer than this */
 #define WW_SINK_SHUTDOWN_RETRY_MS 10000 /* how long shutdown keeps retrying the last batch */
 #define WW_SINK_ERRSTR            512
+#define WW_SINK_WATERMARK_MS      5000 /* bound on reading a partition's first offset */
 
 /* Messages gathered for one transaction. Index-aligned arrays, all owned. */
 typedef struct sink_batch_s {
@@ -374,6 +375,10 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
       s->fatal = 1;
       return;
     }
+    /* "The beginning" as an absolute offset starts fetching at once; left to
+     * librdkafka it is looked up after the assignment, half a second later
+     * here (the processor does the same). */
+    ww_kafka_resolve_beginning(rk, parts, WW_SINK_WATERMARK_MS);
     if (s->eof)
       ww_eof_assign(s->eof, parts);
     if (coop)

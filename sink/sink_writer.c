@@ -1,4 +1,5 @@
 /* sink_writer.c: the SQLite writer thread, one batch in flight at a time. */
+#define _GNU_SOURCE /* pthread_setname_np */
 #include "sink_writer.h"
 
 #include <errno.h>
@@ -25,6 +26,7 @@ struct ww_sink_writer_s {
 
 static void *writer_main(void *arg) {
   ww_sink_writer_t *w = arg;
+  pthread_setname_np(pthread_self(), "ww:writer"); /* for top -H and perf */
   pthread_mutex_lock(&w->mu);
   for (;;) {
     while (w->state != W_QUEUED && !w->stop)
