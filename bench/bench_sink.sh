@@ -2,7 +2,7 @@
 # Sink throughput: windwatch-sink --mode batch over the processor's output
 # topics (N scored readings plus their window stats, alerts and models) into
 # a fresh SQLite file, vs bench/sqlite_ceiling.c inserting the same scored
-# readings (decoded beforehand, untimed) with prepared INSERTs of 50 rows (as
+# readings (decoded beforehand, untimed) with prepared INSERTs of 100 rows (as
 # the sink) and a transaction per 5000 rows, into the same schema with the
 # same pragmas.
 # Uses the topics bench_processor.sh left in $WORK/scored.env, or makes its own.
@@ -36,7 +36,7 @@ for t in window-stats alerts models; do others=$((others + $(kcat_count "$SCORED
 batch=5000
 cat >"$META" <<EOF
 {"title": "4. Sink into SQLite",
- "what": "windwatch-sink --mode batch (consume read_committed, decode, insert readings, one-minute rollups, window stats, alerts and models, Kafka offsets in the same transaction; --batch-size $batch) over $N scored readings and $others other messages into a fresh database, vs a plain C loop (bench/sqlite_ceiling.c) inserting the same $N readings into sensor_readings with prepared INSERTs of 50 rows each, as the sink does, a transaction per $batch rows, the same schema and pragmas (ww_db_open_rw: WAL, synchronous=NORMAL), rows decoded into memory beforehand and only the insert loop timed — SQLite's ceiling on this machine. windwatch's rate = readings / process wall time (Kafka start-up and group join included).",
+ "what": "windwatch-sink --mode batch (consume read_committed, decode, insert readings, one-minute rollups, window stats, alerts and models, Kafka offsets in the same transaction; --batch-size $batch) over $N scored readings and $others other messages into a fresh database, vs a plain C loop (bench/sqlite_ceiling.c) inserting the same $N readings into sensor_readings with prepared INSERTs of 100 rows each, as the sink does, a transaction per $batch rows, the same schema and pragmas (ww_db_open_rw: WAL, synchronous=NORMAL), rows decoded into memory beforehand and only the insert loop timed — SQLite's ceiling on this machine. windwatch's rate = readings / process wall time (Kafka start-up and group join included).",
  "params": {"scored readings": $N, "other messages": $others, "batch": $batch, "repetitions": $REPS},
  "series": {"ww": {"label": "windwatch-sink"},
             "ww_self": {"label": "windwatch-sink, own figure (rows_per_s of its summary: first message to the end)"},

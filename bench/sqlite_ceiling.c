@@ -51,7 +51,7 @@ static const char SQL_INS[] =
     "src_partition, src_offset) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,"
     "?17,?18)";
 
-#define MAX_ROWS_PER_INSERT 50 /* the sink's WW_SINK_ROWS_PER_INSERT */
+#define MAX_ROWS_PER_INSERT 100 /* the sink's WW_SINK_ROWS_PER_INSERT */
 #define COLS                18
 
 /* SQL_INS with \p k rows of values. */
@@ -169,8 +169,10 @@ static int insert(const char *db_path, const char *in, long batch) {
     fprintf(stderr, "sqlite_ceiling: ROWS_PER_INSERT must be 1..%d\n", MAX_ROWS_PER_INSERT);
     goto done;
   }
-  if (!(db = ww_db_open_rw(db_path, fac, err, sizeof(err))) ||
-      ww_db_prepare(db, SQL_INS, &one, err, sizeof(err)) != 0 ||
+  if ((db = ww_db_open_rw(db_path, fac, err, sizeof(err))) &&
+      k * COLS > sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1))
+    k = sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1) / COLS; /* as the sink */
+  if (!db || ww_db_prepare(db, SQL_INS, &one, err, sizeof(err)) != 0 ||
       ww_db_prepare(db, sql_rows(k), &many, err, sizeof(err)) != 0) {
     fprintf(stderr, "sqlite_ceiling: %s\n", err);
     goto done;

@@ -167,7 +167,7 @@ int ww__sink_readings_flush(ww_sink_store_t *st, ww_sink_counts_t *c, char *errs
                             size_t errstr_size) {
   int k = st->n_pend, rc;
   st->n_pend = 0;
-  if (k == WW_SINK_ROWS_PER_INSERT) {
+  if (k == st->rows_per_insert) {
     for (int i = 0; i < k; i++)
       bind_reading(st, st->ins_readings, i * WW_SINK_READING_COLS, &st->pend[i]);
     rc = sqlite3_step(st->ins_readings);
@@ -232,7 +232,7 @@ int ww__sink_row_reading(ww_sink_store_t *st, const ww_sink_msg_t *m, ww_sink_co
     snprintf(p->extra + xo, sizeof(p->extra) - xo, "}");
   else
     p->extra[0] = '\0';
-  if (++st->n_pend == WW_SINK_ROWS_PER_INSERT)
+  if (++st->n_pend == st->rows_per_insert)
     return ww__sink_readings_flush(st, c, errstr, errstr_size);
   return 0;
 }

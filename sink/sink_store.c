@@ -57,13 +57,14 @@ static const char SQL_UP_ROLLUP[] =
     "count=readings_rollup_1m.count+excluded.count, sum=readings_rollup_1m.sum+excluded.sum, "
     "min=min(readings_rollup_1m.min, excluded.min), max=max(readings_rollup_1m.max, excluded.max)";
 
-/* SQL_INS_READING with WW_SINK_ROWS_PER_INSERT rows of values. */
-static int prepare_multi(sqlite3 *db, sqlite3_stmt **st, char *errstr, size_t errstr_size) {
+/* SQL_INS_READING with \p rows rows of values (<= WW_SINK_ROWS_PER_INSERT). */
+static int prepare_multi(sqlite3 *db, int rows, sqlite3_stmt **st, char *errstr,
+                         size_t errstr_size) {
   const char *values = strstr(SQL_INS_READING, "VALUES(") + strlen("VALUES");
   char sql[sizeof(SQL_INS_READING) + WW_SINK_ROWS_PER_INSERT * WW_SINK_READING_COLS * 8];
   size_t n = (size_t)(values - SQL_INS_READING);
   memcpy(sql, SQL_INS_READING, n);
-  for (int r = 0; r < WW_SINK_ROWS_PER_INSERT; r++)
+  for (int r = 0; r < rows; r++)
     for (int k = 1; k <= WW_SINK_READING_COLS; k++)
       n += (size_t)snprintf(sql + n, sizeof(sql) - n, "%s?%d%s", k == 1 ? (r ? ",(" : "(") : "",
                             r * WW_SINK_READING_COLS + k, k == WW_SINK_READING_COLS ? ")" : ",");
@@ -94,6 +95,11 @@ ww_sink_store_t *ww_sink_store_new(sqlite3 *db, const ww_factory_t *fac, char *e
   }
   st->db = db;
   st->fac = fac;
+  st->rows_per_insert = sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, -1) / WW_SINK_READING_COLS;
+  if (st->rows_per_insert > WW_SINK_ROWS_PER_INSERT)
+    st->rows_per_insert = WW_SINK_ROWS_PER_INSERT;
+  if (st->rows_per_insert < 1)
+    st->rows_per_insert = 1;
   for (int i = 0; i < fac->n_lines; i++)
     st->line_len[i] = (int)strlen(fac->lines[i].id);
   for (int i = 0; i <= WW_SEV_CRITICAL; i++)
@@ -107,7 +113,7 @@ ww_sink_store_t *ww_sink_store_new(sqlite3 *db, const ww_factory_t *fac, char *e
                                                        : -1;
   }
   if (ww_db_prepare(db, SQL_INS_READING, &st->ins_reading, errstr, errstr_size) != 0 ||
-      prepare_multi(db, &st->ins_readings, errstr, errstr_size) != 0 ||
+      prepare_multi(db, st->rows_per_insert, &st->ins_readings, errstr, errstr_size) != 0 ||
       ww_db_prepare(db, SQL_INS_WINDOW, &st->ins_window, errstr, errstr_size) != 0 ||
       ww_db_prepare(db, SQL_UP_ALERT, &st->up_alert, errstr, errstr_size) != 0 ||
       ww_db_prepare(db, SQL_UP_MODEL, &st->up_model, errstr, errstr_size) != 0 ||
