@@ -1,7 +1,9 @@
 /* processor_restore.c: the newest model of each line, read back from the
  * compacted models topic, for lines that have none (start-up, or lines that
- * just moved here in a rebalance); and the alerts those lines left open, read
- * back from the alerts topic. */
+ * just moved here in a rebalance); the alerts those lines left open, read
+ * back from the alerts topic; and their windows and baselines, by a replay
+ * of the input before the committed offsets (time windows: back in event
+ * time; count windows: from the counts kept with the offsets). */
 #include "processor_restore.h"
 
 #include <inttypes.h>

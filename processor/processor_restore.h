@@ -72,7 +72,9 @@ int64_t ww_proc_restore_history(const ww_config_t *cfg, ww_proc_t *proc,
  *        last closed one and the components' last three panes need (going
  *        back four times as far each round, at most \p max_messages), seeds
  *        the lines with the counts less those readings (ww_proc_counts_seed())
- *        and replays them without outputs. The windows then close exactly
+ *        and replays them without outputs (so the range is read twice: the
+ *        seed must come before the replay; a few thousand messages for the
+ *        default windows). The windows then close exactly
  *        where, and with what, they would have without the move.
  * @param parts the input partitions with their committed offsets and their
  *        metadata; partitions without counts are skipped (their lines' count

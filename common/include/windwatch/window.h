@@ -51,7 +51,7 @@ typedef struct ww_window_conf_s {
 typedef struct ww_window_result_s {
   ww_window_type_t type;
   int64_t seq;       /* time: window_start / slide since the epoch; count: 0, 1, 2, ... per
-                        engine since creation or reset */
+                        engine since creation or reset, or on from ww_window_set_count() */
   int64_t start_ms;  /* time: window start; count: earliest event time in it */
   int64_t end_ms;    /* time: window end (exclusive); count: latest event time in it */
   int64_t count;     /* readings in the window */
