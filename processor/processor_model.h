@@ -56,8 +56,8 @@ int ww_model_score_rows(const ww_model_t *m, const double *rows, size_t n, doubl
  * The first version trains within the call that completes its sample. A
  * retrain starts, on a thread of its own, when --retrain-interval of event
  * time has passed; the current version goes on scoring until the new one
- * takes over, at the first row offered a minute of event time (or 4096 rows)
- * after the one that started it.
+ * takes over, at the first row offered 4096 rows (or half the retrain
+ * interval of event time) after the one that started it.
  * @returns 1 if a new model version took over in this call, 0 if not,
  *          -1 if training failed (logged; the previous model stays).
  */

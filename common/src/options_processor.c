@@ -69,8 +69,8 @@ const ww_opt_t ww__opts_processor[] = {
     {"retrain-interval", 0, NULL, "model.retrain_interval", WW_OPT_DURATION, "1h", NULL, 0, 3.2e10,
      "TIME",
      "event time between model versions, trained on a reservoir of normal readings "
-     "in the background; a new version takes over a minute of event time (or 4,096 normal "
-     "readings) later (0 = never)",
+     "in the background; a new version takes over 4,096 normal readings (or half the "
+     "interval of event time) later (0 = never)",
      WW_ROLE_PROCESSOR},
     {"iforest-trees", 0, NULL, "model.n_estimators", WW_OPT_INT, "100", NULL, 1, 10000, "N",
      "Isolation Forest trees", WW_ROLE_PROCESSOR},

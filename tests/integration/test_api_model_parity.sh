@@ -26,7 +26,7 @@ for b in windwatch-processor windwatch-sink windwatch-api; do
 done
 ww_topics it-model-parity
 
-N=1500 # readings per line, one per second of event time: 25 one-minute windows
+N=2450 # readings per line, one per second of event time: 40 one-minute windows
 db="$WW_TMP/windwatch.db"
 group="it-model-parity-$$-$RANDOM"
 
@@ -34,10 +34,12 @@ python3 "$WW_SOURCE_DIR/tests/integration/gen_readings.py" $N --spike --clean >"
 kcat -b "$WW_BROKERS" -P -t "$WW_T_DATA" -K $'\t' -l "$WW_TMP/in.txt" || die "kcat produce failed"
 
 # Time windows of 60 s (the default); model v1 after 500 normal readings with
-# a baseline, v2 ten minutes of event time later.
+# a baseline, v2 trained 1000 s of event time later, taking over 500 s after
+# that (half the interval; 4,096 rows would be later). The stream ends before
+# the next retrain starts, 1000 s after v2's.
 timeout 200 "$WW_BIN_DIR/windwatch-processor" --brokers "$WW_BROKERS" "${WW_TOPIC_FLAGS[@]}" \
   --group "$group-p" --mode batch --stats-interval 0 --window-type time --window-size 60 \
-  --train-size 500 --retrain-interval 600 \
+  --train-size 500 --retrain-interval 1000 \
   >"$WW_TMP/processor.out" 2>"$WW_TMP/processor.log" ||
   die "processor failed: $(tail -5 "$WW_TMP/processor.log")"
 echo "processor summary: $(tail -n 1 "$WW_TMP/processor.out")" >&2
