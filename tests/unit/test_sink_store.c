@@ -42,6 +42,15 @@ static sqlite3 *open_db(void) {
   return db;
 }
 
+/* A store on \p db (NULL if db is), or NULL with the reason printed. */
+static ww_sink_store_t *new_store(sqlite3 *db) {
+  char errstr[256];
+  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  if (db && !st)
+    fprintf(stderr, "store: %s\n", errstr);
+  return st;
+}
+
 static int64_t q_int(sqlite3 *db, const char *sql) {
   sqlite3_stmt *st = NULL;
   int64_t v = -1;
@@ -134,7 +143,7 @@ static ww_err_t apply(ww_sink_store_t *st, const ww_sink_msg_t *m, size_t n, ww_
 static void test_apply_once(void) {
   sqlite3 *db = open_db();
   char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   int64_t next = 0;
   CHECK(st != NULL);
@@ -187,8 +196,7 @@ done:
  * and only the refused one becomes a dead letter. */
 static void test_refused_row(void) {
   sqlite3 *db = open_db();
-  char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   CHECK(st != NULL);
   if (!st)
@@ -217,10 +225,9 @@ static void test_refused_row(void) {
   ww_db_close(db);
   /* A SQLite older than 3.32 allows 999 variables: 55 rows per INSERT. */
   st = NULL;
-  if ((db = open_db())) {
+  if ((db = open_db()))
     sqlite3_limit(db, SQLITE_LIMIT_VARIABLE_NUMBER, 999);
-    st = ww_sink_store_new(db, fac, errstr, sizeof(errstr));
-  }
+  st = new_store(db);
   CHECK(st != NULL);
   if (!st)
     goto done;
@@ -238,8 +245,7 @@ done:
 /* A batch overlapping the stored offsets stores only the new part. */
 static void test_overlap(void) {
   sqlite3 *db = open_db();
-  char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   CHECK(st != NULL);
   if (!st)
@@ -261,8 +267,8 @@ done:
 
 static void test_rollups(void) {
   sqlite3 *db = open_db();
-  char errstr[256], sql[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  char sql[256];
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   int64_t t0 = (ww_now_ms() / 60000 - 10) * 60000; /* on a minute boundary */
   CHECK(st != NULL);
@@ -306,8 +312,8 @@ static const char *alert_json(char *buf, size_t n, const char *event, const char
 
 static void test_alert_lifecycle(void) {
   sqlite3 *db = open_db();
-  char errstr[256], a[4][1024];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  char a[4][1024];
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   ww_sink_msg_t m[4];
   CHECK(st != NULL);
@@ -348,8 +354,7 @@ done:
 
 static void test_windows_models_dead(void) {
   sqlite3 *db = open_db();
-  char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   ww_sink_msg_t m[8];
   CHECK(st != NULL);
@@ -413,8 +418,7 @@ done:
  * columns, NULL when absent; a malformed training object is a dead letter. */
 static void test_window_model_state(void) {
   sqlite3 *db = open_db();
-  char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   ww_sink_msg_t m[6];
   CHECK(st != NULL);
@@ -505,8 +509,8 @@ static void run_model_cases(const char *const *bad, int nb, const char *const *g
   size_t at[WW_MODEL_CASES_MAX];
   ww_sink_msg_t m[WW_MODEL_CASES_MAX];
   sqlite3 *db = open_db();
-  char errstr[256], sql[96];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  char sql[96];
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   CHECK(nb + ng <= WW_MODEL_CASES_MAX);
   CHECK(st != NULL);
@@ -615,7 +619,7 @@ static void test_model_strings(void) {
 static void test_full(void) {
   sqlite3 *db = open_db();
   char errstr[256], sql[128];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   int64_t pages, next = -1;
   CHECK(st != NULL);
@@ -643,7 +647,7 @@ done:
 static void test_busy(void) {
   sqlite3 *db = open_db(), *other = NULL;
   char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_counts_t c;
   CHECK(st != NULL);
   if (!st)
@@ -669,7 +673,7 @@ done:
 static void test_retention(void) {
   sqlite3 *db = open_db();
   char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_retention_t *ret = NULL;
   ww_sink_counts_t c;
   int64_t now = ww_now_ms(), del_r = 0, del_u = 0;
@@ -714,8 +718,7 @@ done:
  * batch resubmitted is skipped by the offsets. Pre-decoded readings too. */
 static void test_writer(void) {
   sqlite3 *db = open_db();
-  char errstr[256];
-  ww_sink_store_t *st = db ? ww_sink_store_new(db, fac, errstr, sizeof(errstr)) : NULL;
+  ww_sink_store_t *st = new_store(db);
   ww_sink_writer_t *w = st ? ww_sink_writer_new(st) : NULL;
   static ww_sink_pre_t pre[N_READINGS];
   ww_sink_result_t res;
