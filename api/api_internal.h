@@ -327,8 +327,13 @@ int api_csv_field(char *buf, size_t size, const char *s);
 
 /* ---- api_stream.c ---- */
 api_stream_t *api_stream_new(ww_api_t *api);
-/** Stop the hub: end every stream, join the thread, free. NULL is a no-op. */
-void api_stream_destroy(api_stream_t *hub);
+/** Stop the hub: join its thread, end every stream and refuse new ones (503), waiting up to 5 s
+ * for the open ones to finish. Call before MHD_stop_daemon(): afterwards no connection is
+ * suspended, so the daemon can stop. NULL is a no-op. */
+void api_stream_stop(api_stream_t *hub);
+/** Free a stopped hub. Call after MHD_stop_daemon(): a stream the daemon ended
+ * only when it stopped still calls back into the hub until then. NULL is a no-op. */
+void api_stream_free(api_stream_t *hub);
 
 /* ---- api_features.c: window-context model features from stored readings ---- */
 #define API_MAX_FEATS (2 * WW_MAX_SENSORS) /* features a model may have */

@@ -424,13 +424,16 @@ uint16_t ww_api_port(const ww_api_t *api) {
 void ww_api_stop(ww_api_t *api) {
   if (!api)
     return;
-  /* Streams first: suspended connections must be resumed and ended before
-   * the daemon can stop. */
-  if (api->daemon)
-    MHD_quiesce_daemon(api->daemon);
-  api_stream_destroy(api->stream);
+  /* Streams first: a suspended connection must be resumed and ended before
+   * the daemon can stop. The hub outlives the daemon, whose stop may still
+   * end a stream (a client that did not read) and call back into it.
+   * MHD_quiesce_daemon() is not used: with MHD_USE_EPOLL and a thread pool
+   * it races a worker removing the same listen socket from its epoll set,
+   * and libmicrohttpd aborts ("Failed to remove listen FD from epoll set"). */
+  api_stream_stop(api->stream);
   if (api->daemon)
     MHD_stop_daemon(api->daemon);
+  api_stream_free(api->stream);
   api_db_fini(api);
   api_models_destroy(api->models);
   free(api);

@@ -56,7 +56,7 @@ struct api_stream_s {
   int thread_ok;                 /* thread was started */
   pthread_mutex_t mu;            /* guards everything below */
   pthread_cond_t cv;             /* signals stop and client departure */
-  int stop;                      /* set once by api_stream_destroy */
+  int stop;                      /* set once by api_stream_stop */
   stream_ev_t ring[STREAM_RING]; /* event id i lives at ring[i % STREAM_RING] */
   uint64_t first_id;             /* id of the first event of this run */
   uint64_t next_id;              /* id of the next event */
@@ -213,16 +213,21 @@ api_stream_t *api_stream_new(ww_api_t *api) {
     free(hub);
     return NULL;
   }
-  if (pthread_cond_init(&hub->cv, NULL) != 0 ||
-      pthread_create(&hub->thread, NULL, hub_main, hub) != 0) {
-    api_stream_destroy(hub);
+  if (pthread_cond_init(&hub->cv, NULL) != 0) {
+    pthread_mutex_destroy(&hub->mu);
+    free(hub->line_reading_id);
+    free(hub);
+    return NULL;
+  }
+  if (pthread_create(&hub->thread, NULL, hub_main, hub) != 0) {
+    api_stream_free(hub);
     return NULL;
   }
   hub->thread_ok = 1;
   return hub;
 }
 
-void api_stream_destroy(api_stream_t *hub) {
+void api_stream_stop(api_stream_t *hub) {
   struct timespec ts;
   int left;
   if (!hub)
@@ -233,7 +238,10 @@ void api_stream_destroy(api_stream_t *hub) {
   pthread_mutex_unlock(&hub->mu);
   if (hub->thread_ok)
     pthread_join(hub->thread, NULL);
-  wake_clients(hub, 1); /* each reader sees stop and ends its stream */
+  hub->thread_ok = 0;
+  /* Each reader sees stop and ends its stream; none suspends again, and a
+   * new stream is refused, so no connection stays suspended. */
+  wake_clients(hub, 1);
   pthread_mutex_lock(&hub->mu);
   clock_gettime(CLOCK_REALTIME, &ts);
   ts.tv_sec += 5;
@@ -241,11 +249,14 @@ void api_stream_destroy(api_stream_t *hub) {
     ;
   left = hub->n_clients;
   pthread_mutex_unlock(&hub->mu);
-  if (left > 0) {
-    /* A client still holds a pointer to the hub: leaking it is safer than freeing it. */
-    WW_LOG(WW_LOG_WARN, "API", "%d stream client(s) did not end in 5 s", left);
+  if (left > 0)
+    WW_LOG(WW_LOG_INFO, "API", "%d stream client(s) still sending after 5 s; closing them", left);
+}
+
+void api_stream_free(api_stream_t *hub) {
+  if (!hub)
     return;
-  }
+  api_stream_stop(hub); /* a no-op wait when already stopped */
   for (int i = 0; i < STREAM_RING; i++)
     free(hub->ring[i].frame);
   free(hub->line_reading_id);
@@ -343,7 +354,7 @@ static void client_free(void *cls) {
   if (c->next)
     c->next->prev = c->prev;
   hub->n_clients--;
-  /* Before the unlock: once n_clients is 0, api_stream_destroy may free the hub. */
+  /* Before the unlock: the broadcast wakes api_stream_stop(), waiting for n_clients to be 0. */
   __atomic_sub_fetch(&hub->api->metrics.sse_clients, 1, __ATOMIC_RELAXED);
   pthread_cond_broadcast(&hub->cv);
   pthread_mutex_unlock(&hub->mu);

@@ -1,10 +1,15 @@
-/* test_api_util.c: --listen parsing, CSV quoting, the table allow-list, and a server round trip. */
+/* test_api_util.c: --listen parsing, CSV quoting, the table allow-list, a server round trip,
+ * and stopping the server with event streams open. */
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <math.h>
+#include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "api.h"
@@ -85,30 +90,59 @@ static long get(uint16_t port, const char *path, char *body) {
   return code;
 }
 
-static void test_server(void) {
-  char dir[] = "/tmp/ww-test-api-XXXXXX", path[256], err[256], body[4096];
+/* A one-line, one-sensor factory, its database in a new directory, and a
+ * server configuration for 127.0.0.1 on a free port. */
+typedef struct {
+  char dir[64], path[256];
   ww_factory_t fac;
   ww_api_conf_t conf;
-  ww_api_t *api;
   sqlite3 *db;
+} server_fixture_t;
 
-  CHECK(mkdtemp(dir) != NULL);
-  snprintf(path, sizeof(path), "%s/t.db", dir);
-  memset(&fac, 0, sizeof(fac));
-  fac.n_sensors = 1;
-  snprintf(fac.sensors[0].name, sizeof(fac.sensors[0].name), "temperature");
-  fac.n_lines = 1;
-  snprintf(fac.lines[0].id, sizeof(fac.lines[0].id), "line-a");
-  fac.lines[0].n_sensors = 1;
-  db = ww_db_open_rw(path, &fac, err, sizeof(err));
-  CHECK(db != NULL);
-  memset(&conf, 0, sizeof(conf));
-  CHECK_INT_EQ(ww_api_parse_listen("127.0.0.1:0", &conf, err, sizeof(err)), 0);
-  conf.db_path = path;
-  conf.web_root = dir;
-  conf.threads = 2;
-  conf.fac = &fac;
-  api = ww_api_start(&conf, err, sizeof(err));
+static int fixture_open(server_fixture_t *f) {
+  char err[256];
+  memset(f, 0, sizeof(*f));
+  snprintf(f->dir, sizeof(f->dir), "/tmp/ww-test-api-XXXXXX");
+  if (!mkdtemp(f->dir))
+    return -1;
+  snprintf(f->path, sizeof(f->path), "%s/t.db", f->dir);
+  f->fac.n_sensors = 1;
+  snprintf(f->fac.sensors[0].name, sizeof(f->fac.sensors[0].name), "temperature");
+  f->fac.n_lines = 1;
+  snprintf(f->fac.lines[0].id, sizeof(f->fac.lines[0].id), "line-a");
+  f->fac.lines[0].n_sensors = 1;
+  f->db = ww_db_open_rw(f->path, &f->fac, err, sizeof(err));
+  if (!f->db) {
+    fprintf(stderr, "  cannot open %s: %s\n", f->path, err);
+    return -1;
+  }
+  if (ww_api_parse_listen("127.0.0.1:0", &f->conf, err, sizeof(err)) != 0)
+    return -1;
+  f->conf.db_path = f->path;
+  f->conf.web_root = f->dir;
+  f->conf.threads = 2;
+  f->conf.fac = &f->fac;
+  return 0;
+}
+
+static void fixture_close(server_fixture_t *f) {
+  static const char *const suffix[] = {"", "-wal", "-shm"};
+  char p[300];
+  ww_db_close(f->db);
+  for (size_t i = 0; i < sizeof(suffix) / sizeof(suffix[0]); i++) {
+    snprintf(p, sizeof(p), "%s%s", f->path, suffix[i]);
+    unlink(p);
+  }
+  rmdir(f->dir);
+}
+
+static void test_server(void) {
+  server_fixture_t f;
+  char err[256], body[4096];
+  ww_api_t *api;
+
+  CHECK_INT_EQ(fixture_open(&f), 0);
+  api = ww_api_start(&f.conf, err, sizeof(err));
   CHECK(api != NULL);
   if (api) {
     CHECK(ww_api_port(api) != 0);
@@ -121,13 +155,90 @@ static void test_server(void) {
     CHECK_INT_EQ(get(ww_api_port(api), "/api/nope", body), 404);
   }
   ww_api_stop(api);
-  ww_db_close(db);
-  unlink(path);
-  snprintf(path, sizeof(path), "%s/t.db-wal", dir);
-  unlink(path);
-  snprintf(path, sizeof(path), "%s/t.db-shm", dir);
-  unlink(path);
-  rmdir(dir);
+  fixture_close(&f);
+}
+
+/* A loopback connection that has sent \p request; -1 on failure. Reads time out after 10 s. */
+static int open_request(uint16_t port, const char *request) {
+  struct sockaddr_in a;
+  struct timeval tv = {10, 0};
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0)
+    return -1;
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_port = htons(port);
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+      write(fd, request, strlen(request)) != (ssize_t)strlen(request)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+/* Read from \p fd into buf (NUL-terminated) until \p until appears, or to
+ * the end of the connection when \p until is NULL. @returns 1 when it
+ * appeared (or the connection ended), 0 on a timeout or error. */
+static int read_until(int fd, char *buf, size_t size, const char *until) {
+  size_t have = strlen(buf);
+  for (;;) {
+    ssize_t n;
+    if (until && strstr(buf, until))
+      return 1;
+    if (have + 1 >= size) /* keep the tail: what ends the stream comes last */
+      memmove(buf, buf + have / 2, have - have / 2 + 1), have -= have / 2;
+    n = read(fd, buf + have, size - 1 - have);
+    if (n == 0)
+      return until == NULL;
+    if (n < 0)
+      return 0;
+    have += (size_t)n;
+    buf[have] = '\0';
+  }
+}
+
+/* Stopping the server while event streams are open (suspended, waiting for
+ * events) ends each stream with the chunked terminator, closes an idle
+ * keep-alive connection, and returns; ten times over, so a race between
+ * the daemon's threads and the stop has its chances. */
+static void test_stop_with_streams(void) {
+  enum { STREAMS = 3, ROUNDS = 10 };
+  static const char stream_req[] = "GET /api/stream HTTP/1.1\r\nHost: t\r\n\r\n";
+  static const char health_req[] = "GET /api/health HTTP/1.1\r\nHost: t\r\n\r\n";
+  server_fixture_t f;
+  char err[256], buf[4096];
+
+  CHECK_INT_EQ(fixture_open(&f), 0);
+  for (int round = 0; round < ROUNDS; round++) {
+    int fds[STREAMS + 1];
+    ww_api_t *api = ww_api_start(&f.conf, err, sizeof(err));
+    CHECK(api != NULL);
+    if (!api)
+      break;
+    for (int i = 0; i < STREAMS; i++) {
+      fds[i] = open_request(ww_api_port(api), stream_req);
+      CHECK(fds[i] >= 0);
+      buf[0] = '\0';
+      CHECK(fds[i] >= 0 && read_until(fds[i], buf, sizeof(buf), "windwatch stream"));
+      CHECK_STR_CONTAINS(buf, "text/event-stream");
+    }
+    fds[STREAMS] = open_request(ww_api_port(api), health_req);
+    buf[0] = '\0';
+    CHECK(fds[STREAMS] >= 0 && read_until(fds[STREAMS], buf, sizeof(buf), "\"healthy\""));
+    ww_api_stop(api);
+    for (int i = 0; i <= STREAMS; i++) {
+      if (fds[i] < 0)
+        continue;
+      buf[0] = '\0';
+      CHECK(read_until(fds[i], buf, sizeof(buf), NULL)); /* the server closed it */
+      if (i < STREAMS)
+        CHECK_STR_CONTAINS(buf, "0\r\n\r\n"); /* the stream ended, not cut */
+      close(fds[i]);
+    }
+  }
+  fixture_close(&f);
 }
 
 /* api_jw_*() print every value as json_dumps() of the jansson value the
@@ -255,6 +366,7 @@ int main(void) {
   RUN(test_csv);
   RUN(test_tables);
   RUN(test_server);
+  RUN(test_stop_with_streams);
   RUN(test_json_writer);
   curl_global_cleanup();
   return WW_TEST_RESULT();
