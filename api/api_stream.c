@@ -390,8 +390,12 @@ enum MHD_Result api_h_stream(api_req_t *req) {
   c->last_write_ms = ww_mono_ms();
   pthread_mutex_lock(&hub->mu);
   if (hub->stop || hub->n_clients >= STREAM_MAX_CLIENTS) {
+    int stopping = hub->stop;
     pthread_mutex_unlock(&hub->mu);
     free(c);
+    if (stopping)
+      return api_send_error(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+                            "the server is shutting down; reconnect once it is back");
     return api_send_error(req, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "too many open streams (%d); poll the REST endpoints instead",
                           STREAM_MAX_CLIENTS);
