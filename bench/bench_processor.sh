@@ -24,49 +24,30 @@ log "producing $N readings into $pre.in.sensor-data"
   >/dev/null 2>>"$WORK/processor.log" || die "cannot produce the input readings"
 [ "$(kcat_count "$pre.in.sensor-data")" = "$N" ] || die "input topic does not hold $N readings"
 
-# Warm-up, not measured: the broker's first transactions and group joins pay
-# for JIT compilation and the set-up of its internal topics, and its JIT
-# keeps compiling the produce path for many runs more (C2 still used 0.05 to
-# 1.4 s of a run's 1.1 to 2.7 s of broker CPU after 10 to 20 runs here,
-# falling slowly; a run during which C2 used 0.6 to 0.8 s went 20 to 45 %
-# slower than one after it had settled). A broker in service has long been
-# warm. So the warm-up runs at least WARM times, then goes on until its
-# JIT compiler threads used under WARM_JIT s of CPU in each of two runs in a
-# row, or WARM_MAX runs in all; the measured runs still record what the JIT
-# used (eos.jit, alo.jit).
+# Warm-up, not measured (warm_broker): the broker's first transactions and
+# group joins pay for JIT compilation and the set-up of its internal topics,
+# and its JIT keeps compiling the produce path for many runs more (C2 still
+# used 0.05 to 1.4 s of a run's 1.1 to 2.7 s of broker CPU after 10 to 20
+# runs here; a run during which C2 used 0.6 to 0.8 s went 20 to 45 % slower
+# than one after it had settled). The measured runs still record what the
+# JIT used (eos.jit, alo.jit).
 WARM=${BENCH_PROCESSOR_WARMUP:-10}
 WARM_MAX=${BENCH_PROCESSOR_WARMUP_MAX:-30}
 WARM_JIT=${BENCH_PROCESSOR_WARMUP_JIT:-0.15}
-warm_runs=0 settled=0 warm_jits=""
-while [ "$warm_runs" -lt "$WARM_MAX" ] && { [ "$warm_runs" -lt "$WARM" ] || [ "$settled" -lt 2 ]; }; do
-  warm_runs=$((warm_runs + 1))
-  w=$warm_runs
-  topics "$(topic_specs "$pre.warm$w")"
-  j0=$(broker_jit_cpu)
+warm_proc() {
+  topics "$(topic_specs "$pre.warm$1")"
   # shellcheck disable=SC2046
   "$WW_BIN/windwatch-processor" -b "$BROKERS" --topic-sensor-data "$pre.in.sensor-data" \
-    $(topic_flags "$pre.warm$w" | sed 's/--topic-sensor-data [^ ]* //') --group "$pre-warm$w" \
+    $(topic_flags "$pre.warm$1" | sed 's/--topic-sensor-data [^ ]* //') --group "$pre-warm$1" \
     --mode batch --from-beginning --stats-interval 0 -q >/dev/null 2>>"$WORK/processor.log" ||
-    die "warm-up run $w failed"
-  jit=$(awk -v a="$j0" -v b="$(broker_jit_cpu)" 'BEGIN { printf "%.2f", b - a }')
-  warm_jits+="${warm_jits:+, }$jit"
-  if awk -v j="$jit" -v t="$WARM_JIT" 'BEGIN { exit !(j < t) }'; then
-    settled=$((settled + 1))
-  else
-    settled=0
-  fi
-done
-log "warm-up: $warm_runs runs, the broker's JIT CPU per run (s): $warm_jits"
-if [ "$settled" -ge 2 ]; then
-  note "warm-up: $warm_runs unmeasured runs; the broker's JIT compiler used $warm_jits s of CPU in them, in order (the warm-up ends after two runs in a row under $WARM_JIT s, at least $WARM runs)"
-else
-  note "warm-up: the broker's JIT compiler had not settled after $warm_runs runs ($warm_jits s of CPU in them, in order); the measured runs may include its compilation"
-fi
+    die "warm-up run $1 failed"
+}
+warm_broker "$WARM" "$WARM_MAX" "$WARM_JIT" warm_proc
 
 cat >"$META" <<EOF
 {"title": "3. Processor throughput (real broker, scoring on)",
- "what": "windwatch-processor --mode batch --from-beginning over a 3-partition topic of $N simulated readings (5 % injected anomalies, event time 1 s per component from 2026-01-01; default 60 s event-time windows; Isolation Forest of 100 trees trained on the first 2048 readings of each line, then every reading scored; alerts, window stats and scored readings produced), once with --guarantee exactly-once (the default: outputs and offsets in one Kafka transaction, every second in batch mode) and once with at-least-once, vs kcat -C -e -o beginning -q reading the same topic to /dev/null, after $warm_runs unmeasured processor runs that warm the freshly started broker (at least $WARM, then until its JIT compiler used under $WARM_JIT s of CPU in two runs in a row, at most $WARM_MAX). Rate = N / process wall time, start-up, group join and final commit included.",
- "params": {"readings": $N, "partitions": 3, "repetitions": $REPS, "warm-up runs": $warm_runs},
+ "what": "windwatch-processor --mode batch --from-beginning over a 3-partition topic of $N simulated readings (5 % injected anomalies, event time 1 s per component from 2026-01-01; default 60 s event-time windows; Isolation Forest of 100 trees trained on the first 2048 readings of each line, then every reading scored; alerts, window stats and scored readings produced), once with --guarantee exactly-once (the default: outputs and offsets in one Kafka transaction, every second in batch mode) and once with at-least-once, vs kcat -C -e -o beginning -q reading the same topic to /dev/null, after $WARM_RUNS unmeasured processor runs that warm the freshly started broker (at least $WARM, then until its JIT compiler used under $WARM_JIT s of CPU in two runs in a row, at most $WARM_MAX). Rate = N / process wall time, start-up, group join and final commit included.",
+ "params": {"readings": $N, "partitions": 3, "repetitions": $REPS, "warm-up runs": $WARM_RUNS},
  "series": {"eos": {"label": "processor exactly-once"}, "alo": {"label": "processor at-least-once"},
             "kcat": {"label": "kcat -C (raw consume)"},
             "eos_self": {"label": "processor exactly-once, own figure (readings_per_s of its summary)"},

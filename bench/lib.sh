@@ -110,6 +110,35 @@ topic_specs() {
     "$1.sensor-data-dlq:1 $1.models:1:compact"
 }
 
+# warm_broker MIN MAX JIT_S FN: the unmeasured warm-up of a freshly started
+# broker. Calls FN 1, FN 2, ... at least MIN times, then until the broker's
+# JIT compiler threads used under JIT_S s of CPU in two calls in a row, MAX
+# calls at most. A young broker's C2 compiler keeps compiling the produce and
+# transaction paths for 10 to 20 runs, and a measured run it compiles during
+# is slower by a fifth or more; a broker in service has long been warm. Sets
+# WARM_RUNS and notes the JIT CPU of each call.
+warm_broker() {
+  local min=$1 max=$2 thr=$3 fn=$4 n=0 settled=0 j0 jit jits=""
+  while [ "$n" -lt "$max" ] && { [ "$n" -lt "$min" ] || [ "$settled" -lt 2 ]; }; do
+    n=$((n + 1))
+    j0=$(broker_jit_cpu)
+    "$fn" "$n"
+    jit=$(awk -v a="$j0" -v b="$(broker_jit_cpu)" 'BEGIN { printf "%.2f", b - a }')
+    jits+="${jits:+, }$jit"
+    if awk -v j="$jit" -v t="$thr" 'BEGIN { exit !(j < t) }'; then
+      settled=$((settled + 1))
+    else
+      settled=0
+    fi
+  done
+  WARM_RUNS=$n
+  if [ "$settled" -ge 2 ]; then
+    note "warm-up: $n unmeasured runs; the broker's JIT compiler used $jits s of CPU in them, in order (the warm-up ends after two runs in a row under $thr s, at least $min runs)"
+  else
+    note "warm-up: the broker's JIT compiler had not settled after $n runs ($jits s of CPU in them, in order); the measured runs may include its compilation"
+  fi
+}
+
 # json_get JSON KEY: a top-level number or string of a JSON object.
 json_get() {
   python3 -c 'import json,sys; v=json.loads(sys.argv[1]).get(sys.argv[2]); print("" if v is None else v)' \
