@@ -331,8 +331,9 @@ api_stream_t *api_stream_new(ww_api_t *api);
  * for the open ones to finish. Call before MHD_stop_daemon(): afterwards no connection is
  * suspended, so the daemon can stop. NULL is a no-op. */
 void api_stream_stop(api_stream_t *hub);
-/** Free a stopped hub. Call after MHD_stop_daemon(): a stream the daemon ended
- * only when it stopped still calls back into the hub until then. NULL is a no-op. */
+/** Free a hub that api_stream_stop() stopped (or whose thread never started). Call after
+ * MHD_stop_daemon(): a stream the daemon ended only when it stopped still calls back into the
+ * hub until then. NULL is a no-op. */
 void api_stream_free(api_stream_t *hub);
 
 /* ---- api_features.c: window-context model features from stored readings ---- */

@@ -256,7 +256,6 @@ void api_stream_stop(api_stream_t *hub) {
 void api_stream_free(api_stream_t *hub) {
   if (!hub)
     return;
-  api_stream_stop(hub); /* a no-op wait when already stopped */
   for (int i = 0; i < STREAM_RING; i++)
     free(hub->ring[i].frame);
   free(hub->line_reading_id);
