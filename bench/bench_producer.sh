@@ -54,38 +54,34 @@ cat >"$META" <<EOF
             {"num": "ww_stdin", "den": "kcat", "goal": 1, "goal_text": "≥ 1×"}]}
 EOF
 
+# recorded SERIES SYSTEM TOPIC WHAT: after a timed run into TOPIC, record its
+# rate if it exited 0 and TOPIC holds all N messages, else say why not.
+recorded() {
+  local got
+  got=$(kcat_count "$3")
+  if [ "$T_RC" = 0 ] && [ "$got" = "$N" ]; then
+    rec "$1" "$2" "produce rate" "readings/s" "$(rate "$N" "$T_WALL")" "$T_RSS"
+  else
+    note "$4: exit $T_RC, $got of $N messages in the topic; not counted"
+  fi
+}
 # run_ww, run_stdin, run_kcat REP: one measured run each.
 run_ww() {
   timed "$WW_BIN/windwatch-producer" -b "$BROKERS" --topic-sensor-data "$pre.ww$1" --count "$N" \
     --rate 0 --seed 42 --start-time 2026-01-01T00:00:00Z --stats-interval 0 -q \
     >/dev/null 2>>"$WORK/producer.log"
-  got=$(kcat_count "$pre.ww$1")
-  if [ "$T_RC" = 0 ] && [ "$got" = "$N" ]; then
-    rec ww windwatch "produce rate" "readings/s" "$(rate "$N" "$T_WALL")" "$T_RSS"
-  else
-    note "windwatch-producer repetition $1: exit $T_RC, $got of $N readings in the topic; not counted"
-  fi
+  recorded ww windwatch "$pre.ww$1" "windwatch-producer repetition $1"
 }
 # The same messages through windwatch's --stdin path: parse, validate, produce.
 run_stdin() {
   timed "$WW_BIN/windwatch-producer" -b "$BROKERS" --topic-sensor-data "$pre.st$1" --stdin \
     --stats-interval 0 -q <"$msgs.values" >/dev/null 2>>"$WORK/producer.log"
-  got=$(kcat_count "$pre.st$1")
-  if [ "$T_RC" = 0 ] && [ "$got" = "$N" ]; then
-    rec ww_stdin windwatch "produce rate" "readings/s" "$(rate "$N" "$T_WALL")" "$T_RSS"
-  else
-    note "windwatch-producer --stdin repetition $1: exit $T_RC, $got of $N readings in the topic; not counted"
-  fi
+  recorded ww_stdin windwatch "$pre.st$1" "windwatch-producer --stdin repetition $1"
 }
 run_kcat() {
   timed kcat -P -b "$BROKERS" -t "$pre.kc$1" -K $'\t' -l "$msgs" -X enable.idempotence=true \
     -X acks=all -z lz4 >/dev/null 2>>"$WORK/producer.log"
-  got=$(kcat_count "$pre.kc$1")
-  if [ "$T_RC" = 0 ] && [ "$got" = "$N" ]; then
-    rec kcat kcat "produce rate" "readings/s" "$(rate "$N" "$T_WALL")" "$T_RSS"
-  else
-    note "kcat -P repetition $1: exit $T_RC, $got of $N messages in the topic; not counted"
-  fi
+  recorded kcat kcat "$pre.kc$1" "kcat -P repetition $1"
 }
 
 # The order alternates, so neither side always runs first after the other.
